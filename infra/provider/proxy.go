@@ -1,0 +1,204 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/mux"
+)
+
+// internalHeader marks answers made by the provider rather than the
+// function, as faas-provider's proxy does.
+const internalHeader = "X-OpenFaaS-Internal"
+
+// MakeProxyHandler invokes functions on /function/{name}[.{namespace}][/path]
+// with any method. It picks the ready replica with the fewest requests in
+// flight, streams the request and response bodies without buffering them,
+// and, when the function has no ready replica, scales it from zero and
+// holds the request until a replica is ready (bounded by ColdStartTimeout).
+func MakeProxyHandler(p *Provider) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		vars := mux.Vars(r)
+		nameVar := vars["name"]
+		name, ns := nameVar, p.cfg.DefaultNamespace
+		// Function names are DNS labels, so the first dot splits off the
+		// namespace, as in the gateway's name.namespace form.
+		if i := strings.IndexByte(nameVar, '.'); i >= 0 {
+			name, ns = nameVar[:i], nameVar[i+1:]
+		}
+		fn := p.lookup(name, ns)
+		if fn == nil {
+			internalError(w, http.StatusNotFound, "function %s not found in namespace %s", name, ns)
+			return
+		}
+		if p.closed.Load() {
+			internalError(w, http.StatusServiceUnavailable, "provider is shutting down")
+			return
+		}
+		fn.started.Inc()
+		start := time.Now()
+		code := p.invoke(w, r, fn, "/function/"+nameVar)
+		fn.invocations.Add(1)
+		c := strconv.Itoa(code)
+		p.metrics.invocations.WithLabelValues(fn.metricName, c).Inc()
+		p.metrics.seconds.WithLabelValues(fn.metricName, c).Observe(time.Since(start).Seconds())
+	}
+}
+
+func internalError(w http.ResponseWriter, code int, format string, args ...any) {
+	w.Header().Set(internalHeader, "proxy")
+	http.Error(w, fmt.Sprintf(format, args...), code)
+}
+
+// invoke forwards one request and returns the status the client got.
+func (p *Provider) invoke(w http.ResponseWriter, r *http.Request, fn *function, prefix string) int {
+	ctx := r.Context()
+	target := url.URL{
+		Scheme:   "http",
+		Path:     strings.TrimPrefix(r.URL.Path, prefix),
+		RawPath:  strings.TrimPrefix(r.URL.RawPath, prefix),
+		RawQuery: r.URL.RawQuery,
+	}
+	if target.Path == "" {
+		target.Path = "/"
+	}
+	header := forwardHeader(r)
+
+	for attempt := 0; ; attempt++ {
+		rep, err := fn.acquire(ctx, p.cfg.ColdStartTimeout)
+		if err != nil {
+			return acquireError(w, fn, err, p.cfg.ColdStartTimeout)
+		}
+		addr := *rep.addr.Load()
+		target.Host = addr
+		out := (&http.Request{
+			Method:        r.Method,
+			URL:           &target,
+			Proto:         "HTTP/1.1",
+			ProtoMajor:    1,
+			ProtoMinor:    1,
+			Header:        header,
+			Body:          r.Body,
+			ContentLength: r.ContentLength,
+			Host:          addr,
+		}).WithContext(ctx)
+		if r.ContentLength == 0 {
+			out.Body = http.NoBody
+		}
+		resp, err := p.transport.RoundTrip(out)
+		if err != nil {
+			rep.inflight.Add(-1)
+			// A replica that died after it was picked refused the
+			// connection before any byte of the request was sent; a
+			// bodiless request can safely go to another replica.
+			if attempt < 2 && out.Body == http.NoBody && errors.Is(err, syscall.ECONNREFUSED) && ctx.Err() == nil {
+				rep.ready.Store(false)
+				continue
+			}
+			if ctx.Err() != nil {
+				// The client went away; nobody reads this answer.
+				return 499
+			}
+			internalError(w, http.StatusBadGateway, "function %s.%s: replica %s did not answer: %v", fn.name, fn.namespace, rep.id, err)
+			return http.StatusBadGateway
+		}
+		p.copyResponse(w, resp)
+		rep.inflight.Add(-1)
+		return resp.StatusCode
+	}
+}
+
+func acquireError(w http.ResponseWriter, fn *function, err error, timeout time.Duration) int {
+	switch {
+	case errors.Is(err, errFunctionGone):
+		internalError(w, http.StatusNotFound, "function %s not found in namespace %s (it was deleted)", fn.name, fn.namespace)
+		return http.StatusNotFound
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return 499
+	default:
+		internalError(w, http.StatusServiceUnavailable,
+			"function %s.%s has no ready replica after waiting %s (cold start timeout); see GET /system/logs?name=%s&namespace=%s",
+			fn.name, fn.namespace, timeout, fn.name, fn.namespace)
+		return http.StatusServiceUnavailable
+	}
+}
+
+// copyResponse streams the replica's answer to the client. Bodies of
+// unknown length (chunked: SSE, NDJSON, long ingestion progress) are
+// flushed after every read so they arrive as the function writes them.
+func (p *Provider) copyResponse(w http.ResponseWriter, resp *http.Response) {
+	defer resp.Body.Close()
+	dst := w.Header()
+	for k, v := range resp.Header {
+		if !hopByHop(k) {
+			dst[k] = v
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	bp := p.bufs.Get().(*[]byte)
+	defer p.bufs.Put(bp)
+	buf := *bp
+	flusher, _ := w.(http.Flusher)
+	stream := resp.ContentLength < 0 && flusher != nil
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			if stream {
+				flusher.Flush()
+			}
+		}
+		if err != nil {
+			// io.EOF is the normal end; any other error cut the body
+			// short and the client sees it truncated, as from the replica.
+			return
+		}
+	}
+}
+
+// forwardHeader copies the client's headers minus hop-by-hop ones and
+// adds X-Forwarded-For/-Host, as the gateway does.
+func forwardHeader(r *http.Request) http.Header {
+	h := make(http.Header, len(r.Header)+2)
+	for k, v := range r.Header {
+		if !hopByHop(k) {
+			h[k] = v
+		}
+	}
+	if c := r.Header.Get("Connection"); c != "" {
+		for _, f := range strings.Split(c, ",") {
+			h.Del(strings.TrimSpace(f))
+		}
+	}
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 {
+			ip = strings.Join(prior, ", ") + ", " + ip
+		}
+		h["X-Forwarded-For"] = []string{ip}
+	}
+	if h.Get("X-Forwarded-Host") == "" && r.Host != "" {
+		h["X-Forwarded-Host"] = []string{r.Host}
+	}
+	return h
+}
+
+// hopByHop reports the headers that describe one connection, not the
+// message, and so must not be forwarded (RFC 9110 section 7.6.1).
+func hopByHop(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}

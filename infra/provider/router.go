@@ -1,0 +1,74 @@
+package provider
+
+import (
+	"net/http"
+
+	"github.com/gorilla/mux"
+	"github.com/openfaas/faas-provider/auth"
+	"github.com/openfaas/faas-provider/types"
+)
+
+// nameExpression is faas-provider's bootstrap.NameExpression: what the
+// routes accept as a function name (validation is the handlers' job).
+const nameExpression = "-a-zA-Z_0-9."
+
+// handlers returns the provider's FaaSHandlers, every field set.
+func (p *Provider) handlers() types.FaaSHandlers {
+	return types.FaaSHandlers{
+		ListNamespaces:  MakeNamespacesLister(p),
+		MutateNamespace: MakeMutateNamespace(p),
+		FunctionProxy:   MakeProxyHandler(p),
+		FunctionLister:  MakeFunctionReader(p),
+		DeployFunction:  MakeDeployHandler(p),
+		UpdateFunction:  MakeUpdateHandler(p),
+		DeleteFunction:  MakeDeleteHandler(p),
+		FunctionStatus:  MakeReplicaReader(p),
+		ScaleFunction:   MakeReplicaUpdater(p),
+		Secrets:         MakeSecretHandler(p),
+		Logs:            MakeLogsHandler(p),
+		Health:          MakeHealthHandler(),
+		Info:            MakeInfoHandler(p),
+		Telemetry:       MakeTelemetryHandler(p),
+	}
+}
+
+// router mirrors faas-provider's bootstrap.Serve route for route, on a
+// router of its own (Serve's is package-global) and with basic auth on
+// every /system route, namespaces and telemetry included.
+func (p *Provider) router() http.Handler {
+	h := p.handlers()
+	a := func(next http.HandlerFunc) http.HandlerFunc { return auth.DecorateWithBasicAuth(next, p.creds) }
+	hm := p.metrics
+	sys := func(next http.HandlerFunc, path string) http.HandlerFunc { return hm.instrument(a(next), path) }
+
+	r := mux.NewRouter()
+	r.HandleFunc("/system/functions", sys(h.FunctionLister, "")).Methods(http.MethodGet)
+	r.HandleFunc("/system/functions", sys(h.DeployFunction, "")).Methods(http.MethodPost)
+	r.HandleFunc("/system/functions", sys(h.DeleteFunction, "")).Methods(http.MethodDelete)
+	r.HandleFunc("/system/functions", sys(h.UpdateFunction, "")).Methods(http.MethodPut)
+
+	r.HandleFunc("/system/function/{name:["+nameExpression+"]+}",
+		sys(h.FunctionStatus, "/system/function")).Methods(http.MethodGet)
+	r.HandleFunc("/system/scale-function/{name:["+nameExpression+"]+}",
+		sys(h.ScaleFunction, "/system/scale-function")).Methods(http.MethodPost)
+
+	r.HandleFunc("/system/info", sys(h.Info, "")).Methods(http.MethodGet)
+	r.HandleFunc("/system/secrets", sys(h.Secrets, "")).
+		Methods(http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete)
+	r.HandleFunc("/system/logs", sys(h.Logs, "")).Methods(http.MethodGet)
+
+	r.HandleFunc("/system/namespaces", sys(h.ListNamespaces, "")).Methods(http.MethodGet)
+	r.HandleFunc("/system/namespace/{name:["+nameExpression+"]*}", sys(h.MutateNamespace, "/system/namespace")).
+		Methods(http.MethodPost, http.MethodDelete, http.MethodPut, http.MethodGet)
+
+	// Open endpoints, as on OpenFaaS: invocations are the functions' own
+	// business.
+	r.HandleFunc("/function/{name:["+nameExpression+"]+}", h.FunctionProxy)
+	r.HandleFunc("/function/{name:["+nameExpression+"]+}/", h.FunctionProxy)
+	r.HandleFunc("/function/{name:["+nameExpression+"]+}/{params:.*}", h.FunctionProxy)
+
+	r.HandleFunc("/healthz", h.Health).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/system/telemetry", sys(h.Telemetry, "")).Methods(http.MethodGet)
+	r.HandleFunc("/metrics", MakeMetricsHandler(p))
+	return r
+}
