@@ -1,0 +1,38 @@
+package profile
+
+import "time"
+
+// Defaults returns the profile every tenant starts from: the seed system's
+// limits (10 files per window, 4 GB per file; 500 messages and 400 MB per
+// 5 s window) and conservative scaling. A tenant's YAML only needs what
+// differs, plus its tenant id and sink.
+func Defaults() Profile {
+	return Profile{
+		Batch: Batch{
+			MaxFileSize:       4_000_000_000,
+			MaxFilesPerWindow: 10,
+			Window:            Duration(time.Minute),
+			Formats:           []Format{FormatCSV, FormatJSON, FormatNDJSON},
+			Gzip:              true,
+			CSV:               CSV{Delimiter: ",", Header: true},
+		},
+		Stream: Stream{
+			MaxMessagesPerWindow: 500,
+			MaxBytesPerWindow:    400_000_000,
+			Window:               Duration(5 * time.Second),
+			JetStream: JetStream{
+				MaxBytes:    10_000_000_000,
+				MaxMessages: 10_000_000,
+				MaxAge:      Duration(7 * 24 * time.Hour),
+			},
+		},
+		Storage: Storage{MaxBytes: 100_000_000_000},
+		Scaling: Scaling{
+			Min:                     0,
+			Max:                     4,
+			TargetBacklogPerReplica: 1000,
+			IdleBeforeZero:          Duration(5 * time.Minute),
+		},
+		Sink: Sink{UnknownFields: UnknownReject},
+	}
+}

@@ -1,0 +1,375 @@
+package profile
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// Validate checks the profile and returns every problem found, joined.
+func (p *Profile) Validate() error { return errors.Join(p.validate(nil)...) }
+
+// validator collects problems, pointing each at the line its path was read
+// from when the profile came from YAML.
+type validator struct {
+	p    *Profile
+	skip []string // paths that failed to decode: their problems are known
+	errs []error
+}
+
+func (v *validator) errf(path, format string, args ...any) {
+	for _, s := range v.skip {
+		if path == s || strings.HasPrefix(path, s+".") || strings.HasPrefix(path, s+"[") {
+			return
+		}
+	}
+	line := v.p.lines[path]
+	for parent := path; line == 0 && parent != ""; {
+		// A default has no line of its own; point at the nearest parent
+		// the file does have, if any.
+		i := strings.LastIndexAny(parent, ".[")
+		if i < 0 {
+			break
+		}
+		parent = parent[:i]
+		line = v.p.lines[parent]
+	}
+	v.errs = append(v.errs, &Problem{Source: v.p.source, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *Profile) validate(skip []string) []error {
+	v := &validator{p: p, skip: skip}
+	v.tenant()
+	v.batch()
+	v.stream()
+	if p.Storage.MaxBytes <= 0 {
+		v.errf("storage.max_bytes", "must be more than 0 bytes")
+	}
+	v.scaling()
+	v.sink()
+	return v.errs
+}
+
+func (v *validator) tenant() {
+	t := v.p.Tenant
+	switch {
+	case t == "":
+		v.errf("tenant", "missing: every profile names its tenant")
+	case !isDNSLabel(t) || len(t) < 3 || len(t) > 40:
+		v.errf("tenant", "%q is not a tenant id (want 3-40 lower-case letters, digits and inner hyphens, starting with a letter, e.g. tenant1)", t)
+	}
+}
+
+func isDNSLabel(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z':
+		case c >= '0' && c <= '9' || c == '-':
+			if i == 0 || (c == '-' && i == len(s)-1) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
+
+func (v *validator) batch() {
+	b := v.p.Batch
+	if b.MaxFileSize <= 0 {
+		v.errf("batch.max_file_size", "must be more than 0 bytes")
+	}
+	if b.MaxFilesPerWindow < 1 {
+		v.errf("batch.max_files_per_window", "%d: must be at least 1", b.MaxFilesPerWindow)
+	}
+	if b.Window <= 0 {
+		v.errf("batch.window", "must be longer than 0s")
+	}
+	if len(b.Formats) == 0 {
+		v.errf("batch.formats", "must list at least one of csv, json, ndjson")
+	}
+	seen := map[Format]bool{}
+	for i, f := range b.Formats {
+		path := fmt.Sprintf("batch.formats[%d]", i)
+		if err := new(Format).UnmarshalText([]byte(f)); err != nil {
+			v.errf(path, "%v", err)
+		} else if seen[f] {
+			v.errf(path, "%q is listed twice", f)
+		}
+		seen[f] = true
+	}
+	d := b.CSV.Delimiter
+	if len(d) != 1 || d[0] == '"' || d[0] == '\r' || d[0] == '\n' || d[0] > '~' || (d[0] < ' ' && d[0] != '\t') {
+		v.errf("batch.csv.delimiter", "%q is not a delimiter (want one ASCII character other than a quote or line break, e.g. \",\", \";\", \"\\t\")", d)
+	}
+}
+
+func (v *validator) stream() {
+	s := v.p.Stream
+	if s.MaxMessagesPerWindow < 1 {
+		v.errf("stream.max_messages_per_window", "%d: must be at least 1", s.MaxMessagesPerWindow)
+	}
+	if s.MaxBytesPerWindow <= 0 {
+		v.errf("stream.max_bytes_per_window", "must be more than 0 bytes")
+	}
+	if s.Window <= 0 {
+		v.errf("stream.window", "must be longer than 0s")
+	}
+	js := s.JetStream
+	if js.MaxBytes < 0 {
+		v.errf("stream.jetstream.max_bytes", "must not be negative (0 means no limit)")
+	} else if js.MaxBytes > 0 && js.MaxBytes < s.MaxBytesPerWindow {
+		v.errf("stream.jetstream.max_bytes", "%s is less than stream.max_bytes_per_window (%s): the stream could not hold one window", js.MaxBytes, s.MaxBytesPerWindow)
+	}
+	if js.MaxMessages < 0 {
+		v.errf("stream.jetstream.max_messages", "%d: must not be negative (0 means no limit)", js.MaxMessages)
+	} else if js.MaxMessages > 0 && js.MaxMessages < s.MaxMessagesPerWindow {
+		v.errf("stream.jetstream.max_messages", "%d is less than stream.max_messages_per_window (%d): the stream could not hold one window", js.MaxMessages, s.MaxMessagesPerWindow)
+	}
+	if js.MaxAge < 0 {
+		v.errf("stream.jetstream.max_age", "must not be negative (0 means no limit)")
+	}
+}
+
+func (v *validator) scaling() {
+	s := v.p.Scaling
+	if s.Min < 0 {
+		v.errf("scaling.min", "%d: must not be negative", s.Min)
+	}
+	if s.Max < 1 {
+		v.errf("scaling.max", "%d: must be at least 1", s.Max)
+	}
+	if s.Min > s.Max && s.Max >= 1 {
+		v.errf("scaling.min", "%d is greater than scaling.max (%d)", s.Min, s.Max)
+	}
+	if s.TargetBacklogPerReplica < 1 {
+		v.errf("scaling.target_backlog_per_replica", "%d: must be at least 1", s.TargetBacklogPerReplica)
+	}
+	if s.IdleBeforeZero <= 0 {
+		v.errf("scaling.idle_before_zero", "must be longer than 0s")
+	}
+}
+
+func (v *validator) sink() {
+	s := v.p.Sink
+	if msg := checkDatabase(s.Database); msg != "" {
+		v.errf("sink.database", "%s", msg)
+	}
+	switch {
+	case s.Collection == "":
+		v.errf("sink.collection", "missing: name the collection records are written to")
+	case strings.HasPrefix(s.Collection, "system.") || strings.ContainsAny(s.Collection, "$\x00") || !utf8.ValidString(s.Collection) || len(s.Collection) > 120:
+		v.errf("sink.collection", "%q is not a collection name (no $, no NUL, not system.*, at most 120 bytes)", s.Collection)
+	}
+	if err := new(UnknownFields).UnmarshalText([]byte(s.UnknownFields)); err != nil {
+		v.errf("sink.unknown_fields", "%v", err)
+	}
+	if len(s.Schema) == 0 {
+		v.errf("sink.schema", "missing: list the fields of a record, in order, with their types")
+	}
+	bySource := map[string]Field{}
+	for i, f := range s.Schema {
+		path := fmt.Sprintf("sink.schema[%d]", i)
+		switch {
+		case f.Name == "":
+			v.errf(path+".name", "missing")
+		case !utf8.ValidString(f.Name):
+			v.errf(path+".name", "%q is not valid UTF-8", f.Name)
+		default:
+			if _, dup := bySource[f.Name]; dup {
+				v.errf(path+".name", "%q is listed twice", f.Name)
+			} else {
+				bySource[f.Name] = f
+			}
+		}
+		if err := new(FieldType).UnmarshalText([]byte(f.Type)); err != nil {
+			if f.Type == "" {
+				v.errf(path+".type", "missing (want string, int, float, bool, date or datetime)")
+			} else {
+				v.errf(path+".type", "%v", err)
+			}
+		}
+	}
+	v.wrangling(bySource)
+}
+
+// checkDatabase applies MongoDB's rules for database names.
+func checkDatabase(name string) string {
+	switch {
+	case name == "":
+		return "missing (it defaults to the tenant id)"
+	case len(name) > 63 || strings.ContainsAny(name, "/\\. \"$*<>:|?\x00"):
+		return fmt.Sprintf("%q is not a database name (at most 63 bytes, none of /\\. \"$*<>:|?)", name)
+	}
+	return ""
+}
+
+// checkStored applies the rules for a stored field name: MongoDB treats
+// dots and a leading $ specially, and _id is the platform's.
+func checkStored(name string) string {
+	switch {
+	case name == "":
+		return "is empty"
+	case name == "_id":
+		return `"_id" is reserved: the platform sets each document's id`
+	case strings.HasPrefix(name, "$") || strings.ContainsAny(name, ".\x00") || !utf8.ValidString(name):
+		return fmt.Sprintf("%q cannot be a stored field name (no dots, no leading $)", name)
+	}
+	return ""
+}
+
+func (v *validator) wrangling(bySource map[string]Field) {
+	p := v.p
+	w := p.Wrangling
+	// stored maps each stored name to the path that defines it; renamedTo
+	// helps point people who use a source name where a stored one belongs.
+	stored := map[string]string{}
+	fromSchema := map[string]Field{} // stored name → schema field
+	renamedTo := map[string]string{}
+	for _, src := range sortedKeys(w.Rename) {
+		to := w.Rename[src]
+		path := "wrangling.rename." + src
+		if _, ok := bySource[src]; !ok {
+			v.errf(path, "%q is not a field of sink.schema", src)
+			continue
+		}
+		if msg := checkStored(to); msg != "" {
+			v.errf(path, "%s", msg)
+		}
+		renamedTo[src] = to
+	}
+	for i, f := range p.Sink.Schema {
+		if f.Name == "" || bySource[f.Name] != f {
+			continue // missing or repeated: reported already
+		}
+		name, path := f.Name, fmt.Sprintf("sink.schema[%d].name", i)
+		if to, ok := renamedTo[f.Name]; ok {
+			name, path = to, "wrangling.rename."+f.Name
+		} else if msg := checkStored(name); msg != "" {
+			v.errf(path, "%s (rename it in wrangling.rename)", msg)
+		}
+		if prev, clash := stored[name]; clash {
+			v.errf(path, "stored name %q clashes with %s", name, prev)
+			continue
+		}
+		stored[name] = path
+		fromSchema[name] = f
+	}
+	for _, src := range sortedKeys(w.Dates) {
+		path := "wrangling.dates." + src
+		f, ok := bySource[src]
+		if !ok {
+			v.errf(path, "%q is not a field of sink.schema", src)
+			continue
+		}
+		if f.Type != TypeDate && f.Type != TypeDatetime && new(FieldType).UnmarshalText([]byte(f.Type)) == nil {
+			v.errf(path, "%q is a %s field; date layouts apply to date and datetime fields", src, f.Type)
+		}
+		if len(w.Dates[src]) == 0 {
+			v.errf(path, "lists no layouts")
+		}
+		for i, l := range w.Dates[src] {
+			if _, err := ParseLayout(l); err != nil {
+				v.errf(fmt.Sprintf("%s[%d]", path, i), "%v", err)
+			}
+		}
+	}
+	// unknown explains why a name used in derive, drop or key is not a
+	// stored name.
+	unknown := func(name string) string {
+		if to, ok := renamedTo[name]; ok {
+			return fmt.Sprintf("%q is renamed to %q; use stored names here", name, to)
+		}
+		for j, d := range w.Derive {
+			if d.Name == name {
+				return fmt.Sprintf("%q is derived later (wrangling.derive[%d]); derive runs in order", name, j)
+			}
+		}
+		return fmt.Sprintf("%q is not a stored field (stored: %s)", name, strings.Join(sortedKeys(stored), ", "))
+	}
+	for i, d := range w.Derive {
+		path := fmt.Sprintf("wrangling.derive[%d]", i)
+		for j, from := range d.From {
+			if _, ok := stored[from]; !ok {
+				v.errf(fmt.Sprintf("%s.from[%d]", path, j), "%s", unknown(from))
+			}
+		}
+		switch d.Op {
+		case OpConcat:
+			if len(d.From) == 0 {
+				v.errf(path+".from", "concat needs at least one field")
+			}
+		case OpCopy:
+			if len(d.From) != 1 {
+				v.errf(path+".from", "copy needs exactly one field, has %d", len(d.From))
+			}
+		case OpConstant:
+			if len(d.From) != 0 {
+				v.errf(path+".from", "constant reads no fields; set value instead")
+			}
+		case "":
+			v.errf(path+".op", "missing (want concat, copy or constant)")
+		default:
+			v.errf(path+".op", "%v", new(DeriveOp).UnmarshalText([]byte(d.Op)))
+		}
+		if d.Sep != "" && d.Op != OpConcat {
+			v.errf(path+".sep", "only concat uses sep")
+		}
+		if d.Value != "" && d.Op != OpConstant {
+			v.errf(path+".value", "only constant uses value")
+		}
+		if msg := checkStored(d.Name); msg != "" {
+			v.errf(path+".name", "%s", msg)
+		} else if prev, clash := stored[d.Name]; clash {
+			v.errf(path+".name", "%q clashes with %s", d.Name, prev)
+		} else {
+			stored[d.Name] = path
+		}
+	}
+	dropped := map[string]bool{}
+	for i, name := range w.Drop {
+		path := fmt.Sprintf("wrangling.drop[%d]", i)
+		if _, ok := stored[name]; !ok {
+			v.errf(path, "%s", unknown(name))
+		} else if dropped[name] {
+			v.errf(path, "%q is listed twice", name)
+		}
+		dropped[name] = true
+	}
+	if len(stored) > 0 && len(dropped) >= len(stored) {
+		v.errf("wrangling.drop", "drops every field")
+	}
+	inKey := map[string]bool{}
+	for i, name := range p.Sink.Key {
+		path := fmt.Sprintf("sink.key[%d]", i)
+		_, ok := stored[name]
+		switch {
+		case !ok:
+			v.errf(path, "%s", unknown(name))
+		case inKey[name]:
+			v.errf(path, "%q is listed twice", name)
+		case dropped[name]:
+			v.errf(path, "%q is dropped by wrangling.drop; a key field must be stored", name)
+		default:
+			// A key field read from the source must be required: a row
+			// without it could not be written idempotently.
+			if f, ok := fromSchema[name]; ok && !f.Required {
+				v.errf(path, "%q is a key field, so sink.schema must mark %q required", name, f.Name)
+			}
+		}
+		inKey[name] = true
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
