@@ -1,0 +1,55 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/mysimbdp/mysimbdp/infra/localstack"
+	"github.com/mysimbdp/mysimbdp/shared/gateway"
+)
+
+// clientFlags are the flags every gateway client command takes.
+type clientFlags struct {
+	gateway, username, password, data, namespace string
+}
+
+func (c *clientFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.gateway, "gateway", envOr("OPENFAAS_URL", "http://127.0.0.1:8080"), "gateway URL (env OPENFAAS_URL)")
+	fs.StringVar(&c.username, "username", os.Getenv("OPENFAAS_USERNAME"), "gateway user (env OPENFAAS_USERNAME); default: the local stack's")
+	fs.StringVar(&c.password, "password", os.Getenv("OPENFAAS_PASSWORD"), "gateway password (env OPENFAAS_PASSWORD); default: the local stack's")
+	fs.StringVar(&c.data, "data", envOr("MYSIMBDP_DATA", ".data"), "local stack data folder, for its credentials (env MYSIMBDP_DATA)")
+	fs.StringVar(&c.namespace, "namespace", "", "function namespace (default: the gateway's)")
+}
+
+// client returns a gateway client with explicit credentials, or else the
+// local stack's generated ones.
+func (c *clientFlags) client() (*gateway.Client, error) {
+	if c.username != "" || c.password != "" {
+		return gateway.New(c.gateway, c.username, c.password)
+	}
+	gw, err := gateway.NewFromSecrets(c.gateway, localstack.GatewaySecretsDir(c.data))
+	if err != nil {
+		return nil, fmt.Errorf("%w\n(no --username/--password given and no local stack credentials in %s: start the stack with `mysimbdp up` or pass credentials)", err, c.data)
+	}
+	return gw, nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// parse parses a command's flags and checks its positional arguments.
+func parse(fs *flag.FlagSet, args []string, positional ...string) ([]string, error) {
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() != len(positional) {
+		fs.Usage()
+		return nil, fmt.Errorf("%s: want arguments %v, got %d", fs.Name(), positional, fs.NArg())
+	}
+	return fs.Args(), nil
+}

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/mysimbdp/mysimbdp/infra/fnbuild"
+	"github.com/mysimbdp/mysimbdp/infra/localstack"
+	"github.com/mysimbdp/mysimbdp/infra/stack"
+)
+
+func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("deploy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cf clientFlags
+	cf.register(fs)
+	file := fs.String("f", "stack.yml", "stack file")
+	images := fs.String("images", "", "local images folder to build into (default <data>/images); builds only make sense for the local provider")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	st, err := stack.Load(*file)
+	if err != nil {
+		return err
+	}
+	gw, err := cf.client()
+	if err != nil {
+		return err
+	}
+	if *images == "" {
+		*images = filepath.Join(cf.data, "images")
+	}
+	b := &fnbuild.Builder{Stack: st, ImagesDir: *images}
+	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "==> "+format+"\n", a...) }
+	if err := localstack.Deploy(ctx, b, gw, progress); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "deployed %d functions to %s\n", len(st.Functions), gw.URL())
+	return nil
+}

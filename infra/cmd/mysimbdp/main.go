@@ -1,0 +1,80 @@
+// Command mysimbdp runs and operates the mysimbdp platform.
+//
+//	mysimbdp up                      run the whole platform on this machine
+//	mysimbdp down                    stop a running `up`
+//	mysimbdp deploy -f stack.yml     build and deploy functions (faas-cli up)
+//	mysimbdp list                    list functions with their replicas
+//	mysimbdp invoke NAME             call a function with stdin as the body
+//	mysimbdp scale NAME N            set a function's replicas
+//	mysimbdp logs NAME               print a function's logs
+//
+// The client commands talk to any OpenFaaS-compatible gateway: --gateway
+// (or OPENFAAS_URL) and credentials from --username/--password, or from the
+// local stack's data folder.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// command is one subcommand: it parses its own flags from args.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"up", "run the whole platform on this machine", runUp},
+		{"down", "stop a running `mysimbdp up`", runDown},
+		{"deploy", "build and deploy the functions of a stack file", runDeploy},
+		{"list", "list functions with their replicas", runList},
+		{"invoke", "invoke a function with standard input as the body", runInvoke},
+		{"scale", "set a function's replicas", runScale},
+		{"logs", "print a function's logs", runLogs},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "mysimbdp:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return errors.New("no command given")
+		}
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	usage(stderr)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: mysimbdp COMMAND [flags]\n\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun `mysimbdp COMMAND -h` for a command's flags.")
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mysimbdp/mysimbdp/infra/localstack"
+)
+
+func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("up", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg localstack.Config
+	fs.StringVar(&cfg.DataDir, "data", envOr("MYSIMBDP_DATA", ".data"), "data folder; everything the platform stores lives here (env MYSIMBDP_DATA)")
+	fs.StringVar(&cfg.StackFile, "f", "stack.yml", "stack file whose functions are deployed")
+	fs.StringVar(&cfg.MinIOBinary, "minio-bin", "", "MinIO server binary (default <stack dir>/bin/minio, built by scripts/setup)")
+	fs.StringVar(&cfg.GatewayAddr, "gateway-addr", "127.0.0.1:8080", "address of the OpenFaaS gateway API")
+	fs.StringVar(&cfg.NATSHost, "nats-host", "127.0.0.1", "NATS listen host")
+	fs.IntVar(&cfg.NATSPort, "nats-port", 4222, "NATS client port")
+	fs.StringVar(&cfg.MongoAddr, "mongo-addr", "127.0.0.1:27017", "embedded FerretDB listen address")
+	fs.StringVar(&cfg.MongoURI, "mongo-uri", os.Getenv("MYSIMBDP_MONGO_URI"), "use this MongoDB instead of embedded FerretDB (env MYSIMBDP_MONGO_URI)")
+	fs.StringVar(&cfg.MinIOAddr, "minio-addr", "127.0.0.1:9000", "MinIO S3 API address")
+	fs.StringVar(&cfg.MinIOConsoleAddr, "minio-console-addr", "127.0.0.1:9001", "MinIO console address")
+	verbose := fs.Bool("v", false, "log every part's details (JSON on stderr)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Progress = func(format string, a ...any) { fmt.Fprintf(stderr, "==> "+format+"\n", a...) }
+
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("create data folder: %w", err)
+	}
+	release, err := lockPidFile(pidFile(cfg.DataDir))
+	if err != nil {
+		return err
+	}
+	defer release()
+
+	start := time.Now()
+	st, err := localstack.Start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	e := st.Endpoints
+	fmt.Fprintf(stdout, `mysimbdp is up (in %s). Ctrl-C or `+"`mysimbdp down`"+` stops it.
+
+  OpenFaaS gateway  %s   (user %s, password %s; files in %s)
+  NATS JetStream    %s
+  MongoDB (wire)    %s
+  MinIO S3          http://%s   (user %s, password %s)
+  MinIO console     http://%s
+  data folder       %s
+
+Try: echo hello | ./bin/mysimbdp invoke echo
+`, time.Since(start).Round(100*time.Millisecond), e.Gateway, st.Creds.GatewayUser, st.Creds.GatewayPassword, e.GatewaySecret,
+		e.NATS, e.MongoURI, e.MinIO, st.Creds.MinIOUser, st.Creds.MinIOPassword, e.MinIOConsole, cfg.DataDir)
+
+	var served error
+	select {
+	case <-ctx.Done():
+	case served = <-st.Done():
+	}
+	fmt.Fprintln(stderr, "==> stopping (draining functions, then MinIO, FerretDB, NATS)")
+	stopCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	stopErr := st.Stop(stopCtx)
+	if served != nil {
+		return errors.Join(fmt.Errorf("gateway stopped: %w", served), stopErr)
+	}
+	if stopErr == nil {
+		fmt.Fprintln(stderr, "==> stopped")
+	}
+	return stopErr
+}
+
+func pidFile(dataDir string) string { return filepath.Join(dataDir, "mysimbdp.pid") }
+
+// lockPidFile records this process as the running stack of a data folder,
+// refusing when another live process holds it: two stacks on one data
+// folder would corrupt each other's stores.
+func lockPidFile(path string) (release func(), err error) {
+	if pid, err := readPid(path); err == nil && alive(pid) {
+		return nil, fmt.Errorf("mysimbdp is already running on this data folder (pid %d); stop it with `mysimbdp down` or use another --data", pid)
+	}
+	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return func() { _ = os.Remove(path) }, nil
+}
+
+func readPid(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+func alive(pid int) bool {
+	return pid > 0 && syscall.Kill(pid, 0) == nil
+}
+
+func runDown(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("down", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", envOr("MYSIMBDP_DATA", ".data"), "data folder of the running stack (env MYSIMBDP_DATA)")
+	wait := fs.Duration("timeout", 90*time.Second, "how long to wait for it to stop")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	pid, err := readPid(pidFile(*data))
+	if err != nil || !alive(pid) {
+		fmt.Fprintf(stdout, "mysimbdp is not running on %s\n", *data)
+		return nil
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		return fmt.Errorf("stop pid %d: %w", pid, err)
+	}
+	deadline := time.Now().Add(*wait)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("mysimbdp (pid %d) did not stop within %s", pid, *wait)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	fmt.Fprintf(stdout, "mysimbdp (pid %d) stopped\n", pid)
+	return nil
+}

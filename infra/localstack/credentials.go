@@ -1,0 +1,77 @@
+package localstack
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Credentials are the local stack's generated secrets. They are created on
+// the first `up` and kept in the data folder, so restarts keep them and
+// clients (the CLI, tests) can read them.
+type Credentials struct {
+	GatewayUser, GatewayPassword string
+	MinIOUser, MinIOPassword     string
+}
+
+// GatewaySecretsDir is where the gateway's basic-auth files are, in
+// OpenFaaS's secret-file layout (basic-auth-user, basic-auth-password).
+func GatewaySecretsDir(dataDir string) string {
+	return filepath.Join(dataDir, "secrets", "gateway")
+}
+
+func minioSecretsDir(dataDir string) string {
+	return filepath.Join(dataDir, "secrets", "minio")
+}
+
+// LoadOrCreateCredentials reads the stack's credentials from dataDir,
+// generating any that are missing.
+func LoadOrCreateCredentials(dataDir string) (Credentials, error) {
+	var c Credentials
+	for _, f := range []struct {
+		dir, name, fixed string
+		dst              *string
+	}{
+		{GatewaySecretsDir(dataDir), "basic-auth-user", "admin", &c.GatewayUser},
+		{GatewaySecretsDir(dataDir), "basic-auth-password", "", &c.GatewayPassword},
+		{minioSecretsDir(dataDir), "root-user", "mysimbdp", &c.MinIOUser},
+		{minioSecretsDir(dataDir), "root-password", "", &c.MinIOPassword},
+	} {
+		v, err := readOrCreate(filepath.Join(f.dir, f.name), f.fixed)
+		if err != nil {
+			return c, fmt.Errorf("credentials: %w", err)
+		}
+		*f.dst = v
+	}
+	return c, nil
+}
+
+func readOrCreate(path, fixed string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	v := fixed
+	if v == "" {
+		buf := make([]byte, 16)
+		if _, err := rand.Read(buf); err != nil {
+			return "", fmt.Errorf("generate secret: %w", err)
+		}
+		v = hex.EncodeToString(buf)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	}
+	if err := os.WriteFile(path, []byte(v), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return v, nil
+}

@@ -1,0 +1,260 @@
+// Package localstack runs the whole mysimbdp platform on one machine: NATS
+// with JetStream and FerretDB embedded in this process, the MinIO server as
+// a child process, mysimbdp's OpenFaaS provider as the gateway, and the
+// functions of a stack file built and deployed through the gateway API the
+// way faas-cli does. `mysimbdp up` is a thin wrapper around Start.
+//
+// Everything the stack stores lives in one data folder, so a restart finds
+// its data, credentials and deployed functions again:
+//
+//	<data>/nats       JetStream storage
+//	<data>/ferretdb   FerretDB's SQLite files
+//	<data>/minio      MinIO's objects
+//	<data>/provider   deployed functions, secrets, replica folders
+//	<data>/images     compiled functions (see infra/images)
+//	<data>/build      their build contexts
+//	<data>/secrets    generated credentials
+package localstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mysimbdp/mysimbdp/infra/ferret"
+	"github.com/mysimbdp/mysimbdp/infra/fnbuild"
+	"github.com/mysimbdp/mysimbdp/infra/minioserver"
+	"github.com/mysimbdp/mysimbdp/infra/natsd"
+	"github.com/mysimbdp/mysimbdp/infra/provider"
+	"github.com/mysimbdp/mysimbdp/infra/stack"
+	"github.com/mysimbdp/mysimbdp/shared/gateway"
+)
+
+// Config says where the local stack keeps its data and where it listens.
+// Zero ports mean "pick a free one" (tests); the CLI passes the usual ones.
+type Config struct {
+	DataDir string
+	// RepoDir holds stack.yml's template/ and bin/ folders; defaults to the
+	// stack file's folder.
+	StackFile string
+	// MinIOBinary defaults to <stack dir>/bin/minio, where scripts/setup puts it.
+	MinIOBinary string
+
+	GatewayAddr      string // e.g. 127.0.0.1:8080
+	NATSHost         string
+	NATSPort         int
+	MongoAddr        string // FerretDB's listen address, e.g. 127.0.0.1:27017
+	MongoURI         string // a real MongoDB instead of embedded FerretDB
+	MinIOAddr        string // e.g. 127.0.0.1:9000
+	MinIOConsoleAddr string // e.g. 127.0.0.1:9001
+
+	// Progress receives one line per step, for people watching `up`.
+	Progress func(format string, args ...any)
+}
+
+// Endpoints are where a running stack's parts answer.
+type Endpoints struct {
+	Gateway       string // http://host:port
+	NATS          string // nats://host:port
+	MongoURI      string
+	MinIO         string // host:port
+	MinIOConsole  string
+	GatewaySecret string // folder with basic-auth-user / basic-auth-password
+}
+
+// Stack is a running local platform.
+type Stack struct {
+	cfg       Config
+	log       *slog.Logger
+	Endpoints Endpoints
+	Creds     Credentials
+
+	nats     *natsd.Server
+	ferret   *ferret.Server
+	minio    *minioserver.Server
+	provider *provider.Provider
+	http     *http.Server
+	served   chan error
+}
+
+// Start brings up every part, deploys the stack file's functions and
+// returns once they answer. On error, what was started is stopped again.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err error) {
+	if cfg.Progress == nil {
+		cfg.Progress = func(string, ...any) {}
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("local stack: a data folder is required")
+	}
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("local stack: data folder: %w", err)
+	}
+	cfg.DataDir = dataDir
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("local stack: create data folder: %w", err)
+	}
+	st, err := stack.Load(cfg.StackFile)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MinIOBinary == "" {
+		cfg.MinIOBinary = filepath.Join(st.Dir, "bin", "minio")
+	}
+
+	s := &Stack{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_ = s.Stop(stopCtx)
+		}
+	}()
+
+	s.Creds, err = LoadOrCreateCredentials(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	s.Endpoints.GatewaySecret = GatewaySecretsDir(dataDir)
+
+	// The gateway's port is taken first: it is the one a user most likely
+	// has in use already, and failing before anything else starts is kinder.
+	ln, err := net.Listen("tcp", cfg.GatewayAddr)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: listen on %s: %w (is another mysimbdp or OpenFaaS running? pick another address with --gateway-addr)", cfg.GatewayAddr, err)
+	}
+	defer func() {
+		if err != nil && s.http == nil {
+			ln.Close()
+		}
+	}()
+
+	cfg.Progress("starting NATS with JetStream (data in %s)", filepath.Join(dataDir, "nats"))
+	s.nats, err = natsd.Start(ctx, natsd.Config{Host: cfg.NATSHost, Port: cfg.NATSPort, StoreDir: filepath.Join(dataDir, "nats")}, log.With("part", "nats"))
+	if err != nil {
+		return nil, fmt.Errorf("start NATS: %w", err)
+	}
+	s.Endpoints.NATS = s.nats.ClientURL()
+
+	if cfg.MongoURI != "" {
+		cfg.Progress("using MongoDB at the given URI")
+		s.Endpoints.MongoURI = cfg.MongoURI
+	} else {
+		cfg.Progress("starting FerretDB on SQLite (data in %s)", filepath.Join(dataDir, "ferretdb"))
+		s.ferret, err = ferret.Start(ctx, ferret.Config{Listen: cfg.MongoAddr, DataDir: filepath.Join(dataDir, "ferretdb")}, log.With("part", "ferretdb"))
+		if err != nil {
+			return nil, fmt.Errorf("start FerretDB: %w", err)
+		}
+		s.Endpoints.MongoURI = s.ferret.URI()
+	}
+
+	cfg.Progress("starting MinIO server %s (data in %s)", cfg.MinIOBinary, filepath.Join(dataDir, "minio"))
+	s.minio, err = minioserver.Start(ctx, minioserver.Config{
+		Binary:         cfg.MinIOBinary,
+		DataDir:        filepath.Join(dataDir, "minio"),
+		Address:        cfg.MinIOAddr,
+		ConsoleAddress: cfg.MinIOConsoleAddr,
+		RootUser:       s.Creds.MinIOUser,
+		RootPassword:   s.Creds.MinIOPassword,
+	}, log.With("part", "minio"))
+	if err != nil {
+		return nil, fmt.Errorf("start MinIO: %w", err)
+	}
+	s.Endpoints.MinIO = s.minio.Endpoint()
+	s.Endpoints.MinIOConsole = s.minio.ConsoleAddress()
+
+	cfg.Progress("starting the OpenFaaS provider on %s", ln.Addr())
+	s.provider, err = provider.New(ctx, provider.Config{
+		DataDir:         filepath.Join(dataDir, "provider"),
+		ImagesDir:       filepath.Join(dataDir, "images"),
+		SecretMountPath: GatewaySecretsDir(dataDir),
+	}, log.With("part", "provider"))
+	if err != nil {
+		return nil, fmt.Errorf("start provider: %w", err)
+	}
+	s.http = &http.Server{Handler: s.provider.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.served = make(chan error, 1)
+	go func() { s.served <- s.http.Serve(ln) }()
+	s.Endpoints.Gateway = "http://" + ln.Addr().String()
+
+	if err := s.deployStack(ctx, st); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// deployStack builds every function of the stack and deploys it through
+// the gateway API, as `faas-cli up` would.
+func (s *Stack) deployStack(ctx context.Context, st *stack.Stack) error {
+	gw, err := gateway.New(s.Endpoints.Gateway, s.Creds.GatewayUser, s.Creds.GatewayPassword)
+	if err != nil {
+		return err
+	}
+	// Build contexts go to the data folder rather than the repo's build/, so
+	// that stacks on different data folders never share one.
+	b := &fnbuild.Builder{Stack: st, ImagesDir: filepath.Join(s.cfg.DataDir, "images"), BuildDir: filepath.Join(s.cfg.DataDir, "build")}
+	return Deploy(ctx, b, gw, s.cfg.Progress)
+}
+
+// Deploy builds (unless skip_build) and deploys every function of the
+// builder's stack through gw. It is `mysimbdp deploy` and the last step of
+// `mysimbdp up`.
+func Deploy(ctx context.Context, b *fnbuild.Builder, gw *gateway.Client, progress func(string, ...any)) error {
+	for _, name := range b.Stack.Names() {
+		fn := b.Stack.Functions[name]
+		if !fn.SkipBuild {
+			progress("building function %s (%s)", name, fn.Image)
+			start := time.Now()
+			if _, err := b.Build(ctx, name); err != nil {
+				return fmt.Errorf("build: %w", err)
+			}
+			progress("built %s in %s", name, time.Since(start).Round(100*time.Millisecond))
+		}
+		d, err := b.Stack.Deployment(name)
+		if err != nil {
+			return err
+		}
+		progress("deploying %s to %s", name, gw.URL())
+		if err := gw.Deploy(ctx, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Stop stops every part in the reverse order of Start. It is safe on a
+// partly started stack.
+func (s *Stack) Stop(ctx context.Context) error {
+	var errs []error
+	if s.http != nil {
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop gateway: %w", err))
+		}
+	}
+	if s.provider != nil {
+		if err := s.provider.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop functions: %w", err))
+		}
+	}
+	if s.minio != nil {
+		if err := s.minio.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop MinIO: %w", err))
+		}
+	}
+	if s.ferret != nil {
+		s.ferret.Stop()
+	}
+	if s.nats != nil {
+		s.nats.Shutdown()
+	}
+	return errors.Join(errs...)
+}
+
+// Done is closed with the gateway's error if it stops serving on its own.
+func (s *Stack) Done() <-chan error { return s.served }

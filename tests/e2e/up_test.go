@@ -1,0 +1,429 @@
+// Package e2e runs the mysimbdp CLI as an operator would — `mysimbdp up`
+// as a child process with real MinIO, NATS and FerretDB — and checks the
+// platform from the outside through its public endpoints.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/mysimbdp/mysimbdp/infra/freeport"
+	"github.com/mysimbdp/mysimbdp/infra/localstack"
+	"github.com/mysimbdp/mysimbdp/shared/gateway"
+)
+
+// repoRoot is the folder with go.mod, stack.yml and bin/.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
+		t.Fatalf("repo root not found at %s", dir)
+	}
+	return dir
+}
+
+var buildOnce = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "mysimbdp-e2e-bin")
+	if err != nil {
+		return "", err
+	}
+	exe := filepath.Join(dir, "mysimbdp")
+	cmd := exec.Command("go", "build", "-o", exe, "./infra/cmd/mysimbdp")
+	cmd.Dir = "../.."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build mysimbdp: %v\n%s", err, out)
+	}
+	return exe, nil
+})
+
+// cli is the mysimbdp binary, built once per test run.
+func cli(t testing.TB) string {
+	t.Helper()
+	exe, err := buildOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
+// upFlags are one stack's addresses; each test gets free ones.
+type upFlags struct {
+	data                                string
+	gateway, mongo, minio, minioConsole string
+	natsPort                            int
+	minioBin, stackFile                 string
+}
+
+func newUpFlags(t *testing.T) upFlags {
+	addr := func() string { return "127.0.0.1:" + strconv.Itoa(freeport.MustGet()) }
+	return upFlags{
+		data: t.TempDir(), gateway: addr(), mongo: addr(), minio: addr(), minioConsole: addr(),
+		natsPort: freeport.MustGet(), minioBin: filepath.Join(repoRoot(t), "bin", "minio"),
+		stackFile: filepath.Join(repoRoot(t), "stack.yml"),
+	}
+}
+
+func (f upFlags) args() []string {
+	return []string{"up", "--data", f.data, "-f", f.stackFile,
+		"--gateway-addr", f.gateway, "--nats-port", strconv.Itoa(f.natsPort), "--mongo-addr", f.mongo,
+		"--minio-addr", f.minio, "--minio-console-addr", f.minioConsole, "--minio-bin", f.minioBin}
+}
+
+// upProcess is a running `mysimbdp up`.
+type upProcess struct {
+	cmd    *exec.Cmd
+	out    *syncBuffer
+	exited chan struct{}
+	err    error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startUp runs `mysimbdp up` and waits until it says it is up. The process
+// is stopped (SIGTERM, then SIGKILL) when the test ends, whatever happens.
+func startUp(t *testing.T, f upFlags) *upProcess {
+	t.Helper()
+	p := &upProcess{out: &syncBuffer{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(cli(t), f.args()...)
+	p.cmd.Dir = repoRoot(t)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() { p.stop(t) })
+
+	deadline := time.After(4 * time.Minute)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for !strings.Contains(p.out.String(), "mysimbdp is up") {
+		select {
+		case <-p.exited:
+			t.Fatalf("mysimbdp up exited (%v) before it was up:\n%s", p.err, p.out)
+		case <-deadline:
+			t.Fatalf("mysimbdp up not up within 4 minutes:\n%s", p.out)
+		case <-tick.C:
+		}
+	}
+	return p
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *upProcess) stop(t *testing.T) {
+	t.Helper()
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(90 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+		t.Errorf("mysimbdp up did not stop within 90s after SIGTERM:\n%s", p.out)
+	}
+}
+
+func gatewayClient(t *testing.T, f upFlags) *gateway.Client {
+	t.Helper()
+	gw, err := gateway.NewFromSecrets("http://"+f.gateway, localstack.GatewaySecretsDir(f.data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gw
+}
+
+// processesUnder lists live processes whose executable or command line
+// mentions dir: every process the stack starts (MinIO, function replicas)
+// runs from or on its data folder.
+func processesUnder(dir string) []string {
+	var found []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		exe, _ := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if strings.Contains(string(stat), ") Z ") { // a zombie is already dead
+			continue
+		}
+		line := strings.ReplaceAll(string(cmdline), "\x00", " ")
+		if strings.Contains(line, dir) || strings.HasPrefix(exe, dir) {
+			found = append(found, fmt.Sprintf("%d %s", pid, line))
+		}
+	}
+	return found
+}
+
+func waitFor(t *testing.T, what string, within time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s: %v", what, within, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func runCLI(t *testing.T, f upFlags, stdin string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(cli(t), args...)
+	cmd.Env = append(os.Environ(), "OPENFAAS_URL=http://"+f.gateway, "MYSIMBDP_DATA="+f.data)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// TestUpRunsThePlatformAndRestartKeepsData is the quick start, end to end:
+// `up` brings every real part up, the stack's echo function answers through
+// /function/echo, Ctrl-C leaves no process behind, and a second `up` on the
+// same data folder finds objects, messages, documents and functions again.
+func TestUpRunsThePlatformAndRestartKeepsData(t *testing.T) {
+	f := newUpFlags(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	up := startUp(t, f)
+	gw := gatewayClient(t, f)
+
+	// The function answers through the gateway, from the CLI and over HTTP.
+	out, err := runCLI(t, f, "hello platform", "invoke", "echo")
+	if err != nil || out != "hello platform" {
+		t.Fatalf("mysimbdp invoke echo = %q, %v; want the body echoed", out, err)
+	}
+	resp, err := http.Post("http://"+f.gateway+"/function/echo", "text/plain", strings.NewReader("over http"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "over http" {
+		t.Fatalf("POST /function/echo = %d %q", resp.StatusCode, body)
+	}
+	out, err = runCLI(t, f, "", "list")
+	if err != nil || !strings.Contains(out, "echo") {
+		t.Fatalf("mysimbdp list = %q, %v", out, err)
+	}
+
+	// Without credentials the system API is closed.
+	resp, err = http.Get("http://" + f.gateway + "/system/functions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("GET /system/functions without credentials = %d, want 401", resp.StatusCode)
+	}
+
+	// Put something into each store.
+	creds, err := localstack.LoadOrCreateCredentials(f.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc, err := minio.New(f.minio, &minio.Options{Creds: credentials.NewStaticV4(creds.MinIOUser, creds.MinIOPassword, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mc.MakeBucket(ctx, "keep", minio.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mc.PutObject(ctx, "keep", "a.txt", strings.NewReader("object data"), 11, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	natsURL := "nats://127.0.0.1:" + strconv.Itoa(f.natsPort)
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "KEEP", Subjects: []string{"keep.>"}, Storage: jetstream.FileStorage}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "keep.one", []byte("message data")); err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	mongoURI := "mongodb://" + f.mongo + "/"
+	mcl, err := mongo.Connect(options.Client().ApplyURI(mongoURI))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mcl.Database("keep").Collection("docs").InsertOne(ctx, bson.D{{Key: "_id", Value: "d1"}, {Key: "v", Value: 42}}); err != nil {
+		t.Fatal(err)
+	}
+	_ = mcl.Disconnect(ctx)
+
+	// `mysimbdp down` stops it cleanly, leaving no process behind.
+	if out, err := runCLI(t, f, "", "down", "--data", f.data); err != nil {
+		t.Fatalf("mysimbdp down: %v\n%s", err, out)
+	}
+	select {
+	case <-up.exited:
+	case <-time.After(90 * time.Second):
+		t.Fatalf("up did not exit after down:\n%s", up.out)
+	}
+	if up.err != nil {
+		t.Fatalf("up exited with %v:\n%s", up.err, up.out)
+	}
+	if left := processesUnder(f.data); len(left) > 0 {
+		t.Fatalf("processes left running after down: %v", left)
+	}
+
+	// A restart on the same data folder finds everything again.
+	startUp(t, f)
+	obj, err := mc.GetObject(ctx, "keep", "a.txt", minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(obj)
+	if err != nil || string(data) != "object data" {
+		t.Fatalf("object after restart = %q, %v", data, err)
+	}
+	nc, err = nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ = jetstream.New(nc)
+	stream, err := js.Stream(ctx, "KEEP")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := stream.GetMsg(ctx, 1)
+	if err != nil || string(msg.Data) != "message data" {
+		t.Fatalf("JetStream message after restart = %v, %v", msg, err)
+	}
+	mcl, err = mongo.Connect(options.Client().ApplyURI(mongoURI))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mcl.Disconnect(ctx)
+	var doc struct {
+		V int `bson:"v"`
+	}
+	if err := mcl.Database("keep").Collection("docs").FindOne(ctx, bson.D{{Key: "_id", Value: "d1"}}).Decode(&doc); err != nil || doc.V != 42 {
+		t.Fatalf("document after restart = %+v, %v", doc, err)
+	}
+	waitFor(t, "echo answers after restart", time.Minute, func() error {
+		resp, err := gw.Invoke(ctx, "echo", strings.NewReader("again"), nil)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if string(b) != "again" {
+			return fmt.Errorf("answered %d %q", resp.StatusCode, b)
+		}
+		return nil
+	})
+}
+
+// Operator mistakes get a message that says what failed and what to do,
+// and leave nothing running.
+func TestUpBadInput(t *testing.T) {
+	tests := []struct {
+		name    string
+		edit    func(*upFlags) func()
+		wantOut string
+	}{
+		{
+			name: "gateway port taken",
+			edit: func(f *upFlags) func() {
+				ln, err := net.Listen("tcp", f.gateway)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return func() { ln.Close() }
+			},
+			wantOut: "address already in use (is another mysimbdp or OpenFaaS running? pick another address with --gateway-addr)",
+		},
+		{
+			name: "missing MinIO binary",
+			edit: func(f *upFlags) func() {
+				f.minioBin = filepath.Join(f.data, "no-such-minio")
+				return func() {}
+			},
+			wantOut: "run ./scripts/setup",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newUpFlags(t)
+			undo := tt.edit(&f)
+			defer undo()
+			cmd := exec.Command(cli(t), f.args()...)
+			cmd.Dir = repoRoot(t)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			done := make(chan error, 1)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Fatalf("up succeeded, want a failure:\n%s", out.String())
+				}
+			case <-time.After(3 * time.Minute):
+				_ = cmd.Process.Kill()
+				<-done
+				t.Fatalf("up did not fail within 3 minutes:\n%s", out.String())
+			}
+			if !strings.Contains(out.String(), tt.wantOut) {
+				t.Fatalf("output does not say %q:\n%s", tt.wantOut, out.String())
+			}
+			if left := processesUnder(f.data); len(left) > 0 {
+				t.Fatalf("processes left running after a failed up: %v", left)
+			}
+		})
+	}
+}
