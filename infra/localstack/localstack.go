@@ -45,6 +45,9 @@ type Config struct {
 	StackFile string
 	// MinIOBinary defaults to <stack dir>/bin/minio, where scripts/setup puts it.
 	MinIOBinary string
+	// TenantsDir holds one profile YAML per tenant to onboard; defaults to
+	// <stack dir>/tenants.
+	TenantsDir string
 
 	GatewayAddr      string // e.g. 127.0.0.1:8080
 	NATSHost         string
@@ -100,12 +103,21 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("local stack: create data folder: %w", err)
 	}
-	st, err := stack.Load(cfg.StackFile)
+	stackDir, err := filepath.Abs(filepath.Dir(cfg.StackFile))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("local stack: stack file: %w", err)
 	}
 	if cfg.MinIOBinary == "" {
-		cfg.MinIOBinary = filepath.Join(st.Dir, "bin", "minio")
+		cfg.MinIOBinary = filepath.Join(stackDir, "bin", "minio")
+	}
+	if cfg.TenantsDir == "" {
+		cfg.TenantsDir = filepath.Join(stackDir, "tenants")
+	}
+	// Tenants are read before anything starts, so a broken profile stops
+	// `up` with its message and nothing half-provisioned.
+	tenants, err := loadTenants(cfg.TenantsDir)
+	if err != nil {
+		return nil, err
 	}
 
 	s := &Stack{cfg: cfg, log: log}
@@ -141,6 +153,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		return nil, fmt.Errorf("start NATS: %w", err)
 	}
 	s.Endpoints.NATS = s.nats.ClientURL()
+	if err := ensureStreams(ctx, s.Endpoints.NATS); err != nil {
+		return nil, err
+	}
 
 	if cfg.MongoURI != "" {
 		cfg.Progress("using MongoDB at the given URI")
@@ -162,6 +177,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		ConsoleAddress: cfg.MinIOConsoleAddr,
 		RootUser:       s.Creds.MinIOUser,
 		RootPassword:   s.Creds.MinIOPassword,
+		Env:            minioNotifyEnv(s.nats.ClientURL(), filepath.Join(dataDir, "minio-events")),
 	}, log.With("part", "minio"))
 	if err != nil {
 		return nil, fmt.Errorf("start MinIO: %w", err)
@@ -183,19 +199,42 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	go func() { s.served <- s.http.Serve(ln) }()
 	s.Endpoints.Gateway = "http://" + ln.Addr().String()
 
-	if err := s.deployStack(ctx, st); err != nil {
+	gw, err := gateway.New(s.Endpoints.Gateway, s.Creds.GatewayUser, s.Creds.GatewayPassword)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.applyTenants(ctx, gw, tenants); err != nil {
+		return nil, err
+	}
+	st, err := stack.LoadWith(cfg.StackFile, s.lookup)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.deployStack(ctx, gw, st); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
+// lookup resolves stack.yml's variables: the local stack's own endpoints
+// first, then the process environment.
+func (s *Stack) lookup(name string) (string, bool) {
+	v, ok := map[string]string{
+		"MYSIMBDP_S3_ENDPOINT":   s.Endpoints.MinIO,
+		"MYSIMBDP_S3_ACCESS_KEY": s.Creds.MinIOUser,
+		"MYSIMBDP_S3_SECRET_KEY": s.Creds.MinIOPassword,
+		"MYSIMBDP_MONGO_URI":     s.Endpoints.MongoURI,
+		"MYSIMBDP_NATS_URL":      s.Endpoints.NATS,
+	}[name]
+	if ok {
+		return v, true
+	}
+	return os.LookupEnv(name)
+}
+
 // deployStack builds every function of the stack and deploys it through
 // the gateway API, as `faas-cli up` would.
-func (s *Stack) deployStack(ctx context.Context, st *stack.Stack) error {
-	gw, err := gateway.New(s.Endpoints.Gateway, s.Creds.GatewayUser, s.Creds.GatewayPassword)
-	if err != nil {
-		return err
-	}
+func (s *Stack) deployStack(ctx context.Context, gw *gateway.Client, st *stack.Stack) error {
 	// Build contexts go to the data folder rather than the repo's build/, so
 	// that stacks on different data folders never share one.
 	b := &fnbuild.Builder{Stack: st, ImagesDir: filepath.Join(s.cfg.DataDir, "images"), BuildDir: filepath.Join(s.cfg.DataDir, "build")}

@@ -95,11 +95,18 @@ func ValidName(name string) error {
 // Load reads and validates the stack file at path. Environment variables in
 // the file are expanded first, as faas-cli does (${VAR} and ${VAR:-default}).
 func Load(path string) (*Stack, error) {
+	return LoadWith(path, os.LookupEnv)
+}
+
+// LoadWith is Load with variables resolved by lookup instead of the
+// process environment; the local stack uses it to hand its endpoints to
+// the functions without changing its own environment.
+func LoadWith(path string, lookup func(string) (string, bool)) (*Stack, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read stack file: %w", err)
 	}
-	s, err := Parse(raw, os.LookupEnv)
+	s, err := Parse(raw, lookup)
 	if err != nil {
 		return nil, fmt.Errorf("stack file %s: %w", path, err)
 	}
