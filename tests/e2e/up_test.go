@@ -253,6 +253,28 @@ func TestUpRunsThePlatformAndRestartKeepsData(t *testing.T) {
 		t.Fatalf("mysimbdp list = %q, %v", out, err)
 	}
 
+	// Scale and logs through the CLI, with replica counts read back from the API.
+	if out, err := runCLI(t, f, "", "scale", "echo", "2"); err != nil {
+		t.Fatalf("mysimbdp scale echo 2: %v\n%s", err, out)
+	}
+	waitFor(t, "echo has 2 available replicas", time.Minute, func() error {
+		st, err := gw.Function(ctx, "echo", "")
+		if err != nil {
+			return err
+		}
+		if st.Replicas != 2 || st.AvailableReplicas != 2 {
+			return fmt.Errorf("replicas %d, available %d", st.Replicas, st.AvailableReplicas)
+		}
+		return nil
+	})
+	out, err = runCLI(t, f, "", "logs", "echo")
+	if err != nil || !strings.Contains(out, "function ready") {
+		t.Fatalf("mysimbdp logs echo = %q, %v; want the replicas' start-up lines", out, err)
+	}
+	if out, err := runCLI(t, f, "", "scale", "echo", "99"); err == nil || !strings.Contains(out, "com.openfaas.scale.max") {
+		t.Fatalf("scale above the max label: %v\n%s; want a refusal naming com.openfaas.scale.max", err, out)
+	}
+
 	// Without credentials the system API is closed.
 	resp, err = http.Get("http://" + f.gateway + "/system/functions")
 	if err != nil {
