@@ -18,6 +18,7 @@ package localstack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -62,13 +63,30 @@ type Config struct {
 }
 
 // Endpoints are where a running stack's parts answer.
+// A running stack writes them to <data>/endpoints.json, so that clients
+// (the CLI, tests) find a stack started on free ports (address :0).
 type Endpoints struct {
-	Gateway       string // http://host:port
-	NATS          string // nats://host:port
-	MongoURI      string
-	MinIO         string // host:port
-	MinIOConsole  string
-	GatewaySecret string // folder with basic-auth-user / basic-auth-password
+	Gateway       string `json:"gateway"` // http://host:port
+	NATS          string `json:"nats"`    // nats://host:port
+	MongoURI      string `json:"mongo_uri"`
+	MinIO         string `json:"minio"` // host:port
+	MinIOConsole  string `json:"minio_console"`
+	GatewaySecret string `json:"gateway_secret_dir"` // folder with basic-auth-user / basic-auth-password
+}
+
+func endpointsFile(dataDir string) string { return filepath.Join(dataDir, "endpoints.json") }
+
+// ReadEndpoints returns the endpoints of the stack running on dataDir.
+func ReadEndpoints(dataDir string) (Endpoints, error) {
+	var e Endpoints
+	raw, err := os.ReadFile(endpointsFile(dataDir))
+	if err != nil {
+		return e, fmt.Errorf("no running stack on %s: %w", dataDir, err)
+	}
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return e, fmt.Errorf("read %s: %w", endpointsFile(dataDir), err)
+	}
+	return e, nil
 }
 
 // Stack is a running local platform.
@@ -213,6 +231,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	if err := s.deployStack(ctx, gw, st); err != nil {
 		return nil, err
 	}
+	raw, err := json.MarshalIndent(s.Endpoints, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode endpoints: %w", err)
+	}
+	if err := os.WriteFile(endpointsFile(dataDir), raw, 0o644); err != nil {
+		return nil, fmt.Errorf("write endpoints: %w", err)
+	}
 	return s, nil
 }
 
@@ -271,6 +296,9 @@ func Deploy(ctx context.Context, b *fnbuild.Builder, gw *gateway.Client, progres
 // partly started stack.
 func (s *Stack) Stop(ctx context.Context) error {
 	var errs []error
+	if s.cfg.DataDir != "" {
+		_ = os.Remove(endpointsFile(s.cfg.DataDir))
+	}
 	if s.http != nil {
 		if err := s.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop gateway: %w", err))

@@ -28,7 +28,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/mysimbdp/mysimbdp/infra/freeport"
 	"github.com/mysimbdp/mysimbdp/infra/localstack"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 )
@@ -70,27 +69,34 @@ func cli(t testing.TB) string {
 	return exe
 }
 
-// upFlags are one stack's addresses; each test gets free ones.
+// upFlags are one stack's settings. Every part listens on a port the OS
+// picks (address :0), so that parallel test packages never race for a port;
+// the stack writes the ports it got to <data>/endpoints.json.
 type upFlags struct {
-	data                                string
-	gateway, mongo, minio, minioConsole string
-	natsPort                            int
-	minioBin, stackFile                 string
+	data, gateway, minioBin, stackFile string
 }
 
 func newUpFlags(t *testing.T) upFlags {
-	addr := func() string { return "127.0.0.1:" + strconv.Itoa(freeport.MustGet()) }
 	return upFlags{
-		data: t.TempDir(), gateway: addr(), mongo: addr(), minio: addr(), minioConsole: addr(),
-		natsPort: freeport.MustGet(), minioBin: filepath.Join(repoRoot(t), "bin", "minio"),
+		data: t.TempDir(), gateway: "127.0.0.1:0",
+		minioBin:  filepath.Join(repoRoot(t), "bin", "minio"),
 		stackFile: filepath.Join(repoRoot(t), "stack.yml"),
 	}
 }
 
 func (f upFlags) args() []string {
 	return []string{"up", "--data", f.data, "-f", f.stackFile,
-		"--gateway-addr", f.gateway, "--nats-port", strconv.Itoa(f.natsPort), "--mongo-addr", f.mongo,
-		"--minio-addr", f.minio, "--minio-console-addr", f.minioConsole, "--minio-bin", f.minioBin}
+		"--gateway-addr", f.gateway, "--nats-port", "0", "--mongo-addr", "127.0.0.1:0",
+		"--minio-addr", "127.0.0.1:0", "--minio-console-addr", "127.0.0.1:0", "--minio-bin", f.minioBin}
+}
+
+func endpoints(t *testing.T, f upFlags) localstack.Endpoints {
+	t.Helper()
+	e, err := localstack.ReadEndpoints(f.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 // upProcess is a running `mysimbdp up`.
@@ -167,7 +173,7 @@ func (p *upProcess) stop(t *testing.T) {
 
 func gatewayClient(t *testing.T, f upFlags) *gateway.Client {
 	t.Helper()
-	gw, err := gateway.NewFromSecrets("http://"+f.gateway, localstack.GatewaySecretsDir(f.data))
+	gw, err := gateway.NewFromSecrets(endpoints(t, f).Gateway, localstack.GatewaySecretsDir(f.data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +223,7 @@ func waitFor(t *testing.T, what string, within time.Duration, cond func() error)
 func runCLI(t *testing.T, f upFlags, stdin string, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(cli(t), args...)
-	cmd.Env = append(os.Environ(), "OPENFAAS_URL=http://"+f.gateway, "MYSIMBDP_DATA="+f.data)
+	cmd.Env = append(os.Environ(), "MYSIMBDP_DATA="+f.data)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
@@ -239,7 +245,8 @@ func TestUpRunsThePlatformAndRestartKeepsData(t *testing.T) {
 	if err != nil || out != "hello platform" {
 		t.Fatalf("mysimbdp invoke echo = %q, %v; want the body echoed", out, err)
 	}
-	resp, err := http.Post("http://"+f.gateway+"/function/echo", "text/plain", strings.NewReader("over http"))
+	e := endpoints(t, f)
+	resp, err := http.Post(e.Gateway+"/function/echo", "text/plain", strings.NewReader("over http"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +283,7 @@ func TestUpRunsThePlatformAndRestartKeepsData(t *testing.T) {
 	}
 
 	// Without credentials the system API is closed.
-	resp, err = http.Get("http://" + f.gateway + "/system/functions")
+	resp, err = http.Get(e.Gateway + "/system/functions")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +297,7 @@ func TestUpRunsThePlatformAndRestartKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mc, err := minio.New(f.minio, &minio.Options{Creds: credentials.NewStaticV4(creds.MinIOUser, creds.MinIOPassword, "")})
+	mc, err := minio.New(e.MinIO, &minio.Options{Creds: credentials.NewStaticV4(creds.MinIOUser, creds.MinIOPassword, "")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,8 +307,7 @@ func TestUpRunsThePlatformAndRestartKeepsData(t *testing.T) {
 	if _, err := mc.PutObject(ctx, "keep", "a.txt", strings.NewReader("object data"), 11, minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	natsURL := "nats://127.0.0.1:" + strconv.Itoa(f.natsPort)
-	nc, err := nats.Connect(natsURL)
+	nc, err := nats.Connect(e.NATS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,8 +319,7 @@ func TestUpRunsThePlatformAndRestartKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	nc.Close()
-	mongoURI := "mongodb://" + f.mongo + "/"
-	mcl, err := mongo.Connect(options.Client().ApplyURI(mongoURI))
+	mcl, err := mongo.Connect(options.Client().ApplyURI(e.MongoURI))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,8 +344,14 @@ func TestUpRunsThePlatformAndRestartKeepsData(t *testing.T) {
 		t.Fatalf("processes left running after down: %v", left)
 	}
 
-	// A restart on the same data folder finds everything again.
+	// A restart on the same data folder finds everything again (on new ports).
 	startUp(t, f)
+	e = endpoints(t, f)
+	mc, err = minio.New(e.MinIO, &minio.Options{Creds: credentials.NewStaticV4(creds.MinIOUser, creds.MinIOPassword, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw = gatewayClient(t, f)
 	obj, err := mc.GetObject(ctx, "keep", "a.txt", minio.GetObjectOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -349,7 +360,7 @@ func TestUpRunsThePlatformAndRestartKeepsData(t *testing.T) {
 	if err != nil || string(data) != "object data" {
 		t.Fatalf("object after restart = %q, %v", data, err)
 	}
-	nc, err = nats.Connect(natsURL)
+	nc, err = nats.Connect(e.NATS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +374,7 @@ func TestUpRunsThePlatformAndRestartKeepsData(t *testing.T) {
 	if err != nil || string(msg.Data) != "message data" {
 		t.Fatalf("JetStream message after restart = %v, %v", msg, err)
 	}
-	mcl, err = mongo.Connect(options.Client().ApplyURI(mongoURI))
+	mcl, err = mongo.Connect(options.Client().ApplyURI(e.MongoURI))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,10 +410,11 @@ func TestUpBadInput(t *testing.T) {
 		{
 			name: "gateway port taken",
 			edit: func(f *upFlags) func() {
-				ln, err := net.Listen("tcp", f.gateway)
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
 				if err != nil {
 					t.Fatal(err)
 				}
+				f.gateway = ln.Addr().String()
 				return func() { ln.Close() }
 			},
 			wantOut: "address already in use (is another mysimbdp or OpenFaaS running? pick another address with --gateway-addr)",

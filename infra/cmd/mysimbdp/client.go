@@ -15,7 +15,7 @@ type clientFlags struct {
 }
 
 func (c *clientFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.gateway, "gateway", envOr("OPENFAAS_URL", "http://127.0.0.1:8080"), "gateway URL (env OPENFAAS_URL)")
+	fs.StringVar(&c.gateway, "gateway", os.Getenv("OPENFAAS_URL"), "gateway URL (env OPENFAAS_URL); default: the local stack's, else http://127.0.0.1:8080")
 	fs.StringVar(&c.username, "username", os.Getenv("OPENFAAS_USERNAME"), "gateway user (env OPENFAAS_USERNAME); default: the local stack's")
 	fs.StringVar(&c.password, "password", os.Getenv("OPENFAAS_PASSWORD"), "gateway password (env OPENFAAS_PASSWORD); default: the local stack's")
 	fs.StringVar(&c.data, "data", envOr("MYSIMBDP_DATA", ".data"), "local stack data folder, for its credentials (env MYSIMBDP_DATA)")
@@ -25,6 +25,12 @@ func (c *clientFlags) register(fs *flag.FlagSet) {
 // client returns a gateway client with explicit credentials, or else the
 // local stack's generated ones.
 func (c *clientFlags) client() (*gateway.Client, error) {
+	if c.gateway == "" {
+		c.gateway = "http://127.0.0.1:8080"
+		if e, err := localstack.ReadEndpoints(c.data); err == nil {
+			c.gateway = e.Gateway
+		}
+	}
 	if c.username != "" || c.password != "" {
 		return gateway.New(c.gateway, c.username, c.password)
 	}
