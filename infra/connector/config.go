@@ -1,0 +1,191 @@
+package connector
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Names used by the platform; the defaults of Config.
+const (
+	DefaultS3EventsStream          = "S3EVENTS"
+	DefaultS3EventsSubject         = "mysimbdp.s3.events"
+	DefaultDurable                 = "mysimbdp-connector-s3"
+	DefaultDeadLetterStream        = "DEADLETTER"
+	DefaultDeadLetterSubjectPrefix = "mysimbdp.deadletter"
+
+	// TenantLabel names the tenant a function belongs to.
+	TenantLabel = "com.mysimbdp.tenant"
+	// TopicAnnotation lists the topics a function subscribes to, as the
+	// OpenFaaS connector-sdk reads it.
+	TopicAnnotation = "topic"
+)
+
+// Config is how a Connector runs. DefaultConfig gives every field its
+// default, and New fills any zero field with that default, so a caller
+// sets only what differs.
+type Config struct {
+	// NATSURL is the NATS server (default nats://127.0.0.1:4222).
+	NATSURL string
+
+	// Stream and Subject are where MinIO's bucket notifications are kept
+	// (defaults S3EVENTS, mysimbdp.s3.events).
+	Stream  string
+	Subject string
+	// Durable names the pull consumer; connector replicas sharing it share
+	// the work (default mysimbdp-connector-s3).
+	Durable string
+	// IncomingPrefix is the object-key prefix whose uploads are ingested
+	// (default "incoming/").
+	IncomingPrefix string
+
+	// DeadLetterStream keeps events that failed MaxAttempts times, under
+	// DeadLetterSubjectPrefix.<tenant> (defaults DEADLETTER,
+	// mysimbdp.deadletter).
+	DeadLetterStream        string
+	DeadLetterSubjectPrefix string
+
+	// SkipEnsureStreams stops Run from creating missing streams (for
+	// clusters where operators manage them).
+	SkipEnsureStreams bool
+	// EventsMaxAge bounds how long an undelivered event is kept (default 7
+	// days); DeadLetterMaxAge the same for dead letters (default 30 days).
+	EventsMaxAge     time.Duration
+	DeadLetterMaxAge time.Duration
+	// StreamMaxBytes bounds each of the two streams on disk (default 1 GiB).
+	// When full they refuse new messages rather than drop old ones: MinIO
+	// keeps refused events in its queue folder and retries.
+	StreamMaxBytes int64
+
+	// MaxAttempts is how many failed invocation rounds an event gets before
+	// it is dead-lettered (default 10). Deferrals (429/503) do not count.
+	MaxAttempts int
+	// BackoffInitial and BackoffMax bound the exponential delay before a
+	// failed event is redelivered (defaults 1s, 5m).
+	BackoffInitial time.Duration
+	BackoffMax     time.Duration
+	// MaxRetryAfter caps a function's Retry-After, so a wrong header
+	// cannot park an event for days (default 15m).
+	MaxRetryAfter time.Duration
+	// MaxDeliveries is the safety net for poison events whose outcome this
+	// connector never recorded (e.g. it crashed while handling them every
+	// time): an event delivered more often than this with no recorded
+	// state is dead-lettered (default 10000).
+	MaxDeliveries int
+
+	// AckWait is how long JetStream waits for an outcome before it
+	// redelivers (default 30s); while an invocation runs the connector
+	// extends it every AckWait/3.
+	AckWait time.Duration
+	// RefreshInterval is how often the function list is re-read from the
+	// gateway (default 15s).
+	RefreshInterval time.Duration
+	// InvokeTimeout bounds one invocation (default 30m: a batch function
+	// may ingest a multi-gigabyte file).
+	InvokeTimeout time.Duration
+	// MaxConcurrent bounds the events being handled at once (default 16).
+	MaxConcurrent int
+	// MaxAckPending bounds the events JetStream hands out without an
+	// outcome, deferred ones included (default 1024); it also bounds the
+	// in-memory delivery state.
+	MaxAckPending int
+	// FetchWait is how long one pull waits for events (default 5s); it is
+	// also how quickly Run notices cancellation when idle.
+	FetchWait time.Duration
+	// ShutdownTimeout bounds how long Run waits, once cancelled, for
+	// in-flight invocations before it interrupts them (default 30s).
+	ShutdownTimeout time.Duration
+}
+
+// DefaultConfig returns the configuration with every default filled in.
+func DefaultConfig() Config {
+	return Config{
+		NATSURL:                 "nats://127.0.0.1:4222",
+		Stream:                  DefaultS3EventsStream,
+		Subject:                 DefaultS3EventsSubject,
+		Durable:                 DefaultDurable,
+		IncomingPrefix:          "incoming/",
+		DeadLetterStream:        DefaultDeadLetterStream,
+		DeadLetterSubjectPrefix: DefaultDeadLetterSubjectPrefix,
+		EventsMaxAge:            7 * 24 * time.Hour,
+		DeadLetterMaxAge:        30 * 24 * time.Hour,
+		StreamMaxBytes:          1 << 30,
+		MaxAttempts:             10,
+		BackoffInitial:          time.Second,
+		BackoffMax:              5 * time.Minute,
+		MaxRetryAfter:           15 * time.Minute,
+		MaxDeliveries:           10000,
+		AckWait:                 30 * time.Second,
+		RefreshInterval:         15 * time.Second,
+		InvokeTimeout:           30 * time.Minute,
+		MaxConcurrent:           16,
+		MaxAckPending:           1024,
+		FetchWait:               5 * time.Second,
+		ShutdownTimeout:         30 * time.Second,
+	}
+}
+
+// withDefaults fills zero fields from DefaultConfig and checks the result.
+func (c Config) withDefaults() (Config, error) {
+	d := DefaultConfig()
+	str := func(v *string, def string) {
+		if *v == "" {
+			*v = def
+		}
+	}
+	dur := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	num := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	str(&c.NATSURL, d.NATSURL)
+	str(&c.Stream, d.Stream)
+	str(&c.Subject, d.Subject)
+	str(&c.Durable, d.Durable)
+	str(&c.IncomingPrefix, d.IncomingPrefix)
+	str(&c.DeadLetterStream, d.DeadLetterStream)
+	str(&c.DeadLetterSubjectPrefix, d.DeadLetterSubjectPrefix)
+	c.DeadLetterSubjectPrefix = strings.TrimSuffix(c.DeadLetterSubjectPrefix, ".")
+	dur(&c.EventsMaxAge, d.EventsMaxAge)
+	dur(&c.DeadLetterMaxAge, d.DeadLetterMaxAge)
+	if c.StreamMaxBytes <= 0 {
+		c.StreamMaxBytes = d.StreamMaxBytes
+	}
+	num(&c.MaxAttempts, d.MaxAttempts)
+	dur(&c.BackoffInitial, d.BackoffInitial)
+	dur(&c.BackoffMax, d.BackoffMax)
+	dur(&c.MaxRetryAfter, d.MaxRetryAfter)
+	num(&c.MaxDeliveries, d.MaxDeliveries)
+	dur(&c.AckWait, d.AckWait)
+	dur(&c.RefreshInterval, d.RefreshInterval)
+	dur(&c.InvokeTimeout, d.InvokeTimeout)
+	num(&c.MaxConcurrent, d.MaxConcurrent)
+	num(&c.MaxAckPending, d.MaxAckPending)
+	dur(&c.FetchWait, d.FetchWait)
+	dur(&c.ShutdownTimeout, d.ShutdownTimeout)
+
+	var errs []error
+	if c.BackoffMax < c.BackoffInitial {
+		errs = append(errs, fmt.Errorf("BackoffMax %s is below BackoffInitial %s", c.BackoffMax, c.BackoffInitial))
+	}
+	if c.MaxAckPending < c.MaxConcurrent {
+		// Fewer outstanding messages than workers would idle workers.
+		errs = append(errs, fmt.Errorf("MaxAckPending %d is below MaxConcurrent %d", c.MaxAckPending, c.MaxConcurrent))
+	}
+	if c.MaxDeliveries < c.MaxAttempts {
+		errs = append(errs, fmt.Errorf("MaxDeliveries %d is below MaxAttempts %d", c.MaxDeliveries, c.MaxAttempts))
+	}
+	if strings.ContainsAny(c.DeadLetterSubjectPrefix, "*> \t") {
+		errs = append(errs, fmt.Errorf("DeadLetterSubjectPrefix %q must be a literal subject", c.DeadLetterSubjectPrefix))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, fmt.Errorf("connector config: %w", err)
+	}
+	return c, nil
+}

@@ -1,0 +1,216 @@
+package connector
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestTenantIsolation: an event of bucket tenant1 reaches tenant1's
+// function with the headers and the body intact, and never tenant2's
+// function, although that one (mis)declares topic s3:tenant1.
+func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dir1 := e.deploy(fnSpec{name: "ingest1", tenant: "tenant1", topic: "s3:tenant1"})
+	dir2 := e.deploy(fnSpec{name: "ingest2", tenant: "tenant2", topic: "s3:tenant2, s3:tenant1"})
+	e.start()
+
+	body := s3Event("s3:ObjectCreated:Put", "tenant1", "incoming/a b.csv")
+	seq := e.publish(body)
+	waitFor(t, 20*time.Second, "tenant1's function to be called", func() (bool, string) {
+		n := len(calls(t, dir1))
+		return n >= 1, fmt.Sprintf("%d calls", n)
+	})
+	// tenant2's own event proves its function is routed and alive, so its
+	// silence about tenant1's event means something.
+	seq2 := e.publish(s3Event("s3:ObjectCreated:Put", "tenant2", "incoming/b.csv"))
+	waitFor(t, 20*time.Second, "tenant2's function to be called", func() (bool, string) {
+		n := len(calls(t, dir2))
+		return n >= 1, fmt.Sprintf("%d calls", n)
+	})
+	e.waitIdle(max(seq, seq2), 10*time.Second)
+
+	c1 := calls(t, dir1)
+	if len(c1) != 1 {
+		t.Fatalf("tenant1's function called %d times, want 1", len(c1))
+	}
+	want := map[string]string{
+		"X-Topic":             "s3:tenant1",
+		"X-Mysimbdp-Tenant":   "tenant1",
+		"X-Mysimbdp-Event-Id": fmt.Sprint(seq),
+		"X-Mysimbdp-Delivery": "1",
+		"Content-Type":        "application/json",
+	}
+	for k, v := range want {
+		if got := c1[0].Headers[k]; got != v {
+			t.Errorf("header %s = %q, want %q", k, got, v)
+		}
+	}
+	if c1[0].Body != string(body) {
+		t.Errorf("body changed on the way:\n got %s\nwant %s", c1[0].Body, body)
+	}
+	c2 := calls(t, dir2)
+	if len(c2) != 1 || c2[0].Headers["X-Mysimbdp-Tenant"] != "tenant2" {
+		t.Fatalf("tenant2's function calls = %+v, want exactly its own event", c2)
+	}
+	if m := e.deadLetter("tenant1"); m != nil {
+		t.Errorf("unexpected dead letter for tenant1: %v", m.Header)
+	}
+}
+
+// TestDelivery covers how answers settle events, one tenant per case, all
+// on one connector.
+func TestDelivery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	type tc struct {
+		tenant    string
+		fnEnv     map[string]string // nil: no function deployed
+		events    [][]byte
+		wantCalls int
+		// wantDL, if set, is a substring of the dead letter's reason.
+		wantDL string
+	}
+	created := func(tenant string) [][]byte {
+		return [][]byte{s3Event("s3:ObjectCreated:Put", tenant, "incoming/data.csv")}
+	}
+	cases := []tc{
+		{tenant: "ok", fnEnv: map[string]string{"S3FN_MODE": "ok"}, wantCalls: 1},
+		{tenant: "flaky", fnEnv: map[string]string{"S3FN_MODE": "failN", "S3FN_N": "2"}, wantCalls: 3},
+		{tenant: "broken", fnEnv: map[string]string{"S3FN_MODE": "fail"}, wantCalls: 3, wantDL: "answered 500: boom"},
+		// More deferrals than MaxAttempts: still delivered, never dead-lettered.
+		{tenant: "quota", fnEnv: map[string]string{"S3FN_MODE": "defer", "S3FN_N": "4"}, wantCalls: 5},
+		// Longer than AckWait (1s): the ack deadline is extended, so the
+		// file is ingested once.
+		{tenant: "slow", fnEnv: map[string]string{"S3FN_MODE": "sleep", "S3FN_SLEEP": "3500ms"}, wantCalls: 1},
+		{tenant: "nobody", wantDL: "no function subscribed to s3:nobody"},
+		{tenant: "ignored", fnEnv: map[string]string{"S3FN_MODE": "ok"}, events: [][]byte{
+			s3Event("s3:ObjectRemoved:Delete", "ignored", "incoming/data.csv"),
+			s3Event("s3:ObjectCreated:Put", "ignored", "outgoing/data.csv"),
+			s3Event("s3:ObjectAccessed:Get", "ignored", "incoming/data.csv"),
+		}},
+		{tenant: unknownTenant, events: [][]byte{[]byte(`{"Records": "not a list"}`)}, wantDL: "undecodable S3 event"},
+	}
+	dirs := map[string]string{}
+	for _, c := range cases {
+		if c.fnEnv != nil {
+			dirs[c.tenant] = e.deploy(fnSpec{name: c.tenant + "-ingest", tenant: c.tenant, topic: "s3:" + c.tenant, env: c.fnEnv})
+		}
+	}
+	e.start()
+	var last uint64
+	for _, c := range cases {
+		evs := c.events
+		if evs == nil {
+			evs = created(c.tenant)
+		}
+		for _, ev := range evs {
+			last = e.publish(ev)
+		}
+	}
+	for _, c := range cases {
+		waitFor(t, 30*time.Second, c.tenant+"'s outcome", func() (bool, string) {
+			n := 0
+			if d, ok := dirs[c.tenant]; ok {
+				n = len(calls(t, d))
+			}
+			dl := c.wantDL == "" || e.deadLetter(c.tenant) != nil
+			return n >= c.wantCalls && dl, fmt.Sprintf("%d calls, dead letter present %v", n, dl)
+		})
+	}
+	e.waitIdle(last, 20*time.Second)
+
+	for _, c := range cases {
+		t.Run(c.tenant, func(t *testing.T) {
+			if d, ok := dirs[c.tenant]; ok {
+				if n := len(calls(t, d)); n != c.wantCalls {
+					t.Errorf("function called %d times, want %d", n, c.wantCalls)
+				}
+			}
+			m := e.deadLetter(c.tenant)
+			switch {
+			case c.wantDL == "" && m != nil:
+				t.Errorf("unexpected dead letter: %v", m.Header)
+			case c.wantDL != "" && m == nil:
+				t.Errorf("no dead letter, want one with %q", c.wantDL)
+			case m != nil:
+				if r := m.Header.Get(DLHeaderReason); !strings.Contains(r, c.wantDL) {
+					t.Errorf("dead-letter reason %q, want it to contain %q", r, c.wantDL)
+				}
+				if m.Header.Get(DLHeaderSubject) != DefaultS3EventsSubject || m.Header.Get(DLHeaderSeq) == "" || m.Header.Get(DLHeaderStream) != DefaultS3EventsStream {
+					t.Errorf("dead letter lacks its origin: %v", m.Header)
+				}
+				if len(m.Data) == 0 {
+					t.Error("dead letter has no body")
+				}
+			}
+		})
+	}
+	b := e.deadLetter("broken")
+	if b != nil {
+		for k, v := range map[string]string{DLHeaderFunction: "broken-ingest.openfaas-fn", DLHeaderAttempts: "3", DLHeaderLastStatus: "500", DLHeaderTenant: "broken"} {
+			if got := b.Header.Get(k); got != v {
+				t.Errorf("broken's dead letter: %s = %q, want %q", k, got, v)
+			}
+		}
+		if string(b.Data) != string(created("broken")[0]) {
+			t.Errorf("dead letter body %s is not the original event", b.Data)
+		}
+	}
+	// The slow function ran past AckWait: JetStream must not have handed
+	// the event out again while it ran.
+	for _, c := range calls(t, dirs["slow"]) {
+		if c.Headers["X-Mysimbdp-Delivery"] != "1" {
+			t.Errorf("slow event delivered again: %+v", c)
+		}
+	}
+
+	metrics := e.metricsText()
+	for _, want := range []string{
+		`mysimbdp_connector_deferrals_total{function="quota-ingest.openfaas-fn"} 4`,
+		`mysimbdp_connector_dead_letters_total{function="broken-ingest.openfaas-fn",tenant="broken"} 1`,
+		`mysimbdp_connector_retries_total{function="flaky-ingest.openfaas-fn"} 2`,
+		`mysimbdp_connector_invocations_total{code="500",function="broken-ingest.openfaas-fn"} 3`,
+		`mysimbdp_connector_invocations_total{code="200",function="ok-ingest.openfaas-fn"} 1`,
+		`mysimbdp_connector_events_total{outcome="ignored"} 3`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(metrics)
+	}
+}
+
+// TestDiscovery: an event waits for its function, which is deployed after
+// the connector started, in a namespace other than the default one.
+func TestDiscovery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.start(func(c *Config) { c.MaxAttempts = 1000 })
+	seq := e.publish(s3Event("s3:ObjectCreated:Put", "late", "incoming/x.json"))
+	// The event has been tried (and postponed) before the function exists.
+	waitFor(t, 10*time.Second, "the event to be postponed", func() (bool, string) {
+		s := e.metricsText()
+		return strings.Contains(s, `mysimbdp_connector_retries_total{function=""}`), "no retry yet"
+	})
+	e.createNamespace("team-a")
+	dir := e.deploy(fnSpec{name: "late-ingest", namespace: "team-a", tenant: "late", topic: "s3:late"})
+	waitFor(t, 20*time.Second, "the late function to get the event", func() (bool, string) {
+		n := len(calls(t, dir))
+		return n == 1, fmt.Sprintf("%d calls", n)
+	})
+	e.waitIdle(seq, 10*time.Second)
+	if n := len(calls(t, dir)); n != 1 {
+		t.Errorf("late function called %d times, want 1", n)
+	}
+	if c := calls(t, dir); len(c) == 1 && c[0].Headers["X-Mysimbdp-Delivery"] == "1" {
+		t.Errorf("event delivered on its first delivery, want it postponed first: %+v", c[0])
+	}
+	if m := e.deadLetter("late"); m != nil {
+		t.Errorf("unexpected dead letter: %v", m.Header)
+	}
+}

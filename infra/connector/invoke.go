@@ -1,0 +1,153 @@
+package connector
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Headers the connector sends with every invocation.
+const (
+	HeaderTopic   = "X-Topic"
+	HeaderTenant  = "X-Mysimbdp-Tenant"
+	HeaderEventID = "X-Mysimbdp-Event-Id"
+	// HeaderDelivery is the message's delivery count (1 on first delivery),
+	// so a function can tell a retry from a first try in its logs.
+	HeaderDelivery = "X-Mysimbdp-Delivery"
+)
+
+// answerLimit bounds how much of a function's answer is kept: enough for
+// a report or a list of failed record ids, never a whole dump.
+const answerLimit = 64 << 10
+
+// outcome classifies one invocation.
+type outcome int
+
+const (
+	outcomeOK          outcome = iota // 2xx
+	outcomeDeferred                   // 429/503: try later, not a failure
+	outcomeFailed                     // any other answer or a transport error
+	outcomeInterrupted                // the connector is shutting down
+)
+
+func (o outcome) String() string {
+	switch o {
+	case outcomeOK:
+		return "ok"
+	case outcomeDeferred:
+		return "deferred"
+	case outcomeFailed:
+		return "failed"
+	default:
+		return "interrupted"
+	}
+}
+
+// result is what one invocation produced.
+type result struct {
+	outcome outcome
+	// status is the HTTP status; 0 for a transport error.
+	status int
+	// retryAfter is the function's Retry-After, if it gave a readable one.
+	retryAfter    time.Duration
+	hasRetryAfter bool
+	// answer is the start of the answer body (up to answerLimit).
+	answer []byte
+	err    error
+	took   time.Duration
+}
+
+// code is the status as a metrics label.
+func (r result) code() string {
+	if r.status == 0 {
+		if r.outcome == outcomeInterrupted {
+			return "interrupted"
+		}
+		return "error"
+	}
+	return strconv.Itoa(r.status)
+}
+
+// invoke calls one function with body and classifies its answer. ctx is
+// cancelled only when the connector gives up on in-flight work at
+// shutdown; the invocation's own bound is InvokeTimeout.
+func (c *Connector) invoke(ctx context.Context, t target, body []byte, header http.Header) result {
+	ictx, cancel := context.WithTimeout(ctx, c.cfg.InvokeTimeout)
+	defer cancel()
+	start := time.Now()
+	resp, err := c.gw.Invoke(ictx, t.ID(), bytes.NewReader(body), header)
+	if err != nil {
+		r := result{outcome: outcomeFailed, err: err, took: time.Since(start)}
+		if ctx.Err() != nil {
+			r.outcome = outcomeInterrupted
+		} else if errors.Is(err, context.DeadlineExceeded) {
+			r.err = errors.New("invocation timed out after " + c.cfg.InvokeTimeout.String())
+		}
+		c.observe(t, r)
+		return r
+	}
+	defer resp.Body.Close()
+	answer, rerr := io.ReadAll(io.LimitReader(resp.Body, answerLimit))
+	// Drain the rest (bounded) so the connection can be reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	r := result{status: resp.StatusCode, answer: answer, took: time.Since(start)}
+	r.retryAfter, r.hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	switch {
+	case resp.StatusCode/100 == 2 && rerr != nil:
+		// A cut answer may hide a failure report: do not trust it.
+		r.outcome, r.err = outcomeFailed, rerr
+	case resp.StatusCode/100 == 2:
+		r.outcome = outcomeOK
+	case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusServiceUnavailable:
+		r.outcome = outcomeDeferred
+	default:
+		r.outcome = outcomeFailed
+	}
+	if r.outcome != outcomeOK && ctx.Err() != nil {
+		r.outcome = outcomeInterrupted
+	}
+	c.observe(t, r)
+	return r
+}
+
+func (c *Connector) observe(t target, r result) {
+	c.metrics.invocations.WithLabelValues(t.ID(), r.code()).Inc()
+	c.metrics.invocationSeconds.WithLabelValues(t.ID()).Observe(r.took.Seconds())
+}
+
+// keepAlive tells JetStream every interval that msg is still being worked
+// on, so that its AckWait does not expire during a long invocation and
+// hand the same file to a second replica. The returned stop waits for the
+// goroutine to end.
+func keepAlive(msg jetstream.Msg, interval time.Duration, onErr func(error)) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if err := msg.InProgress(); err != nil {
+					onErr(err)
+				}
+			}
+		}
+	})
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(done)
+			wg.Wait()
+		})
+	}
+}
