@@ -28,6 +28,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mysimbdp/mysimbdp/infra/connector"
 	"github.com/mysimbdp/mysimbdp/infra/ferret"
 	"github.com/mysimbdp/mysimbdp/infra/fnbuild"
 	"github.com/mysimbdp/mysimbdp/infra/minioserver"
@@ -102,6 +106,10 @@ type Stack struct {
 	provider *provider.Provider
 	http     *http.Server
 	served   chan error
+
+	connector     *connector.Connector
+	stopConnector context.CancelFunc
+	connectorDone chan error
 }
 
 // Start brings up every part, deploys the stack file's functions and
@@ -171,7 +179,18 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		return nil, fmt.Errorf("start NATS: %w", err)
 	}
 	s.Endpoints.NATS = s.nats.ClientURL()
-	if err := ensureStreams(ctx, s.Endpoints.NATS); err != nil {
+	s.Endpoints.Gateway = "http://" + ln.Addr().String()
+	gw, err := gateway.New(s.Endpoints.Gateway, s.Creds.GatewayUser, s.Creds.GatewayPassword)
+	if err != nil {
+		return nil, err
+	}
+	// The connector's streams must exist before MinIO publishes its first
+	// event; the connector itself starts once the functions are deployed.
+	s.connector, err = connector.New(connector.Config{NATSURL: s.Endpoints.NATS, RefreshInterval: 2 * time.Second}, gw, log.With("part", "connector"))
+	if err != nil {
+		return nil, fmt.Errorf("connector: %w", err)
+	}
+	if err := s.ensureStreams(ctx); err != nil {
 		return nil, err
 	}
 
@@ -212,15 +231,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	if err != nil {
 		return nil, fmt.Errorf("start provider: %w", err)
 	}
-	s.http = &http.Server{Handler: s.provider.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/", s.provider.Handler())
+	mux.Handle("/connector/metrics", s.connector.MetricsHandler())
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	s.served = make(chan error, 1)
 	go func() { s.served <- s.http.Serve(ln) }()
-	s.Endpoints.Gateway = "http://" + ln.Addr().String()
 
-	gw, err := gateway.New(s.Endpoints.Gateway, s.Creds.GatewayUser, s.Creds.GatewayPassword)
-	if err != nil {
-		return nil, err
-	}
 	if err := s.applyTenants(ctx, gw, tenants); err != nil {
 		return nil, err
 	}
@@ -231,6 +248,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	if err := s.deployStack(ctx, gw, st); err != nil {
 		return nil, err
 	}
+	cfg.Progress("starting the connector (S3 events -> tenants' batch functions)")
+	runCtx, stop := context.WithCancel(context.Background())
+	s.stopConnector, s.connectorDone = stop, make(chan error, 1)
+	go func() { s.connectorDone <- s.connector.Run(runCtx) }()
 	raw, err := json.MarshalIndent(s.Endpoints, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode endpoints: %w", err)
@@ -239,6 +260,23 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		return nil, fmt.Errorf("write endpoints: %w", err)
 	}
 	return s, nil
+}
+
+// ensureStreams creates the connector's JetStream streams if missing.
+func (s *Stack) ensureStreams(ctx context.Context) error {
+	nc, err := nats.Connect(s.Endpoints.NATS)
+	if err != nil {
+		return fmt.Errorf("connect to NATS %s: %w", s.Endpoints.NATS, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("JetStream: %w", err)
+	}
+	if err := s.connector.EnsureStreams(ctx, js); err != nil {
+		return fmt.Errorf("create event streams: %w", err)
+	}
+	return nil
 }
 
 // lookup resolves stack.yml's variables: the local stack's own endpoints
@@ -298,6 +336,17 @@ func (s *Stack) Stop(ctx context.Context) error {
 	var errs []error
 	if s.cfg.DataDir != "" {
 		_ = os.Remove(endpointsFile(s.cfg.DataDir))
+	}
+	if s.stopConnector != nil {
+		s.stopConnector()
+		select {
+		case err := <-s.connectorDone:
+			if err != nil {
+				errs = append(errs, fmt.Errorf("stop connector: %w", err))
+			}
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("stop connector: %w", ctx.Err()))
+		}
 	}
 	if s.http != nil {
 		if err := s.http.Shutdown(ctx); err != nil {

@@ -8,22 +8,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/mysimbdp/mysimbdp/infra/connector"
 	"github.com/mysimbdp/mysimbdp/infra/tenant"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
-)
-
-// Where MinIO publishes bucket notifications, and the JetStream stream
-// that keeps them until the connector has delivered them.
-const (
-	S3EventsSubject = "mysimbdp.s3.events"
-	S3EventsStream  = "S3EVENTS"
 )
 
 // minioNotifyEnv configures MinIO's default NATS target with JetStream.
@@ -33,38 +24,11 @@ func minioNotifyEnv(natsURL, queueDir string) []string {
 	return []string{
 		"MINIO_NOTIFY_NATS_ENABLE=on",
 		"MINIO_NOTIFY_NATS_ADDRESS=" + strings.TrimPrefix(natsURL, "nats://"),
-		"MINIO_NOTIFY_NATS_SUBJECT=" + S3EventsSubject,
+		"MINIO_NOTIFY_NATS_SUBJECT=" + connector.DefaultS3EventsSubject,
 		"MINIO_NOTIFY_NATS_JETSTREAM=on",
 		"MINIO_NOTIFY_NATS_PING_INTERVAL=10",
 		"MINIO_NOTIFY_NATS_QUEUE_DIR=" + queueDir,
 	}
-}
-
-// ensureStreams creates the platform's JetStream streams if missing.
-func ensureStreams(ctx context.Context, natsURL string) error {
-	nc, err := nats.Connect(natsURL)
-	if err != nil {
-		return fmt.Errorf("connect to NATS %s: %w", natsURL, err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("JetStream: %w", err)
-	}
-	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        S3EventsStream,
-		Description: "MinIO bucket notifications, kept until the connector delivered them",
-		Subjects:    []string{S3EventsSubject},
-		Storage:     jetstream.FileStorage,
-		// A full stream refuses new events (MinIO keeps them in its queue
-		// folder and retries) rather than dropping old undelivered ones.
-		Discard: jetstream.DiscardNew,
-		MaxAge:  7 * 24 * time.Hour,
-	})
-	if err != nil {
-		return fmt.Errorf("create stream %s: %w", S3EventsStream, err)
-	}
-	return nil
 }
 
 // loadTenants reads every *.yaml profile in dir; all problems are reported
