@@ -24,6 +24,10 @@ type Stack struct {
 	Provider      Provider            `yaml:"provider"`
 	Functions     map[string]Function `yaml:"functions"`
 	Configuration Configuration       `yaml:"configuration"`
+	// Extensions are top-level keys starting with "x-", which hold YAML
+	// anchors shared by functions (as in Compose files); faas-cli ignores
+	// them too. Any other unknown top-level key is an error.
+	Extensions map[string]any `yaml:",inline"`
 
 	// Dir is the folder the stack file is in; handler and copy paths are
 	// relative to it.
@@ -144,6 +148,11 @@ func (s *Stack) validate() error {
 	}
 	if s.Provider.Name != "openfaas" {
 		errs = append(errs, fmt.Errorf("provider.name: %q is not supported, use \"openfaas\"", s.Provider.Name))
+	}
+	for k := range s.Extensions {
+		if !strings.HasPrefix(k, "x-") {
+			errs = append(errs, fmt.Errorf("%s: unknown key (extension keys must start with x-)", k))
+		}
 	}
 	if len(s.Functions) == 0 {
 		errs = append(errs, errors.New("functions: the stack has no functions"))

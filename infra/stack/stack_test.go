@@ -72,6 +72,7 @@ func TestParseErrors(t *testing.T) {
 		{"no image", strings.Replace(validStack, "    image: mysimbdp/echo:${TAG}\n", "", 1), "functions.echo.image: required"},
 		{"missing env", strings.Replace(validStack, "${TAG}", "${NOPE}", 1), "environment variables not set and without default: NOPE"},
 		{"not yaml", "functions: [", "parse YAML"},
+		{"unknown top-level key", validStack + "functionz: {}\n", "functionz: unknown key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,140 @@
+// Package function is the platform's generic batch ingest app, deployed once
+// per tenant as <tenant>-batch-ingest with that tenant's profile and the
+// platform's endpoints in its environment (see shared/ingest for the
+// variables). The connector POSTs it the S3 event of each upload under the
+// tenant's incoming/; it answers:
+//
+//	200  the JSON report (done, rejected, or skipped: nothing to retry)
+//	400  the body is not an S3 event
+//	403  the event names another tenant's bucket
+//	429  over the files-per-window quota: Retry-After says when to redeliver
+//	500  the function is misconfigured (its environment); retrying may help
+//	     once an operator fixes it
+//	503  a transient failure (S3, MongoDB): redeliver
+//
+// Every non-2xx answer means "retry" to the connector, and redelivery is
+// harmless: finished files are not read again.
+package function
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/mysimbdp/mysimbdp/shared/ingest"
+)
+
+// maxEventBytes bounds the request body: an S3 event is a few KB.
+const maxEventBytes = 1 << 20
+
+// process is the one value that lives as long as the process: Handle's
+// signature gives it nowhere else to keep the connections that every
+// invocation reuses. It holds no state of its own beyond that lazy Batch.
+var process = NewHandler(os.Getenv, slog.New(slog.NewJSONHandler(os.Stderr, nil)))
+
+// Handle serves one invocation.
+func Handle(w http.ResponseWriter, r *http.Request) { process.ServeHTTP(w, r) }
+
+// Handler is the function as an http.Handler, with its configuration read
+// from getenv on the first request (so a misconfigured replica still starts,
+// passes its probes and says what is wrong in every answer and log line).
+// Tests build their own with NewHandler.
+type Handler struct {
+	getenv func(string) string
+	log    *slog.Logger
+
+	mu    sync.Mutex
+	batch *ingest.Batch
+}
+
+// NewHandler returns a Handler reading its environment through getenv.
+func NewHandler(getenv func(string) string, log *slog.Logger) *Handler {
+	return &Handler{getenv: getenv, log: log}
+}
+
+// get builds the Batch on first use. Unlike sync.Once, a failure is not
+// remembered: the next request tries again.
+func (h *Handler) get() (*ingest.Batch, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.batch != nil {
+		return h.batch, nil
+	}
+	cfg, err := ingest.ConfigFromEnv(h.getenv)
+	if err != nil {
+		return nil, err
+	}
+	b, err := ingest.New(cfg, ingest.Options{Log: h.log})
+	if err != nil {
+		return nil, err
+	}
+	h.batch = b
+	return b, nil
+}
+
+// Close releases the Batch's connections, if it was built.
+func (h *Handler) Close(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.batch == nil {
+		return nil
+	}
+	err := h.batch.Close(ctx)
+	h.batch = nil
+	return err
+}
+
+// ServeHTTP decodes the S3 event and answers with the ingestion's report.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		answerError(w, http.StatusMethodNotAllowed, "POST an S3 event notification (JSON)")
+		return
+	}
+	b, err := h.get()
+	if err != nil {
+		h.log.ErrorContext(r.Context(), "batch ingest is misconfigured", "err", err)
+		answerError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	var ev events.S3Event
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxEventBytes))
+	if err := dec.Decode(&ev); err != nil {
+		answerError(w, http.StatusBadRequest, fmt.Sprintf("the body is not an S3 event notification (JSON with Records): %v", err))
+		return
+	}
+	rep, err := b.HandleEvent(r.Context(), ev)
+	switch {
+	case errors.Is(err, ingest.ErrBadEvent):
+		answerError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, ingest.ErrForbidden):
+		answerError(w, http.StatusForbidden, err.Error())
+	case err != nil:
+		// The report says how far it got; the status says: redeliver.
+		answer(w, http.StatusServiceUnavailable, rep)
+	case rep.Status == ingest.StatusDeferred:
+		w.Header().Set("Retry-After", strconv.FormatInt(max(rep.RetryAfterSeconds, 1), 10))
+		answer(w, http.StatusTooManyRequests, rep)
+	default:
+		answer(w, http.StatusOK, rep)
+	}
+}
+
+func answer(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func answerError(w http.ResponseWriter, code int, msg string) {
+	answer(w, code, map[string]string{"error": msg})
+}

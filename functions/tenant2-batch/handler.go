@@ -1,0 +1,260 @@
+// Package function is tenant2's own batch app: a "black box" that replaces
+// the platform's generic batch-ingest for tenant2 while following the same
+// contract — it receives the S3 event of an upload, is idempotent (each row
+// is stored under its business key, geoId:date, with an upsert, so a
+// redelivered event rewrites the same documents), answers a JSON report, and
+// answers non-2xx when it wants the event redelivered.
+//
+// It is written as a tenant would write it, with minio-go, the MongoDB
+// driver and encoding/csv only, and wrangles in its own way: ISO dates,
+// upper-case country codes, an ingested_by field, and its own collection
+// (tenant2.ecdc_by_app). Rows it cannot use are counted and listed in the
+// report, not stored.
+//
+// Environment: MYSIMBDP_S3_ENDPOINT, MYSIMBDP_S3_ACCESS_KEY,
+// MYSIMBDP_S3_SECRET_KEY, MYSIMBDP_S3_SECURE and MYSIMBDP_MONGO_URI as the
+// platform gives every batch app; TENANT2_BUCKET (default tenant2),
+// TENANT2_DB (default tenant2) and TENANT2_COLLECTION (default ecdc_by_app).
+package function
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// app holds the connections for the life of the process; Handle's
+// signature leaves no other place for them.
+var app = NewApp(os.Getenv)
+
+// Handle serves one invocation.
+func Handle(w http.ResponseWriter, r *http.Request) { app.ServeHTTP(w, r) }
+
+// App is the function; tests build one with NewApp.
+type App struct {
+	getenv func(string) string
+	mu     sync.Mutex
+	s3     *minio.Client
+	coll   *mongo.Collection
+}
+
+// NewApp returns an App configured from getenv on first use.
+func NewApp(getenv func(string) string) *App { return &App{getenv: getenv} }
+
+// Report is what the app answers.
+type Report struct {
+	Tenant       string   `json:"tenant"`
+	Bucket       string   `json:"bucket"`
+	Key          string   `json:"key"`
+	ETag         string   `json:"etag"`
+	RowsOK       int      `json:"rows_ok"`
+	RowsRejected int      `json:"rows_rejected"`
+	BadRows      []string `json:"bad_rows,omitempty"` // the first few, "line N: why"
+	DurationMS   int64    `json:"duration_ms"`
+	Status       string   `json:"status"`
+	Error        string   `json:"error,omitempty"`
+}
+
+func (a *App) env(name, def string) string {
+	if v := a.getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func (a *App) connect() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.s3 != nil {
+		return nil
+	}
+	s3, err := minio.New(a.getenv("MYSIMBDP_S3_ENDPOINT"), &minio.Options{
+		Creds:  credentials.NewStaticV4(a.getenv("MYSIMBDP_S3_ACCESS_KEY"), a.getenv("MYSIMBDP_S3_SECRET_KEY"), ""),
+		Secure: a.getenv("MYSIMBDP_S3_SECURE") == "true",
+	})
+	if err != nil {
+		return fmt.Errorf("S3 client: %w", err)
+	}
+	db, err := mongo.Connect(options.Client().ApplyURI(a.getenv("MYSIMBDP_MONGO_URI")))
+	if err != nil {
+		return fmt.Errorf("MongoDB client: %w", err)
+	}
+	a.coll = db.Database(a.env("TENANT2_DB", "tenant2")).Collection(a.env("TENANT2_COLLECTION", "ecdc_by_app"))
+	a.s3 = s3
+	return nil
+}
+
+func reply(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// ServeHTTP ingests the objects of one S3 event.
+func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var ev events.S3Event
+	if err := json.NewDecoder(r.Body).Decode(&ev); err != nil || len(ev.Records) == 0 {
+		reply(w, http.StatusBadRequest, map[string]string{"error": "want an S3 event notification with Records"})
+		return
+	}
+	if err := a.connect(); err != nil {
+		reply(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+		return
+	}
+	var reports []Report
+	for _, rec := range ev.Records {
+		if rec.S3.Bucket.Name != a.env("TENANT2_BUCKET", "tenant2") {
+			reply(w, http.StatusForbidden, map[string]string{"error": "not tenant2's bucket: " + rec.S3.Bucket.Name})
+			return
+		}
+		rep := a.ingest(r, rec)
+		if rep.Status == "failed" {
+			reply(w, http.StatusServiceUnavailable, rep) // please redeliver
+			return
+		}
+		reports = append(reports, rep)
+	}
+	if len(reports) == 1 {
+		reply(w, http.StatusOK, reports[0])
+		return
+	}
+	reply(w, http.StatusOK, reports)
+}
+
+func (a *App) ingest(r *http.Request, rec events.S3EventRecord) Report {
+	start := time.Now()
+	key, _ := url.QueryUnescape(rec.S3.Object.Key)
+	rep := Report{Tenant: "tenant2", Bucket: rec.S3.Bucket.Name, Key: key, ETag: rec.S3.Object.ETag, Status: "done"}
+	defer func() { rep.DurationMS = time.Since(start).Milliseconds() }()
+	fail := func(err error) Report {
+		rep.Status, rep.Error = "failed", err.Error()
+		slog.Error("tenant2-batch failed", "key", key, "err", err)
+		return rep
+	}
+
+	obj, err := a.s3.GetObject(r.Context(), rep.Bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return fail(err)
+	}
+	defer obj.Close()
+	rd := csv.NewReader(obj) // streams; handles CRLF and quoted commas
+	rd.FieldsPerRecord = -1
+	header, err := rd.Read()
+	if err != nil {
+		rep.Status, rep.Error = "rejected", "cannot read the header: "+err.Error()
+		return rep
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		col[strings.TrimPrefix(h, "\ufeff")] = i
+	}
+	for _, need := range []string{"dateRep", "cases", "deaths", "countriesAndTerritories", "geoId", "countryterritoryCode", "popData2019", "continentExp"} {
+		if _, ok := col[need]; !ok {
+			rep.Status, rep.Error = "rejected", "missing column "+need
+			return rep
+		}
+	}
+
+	var batch []mongo.WriteModel
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		_, err := a.coll.BulkWrite(r.Context(), batch)
+		batch = batch[:0]
+		return err
+	}
+	bad := func(why string) {
+		rep.RowsRejected++
+		if len(rep.BadRows) < 10 {
+			line, _ := rd.FieldPos(0)
+			rep.BadRows = append(rep.BadRows, fmt.Sprintf("line %d: %s", line, why))
+		}
+	}
+	for {
+		row, err := rd.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if _, ok := err.(*csv.ParseError); ok {
+				bad(err.Error())
+				continue
+			}
+			return fail(err) // the download broke off: retry
+		}
+		doc, why := toDoc(row, col)
+		if why != "" {
+			bad(why)
+			continue
+		}
+		batch = append(batch, mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: doc["_id"]}}).
+			SetReplacement(doc).SetUpsert(true))
+		rep.RowsOK++
+		// Small batches: FerretDB v1 (the local stack's database) hangs on
+		// update commands of more than ~100 statements.
+		if len(batch) == 50 {
+			if err := flush(); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return fail(err)
+	}
+	return rep
+}
+
+// toDoc is tenant2's wrangling of one ECDC row.
+func toDoc(row []string, col map[string]int) (bson.M, string) {
+	if len(row) != len(col) {
+		return nil, fmt.Sprintf("%d fields, want %d", len(row), len(col))
+	}
+	get := func(name string) string { return strings.TrimSpace(row[col[name]]) }
+	date, err := time.Parse("2/01/2006", get("dateRep"))
+	if err != nil {
+		return nil, "bad dateRep " + strconv.Quote(get("dateRep"))
+	}
+	cases, err1 := strconv.Atoi(get("cases"))
+	deaths, err2 := strconv.Atoi(get("deaths"))
+	if err1 != nil || err2 != nil {
+		return nil, "cases and deaths must be whole numbers"
+	}
+	var pop any // empty in the source for some territories
+	if p := get("popData2019"); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return nil, "bad popData2019 " + strconv.Quote(p)
+		}
+		pop = n
+	}
+	geo, day := get("geoId"), date.Format("2006-01-02")
+	return bson.M{
+		"_id":             geo + ":" + day,
+		"report_date":     day,
+		"country":         get("countriesAndTerritories"),
+		"geo_id":          geo,
+		"country_code":    strings.ToUpper(get("countryterritoryCode")),
+		"cases":           cases,
+		"deaths":          deaths,
+		"population_2019": pop,
+		"continent":       get("continentExp"),
+		"ingested_by":     "tenant2-app",
+	}, ""
+}

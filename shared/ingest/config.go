@@ -1,0 +1,97 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Defaults of the optional settings.
+const (
+	DefaultPlatformDB    = "mysimbdp"
+	DefaultReportSubject = "mysimbdp.reports"
+	defaultSecretsDir    = "/var/openfaas/secrets"
+)
+
+// Config is what a Batch needs: the tenant's profile and where the platform's
+// parts are. See the package comment for the environment it is read from.
+type Config struct {
+	// Profile is the tenant profile's YAML text; ProfileSource names where
+	// it came from, for error messages.
+	Profile       []byte
+	ProfileSource string
+
+	S3Endpoint  string
+	S3AccessKey string
+	S3SecretKey string
+	S3Secure    bool
+
+	MongoURI   string
+	PlatformDB string
+
+	// NATSURL is optional: without it no reports are published.
+	NATSURL       string
+	ReportSubject string
+}
+
+// ConfigFromEnv reads the Config from the environment through getenv
+// (os.Getenv in a function; a map in tests). Every problem is reported at
+// once, naming the variable.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		Profile:       []byte(getenv("MYSIMBDP_PROFILE")),
+		ProfileSource: "$MYSIMBDP_PROFILE",
+		S3Endpoint:    getenv("MYSIMBDP_S3_ENDPOINT"),
+		S3AccessKey:   getenv("MYSIMBDP_S3_ACCESS_KEY"),
+		S3SecretKey:   getenv("MYSIMBDP_S3_SECRET_KEY"),
+		MongoURI:      getenv("MYSIMBDP_MONGO_URI"),
+		PlatformDB:    orDefault(getenv("MYSIMBDP_PLATFORM_DB"), DefaultPlatformDB),
+		NATSURL:       getenv("MYSIMBDP_NATS_URL"),
+		ReportSubject: strings.TrimSuffix(orDefault(getenv("MYSIMBDP_REPORT_SUBJECT"), DefaultReportSubject), "."),
+	}
+	var errs []error
+	if len(c.Profile) == 0 {
+		if name := getenv("MYSIMBDP_PROFILE_SECRET"); name != "" {
+			dir := orDefault(getenv("MYSIMBDP_SECRETS_DIR"), defaultSecretsDir)
+			path := filepath.Join(dir, name)
+			b, err := os.ReadFile(path)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("MYSIMBDP_PROFILE_SECRET=%s: read the profile secret: %w", name, err))
+			}
+			c.Profile, c.ProfileSource = b, path
+		} else {
+			errs = append(errs, errors.New("MYSIMBDP_PROFILE is empty: it must hold the tenant profile's YAML (or set MYSIMBDP_PROFILE_SECRET)"))
+		}
+	}
+	for _, req := range []struct{ name, val string }{
+		{"MYSIMBDP_S3_ENDPOINT", c.S3Endpoint},
+		{"MYSIMBDP_S3_ACCESS_KEY", c.S3AccessKey},
+		{"MYSIMBDP_S3_SECRET_KEY", c.S3SecretKey},
+		{"MYSIMBDP_MONGO_URI", c.MongoURI},
+	} {
+		if req.val == "" {
+			errs = append(errs, fmt.Errorf("%s is not set", req.name))
+		}
+	}
+	if v := getenv("MYSIMBDP_S3_SECURE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("MYSIMBDP_S3_SECURE=%q: want true or false", v))
+		}
+		c.S3Secure = b
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, fmt.Errorf("ingest configuration: %w", err)
+	}
+	return c, nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,422 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/mysimbdp/mysimbdp/shared/profile"
+	"github.com/mysimbdp/mysimbdp/shared/records"
+)
+
+// Errors a transport maps to its answers; everything else a Batch returns
+// is worth retrying.
+var (
+	// ErrForbidden: the event names a bucket that is not the tenant's
+	// (HTTP 403). A function never touches another tenant's bucket.
+	ErrForbidden = errors.New("forbidden")
+	// ErrBadEvent: the event cannot be understood (HTTP 400).
+	ErrBadEvent = errors.New("malformed S3 event")
+)
+
+// Prefixes of the object's life in the tenant's bucket.
+const (
+	IncomingPrefix  = profile.IncomingPrefix
+	ProcessedPrefix = "processed/"
+	RejectedPrefix  = "rejected/"
+	// ReportSuffix is appended to the moved object's key for its report.
+	ReportSuffix = ".report.json"
+)
+
+// IngestionsCollection is the platform collection of ingestion records.
+const IngestionsCollection = "ingestions"
+
+// Options tune a Batch; the zero value is right for production.
+type Options struct {
+	Log *slog.Logger
+	// Policy bounds each bulk write; zero means records.DefaultPolicy.
+	Policy records.Policy
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Batch ingests one tenant's files. It holds the connections of the process
+// (S3, MongoDB, NATS), made once and shared by every event; it is safe for
+// concurrent use.
+type Batch struct {
+	cfg    Config
+	prof   *profile.Profile
+	plan   *records.Plan
+	log    *slog.Logger
+	policy records.Policy
+	now    func() time.Time
+
+	s3         *minio.Client
+	db         *mongo.Client
+	ingestions *mongo.Collection
+	sink       *mongo.Collection
+	quarantine *mongo.Collection
+	// byKey says whether documents are identified by the business key.
+	byKey bool
+
+	indexOnce sync.Once
+	reports   *reporter
+}
+
+// New validates the profile and prepares the clients. Neither the S3 nor
+// the MongoDB client dials here (both connect on first use), so New is cheap
+// and a dependency that is down shows up as a retryable error per event.
+func New(cfg Config, opts Options) (*Batch, error) {
+	prof, err := profile.Parse(cfg.Profile, cfg.ProfileSource)
+	if err != nil {
+		return nil, fmt.Errorf("load tenant profile: %w", err)
+	}
+	plan, err := records.Compile(prof)
+	if err != nil {
+		return nil, err
+	}
+	b := &Batch{cfg: cfg, prof: prof, plan: plan, log: opts.Log, policy: opts.Policy, now: opts.Now}
+	if b.log == nil {
+		b.log = slog.Default()
+	}
+	b.log = b.log.With("tenant", prof.Tenant)
+	if b.policy == (records.Policy{}) {
+		b.policy = records.DefaultPolicy()
+	}
+	if b.now == nil {
+		b.now = time.Now
+	}
+	b.s3, err = minio.New(cfg.S3Endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(cfg.S3AccessKey, cfg.S3SecretKey, ""),
+		Secure: cfg.S3Secure,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("S3 client for %s: %w", cfg.S3Endpoint, err)
+	}
+	b.db, err = mongo.Connect(options.Client().ApplyURI(cfg.MongoURI))
+	if err != nil {
+		return nil, fmt.Errorf("MongoDB client: %w", err)
+	}
+	platform := cfg.PlatformDB
+	if platform == "" {
+		platform = DefaultPlatformDB
+	}
+	b.ingestions = b.db.Database(platform).Collection(IngestionsCollection)
+	sinkDB := b.db.Database(prof.Sink.Database)
+	b.sink = sinkDB.Collection(prof.Sink.Collection)
+	b.quarantine = sinkDB.Collection(prof.Sink.Collection + "_rejected")
+	b.byKey = len(prof.Sink.Key) > 0
+	b.reports = newReporter(cfg.NATSURL, cfg.ReportSubject, b.log)
+	return b, nil
+}
+
+// Profile is the tenant's profile.
+func (b *Batch) Profile() *profile.Profile { return b.prof }
+
+// Close disconnects from MongoDB and NATS.
+func (b *Batch) Close(ctx context.Context) error {
+	b.reports.close()
+	if err := b.db.Disconnect(ctx); err != nil {
+		return fmt.Errorf("disconnect from MongoDB: %w", err)
+	}
+	return nil
+}
+
+// HandleEvent ingests every object the event names. All records must name
+// the tenant's bucket, or nothing is done (ErrForbidden). With one record
+// the report is that object's; with several, a summary holding each in
+// Files. The error is non-nil when something is worth retrying (the whole
+// event may then be redelivered: finished objects are not read again) or
+// the event is refused (ErrForbidden, ErrBadEvent). A deferred object is not
+// an error: see Report.RetryAfter.
+func (b *Batch) HandleEvent(ctx context.Context, ev events.S3Event) (Report, error) {
+	if len(ev.Records) == 0 {
+		return Report{}, fmt.Errorf("%w: no Records", ErrBadEvent)
+	}
+	for _, rec := range ev.Records {
+		if name := rec.S3.Bucket.Name; name != b.prof.Bucket() {
+			b.log.WarnContext(ctx, "refused an event for another bucket", "bucket", name)
+			return Report{}, fmt.Errorf("%w: the function of tenant %s may only read its own bucket %q, not %q",
+				ErrForbidden, b.prof.Tenant, b.prof.Bucket(), name)
+		}
+	}
+	reps := make([]Report, 0, len(ev.Records))
+	var errs []error
+	for _, rec := range ev.Records {
+		rep, err := b.handleRecord(ctx, rec)
+		reps = append(reps, rep)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return summarize(reps), errors.Join(errs...)
+}
+
+// ingestionID names one version of one object: tenant/bucket/key@etag.
+func ingestionID(tenant, bucket, key, etag string) string {
+	return tenant + "/" + bucket + "/" + key + "@" + etag
+}
+
+// record is the stored form of an ingestion.
+type record struct {
+	ID     string `bson:"_id"`
+	Report `bson:",inline"`
+	// Slot says whether the ingestion took one of the tenant's
+	// files-per-window slots (it read the file, or is reading it).
+	Slot bool `bson:"slot"`
+}
+
+func (b *Batch) handleRecord(ctx context.Context, ev events.S3EventRecord) (Report, error) {
+	start := b.clock()
+	key, err := url.QueryUnescape(ev.S3.Object.Key)
+	if err != nil || key == "" {
+		return Report{}, fmt.Errorf("%w: object key %q is not URL-encoded text", ErrBadEvent, ev.S3.Object.Key)
+	}
+	rep := Report{
+		Tenant: b.prof.Tenant, Bucket: ev.S3.Bucket.Name, Key: key,
+		ETag: strings.Trim(ev.S3.Object.ETag, `"`), Size: ev.S3.Object.Size,
+		StartedAt: start,
+	}
+	log := b.log.With("key", key, "etag", rep.ETag)
+	if !strings.HasPrefix(key, IncomingPrefix) || strings.HasSuffix(key, "/") {
+		return b.skip(rep, "only objects under "+IncomingPrefix+" are ingested"), nil
+	}
+
+	// Idempotency first: a finished version is never read again.
+	if rep.ETag != "" {
+		if done, ok, err := b.finished(ctx, rep); err != nil {
+			return b.fail(ctx, rep, false, err)
+		} else if ok {
+			log.InfoContext(ctx, "already ingested; returning the stored report", "status", done.Status)
+			return done, b.moveOut(ctx, done)
+		}
+	}
+
+	info, err := b.s3.StatObject(ctx, rep.Bucket, key, minio.StatObjectOptions{})
+	switch {
+	case s3Code(err) == "NoSuchKey":
+		return b.skip(rep, "the object is no longer in "+IncomingPrefix+" (moved or deleted)"), nil
+	case err != nil:
+		return b.fail(ctx, rep, false, fmt.Errorf("stat s3://%s/%s: %w", rep.Bucket, key, err))
+	}
+	etag := strings.Trim(info.ETag, `"`)
+	if rep.ETag == "" {
+		rep.ETag = etag
+		if done, ok, err := b.finished(ctx, rep); err != nil {
+			return b.fail(ctx, rep, false, err)
+		} else if ok {
+			return done, b.moveOut(ctx, done)
+		}
+	} else if etag != rep.ETag {
+		return b.skip(rep, "the object was replaced by a newer upload (etag "+etag+"), which has its own event"), nil
+	}
+	rep.Size = info.Size
+
+	// Quotas before reading a byte.
+	if limit := int64(b.prof.Batch.MaxFileSize); limit > 0 && rep.Size > limit {
+		rep.Status, rep.Error = StatusRejected, tooLarge(rep.Size, b.prof.Batch.MaxFileSize)
+		return b.conclude(ctx, log, rep, false)
+	}
+	if deferred, ok, err := b.checkWindow(ctx, rep); err != nil {
+		return b.fail(ctx, rep, false, err)
+	} else if ok {
+		log.InfoContext(ctx, "deferred: files-per-window quota reached", "retry_after", deferred.RetryAfter)
+		return deferred, nil
+	}
+
+	// Take the slot before reading, so concurrent invocations see it.
+	rep.Status = StatusRunning
+	if err := b.store(ctx, rep, true); err != nil {
+		return b.fail(ctx, rep, false, err)
+	}
+	if err := b.read(ctx, &rep); err != nil {
+		return b.fail(ctx, rep, true, err)
+	}
+	return b.conclude(ctx, log, rep, true)
+}
+
+// conclude stores a done or rejected outcome, then moves the object out of
+// incoming/ and publishes the report. The record comes first: if the move
+// fails or the process dies, a redelivery finds the record and only
+// finishes the move.
+func (b *Batch) conclude(ctx context.Context, log *slog.Logger, rep Report, slot bool) (Report, error) {
+	rep.end(b.clock())
+	if err := b.store(ctx, rep, slot); err != nil {
+		return b.fail(ctx, rep, slot, err)
+	}
+	log.InfoContext(ctx, "ingested", "status", rep.Status, "rows_ok", rep.RowsOK,
+		"rows_rejected", rep.RowsRejected, "bytes", rep.Bytes, "duration_ms", rep.DurationMS, "error", rep.Error)
+	b.reports.publish(ctx, rep)
+	return rep, b.moveOut(ctx, rep)
+}
+
+// skip answers an event there is nothing to do for. It stores nothing: the
+// event carries no version worth remembering.
+func (b *Batch) skip(rep Report, reason string) Report {
+	rep.Status, rep.Error = StatusSkipped, reason
+	rep.end(b.clock())
+	b.log.Info("skipped", "key", rep.Key, "reason", reason)
+	return rep
+}
+
+// fail records a transient failure (best effort: the store may be what
+// failed) and returns it as an error, so that the event is redelivered.
+func (b *Batch) fail(ctx context.Context, rep Report, slot bool, err error) (Report, error) {
+	err = fmt.Errorf("ingest %s: %w", rep.Key, err)
+	rep.Status, rep.Error = StatusFailed, err.Error()
+	rep.end(b.clock())
+	b.log.ErrorContext(ctx, "ingestion failed; the event should be redelivered", "key", rep.Key, "err", err)
+	if rep.ETag != "" {
+		// Recorded even when ctx is done (a timeout is a likely cause).
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if serr := b.store(sctx, rep, slot); serr != nil {
+			b.log.WarnContext(ctx, "could not record the failure", "key", rep.Key, "err", serr)
+		}
+	}
+	b.reports.publish(ctx, rep)
+	return rep, err
+}
+
+func tooLarge(size int64, limit profile.Size) string {
+	binary := int64(limit)%1024 == 0 && int64(limit)%1000 != 0
+	have, max := humanSize(size, binary), humanSize(int64(limit), binary)
+	if have == max { // just over the limit: say it in bytes
+		have, max = fmt.Sprintf("%d bytes", size), fmt.Sprintf("%d bytes", int64(limit))
+	}
+	return fmt.Sprintf("file is %s, over the tenant's max_file_size of %s", have, max)
+}
+
+// s3Code is the S3 error code of err, "" if it has none.
+func s3Code(err error) string {
+	if err == nil {
+		return ""
+	}
+	return minio.ToErrorResponse(err).Code
+}
+
+// docID is a good row's _id. With a business key (sink.key) it is
+// records.KeyID of the key's values: the same row in any file, or any
+// version of a file, is the same document, and the last version ingested
+// wins (a corrected upload replaces the rows it corrects). Without a key it
+// is records.DocID of the object, its version and the line, which makes a
+// redelivered event harmless; two versions of a file then both stay stored,
+// as nothing says their rows are the same.
+func (b *Batch) docID(key, etag string, rec records.Record) string {
+	if b.byKey {
+		return records.KeyID(b.prof.Tenant, rec.Key...)
+	}
+	return records.DocID(b.prof.Tenant, key, etag, rec.Line)
+}
+
+// read streams the object through the tenant's plan into the sink. A
+// file-level problem makes rep rejected and is not an error; an error is
+// transient (S3 or MongoDB) and the file should be read again.
+func (b *Batch) read(ctx context.Context, rep *Report) error {
+	opts := minio.GetObjectOptions{}
+	if err := opts.SetMatchETag(rep.ETag); err != nil {
+		return fmt.Errorf("get s3://%s/%s: %w", rep.Bucket, rep.Key, err)
+	}
+	obj, err := b.s3.GetObject(ctx, rep.Bucket, rep.Key, opts)
+	if err != nil {
+		return fmt.Errorf("get s3://%s/%s: %w", rep.Bucket, rep.Key, err)
+	}
+	defer obj.Close()
+
+	rd := b.plan.NewReader(obj, rep.Key)
+	good := records.NewBatcher[any](b.policy)
+	bad := records.NewBatcher[any](b.policy)
+	at := rep.StartedAt
+	var fileErr error
+	for rec, err := range rd.All() {
+		if err != nil {
+			fileErr = err
+			break
+		}
+		var batch []any
+		var dst *mongo.Collection
+		if rec.Err != nil {
+			q := quarantined(rep, rec.Err, at)
+			batch, dst = bad.Add(q, int64(len(q.Raw))+256), b.quarantine
+		} else {
+			doc := make(bson.D, 0, len(rec.Doc)+1)
+			doc = append(append(doc, bson.E{Key: "_id", Value: b.docID(rep.Key, rep.ETag, rec)}), rec.Doc...)
+			batch, dst = good.Add(doc, records.DocSize(doc)), b.sink
+		}
+		if batch != nil {
+			if err := b.write(ctx, dst, batch, dst == b.sink && b.byKey); err != nil {
+				return err
+			}
+		}
+	}
+	// Rows read before a file-level error are stored: they were good.
+	if batch := good.Flush(); batch != nil {
+		if err := b.write(ctx, b.sink, batch, b.byKey); err != nil {
+			return err
+		}
+	}
+	if batch := bad.Flush(); batch != nil {
+		if err := b.write(ctx, b.quarantine, batch, false); err != nil {
+			return err
+		}
+	}
+	st := rd.Stats()
+	rep.RowsOK, rep.RowsRejected, rep.Bytes = int64(st.Good), int64(st.Rejected), st.Bytes
+	rep.Status = StatusDone
+	if fileErr != nil {
+		if !isFileLevel(fileErr) { // S3 broke off, the context ended...
+			return fileErr
+		}
+		rep.Status, rep.Error = StatusRejected, fileErr.Error()
+	}
+	return nil
+}
+
+// isFileLevel tells a problem of the file (permanent) from one of reading
+// it (worth retrying).
+func isFileLevel(err error) bool {
+	for _, e := range []error{records.ErrEmpty, records.ErrHeader, records.ErrFormat, records.ErrSyntax, records.ErrTooLarge} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// quarantinedRow is a rejected row as stored in <collection>_rejected.
+type quarantinedRow struct {
+	ID     string    `bson:"_id"`
+	Tenant string    `bson:"tenant"`
+	File   string    `bson:"file"`
+	ETag   string    `bson:"etag"`
+	Line   int       `bson:"line"`
+	Unit   string    `bson:"unit"`
+	Field  string    `bson:"field,omitempty"`
+	Reason string    `bson:"reason"`
+	Raw    string    `bson:"raw"`
+	At     time.Time `bson:"at"`
+}
+
+func quarantined(rep *Report, e *records.RowError, at time.Time) quarantinedRow {
+	return quarantinedRow{
+		ID:     records.DocID(rep.Tenant, rep.Key, rep.ETag, e.Line),
+		Tenant: rep.Tenant, File: rep.Key, ETag: rep.ETag, Line: e.Line, Unit: e.Unit,
+		Field: e.Field, Reason: e.Reason, Raw: e.Raw, At: at,
+	}
+}
+
+// clock is the time to record: UTC, to the millisecond that BSON dates
+// keep, so that a stored report reads back equal to the one returned.
+func (b *Batch) clock() time.Time { return b.now().UTC().Truncate(time.Millisecond) }

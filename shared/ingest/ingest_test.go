@@ -1,0 +1,88 @@
+package ingest
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mysimbdp/mysimbdp/shared/profile"
+)
+
+func TestConfigFromEnv(t *testing.T) {
+	full := map[string]string{
+		"MYSIMBDP_PROFILE": "tenant: x", "MYSIMBDP_S3_ENDPOINT": "h:1", "MYSIMBDP_S3_ACCESS_KEY": "a",
+		"MYSIMBDP_S3_SECRET_KEY": "s", "MYSIMBDP_MONGO_URI": "mongodb://h",
+	}
+	with := func(k, v string) func(string) string {
+		return func(name string) string {
+			if name == k {
+				return v
+			}
+			return full[name]
+		}
+	}
+	for _, tc := range []struct {
+		name, key, val, wantErr string
+	}{
+		{"complete", "", "", ""},
+		{"no profile", "MYSIMBDP_PROFILE", "", "MYSIMBDP_PROFILE is empty"},
+		{"no endpoint", "MYSIMBDP_S3_ENDPOINT", "", "MYSIMBDP_S3_ENDPOINT is not set"},
+		{"bad secure", "MYSIMBDP_S3_SECURE", "yes please", "MYSIMBDP_S3_SECURE"},
+		{"secure", "MYSIMBDP_S3_SECURE", "true", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ConfigFromEnv(with(tc.key, tc.val))
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("error %v, want %q", err, tc.wantErr)
+			}
+			if err == nil && (c.PlatformDB != DefaultPlatformDB || c.ReportSubject != DefaultReportSubject) {
+				t.Errorf("defaults not applied: %+v", c)
+			}
+		})
+	}
+}
+
+func TestTooLarge(t *testing.T) {
+	for _, tc := range []struct {
+		size  int64
+		limit profile.Size
+		want  string
+	}{
+		{5_200_000_000, 4_000_000_000, "file is 5.2 GB, over the tenant's max_file_size of 4 GB"},
+		{600 << 20, 512 << 20, "file is 600 MiB, over the tenant's max_file_size of 512 MiB"},
+		{4_000_000_001, 4_000_000_000, "file is 4000000001 bytes, over the tenant's max_file_size of 4000000000 bytes"},
+	} {
+		if got := tooLarge(tc.size, tc.limit); got != tc.want {
+			t.Errorf("tooLarge(%d, %s) = %q, want %q", tc.size, tc.limit, got, tc.want)
+		}
+	}
+}
+
+func TestDestination(t *testing.T) {
+	for _, tc := range []struct {
+		key  string
+		st   Status
+		want string
+	}{
+		{"incoming/a/b.csv", StatusDone, "processed/a/b.csv"},
+		{"incoming/b.csv", StatusRejected, "rejected/b.csv"},
+	} {
+		if got := Destination(tc.key, tc.st); got != tc.want {
+			t.Errorf("Destination(%s, %s) = %s, want %s", tc.key, tc.st, got, tc.want)
+		}
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	a := Report{Status: StatusDone, RowsOK: 3, StartedAt: t0, EndedAt: t0.Add(time.Second)}
+	b := Report{Status: StatusDeferred, StartedAt: t0, EndedAt: t0.Add(2 * time.Second)}
+	b.setRetryAfter(1500 * time.Millisecond)
+	s := summarize([]Report{a, b})
+	if s.Status != StatusDeferred || s.RowsOK != 3 || s.RetryAfterSeconds != 2 || len(s.Files) != 2 || s.DurationMS != 2000 {
+		t.Errorf("summary %+v", s)
+	}
+	if one := summarize([]Report{a}); one.Files != nil || one.RowsOK != 3 {
+		t.Errorf("one report summarised as %+v", one)
+	}
+}

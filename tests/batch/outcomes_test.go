@@ -1,0 +1,357 @@
+package batch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/minio/minio-go/v7"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	batchingest "github.com/mysimbdp/mysimbdp/functions/batch-ingest"
+	"github.com/mysimbdp/mysimbdp/shared/ingest"
+)
+
+func handle(t *testing.T, b *ingest.Batch, ev events.S3Event) ingest.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rep, err := b.HandleEvent(ctx, ev)
+	if err != nil {
+		t.Fatalf("%v (report %+v)", err, rep)
+	}
+	return rep
+}
+
+// post sends the event to the HTTP function and decodes its answer.
+func post(t *testing.T, h http.Handler, body []byte) (*http.Response, ingest.Report) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body)))
+	res := rec.Result()
+	var rep ingest.Report
+	_ = json.Unmarshal(rec.Body.Bytes(), &rep)
+	if res.StatusCode >= 300 {
+		t.Logf("HTTP %d: %s", res.StatusCode, strings.TrimSpace(rec.Body.String()))
+	}
+	return res, rep
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func newHandler(t *testing.T, profileYAML string) *batchingest.Handler {
+	h := batchingest.NewHandler(getenv(profileYAML), testLog(t))
+	t.Cleanup(func() { _ = h.Close(context.Background()) })
+	return h
+}
+
+func TestRedeliveryAndNewVersions(t *testing.T) {
+	const tenant = "redeliver"
+	prof := tenant1Profile(tenant, defaultLimits)
+	b := newBatch(t, prof)
+	h := newHandler(t, prof)
+	key := "incoming/cases.csv"
+	ev := put(t, tenant, key, ecdcCSV(0, 300))
+
+	first := handle(t, b, ev)
+	if first.Status != ingest.StatusDone || first.RowsOK != 300 {
+		t.Fatalf("first delivery: %+v", first)
+	}
+	// The same event again, directly and through HTTP: the stored report,
+	// nothing added.
+	again := handle(t, b, ev)
+	res, viaHTTP := post(t, h, mustJSON(t, ev))
+	if res.StatusCode != http.StatusOK || viaHTTP.RowsOK != 300 || viaHTTP.ETag != first.ETag {
+		t.Errorf("HTTP redelivery: %d %+v", res.StatusCode, viaHTTP)
+	}
+	if !again.StartedAt.Equal(first.StartedAt) || again.RowsOK != first.RowsOK {
+		t.Errorf("redelivery gave a new report %+v, want the stored %+v", again, first)
+	}
+	if n := count(t, tenant, "covid_daily", nil); n != 300 {
+		t.Fatalf("%d documents after redelivery, want 300", n)
+	}
+
+	// A corrected version of the same file (rows 0-249, one with other
+	// counts, plus 100 new rows): documents are identified by the business
+	// key, so corrected rows replace the old ones and new rows are added.
+	// 250 rows already stored also exercise the replace path in chunks.
+	v2 := string(ecdcCSV(0, 250))
+	v2 = strings.Replace(v2, "6/07/2020,6,7,2020,-20,0,Afghanistan", "6/07/2020,6,7,2020,4242,0,Afghanistan", 1)
+	v2 += string(ecdcCSV(300, 400))[len("\ufeff"+ecdcHeader+"\r\n"):]
+	second := handle(t, b, put(t, tenant, key, []byte(v2)))
+	if second.Status != ingest.StatusDone || second.ETag == first.ETag || second.RowsOK != 350 {
+		t.Fatalf("second version: %+v", second)
+	}
+	if n := count(t, tenant, "covid_daily", nil); n != 400 {
+		t.Errorf("%d documents after the second version, want 400 (300 + 100 new)", n)
+	}
+	if n := count(t, tenant, "covid_daily", bson.D{{Key: "geoId", Value: "AF"}, {Key: "dateRep", Value: "2020-07-06"}, {Key: "cases", Value: 4242}}); n != 1 {
+		t.Errorf("the corrected row was not replaced (%d matches)", n)
+	}
+	// The first version's event, redelivered late, changes nothing.
+	handle(t, b, ev)
+	if n := count(t, tenant, "covid_daily", bson.D{{Key: "cases", Value: 4242}}); n != 1 {
+		t.Error("a late redelivery of the first version undid the correction")
+	}
+}
+
+func TestMultipartUploadIsIngested(t *testing.T) {
+	const tenant = "multipart"
+	// tenant2's shape ignores unknown columns: a padding column makes the
+	// file large with fewer rows, keeping the test fast.
+	b := newBatch(t, tenant2Profile(tenant, defaultLimits))
+	const rows = 70_000
+	pad := "," + strings.Repeat("x", 180)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	key := "incoming/big.csv"
+	// Size -1 with a 5 MiB part size forces a multipart upload.
+	info, err := env.s3.PutObject(ctx, tenant, key, newECDCStream(rows, ",notes", pad), -1,
+		minio.PutObjectOptions{PartSize: 5 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Size < 16<<20 || !strings.Contains(info.ETag, "-") {
+		t.Fatalf("upload of %d bytes with ETag %s is not a multipart upload of 16 MiB or more", info.Size, info.ETag)
+	}
+	rep := handle(t, b, event(tenant, key, info.ETag, info.Size))
+	if rep.Status != ingest.StatusDone || rep.RowsOK != rows || rep.Bytes != info.Size {
+		t.Fatalf("report %+v", rep)
+	}
+	if n := count(t, tenant, "ecdc_cases", nil); n != rows {
+		t.Errorf("%d documents, want %d", n, rows)
+	}
+	t.Logf("multipart: %d bytes, %d rows in %d ms", info.Size, rep.RowsOK, rep.DurationMS)
+}
+
+func TestOversizeFileRejectedUnread(t *testing.T) {
+	const tenant = "oversize"
+	b := newBatch(t, tenant1Profile(tenant, `  max_file_size: 4kB
+  max_files_per_window: 100
+  window: 1m`))
+	data := ecdcCSV(0, 100) // about 6.5 kB
+	key := "incoming/too big.csv"
+	rep := handle(t, b, put(t, tenant, key, data))
+	if rep.Status != ingest.StatusRejected || rep.Bytes != 0 || rep.RowsOK != 0 {
+		t.Fatalf("report %+v, want rejected with nothing read", rep)
+	}
+	want := regexp.MustCompile(`^file is \d+\.\d kB, over the tenant's max_file_size of 4 kB$`)
+	if !want.MatchString(rep.Error) {
+		t.Errorf("reason %q, want it to match %s", rep.Error, want)
+	}
+	if exists(t, tenant, key) || !exists(t, tenant, "rejected/too big.csv") || !exists(t, tenant, "rejected/too big.csv.report.json") {
+		t.Error("the file was not moved to rejected/ with its report")
+	}
+	if n := count(t, tenant, "covid_daily", nil); n != 0 {
+		t.Errorf("%d documents stored from a refused file", n)
+	}
+}
+
+func TestFilesOverTheWindowAreDeferredThenIngested(t *testing.T) {
+	const tenant = "window"
+	const window = 2 * time.Second
+	prof := tenant1Profile(tenant, `  max_files_per_window: 2
+  window: 2s`)
+	b := newBatch(t, prof)
+	h := newHandler(t, prof)
+
+	var evs []events.S3Event
+	for i := range 4 {
+		evs = append(evs, put(t, tenant, "incoming/f"+strconv.Itoa(i)+".csv", ecdcCSV(i*50, (i+1)*50)))
+	}
+	start := time.Now()
+	for i := range 2 {
+		if rep := handle(t, b, evs[i]); rep.Status != ingest.StatusDone {
+			t.Fatalf("file %d: %+v", i, rep)
+		}
+	}
+	// The third directly, the fourth through HTTP: deferred, kept in incoming/.
+	rep := handle(t, b, evs[2])
+	if rep.Status != ingest.StatusDeferred || rep.RetryAfter <= 0 || rep.RetryAfter > window {
+		t.Fatalf("third file: %+v, want deferred within %s", rep, window)
+	}
+	res, rep4 := post(t, h, mustJSON(t, evs[3]))
+	ra, _ := strconv.Atoi(res.Header.Get("Retry-After"))
+	if res.StatusCode != http.StatusTooManyRequests || ra < 1 || ra > 2 || rep4.Status != ingest.StatusDeferred {
+		t.Fatalf("fourth file over HTTP: %d Retry-After %q %+v", res.StatusCode, res.Header.Get("Retry-After"), rep4)
+	}
+	if time.Since(start) < window && (!exists(t, tenant, "incoming/f2.csv") || !exists(t, tenant, "incoming/f3.csv")) {
+		t.Fatal("a deferred file left incoming/")
+	}
+
+	// Redeliver as the connector would, when told to, until both are in.
+	deadline := time.Now().Add(10 * time.Second)
+	pending := []events.S3Event{evs[2], evs[3]}
+	for len(pending) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d files still deferred at the deadline", len(pending))
+		}
+		var wait time.Duration
+		var still []events.S3Event
+		for _, ev := range pending {
+			rep := handle(t, b, ev)
+			switch rep.Status {
+			case ingest.StatusDone:
+			case ingest.StatusDeferred:
+				still, wait = append(still, ev), max(wait, rep.RetryAfter)
+			default:
+				t.Fatalf("redelivery: %+v", rep)
+			}
+		}
+		pending = still
+		if len(pending) > 0 {
+			<-time.After(wait) // the time the platform asked for, no guess
+		}
+	}
+	if elapsed := time.Since(start); elapsed < window {
+		t.Errorf("all 4 files in within %s, inside one %s window", elapsed, window)
+	}
+	if n := count(t, tenant, "covid_daily", nil); n != 200 {
+		t.Errorf("%d documents, want 200", n)
+	}
+}
+
+func TestMalformedFiles(t *testing.T) {
+	const tenant = "malformed"
+	b := newBatch(t, tenant1Profile(tenant, defaultLimits))
+	good := func(from, to int) string { return string(ecdcCSV(from, to)) }
+	garbage := make([]byte, 4096)
+	for i := range garbage {
+		garbage[i] = byte(i*7919 + i/3)
+	}
+	jsonRow := func(i int) string {
+		return `{"dateRep":"` + strconv.Itoa(1+i) + `/03/2020","day":` + strconv.Itoa(1+i) +
+			`,"month":3,"year":2020,"cases":-3,"deaths":0,"countriesAndTerritories":"Curaçao","geoId":"J` + strconv.Itoa(i) +
+			`","countryterritoryCode":null,"popData2019":null,"continentExp":"America"}`
+	}
+	for _, tc := range []struct {
+		name, key, data string
+		status          ingest.Status
+		ok, rejected    int64
+		reason          string // in the report's error
+		rowReason       string // in the quarantined row
+	}{
+		{name: "binary garbage", key: "garbage.csv", data: string(garbage), status: ingest.StatusRejected, reason: "header"},
+		{name: "wrong columns", key: "columns.csv", data: "date,country,cases\r\n1/1/2020,X,3\r\n", status: ingest.StatusRejected,
+			reason: "missing required columns"},
+		{name: "empty file", key: "empty.csv", data: "", status: ingest.StatusRejected, reason: "file is empty"},
+		{name: "unterminated quote", key: "quote.csv",
+			data:   good(1000, 1003) + `6/07/2020,6,7,2020,1,1,"Bonaire, Saint Eustatius and Saba,BQ,BES,25983,America` + "\r\n" + good(1003, 1006)[len("\ufeff"+ecdcHeader+"\r\n"):],
+			status: ingest.StatusDone, ok: 6, rejected: 1, rowReason: "quote"},
+		{name: "invalid UTF-8", key: "latin1.csv",
+			data:   good(2000, 2002) + "6/07/2020,6,7,2020,0,0,Cura\xe7ao,CW,CUW,163423,America\r\n",
+			status: ingest.StatusDone, ok: 2, rejected: 1, rowReason: "UTF-8"},
+		{name: "bad values", key: "values.csv",
+			data:   good(3000, 3002) + "31/02/2020,31,2,2020,x,0,Benin,BJ,BEN,1,Africa\r\n",
+			status: ingest.StatusDone, ok: 2, rejected: 1, rowReason: "is not a date"},
+		{name: "JSON syntax error", key: "broken.json", data: "[" + jsonRow(1) + "," + jsonRow(2) + `,{"dateRep": oops}]`,
+			status: ingest.StatusRejected, ok: 2, reason: "syntax error"},
+		{name: "NDJSON bad line", key: "lines.ndjson", data: jsonRow(3) + "\n{not json\n" + jsonRow(4) + "\n",
+			status: ingest.StatusDone, ok: 2, rejected: 1, rowReason: "not valid JSON"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key := "incoming/" + tc.key
+			rep := handle(t, b, put(t, tenant, key, []byte(tc.data)))
+			if rep.Status != tc.status || rep.RowsOK != tc.ok || rep.RowsRejected != tc.rejected {
+				t.Fatalf("report %+v, want %s with %d ok and %d rejected", rep, tc.status, tc.ok, tc.rejected)
+			}
+			if !strings.Contains(rep.Error, tc.reason) {
+				t.Errorf("error %q does not say %q", rep.Error, tc.reason)
+			}
+			if dst := ingest.Destination(key, rep.Status); exists(t, tenant, key) || !exists(t, tenant, dst) {
+				t.Errorf("%s not moved to %s", key, dst)
+			}
+			if tc.rejected == 0 {
+				return
+			}
+			var q struct {
+				File, Reason, Raw, ETag string
+				Line                    int
+			}
+			err := env.db.Database(tenant).Collection("covid_daily_rejected").
+				FindOne(context.Background(), bson.D{{Key: "file", Value: key}}).Decode(&q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if q.Line < 2 || q.Raw == "" || q.ETag != rep.ETag || !strings.Contains(q.Reason, tc.rowReason) {
+				t.Errorf("quarantined row %+v, want a line, raw text and a reason with %q", q, tc.rowReason)
+			}
+		})
+	}
+	// Good rows of every file were kept: 6 + 2 + 2 + 2 (JSON before the error) + 2.
+	if n := count(t, tenant, "covid_daily", nil); n != 14 {
+		t.Errorf("%d documents, want 14", n)
+	}
+}
+
+func TestAnotherTenantsBucketIsRefused(t *testing.T) {
+	prof1 := tenant1Profile("refuse-t1", defaultLimits)
+	b1 := newBatch(t, prof1)
+	b2 := newBatch(t, tenant2Profile("refuse-t2", defaultLimits))
+	ev := put(t, "refuse-t2", "incoming/theirs.csv", ecdcCSV(0, 10))
+
+	_, err := b1.HandleEvent(context.Background(), ev)
+	if !errors.Is(err, ingest.ErrForbidden) {
+		t.Fatalf("tenant1 on tenant2's bucket: %v, want ErrForbidden", err)
+	}
+	res, _ := post(t, newHandler(t, prof1), mustJSON(t, ev))
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("HTTP %d, want 403", res.StatusCode)
+	}
+	if !exists(t, "refuse-t2", "incoming/theirs.csv") || count(t, "refuse-t1", "covid_daily", nil) != 0 {
+		t.Error("tenant1's function touched tenant2's file")
+	}
+	// tenant2's own function ingests it.
+	if rep := handle(t, b2, ev); rep.Status != ingest.StatusDone || rep.RowsOK != 10 {
+		t.Errorf("tenant2: %+v", rep)
+	}
+}
+
+func TestHTTPAnswers(t *testing.T) {
+	const tenant = "http-answers"
+	prof := tenant1Profile(tenant, defaultLimits)
+	newBatch(t, prof) // makes the bucket
+	h := newHandler(t, prof)
+	ev := put(t, tenant, "incoming/ok.csv", ecdcCSV(0, 20))
+	for _, tc := range []struct {
+		name string
+		body []byte
+		code int
+	}{
+		{"not JSON", []byte("hello"), http.StatusBadRequest},
+		{"no records", []byte(`{"Records":[]}`), http.StatusBadRequest},
+		{"an upload", mustJSON(t, ev), http.StatusOK},
+		{"outside incoming/", mustJSON(t, event(tenant, "processed/ok.csv", "", 0)), http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, _ := post(t, h, tc.body)
+			if res.StatusCode != tc.code {
+				t.Errorf("HTTP %d, want %d", res.StatusCode, tc.code)
+			}
+		})
+	}
+	// Misconfigured: says so, with the variable's name.
+	bad := batchingest.NewHandler(func(string) string { return "" }, testLog(t))
+	rec := httptest.NewRecorder()
+	bad.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(mustJSON(t, ev))))
+	if body, _ := io.ReadAll(rec.Body); rec.Code != http.StatusInternalServerError || !bytes.Contains(body, []byte("MYSIMBDP_PROFILE")) {
+		t.Errorf("misconfigured: %d %s", rec.Code, body)
+	}
+}

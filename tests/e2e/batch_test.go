@@ -1,0 +1,154 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/mysimbdp/mysimbdp/infra/localstack"
+)
+
+// ecdcCSV makes an ECDC-shaped daily file of rows rows starting at day
+// offset first, with the real dataset's quirks: a UTF-8 BOM, CRLF, a quoted
+// country name with a comma, empty population and country code, negative
+// daily counts and non-ASCII names.
+func ecdcCSV(first, rows int) []byte {
+	countries := []struct{ name, geo, code, pop, continent string }{
+		{"Afghanistan", "AF", "AFG", "38041757", "Asia"},
+		{`"Bonaire, Saint Eustatius and Saba"`, "BQ", "BES", "25983", "America"},
+		{"Curaçao", "CW", "CUW", "163423", "America"},
+		{"Cases_on_an_international_conveyance_Japan", "JPG11668", "", "", "Other"},
+		{"Côte_d’Ivoire", "CI", "CIV", "25716554", "Africa"},
+	}
+	var b bytes.Buffer
+	b.WriteString("\ufeffdateRep,day,month,year,cases,deaths,countriesAndTerritories,geoId,countryterritoryCode,popData2019,continentExp\r\n")
+	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range rows {
+		c := countries[i%len(countries)]
+		d := start.AddDate(0, 0, first+i/len(countries))
+		cases := (i*37)%500 - 20 // some negative corrections
+		fmt.Fprintf(&b, "%d/%02d/%d,%d,%d,%d,%d,%d,%s,%s,%s,%s,%s\r\n",
+			d.Day(), int(d.Month()), d.Year(), d.Day(), int(d.Month()), d.Year(), cases, i%7, c.name, c.geo, c.code, c.pop, c.continent)
+	}
+	return b.Bytes()
+}
+
+// TestBatchUploadsLandInEachTenantsDatabase is the batch flow end to end on
+// `mysimbdp up`: files put into each tenant's incoming/ with a plain S3
+// client become MinIO events, the connector hands each to its tenant's
+// function only (tenant1: the platform's batch-ingest; tenant2: its own
+// app), and every row lands once in the right database.
+func TestBatchUploadsLandInEachTenantsDatabase(t *testing.T) {
+	f := newUpFlags(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	startUp(t, f)
+	e := endpoints(t, f)
+	creds, err := localstack.LoadOrCreateCredentials(f.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc, err := minio.New(e.MinIO, &minio.Options{Creds: credentials.NewStaticV4(creds.MinIOUser, creds.MinIOPassword, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rowsPerFile = 400
+	uploads := []struct {
+		bucket string
+		files  int
+	}{{"tenant1", 3}, {"tenant2", 2}}
+	for _, u := range uploads {
+		for i := range u.files {
+			body := ecdcCSV(i*1000, rowsPerFile)
+			key := fmt.Sprintf("incoming/ecdc-%d.csv", i)
+			if _, err := mc.PutObject(ctx, u.bucket, key, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{ContentType: "text/csv"}); err != nil {
+				t.Fatalf("upload %s/%s: %v", u.bucket, key, err)
+			}
+		}
+	}
+
+	db, err := mongo.Connect(options.Client().ApplyURI(e.MongoURI))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Disconnect(context.Background())
+	tenant1 := db.Database("tenant1").Collection("covid_daily")
+	tenant2 := db.Database("tenant2").Collection("ecdc_by_app")
+	for _, want := range []struct {
+		coll *mongo.Collection
+		rows int64
+	}{{tenant1, 3 * rowsPerFile}, {tenant2, 2 * rowsPerFile}} {
+		waitFor(t, want.coll.Database().Name()+"."+want.coll.Name()+" holds every row", 3*time.Minute, func() error {
+			n, err := want.coll.CountDocuments(ctx, bson.D{})
+			if err != nil {
+				return err
+			}
+			if n != want.rows {
+				return fmt.Errorf("%d rows, want %d", n, want.rows)
+			}
+			return nil
+		})
+	}
+
+	// Types follow tenant1's schema: ints are ints, dates are ISO.
+	var doc bson.M
+	if err := tenant1.FindOne(ctx, bson.D{{Key: "geoId", Value: "BQ"}}).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc["countriesAndTerritories"] != "Bonaire, Saint Eustatius and Saba" {
+		t.Errorf("quoted name stored as %q", doc["countriesAndTerritories"])
+	}
+	switch doc["cases"].(type) {
+	case int32, int64:
+	default:
+		t.Errorf("cases stored as %T, want an integer", doc["cases"])
+	}
+	if d, _ := doc["dateRep"].(string); len(d) != 10 || d[4] != '-' {
+		t.Errorf("dateRep stored as %v, want yyyy-mm-dd", doc["dateRep"])
+	}
+	neg, err := tenant1.CountDocuments(ctx, bson.D{{Key: "cases", Value: bson.D{{Key: "$lt", Value: 0}}}})
+	if err != nil || neg == 0 {
+		t.Errorf("negative daily counts stored: %d, %v; want some", neg, err)
+	}
+
+	// No tenant's data reached the other's database.
+	for _, c := range []struct{ db, coll string }{{"tenant1", "ecdc_by_app"}, {"tenant2", "covid_daily"}} {
+		n, err := db.Database(c.db).Collection(c.coll).CountDocuments(ctx, bson.D{})
+		if err != nil || n != 0 {
+			t.Errorf("%s.%s has %d rows (%v), want none: events crossed tenants", c.db, c.coll, n, err)
+		}
+	}
+
+	// The outcome is visible to tenant1 with any S3 client.
+	waitFor(t, "tenant1's files moved out of incoming/", time.Minute, func() error {
+		var incoming, processed []string
+		for o := range mc.ListObjects(ctx, "tenant1", minio.ListObjectsOptions{Recursive: true}) {
+			if o.Err != nil {
+				return o.Err
+			}
+			switch {
+			case strings.HasPrefix(o.Key, "incoming/"):
+				incoming = append(incoming, o.Key)
+			case strings.HasPrefix(o.Key, "processed/") && strings.HasSuffix(o.Key, ".csv"):
+				processed = append(processed, o.Key)
+			}
+		}
+		if len(incoming) != 0 || len(processed) != 3 {
+			return fmt.Errorf("incoming %v, processed %v", incoming, processed)
+		}
+		return nil
+	})
+	n, err := db.Database("mysimbdp").Collection("ingestions").CountDocuments(ctx, bson.D{{Key: "tenant", Value: "tenant1"}, {Key: "status", Value: "done"}})
+	if err != nil || n != 3 {
+		t.Errorf("tenant1 ingestion records done: %d (%v), want 3", n, err)
+	}
+}
