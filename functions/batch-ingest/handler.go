@@ -8,9 +8,9 @@
 //	400  the body is not an S3 event
 //	403  the event names another tenant's bucket
 //	429  over the files-per-window quota: Retry-After says when to redeliver
-//	500  the function is misconfigured (its environment); retrying may help
-//	     once an operator fixes it
-//	503  a transient failure (S3, MongoDB): redeliver
+//	500  a failure (S3 or MongoDB unreachable, or the function's environment
+//	     is misconfigured): the connector redelivers with backoff and
+//	     dead-letters the event if it keeps failing
 //
 // Every non-2xx answer means "retry" to the connector, and redelivery is
 // harmless: finished files are not read again.
@@ -120,7 +120,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		answerError(w, http.StatusForbidden, err.Error())
 	case err != nil:
 		// The report says how far it got; the status says: redeliver.
-		answer(w, http.StatusServiceUnavailable, rep)
+		answer(w, http.StatusInternalServerError, rep)
 	case rep.Status == ingest.StatusDeferred:
 		w.Header().Set("Retry-After", strconv.FormatInt(max(rep.RetryAfterSeconds, 1), 10))
 		answer(w, http.StatusTooManyRequests, rep)
