@@ -1,11 +1,11 @@
 package records
 
 import (
-	"fmt"
 	"io"
 	"strings"
 	"testing"
 
+	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 )
 
@@ -13,7 +13,7 @@ import (
 // UTF-8 BOM, CRLF line ends, a quoted name holding a comma, an empty
 // country code and population, negative corrections and non-ASCII names.
 
-const ecdcHeader = "dateRep,day,month,year,cases,deaths,countriesAndTerritories,geoId,countryterritoryCode,popData2019,continentExp"
+const ecdcHeader = ecdc.Header
 
 // ecdcQuirks are rows from the real file, one per quirk.
 func ecdcQuirks() []string {
@@ -31,47 +31,9 @@ func ecdcFile(rows ...string) string {
 	return "\ufeff" + ecdcHeader + "\r\n" + strings.Join(rows, "\r\n") + "\r\n"
 }
 
-// ecdcRow is the i-th row of a generated file: a country cycling through
-// the quirky ones, a date walking back from 2020-07-06.
-func ecdcRow(i int) string {
-	countries := [...]string{
-		`Afghanistan,AF,AFG,38041757,Asia`,
-		`"Bonaire, Saint Eustatius and Saba",BQ,BES,25983,America`,
-		`Benin,BJ,BEN,11801151,Africa`,
-		`Cases_on_an_international_conveyance_Japan,JPG11668,,,Other`,
-		`Curaçao,CW,CUW,163423,America`,
-		`Côte_d’Ivoire,CI,CIV,25716554,Africa`,
-	}
-	day := 1 + i%28
-	month := 1 + (i/28)%12
-	cases := i%997 - 20 // some negative corrections
-	return fmt.Sprintf("%d/%02d/2020,%d,%d,2020,%d,%d,%s", day, month, day, month, cases, i%13, countries[i%len(countries)])
-}
-
-// ecdcStream generates a CSV file of n rows on the fly, so that tests can
-// read a large file without it ever being in memory.
-type ecdcStream struct {
-	n, i int
-	buf  []byte
-}
-
-func newECDCStream(n int) *ecdcStream {
-	return &ecdcStream{n: n, buf: []byte("\ufeff" + ecdcHeader + "\r\n")}
-}
-
-func (s *ecdcStream) Read(p []byte) (int, error) {
-	for len(s.buf) < len(p) && s.i < s.n {
-		s.buf = append(s.buf, ecdcRow(s.i)...)
-		s.buf = append(s.buf, '\r', '\n')
-		s.i++
-	}
-	if len(s.buf) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, s.buf)
-	s.buf = s.buf[:copy(s.buf, s.buf[n:])]
-	return n, nil
-}
+// newECDCStream generates a CSV file of n rows on the fly (shared/ecdc), so
+// that tests can read a large file without it ever being in memory.
+func newECDCStream(n int) io.Reader { return ecdc.NewReader(0, n, ecdc.Options{}) }
 
 // ecdcProfile is tenant1's profile as the tests need it; extra is appended
 // to the YAML (e.g. a wrangling section).

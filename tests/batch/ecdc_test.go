@@ -1,75 +1,21 @@
 package batch
 
 import (
-	"fmt"
 	"io"
-	"strings"
-	"time"
+
+	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 )
 
-// ECDC-shaped data, generated with the real file's quirks: a UTF-8 BOM,
-// CRLF line ends, a quoted name holding a comma, empty country code and
-// population, negative daily counts (the source's corrections) and
-// non-ASCII names.
+// ECDC-shaped data comes from shared/ecdc.
 
-const ecdcHeader = "dateRep,day,month,year,cases,deaths,countriesAndTerritories,geoId,countryterritoryCode,popData2019,continentExp"
+const ecdcHeader = ecdc.Header
 
-// countries cycle through the quirky ones.
-var countries = [...]string{
-	`Afghanistan,AF,AFG,38041757,Asia`,
-	`"Bonaire, Saint Eustatius and Saba",BQ,BES,25983,America`,
-	`Benin,BJ,BEN,11801151,Africa`,
-	`Cases_on_an_international_conveyance_Japan,JPG11668,,,Other`,
-	`Curaçao,CW,CUW,163423,America`,
-	`Côte d’Ivoire,CI,CIV,25716554,Africa`,
-}
+func ecdcCSV(from, to int) []byte { return ecdc.CSV(from, to) }
 
-// ecdcRow is the i-th row of a dataset: country i%6 on the (i/6)-th day
-// back from 2020-07-06, so that every (geoId, dateRep) — the business key —
-// is distinct. offset shifts whole datasets apart.
-func ecdcRow(i int) string {
-	d := time.Date(2020, 7, 6, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -i/len(countries))
-	cases := i%997 - 20 // some negative corrections
-	return fmt.Sprintf("%d/%02d/%d,%d,%d,%d,%d,%d,%s", d.Day(), int(d.Month()), d.Year(),
-		d.Day(), int(d.Month()), d.Year(), cases, i%13, countries[i%len(countries)])
-}
-
-// ecdcCSV is a whole file of rows [from, to): BOM, header, CRLF.
-func ecdcCSV(from, to int) []byte {
-	var b strings.Builder
-	b.WriteString("\ufeff" + ecdcHeader + "\r\n")
-	for i := from; i < to; i++ {
-		b.WriteString(ecdcRow(i))
-		b.WriteString("\r\n")
-	}
-	return []byte(b.String())
-}
-
-// ecdcStream generates rows [0, n) on the fly, each followed by pad, so a
+// newECDCStream generates rows [0, n) on the fly, each followed by pad, so a
 // large upload is never in memory.
-type ecdcStream struct {
-	n, i int
-	pad  string
-	buf  []byte
-}
-
-func newECDCStream(n int, extraHeader, pad string) *ecdcStream {
-	return &ecdcStream{n: n, pad: pad, buf: []byte("\ufeff" + ecdcHeader + extraHeader + "\r\n")}
-}
-
-func (s *ecdcStream) Read(p []byte) (int, error) {
-	for len(s.buf) < len(p) && s.i < s.n {
-		s.buf = append(s.buf, ecdcRow(s.i)...)
-		s.buf = append(s.buf, s.pad...)
-		s.buf = append(s.buf, '\r', '\n')
-		s.i++
-	}
-	if len(s.buf) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, s.buf)
-	s.buf = s.buf[:copy(s.buf, s.buf[n:])]
-	return n, nil
+func newECDCStream(n int, extraHeader, pad string) io.Reader {
+	return ecdc.NewReader(0, n, ecdc.Options{ExtraHeader: extraHeader, Pad: pad})
 }
 
 // Profiles: tenant1's and tenant2's shapes (tenants/*.yaml), under a

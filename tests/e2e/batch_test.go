@@ -15,32 +15,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/mysimbdp/mysimbdp/infra/localstack"
+	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 )
-
-// ecdcCSV makes an ECDC-shaped daily file of rows rows starting at day
-// offset first, with the real dataset's quirks: a UTF-8 BOM, CRLF, a quoted
-// country name with a comma, empty population and country code, negative
-// daily counts and non-ASCII names.
-func ecdcCSV(first, rows int) []byte {
-	countries := []struct{ name, geo, code, pop, continent string }{
-		{"Afghanistan", "AF", "AFG", "38041757", "Asia"},
-		{`"Bonaire, Saint Eustatius and Saba"`, "BQ", "BES", "25983", "America"},
-		{"Curaçao", "CW", "CUW", "163423", "America"},
-		{"Cases_on_an_international_conveyance_Japan", "JPG11668", "", "", "Other"},
-		{"Côte_d’Ivoire", "CI", "CIV", "25716554", "Africa"},
-	}
-	var b bytes.Buffer
-	b.WriteString("\ufeffdateRep,day,month,year,cases,deaths,countriesAndTerritories,geoId,countryterritoryCode,popData2019,continentExp\r\n")
-	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range rows {
-		c := countries[i%len(countries)]
-		d := start.AddDate(0, 0, first+i/len(countries))
-		cases := (i*37)%500 - 20 // some negative corrections
-		fmt.Fprintf(&b, "%d/%02d/%d,%d,%d,%d,%d,%d,%s,%s,%s,%s,%s\r\n",
-			d.Day(), int(d.Month()), d.Year(), d.Day(), int(d.Month()), d.Year(), cases, i%7, c.name, c.geo, c.code, c.pop, c.continent)
-	}
-	return b.Bytes()
-}
 
 // TestBatchUploadsLandInEachTenantsDatabase is the batch flow end to end on
 // `mysimbdp up`: files put into each tenant's incoming/ with a plain S3
@@ -68,7 +44,7 @@ func TestBatchUploadsLandInEachTenantsDatabase(t *testing.T) {
 	}{{"tenant1", 3}, {"tenant2", 2}}
 	for _, u := range uploads {
 		for i := range u.files {
-			body := ecdcCSV(i*1000, rowsPerFile)
+			body := ecdc.CSV(i*rowsPerFile, (i+1)*rowsPerFile)
 			key := fmt.Sprintf("incoming/ecdc-%d.csv", i)
 			if _, err := mc.PutObject(ctx, u.bucket, key, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{ContentType: "text/csv"}); err != nil {
 				t.Fatalf("upload %s/%s: %v", u.bucket, key, err)

@@ -1,0 +1,57 @@
+package ecdc
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestCSVHasTheQuirksAndParses(t *testing.T) {
+	b := CSV(0, 60)
+	if !bytes.HasPrefix(b, []byte("\ufeff"+Header+"\r\n")) {
+		t.Fatal("no BOM + header + CRLF")
+	}
+	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(b, []byte("\ufeff"))))
+	rows, err := r.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 61 {
+		t.Fatalf("%d records, want header + 60", len(rows))
+	}
+	keys := map[string]bool{}
+	var negative, emptyPop, comma, nonASCII bool
+	for _, row := range rows[1:] {
+		if len(row) != 11 {
+			t.Fatalf("row %v has %d fields", row, len(row))
+		}
+		keys[row[7]+"|"+row[0]] = true
+		negative = negative || strings.HasPrefix(row[4], "-")
+		emptyPop = emptyPop || row[9] == ""
+		comma = comma || strings.Contains(row[6], ",")
+		nonASCII = nonASCII || strings.ContainsAny(row[6], "çô’")
+	}
+	if len(keys) != 60 || !negative || !emptyPop || !comma || !nonASCII {
+		t.Fatalf("distinct keys %d, negative %v, empty population %v, quoted comma %v, non-ASCII %v", len(keys), negative, emptyPop, comma, nonASCII)
+	}
+}
+
+func TestReaderStreamsTheSameBytesAsCSV(t *testing.T) {
+	got, err := io.ReadAll(NewReader(5, 500, Options{}))
+	if err != nil || !bytes.Equal(got, CSV(5, 500)) {
+		t.Fatalf("reader and CSV differ (%v)", err)
+	}
+}
+
+func TestJSONMatchesRow(t *testing.T) {
+	var m map[string]string
+	if err := json.Unmarshal(JSON(1), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["countriesAndTerritories"] != "Bonaire, Saint Eustatius and Saba" || !strings.HasPrefix(Row(1), m["dateRep"]+",") {
+		t.Fatalf("JSON(1) = %v, Row(1) = %s", m, Row(1))
+	}
+}
