@@ -1,9 +1,9 @@
 // Package function is tenant2's own batch app: a "black box" that replaces
 // the platform's generic batch-ingest for tenant2 while following the same
 // contract — it receives the S3 event of an upload, is idempotent (each row
-// is stored under its business key, geoId:date, with an upsert, so a
-// redelivered event rewrites the same documents), answers a JSON report, and
-// answers non-2xx when it wants the event redelivered.
+// is inserted under its business key, geoId:date, and rows already stored
+// are skipped, so a redelivered event adds nothing), answers a JSON report,
+// and answers non-2xx when it wants the event redelivered.
 //
 // It is written as a tenant would write it, with minio-go, the MongoDB
 // driver and encoding/csv only, and wrangles in its own way: ISO dates,
@@ -20,6 +20,7 @@ package function
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -171,13 +172,18 @@ func (a *App) ingest(r *http.Request, rec events.S3EventRecord) Report {
 		}
 	}
 
-	var batch []mongo.WriteModel
+	var batch []any
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		_, err := a.coll.BulkWrite(r.Context(), batch)
+		// Unordered: one duplicate (a row stored by an earlier delivery)
+		// does not stop the rest of the batch.
+		_, err := a.coll.InsertMany(r.Context(), batch, options.InsertMany().SetOrdered(false))
 		batch = batch[:0]
+		if onlyDuplicates(err) {
+			return nil
+		}
 		return err
 	}
 	bad := func(why string) {
@@ -204,12 +210,9 @@ func (a *App) ingest(r *http.Request, rec events.S3EventRecord) Report {
 			bad(why)
 			continue
 		}
-		batch = append(batch, mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: doc["_id"]}}).
-			SetReplacement(doc).SetUpsert(true))
+		batch = append(batch, doc)
 		rep.RowsOK++
-		// Small batches: FerretDB v1 (the local stack's database) hangs on
-		// update commands of more than ~100 statements.
-		if len(batch) == 50 {
+		if len(batch) == 1000 {
 			if err := flush(); err != nil {
 				return fail(err)
 			}
@@ -219,6 +222,24 @@ func (a *App) ingest(r *http.Request, rec events.S3EventRecord) Report {
 		return fail(err)
 	}
 	return rep
+}
+
+// onlyDuplicates reports whether err is nil or says only that some rows
+// were already stored (duplicate key, code 11000).
+func onlyDuplicates(err error) bool {
+	if err == nil {
+		return true
+	}
+	var bwe mongo.BulkWriteException
+	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
+		return false
+	}
+	for _, we := range bwe.WriteErrors {
+		if we.Code != 11000 {
+			return false
+		}
+	}
+	return true
 }
 
 // toDoc is tenant2's wrangling of one ECDC row.

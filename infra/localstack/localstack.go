@@ -99,6 +99,8 @@ type Stack struct {
 	log       *slog.Logger
 	Endpoints Endpoints
 	Creds     Credentials
+	// Tenants are the ids of the tenants onboarded from TenantsDir.
+	Tenants []string
 
 	nats     *natsd.Server
 	ferret   *ferret.Server
@@ -240,6 +242,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 
 	if err := s.applyTenants(ctx, gw, tenants); err != nil {
 		return nil, err
+	}
+	for _, t := range tenants {
+		s.Tenants = append(s.Tenants, t.Profile.Tenant)
 	}
 	st, err := stack.LoadWith(cfg.StackFile, s.lookup)
 	if err != nil {

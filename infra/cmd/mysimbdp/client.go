@@ -49,13 +49,23 @@ func envOr(name, def string) string {
 }
 
 // parse parses a command's flags and checks its positional arguments.
+// Flags may come before or after the positional arguments
+// (`mysimbdp logs NAME --tail 5`), which the flag package alone refuses.
 func parse(fs *flag.FlagSet, args []string, positional ...string) ([]string, error) {
-	if err := fs.Parse(args); err != nil {
-		return nil, err
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	if fs.NArg() != len(positional) {
+	if len(pos) != len(positional) {
 		fs.Usage()
-		return nil, fmt.Errorf("%s: want arguments %v, got %d", fs.Name(), positional, fs.NArg())
+		return nil, fmt.Errorf("%s: want arguments %v, got %d", fs.Name(), positional, len(pos))
 	}
-	return fs.Args(), nil
+	return pos, nil
 }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mysimbdp/mysimbdp/infra/demo"
 	"github.com/mysimbdp/mysimbdp/infra/localstack"
 )
 
@@ -32,6 +33,9 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.MinIOAddr, "minio-addr", "127.0.0.1:9000", "MinIO S3 API address")
 	fs.StringVar(&cfg.MinIOConsoleAddr, "minio-console-addr", "127.0.0.1:9001", "MinIO console address")
 	verbose := fs.Bool("v", false, "log every part's details (JSON on stderr)")
+	runDemo := fs.Bool("demo", false, "once up, run the platform's main job: every tenant uploads ECDC-shaped files and the summary of what was ingested is printed")
+	demoFiles := fs.Int("demo-files", 5, "with --demo: files per tenant")
+	demoRows := fs.Int("demo-rows", 60000, "with --demo: rows per file (60000 rows is about 4.3 MB, the seed's file size)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -67,9 +71,25 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
   MinIO console     http://%s
   data folder       %s
 
+  tenants           %s (each a bucket: drop files into incoming/)
+
 Try: echo hello | ./bin/mysimbdp invoke echo
 `, time.Since(start).Round(100*time.Millisecond), e.Gateway, st.Creds.GatewayUser, st.Creds.GatewayPassword, e.GatewaySecret,
-		e.NATS, e.MongoURI, e.MinIO, st.Creds.MinIOUser, st.Creds.MinIOPassword, e.MinIOConsole, cfg.DataDir)
+		e.NATS, e.MongoURI, e.MinIO, st.Creds.MinIOUser, st.Creds.MinIOPassword, e.MinIOConsole, cfg.DataDir, strings.Join(st.Tenants, ", "))
+
+	if *runDemo {
+		fmt.Fprintf(stdout, "\n==> demo: %d tenants × %d files × %d rows\n", len(st.Tenants), *demoFiles, *demoRows)
+		err := demo.Run(ctx, demo.Config{
+			MinIO: e.MinIO, MinIOUser: st.Creds.MinIOUser, MinIOPassword: st.Creds.MinIOPassword,
+			NATS: e.NATS, MongoURI: e.MongoURI, Tenants: st.Tenants,
+			Files: *demoFiles, Rows: *demoRows, Timeout: 15 * time.Minute,
+		}, stdout)
+		if err != nil {
+			fmt.Fprintln(stderr, "mysimbdp:", err)
+		} else {
+			fmt.Fprintln(stdout, "\n==> demo done; the platform keeps running (Ctrl-C stops it)")
+		}
+	}
 
 	var served error
 	select {
