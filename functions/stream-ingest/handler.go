@@ -1,0 +1,148 @@
+// Package function is the platform's generic stream ingest app, deployed
+// once per tenant as <tenant>-stream-ingest with that tenant's profile and
+// the platform's endpoints in its environment (see shared/streamingest for
+// the variables and the contract). The connector POSTs it a batch of
+// records pulled from the tenant's JetStream stream; it answers:
+//
+//	200  {"batchItemFailures":[{"itemIdentifier":..., "reason":...}]}: the
+//	     records listed failed (retry them, dead-letter them in the end),
+//	     every other record is stored; an empty list means all are
+//	400  the body is not a batch (or a record has no id)
+//	403  the batch, or the X-Mysimbdp-Tenant header, names another tenant
+//	413  the body is larger than the function takes: send smaller batches
+//	500  the function is misconfigured (its environment)
+//	503  the database could not be written: redeliver the whole batch
+//
+// Every non-2xx answer means "retry the whole batch" to the connector, and
+// that is harmless: every write is idempotent per record.
+package function
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+
+	"github.com/mysimbdp/mysimbdp/shared/streamingest"
+)
+
+// maxBatchBytes bounds the request body. NATS payloads are at most 1 MB by
+// default and base64 adds a third, so this holds a batch of ~90 maximal
+// messages or thousands of ECDC rows; the connector sizes its batches
+// below it.
+const maxBatchBytes = 128 << 20
+
+// process is the one value that lives as long as the process: Handle's
+// signature gives it nowhere else to keep the connections (and the window
+// reporter) that every invocation shares.
+var process = NewHandler(os.Getenv, slog.New(slog.NewJSONHandler(os.Stderr, nil)))
+
+// Handle serves one invocation.
+func Handle(w http.ResponseWriter, r *http.Request) { process.ServeHTTP(w, r) }
+
+// Handler is the function as an http.Handler, with its configuration read
+// from getenv on the first request (so a misconfigured replica still
+// starts, passes its probes and says what is wrong in every answer and log
+// line). Tests build their own with NewHandler.
+type Handler struct {
+	getenv func(string) string
+	log    *slog.Logger
+
+	mu  sync.Mutex
+	ing *streamingest.Ingester
+}
+
+// NewHandler returns a Handler reading its environment through getenv.
+func NewHandler(getenv func(string) string, log *slog.Logger) *Handler {
+	return &Handler{getenv: getenv, log: log}
+}
+
+// get builds the Ingester on first use. Unlike sync.Once, a failure is not
+// remembered: the next request tries again.
+func (h *Handler) get() (*streamingest.Ingester, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ing != nil {
+		return h.ing, nil
+	}
+	cfg, err := streamingest.ConfigFromEnv(h.getenv)
+	if err != nil {
+		return nil, err
+	}
+	ing, err := streamingest.New(cfg, streamingest.Options{Log: h.log})
+	if err != nil {
+		return nil, err
+	}
+	h.ing = ing
+	return ing, nil
+}
+
+// Close publishes the last window report and releases the connections, if
+// the Ingester was built.
+func (h *Handler) Close(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ing == nil {
+		return nil
+	}
+	err := h.ing.Close(ctx)
+	h.ing = nil
+	return err
+}
+
+// ServeHTTP decodes the batch and answers with the records that failed.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		answerError(w, http.StatusMethodNotAllowed, "POST a batch of stream records (JSON)")
+		return
+	}
+	ing, err := h.get()
+	if err != nil {
+		h.log.ErrorContext(r.Context(), "stream ingest is misconfigured", "err", err)
+		answerError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	tenant := ing.Profile().Tenant
+	if hdr := r.Header.Get(streamingest.HeaderTenant); hdr != "" && hdr != tenant {
+		answerError(w, http.StatusForbidden, fmt.Sprintf("%s is %q; this is tenant %s's stream ingest", streamingest.HeaderTenant, hdr, tenant))
+		return
+	}
+	var b streamingest.Batch
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBatchBytes)).Decode(&b); err != nil {
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			answerError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the batch is over %d bytes: send fewer records per batch", tooLarge.Limit))
+			return
+		}
+		answerError(w, http.StatusBadRequest, fmt.Sprintf(`the body is not a batch ({"tenant":..., "records":[...]}): %v`, err))
+		return
+	}
+	resp, err := ing.Handle(r.Context(), b)
+	switch {
+	case errors.Is(err, streamingest.ErrBadBatch):
+		answerError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, streamingest.ErrForbidden):
+		answerError(w, http.StatusForbidden, err.Error())
+	case err != nil:
+		answerError(w, http.StatusServiceUnavailable, err.Error())
+	default:
+		if resp.BatchItemFailures == nil { // [] in JSON, never null
+			resp.BatchItemFailures = []streamingest.ItemFailure{}
+		}
+		answer(w, http.StatusOK, resp)
+	}
+}
+
+func answer(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func answerError(w http.ResponseWriter, code int, msg string) {
+	answer(w, code, map[string]string{"error": msg})
+}

@@ -1,0 +1,184 @@
+package streamingest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/mysimbdp/mysimbdp/shared/profile"
+	"github.com/mysimbdp/mysimbdp/shared/records"
+)
+
+// Options tune an Ingester; the zero value is right for production.
+type Options struct {
+	Log *slog.Logger
+	// Now is the clock of the window reports; nil means time.Now.
+	Now func() time.Time
+}
+
+// Ingester stores one tenant's stream batches. It holds the process's
+// MongoDB client and report publisher, made once and shared by every
+// batch; it is safe for concurrent use.
+type Ingester struct {
+	prof *profile.Profile
+	plan *records.Plan
+	log  *slog.Logger
+
+	db   *mongo.Client
+	sink *mongo.Collection
+	// byKey says whether documents are identified by the business key.
+	byKey bool
+	// subjectPrefix is what every record's subject starts with.
+	subjectPrefix string
+
+	reports *reporter
+}
+
+// New validates the profile and prepares the clients. Neither MongoDB nor
+// NATS is dialled here (both connect on first use), so a dependency that is
+// down shows up per batch, as a retryable error, not as a dead replica.
+func New(cfg Config, opts Options) (*Ingester, error) {
+	prof, err := profile.Parse(cfg.Profile, cfg.ProfileSource)
+	if err != nil {
+		return nil, fmt.Errorf("load tenant profile: %w", err)
+	}
+	plan, err := records.Compile(prof)
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("tenant", prof.Tenant)
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	db, err := mongo.Connect(options.Client().ApplyURI(cfg.MongoURI))
+	if err != nil {
+		return nil, fmt.Errorf("MongoDB client: %w", err)
+	}
+	prefix := cfg.ReportSubject
+	if prefix == "" {
+		prefix = DefaultReportSubject
+	}
+	return &Ingester{
+		prof: prof, plan: plan, log: log, db: db,
+		sink:          db.Database(prof.Sink.Database).Collection(prof.Sink.Collection),
+		byKey:         len(prof.Sink.Key) > 0,
+		subjectPrefix: "ingest." + prof.Tenant + ".",
+		reports: newReporter(cfg.NATSURL, Subject(prefix, prof.Tenant), prof.Tenant,
+			prof.Stream.Window.D(), now, log),
+	}, nil
+}
+
+// Profile is the tenant's profile.
+func (in *Ingester) Profile() *profile.Profile { return in.prof }
+
+// Close publishes the last window's report and disconnects from MongoDB
+// and NATS. The Ingester must not be used afterwards.
+func (in *Ingester) Close(ctx context.Context) error {
+	in.reports.close(ctx)
+	if err := in.db.Disconnect(ctx); err != nil {
+		return fmt.Errorf("disconnect from MongoDB: %w", err)
+	}
+	return nil
+}
+
+// Handle stores the batch's good records and answers which records failed
+// and why: poison records (not JSON, not fitting the schema, another
+// tenant's subject) and records the database refused one by one. The error
+// is non-nil when the batch as a whole cannot be answered: ErrForbidden,
+// ErrBadBatch, or a database failure that leaves it unknown which records
+// are stored — then the whole batch should be redelivered, which is
+// harmless since every write is idempotent.
+func (in *Ingester) Handle(ctx context.Context, b Batch) (Response, error) {
+	start := time.Now()
+	n := len(b.Records)
+	if b.Tenant != in.prof.Tenant {
+		return Response{}, fmt.Errorf("%w: batch of tenant %q sent to tenant %s's stream ingest", ErrForbidden, b.Tenant, in.prof.Tenant)
+	}
+	for i, r := range b.Records {
+		if r.ID == "" {
+			// Without an id its failure could not be reported.
+			return Response{}, fmt.Errorf("%w: record %d of %d has no id", ErrBadBatch, i+1, n)
+		}
+	}
+
+	resp := Response{BatchItemFailures: []ItemFailure{}}
+	fail := func(r Record, reason string) {
+		resp.BatchItemFailures = append(resp.BatchItemFailures, ItemFailure{ItemIdentifier: r.ID, Reason: oneLine(reason)})
+	}
+	var bytes int64
+	docs := make([]any, 0, n)
+	owner := make([]int, 0, n) // docs[i] is made from b.Records[owner[i]]
+	for i, r := range b.Records {
+		bytes += int64(len(r.Data))
+		if r.Subject != "" && !strings.HasPrefix(r.Subject, in.subjectPrefix) {
+			fail(r, fmt.Sprintf("subject %s is not tenant %s's (want %s<dataset>)", r.Subject, in.prof.Tenant, in.subjectPrefix))
+			continue
+		}
+		rec := in.plan.Message(i+1, r.Data)
+		if rec.Err != nil {
+			fail(r, rowReason(rec.Err))
+			continue
+		}
+		doc := make(bson.D, 0, len(rec.Doc)+1)
+		doc = append(append(doc, bson.E{Key: "_id", Value: in.docID(r, rec)}), rec.Doc...)
+		docs = append(docs, doc)
+		owner = append(owner, i)
+	}
+
+	refused, err := in.write(ctx, docs)
+	if err != nil {
+		in.reports.add(int64(n), bytes, int64(n), time.Since(start))
+		in.log.ErrorContext(ctx, "stream batch not stored; it should be redelivered", "records", n, "err", err)
+		return Response{}, fmt.Errorf("ingest batch of %d: %w", n, err)
+	}
+	for _, f := range refused {
+		fail(b.Records[owner[f.index]], f.reason)
+	}
+	d := time.Since(start)
+	in.reports.add(int64(n), bytes, int64(len(resp.BatchItemFailures)), d)
+	in.log.DebugContext(ctx, "stream batch ingested", "records", n, "failed", len(resp.BatchItemFailures),
+		"bytes", bytes, "duration_ms", d.Milliseconds())
+	return resp, nil
+}
+
+// docID is a good record's _id. With a business key it is records.KeyID of
+// the key's values, as batch ingestion computes it: the same row from a
+// file or a message is one document, and a corrected row replaces it.
+// Without a key it is derived from the record id, which is stable across
+// redeliveries; hashing keeps it short whatever the publisher's
+// Nats-Msg-Id.
+func (in *Ingester) docID(r Record, rec records.Record) string {
+	if in.byKey {
+		return records.KeyID(in.prof.Tenant, rec.Key...)
+	}
+	return records.DocID(in.prof.Tenant, "stream:"+r.ID, "", 0)
+}
+
+// rowReason is a rejected record's reason without the "message N" that
+// RowError.Error() starts with: N is the position in one delivery, which
+// means nothing once the record is retried or dead-lettered.
+func rowReason(e *records.RowError) string {
+	if e.Field != "" {
+		return "field " + e.Field + ": " + e.Reason
+	}
+	return e.Reason
+}
+
+// oneLine keeps a reason to one line, for logs and dead-letter headers.
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
