@@ -96,6 +96,23 @@ type Config struct {
 	// ShutdownTimeout bounds how long Run waits, once cancelled, for
 	// in-flight invocations before it interrupts them (default 30s).
 	ShutdownTimeout time.Duration
+
+	// Stream delivery (tenants' ingest-<tenant> streams to their stream
+	// functions). MaxAttempts, back-off, AckWait, FetchWait (the wait for a
+	// batch's first record) and the dead-letter stream are shared with the
+	// S3 flow.
+	//
+	// StreamMaxAckPending bounds, per function, the records out without an
+	// outcome, those waiting for a retry included (default 4096); it also
+	// bounds the delivery states kept per function.
+	StreamMaxAckPending int
+	// StreamMaxBatchBytes bounds the record bytes of one batch (default 4
+	// MiB; base64 in the JSON body makes that about 5.4 MB, under Lambda's
+	// 6 MB request limit).
+	StreamMaxBatchBytes int
+	// StreamMaxConcurrent caps the batches in flight per function, whatever
+	// its replicas × max-inflight (default 64).
+	StreamMaxConcurrent int
 }
 
 // DefaultConfig returns the configuration with every default filled in.
@@ -123,6 +140,9 @@ func DefaultConfig() Config {
 		MaxAckPending:           1024,
 		FetchWait:               5 * time.Second,
 		ShutdownTimeout:         30 * time.Second,
+		StreamMaxAckPending:     4096,
+		StreamMaxBatchBytes:     4 << 20,
+		StreamMaxConcurrent:     64,
 	}
 }
 
@@ -169,6 +189,9 @@ func (c Config) withDefaults() (Config, error) {
 	num(&c.MaxAckPending, d.MaxAckPending)
 	dur(&c.FetchWait, d.FetchWait)
 	dur(&c.ShutdownTimeout, d.ShutdownTimeout)
+	num(&c.StreamMaxAckPending, d.StreamMaxAckPending)
+	num(&c.StreamMaxBatchBytes, d.StreamMaxBatchBytes)
+	num(&c.StreamMaxConcurrent, d.StreamMaxConcurrent)
 
 	var errs []error
 	if c.BackoffMax < c.BackoffInitial {
@@ -180,6 +203,10 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxDeliveries < c.MaxAttempts {
 		errs = append(errs, fmt.Errorf("MaxDeliveries %d is below MaxAttempts %d", c.MaxDeliveries, c.MaxAttempts))
+	}
+	if c.StreamMaxAckPending < MaxBatchSize {
+		// A batch of the largest size must fit in what may be out.
+		errs = append(errs, fmt.Errorf("StreamMaxAckPending %d is below the largest batch size %d", c.StreamMaxAckPending, MaxBatchSize))
 	}
 	if strings.ContainsAny(c.DeadLetterSubjectPrefix, "*> \t") {
 		errs = append(errs, fmt.Errorf("DeadLetterSubjectPrefix %q must be a literal subject", c.DeadLetterSubjectPrefix))

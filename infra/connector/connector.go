@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/openfaas/faas-provider/types"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
@@ -30,8 +31,16 @@ type Connector struct {
 	// read of the function list.
 	routes  atomic.Pointer[routeTable]
 	running atomic.Bool
-	// handlers counts the goroutines handling messages.
+	// handlers counts the goroutines handling messages (the stream
+	// manager counts as one until its batches are settled).
 	handlers sync.WaitGroup
+
+	// pauses holds the tenants' pause flags, fed by the control bucket.
+	pauses *pauseBoard
+	// streamFns carries the newest function list from refresh to the
+	// stream manager (at most one list waits).
+	streamFns chan []types.FunctionStatus
+	smetrics  *streamMetrics
 }
 
 // New checks cfg (zero fields take DefaultConfig's values) and returns a
@@ -57,7 +66,10 @@ func New(cfg Config, gw *gateway.Client, log *slog.Logger) (*Connector, error) {
 		metrics: newMetrics(reg),
 		// Twice MaxAckPending: states of messages settled by another
 		// replica or expired are evicted before any live one.
-		tracker: newTracker(2 * cfg.MaxAckPending),
+		tracker:   newTracker(2 * cfg.MaxAckPending),
+		pauses:    newPauseBoard(),
+		streamFns: make(chan []types.FunctionStatus, 1),
+		smetrics:  newStreamMetrics(reg),
 	}, nil
 }
 
@@ -162,6 +174,9 @@ func (c *Connector) Run(ctx context.Context) error {
 	var bg sync.WaitGroup
 	defer bg.Wait()
 	bg.Go(func() { c.refreshLoop(ctx) })
+	// Counted in handlers, so the shutdown below waits for stream batches
+	// as for S3 events, and interrupts them alike.
+	c.handlers.Go(func() { c.runStreams(ctx, work, js) })
 
 	sem := make(chan struct{}, c.cfg.MaxConcurrent)
 	for ctx.Err() == nil {

@@ -22,6 +22,8 @@ const (
 	DLHeaderAttempts   = "Mysimbdp-Attempts"
 	DLHeaderLastStatus = "Mysimbdp-Last-Status"
 	DLHeaderReason     = "Mysimbdp-Reason"
+	// DLHeaderRecordID is a stream record's id (StreamRecord.ID).
+	DLHeaderRecordID = "Mysimbdp-Record-Id"
 )
 
 // reasonLimit bounds the function's answer quoted in a dead letter's reason.
@@ -38,6 +40,7 @@ type deadLetter struct {
 	attempts   int
 	lastStatus int // 0: none (transport error, no function, bad event)
 	reason     string
+	recordID   string // stream records only
 }
 
 // subjectToken makes s safe as one NATS subject token: bucket names may
@@ -105,6 +108,9 @@ func (c *Connector) publishDeadLetter(ctx context.Context, js jetstream.JetStrea
 	out.Header.Set(DLHeaderAttempts, strconv.Itoa(dl.attempts))
 	out.Header.Set(DLHeaderLastStatus, strconv.Itoa(dl.lastStatus))
 	out.Header.Set(DLHeaderReason, headerValue(dl.reason))
+	if dl.recordID != "" {
+		out.Header.Set(DLHeaderRecordID, headerValue(dl.recordID))
+	}
 	out.Header.Set(jetstream.MsgIDHeader, "dl-"+meta.Stream+"-"+seq+"-"+dl.function)
 	if _, err := js.PublishMsg(ctx, out); err != nil {
 		return fmt.Errorf("publish dead letter of %s seq %s to %s: %w", meta.Stream, seq, out.Subject, err)

@@ -28,5 +28,39 @@
 //
 // The generic parts (routing table, invocation with ack-deadline keep-alive,
 // delivery-state tracking, back-off, dead-letter publishing) do not know
-// about S3, so the stream flow can reuse them for batches of records.
+// about S3; the stream flow reuses them for batches of records.
+//
+// The stream flow: tenant t publishes records to ingest.<t>.<dataset>,
+// kept by the stream ingest-<t> (created by tenant provisioning). A
+// function subscribes with the annotation topic=ingest.<t>.> (or a
+// narrower subject under it) and the label com.mysimbdp.tenant=<t>; as
+// for S3, only t's functions may subscribe to t's subjects. For each
+// subscribed function the connector keeps one durable pull consumer
+// (StreamConsumerName) and, like a Lambda event source mapping, pulls
+// batches of up to com.mysimbdp.batch-size records (default 100, at most
+// 1000), waiting up to com.mysimbdp.batch-window after the first one
+// (default 50ms), and POSTs each batch as a StreamBatch. The function
+// answers a StreamResponse naming the records that failed:
+//
+//   - Records not named are acked; named ones are retried with
+//     exponential back-off and, after MaxAttempts, dead-lettered (with the
+//     function's reason and the record's id) and terminated.
+//   - A non-2xx answer, a transport error or an answer that cannot be
+//     trusted (unreadable, or naming a record not in the batch) fails the
+//     whole batch; 429/503 defer it after Retry-After without counting an
+//     attempt, and hold the function's pulls back as long.
+//   - Batches in flight per function are replicas × com.mysimbdp.max-inflight
+//     (default 1; replicas from the function list, at least 1 so that a
+//     function scaled to zero is woken by its first batch), within
+//     StreamMaxConcurrent; StreamMaxAckPending and StreamMaxBatchBytes bound
+//     what is out and what is in memory.
+//   - Consumers are durable and stopped, never deleted, when their function
+//     goes: a restarted connector or a redeployed function resumes, and
+//     records handed out but never settled come back after AckWait.
+//   - The KV bucket mysimbdp-control pauses a tenant (key paused.<t> =
+//     "true"; see Pause, Resume, Paused): its pulls stop within moments and
+//     its records stay queued in JetStream until it is resumed.
+//
+// Records are delivered at least once and, with concurrency above one,
+// not in order: a stream function must be idempotent per record id.
 package connector

@@ -60,8 +60,10 @@ type result struct {
 	hasRetryAfter bool
 	// answer is the start of the answer body (up to answerLimit).
 	answer []byte
-	err    error
-	took   time.Duration
+	// truncated says the answer was longer than what answer holds.
+	truncated bool
+	err       error
+	took      time.Duration
 }
 
 // code is the status as a metrics label.
@@ -77,8 +79,15 @@ func (r result) code() string {
 
 // invoke calls one function with body and classifies its answer. ctx is
 // cancelled only when the connector gives up on in-flight work at
-// shutdown; the invocation's own bound is InvokeTimeout.
+// shutdown; the invocation's own bound is InvokeTimeout. Only the first
+// answerLimit bytes of the answer are kept.
 func (c *Connector) invoke(ctx context.Context, t target, body []byte, header http.Header) result {
+	return c.invokeLimit(ctx, t, body, header, answerLimit)
+}
+
+// invokeLimit is invoke keeping up to limit bytes of the answer; a longer
+// answer sets result.truncated.
+func (c *Connector) invokeLimit(ctx context.Context, t target, body []byte, header http.Header, limit int64) result {
 	ictx, cancel := context.WithTimeout(ctx, c.cfg.InvokeTimeout)
 	defer cancel()
 	start := time.Now()
@@ -94,10 +103,14 @@ func (c *Connector) invoke(ctx context.Context, t target, body []byte, header ht
 		return r
 	}
 	defer resp.Body.Close()
-	answer, rerr := io.ReadAll(io.LimitReader(resp.Body, answerLimit))
+	answer, rerr := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	truncated := int64(len(answer)) > limit
+	if truncated {
+		answer = answer[:limit]
+	}
 	// Drain the rest (bounded) so the connection can be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	r := result{status: resp.StatusCode, answer: answer, took: time.Since(start)}
+	r := result{status: resp.StatusCode, answer: answer, truncated: truncated, took: time.Since(start)}
 	r.retryAfter, r.hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	switch {
 	case resp.StatusCode/100 == 2 && rerr != nil:

@@ -30,10 +30,11 @@ import (
 )
 
 const (
-	testImage = "mysimbdp/s3fn:1"
-	testUser  = "admin"
-	testPass  = "s3cret"
-	defaultNS = "openfaas-fn"
+	testImage   = "mysimbdp/s3fn:1"
+	streamImage = "mysimbdp/streamfn:1"
+	testUser    = "admin"
+	testPass    = "s3cret"
+	defaultNS   = "openfaas-fn"
 )
 
 // imagesDir holds the test function, built once per test binary and only
@@ -57,11 +58,18 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	cmd := exec.Command("go", "build", "-o", exe, "./testdata/s3fn")
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build test function:", err)
+	streamExe, err := images.Path(imagesDir, streamImage)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	for pkg, out := range map[string]string{"./testdata/s3fn": exe, "./testdata/streamfn": streamExe} {
+		cmd := exec.Command("go", "build", "-o", out, pkg)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build test function", pkg+":", err)
+			return 1
+		}
 	}
 	return m.Run()
 }

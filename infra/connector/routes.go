@@ -41,10 +41,20 @@ type routeTable struct {
 }
 
 // topicOwner returns the tenant that owns a topic, if the topic is one of a
-// tenant's resources: s3:<bucket> belongs to tenant <bucket>.
+// tenant's resources: s3:<bucket> belongs to tenant <bucket>, and
+// ingest.<tenant>.… (a subject of the tenant's stream) to <tenant>. A
+// wildcard in the tenant's place is returned as it is, so that it matches
+// no tenant label and the function is reported, never routed.
 func topicOwner(topic string) (string, bool) {
 	if b, ok := strings.CutPrefix(topic, "s3:"); ok && b != "" {
 		return b, true
+	}
+	if rest, ok := strings.CutPrefix(topic, IngestSubjectPrefix+"."); ok {
+		tenant, _, _ := strings.Cut(rest, ".")
+		if tenant == "" {
+			tenant = "(none)"
+		}
+		return tenant, true
 	}
 	return "", false
 }
@@ -150,6 +160,7 @@ func (c *Connector) refresh(ctx context.Context, warned map[string]bool) error {
 		return err
 	}
 	rt := buildRoutes(fns)
+	c.offerFunctions(fns)
 	seen := map[string]bool{}
 	for _, m := range rt.misconfig {
 		k := m.fn.ID() + " " + m.topic

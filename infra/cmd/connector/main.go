@@ -1,8 +1,11 @@
 // Command connector is mysimbdp's OpenFaaS connector as a standalone
 // process, for a real cluster (a Deployment next to the gateway, or a
 // faasd service): it delivers MinIO bucket events from NATS JetStream to
-// the tenants' batch functions through the gateway. The local stack runs
-// the same code in-process.
+// the tenants' batch functions, and batches of the tenants' stream records
+// (streams ingest-<tenant>) to their stream functions, through the
+// gateway. A tenant's stream delivery is paused and resumed through the
+// NATS KV bucket mysimbdp-control (key paused.<tenant>). The local stack
+// runs the same code in-process.
 //
 // Every flag has an environment variable of the same meaning (the flag
 // wins when both are set):
@@ -74,6 +77,10 @@ func run(args []string, getenv func(string) string) error {
 	fs.IntVar(&cfg.MaxConcurrent, "max-concurrent", def.MaxConcurrent, "events handled at once")
 	fs.IntVar(&cfg.MaxAckPending, "max-ack-pending", def.MaxAckPending, "events outstanding without an outcome")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", def.ShutdownTimeout, "how long a stop waits for in-flight invocations")
+	fs.DurationVar(&cfg.FetchWait, "fetch-wait", def.FetchWait, "how long one pull waits for a first event or record")
+	fs.IntVar(&cfg.StreamMaxAckPending, "stream-max-ack-pending", def.StreamMaxAckPending, "stream records outstanding without an outcome, per function")
+	fs.IntVar(&cfg.StreamMaxBatchBytes, "stream-max-batch-bytes", def.StreamMaxBatchBytes, "record bytes in one stream batch")
+	fs.IntVar(&cfg.StreamMaxConcurrent, "stream-max-concurrent", def.StreamMaxConcurrent, "stream batches in flight per function, whatever its replicas")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

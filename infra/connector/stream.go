@@ -1,0 +1,301 @@
+package connector
+
+import (
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openfaas/faas-provider/types"
+)
+
+// Names and limits of the stream flow.
+const (
+	// IngestSubjectPrefix is the first token of every tenant's record
+	// subjects: tenant t publishes to ingest.<t>.<dataset>.
+	IngestSubjectPrefix = "ingest"
+	// TenantStreamPrefix names a tenant's stream: ingest-<tenant>.
+	TenantStreamPrefix = "ingest-"
+	// StreamConsumerPrefix starts the name of every durable consumer the
+	// connector creates for a stream function.
+	StreamConsumerPrefix = "mysimbdp-stream-"
+
+	// BatchSizeAnnotation is the most records a function gets in one
+	// invocation (Lambda's BatchSize): default DefaultBatchSize, at most
+	// MaxBatchSize.
+	BatchSizeAnnotation = "com.mysimbdp.batch-size"
+	// BatchWindowAnnotation is how long (a Go duration) the connector waits
+	// after the first record for the batch to fill (Lambda's
+	// MaximumBatchingWindow): default DefaultBatchWindow, at most
+	// MaxBatchWindow.
+	BatchWindowAnnotation = "com.mysimbdp.batch-window"
+	// MaxInflightAnnotation is how many batches one replica of the function
+	// is given at once (default 1, at most MaxInflightPerReplica).
+	MaxInflightAnnotation = "com.mysimbdp.max-inflight"
+
+	DefaultBatchSize      = 100
+	MaxBatchSize          = 1000
+	DefaultBatchWindow    = 50 * time.Millisecond
+	MaxBatchWindow        = 5 * time.Minute
+	MaxInflightPerReplica = 100
+
+	// minBatchWindow keeps a zero window a real (if short) pull: JetStream
+	// needs an expiry, and a no-wait pull cannot bound the batch's bytes.
+	minBatchWindow = time.Millisecond
+	// streamAnswerLimit bounds a stream function's answer. It is larger
+	// than answerLimit because a batch of MaxBatchSize records may all be
+	// reported failed, each with a reason; a longer answer is refused
+	// rather than cut, since a cut list would ack failed records.
+	streamAnswerLimit = 4 << 20
+)
+
+// StreamBatch is the body POSTed to a stream function: records of one
+// tenant's stream, at most the function's batch size.
+type StreamBatch struct {
+	Tenant  string         `json:"tenant"`
+	Records []StreamRecord `json:"records"`
+}
+
+// StreamRecord is one message of a tenant's stream.
+type StreamRecord struct {
+	// ID is the publisher's Nats-Msg-Id when it set one, else
+	// "<stream>:<stream sequence>"; a function's idempotency key, and what
+	// it names in BatchItemFailures.
+	ID      string `json:"id"`
+	Subject string `json:"subject"`
+	// Headers are the message's NATS headers as published.
+	Headers map[string][]string `json:"headers"`
+	// Data is the payload; JSON carries it as base64.
+	Data []byte `json:"data"`
+	// PublishedAt is when the stream stored the message.
+	PublishedAt time.Time `json:"published_at"`
+}
+
+// StreamResponse is a stream function's 2xx answer: the records that
+// failed (Lambda's partial batch response). An empty list, or an empty
+// body, means every record was ingested.
+type StreamResponse struct {
+	BatchItemFailures []BatchItemFailure `json:"batchItemFailures"`
+}
+
+// BatchItemFailure names one failed record by its StreamRecord.ID.
+type BatchItemFailure struct {
+	ItemIdentifier string `json:"itemIdentifier"`
+	Reason         string `json:"reason,omitempty"`
+}
+
+// TenantStream is the name of tenant's stream.
+func TenantStream(tenant string) string { return TenantStreamPrefix + tenant }
+
+// TenantSubjects is the subject filter of tenant's stream.
+func TenantSubjects(tenant string) string { return IngestSubjectPrefix + "." + tenant + ".>" }
+
+// StreamConsumerName is the durable consumer that feeds function name in
+// namespace: derived from the function alone, so a redeploy (or a
+// restarted connector) resumes where the last one stopped, and a scaler
+// can read the function's backlog from it.
+func StreamConsumerName(name, namespace string) string {
+	id := name + "_" + namespace
+	clean := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			return r
+		}
+		return '_'
+	}, id)
+	// OpenFaaS names are DNS labels, so this is normally the identity;
+	// otherwise a hash keeps two names that clean alike apart.
+	if clean != id || len(clean) > 128 {
+		h := fnv.New32a()
+		h.Write([]byte(id))
+		clean = fmt.Sprintf("%s-%08x", clean[:min(len(clean), 120)], h.Sum32())
+	}
+	return StreamConsumerPrefix + clean
+}
+
+// validTenant reports whether t can be one subject token, part of a stream
+// name and of a KV key: the places a stream tenant's id goes.
+func validTenant(t string) bool {
+	if t == "" || len(t) > 64 {
+		return false
+	}
+	for _, r := range t {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// ingestTopic checks a stream topic: ingest.<tenant>.<at least one more
+// token>, tokens non-empty, wildcards only as whole tokens and '>' last.
+// It returns the tenant.
+func ingestTopic(topic string) (string, error) {
+	toks := strings.Split(topic, ".")
+	if len(toks) < 3 || toks[0] != IngestSubjectPrefix {
+		return "", fmt.Errorf("stream topic %q must be %s.<tenant>.<subject> (e.g. %s)", topic, IngestSubjectPrefix, TenantSubjects("tenant1"))
+	}
+	if !validTenant(toks[1]) {
+		return "", fmt.Errorf("stream topic %q: %q is not a tenant id (letters, digits, '-' and '_')", topic, toks[1])
+	}
+	for i, tok := range toks {
+		switch {
+		case tok == "":
+			return "", fmt.Errorf("stream topic %q has an empty token", topic)
+		case tok == ">" && i != len(toks)-1:
+			return "", fmt.Errorf("stream topic %q: '>' must be the last token", topic)
+		case tok != ">" && tok != "*" && strings.ContainsAny(tok, "*> \t\r\n"):
+			return "", fmt.Errorf("stream topic %q: token %q mixes wildcards or spaces into a name", topic, tok)
+		}
+	}
+	return toks[1], nil
+}
+
+// subjectCovers reports whether every subject matched by filter b is also
+// matched by filter a.
+func subjectCovers(a, b string) bool {
+	ta, tb := strings.Split(a, "."), strings.Split(b, ".")
+	for i, t := range ta {
+		if t == ">" {
+			return len(tb) > i
+		}
+		if i >= len(tb) || tb[i] == ">" {
+			return false
+		}
+		if t != "*" && t != tb[i] {
+			return false
+		}
+	}
+	return len(ta) == len(tb)
+}
+
+// streamSpec is one function's subscription to its tenant's stream, as
+// its annotations and the last function list describe it.
+type streamSpec struct {
+	fn      target
+	tenant  string
+	stream  string
+	durable string
+	// topics are the consumer's filter subjects; none covers another, since
+	// JetStream refuses overlapping filters.
+	topics      []string
+	batchSize   int
+	batchWindow time.Duration
+	maxInflight int
+	// replicas is the function's replica count, at least 1, so that a
+	// function scaled to zero still gets a batch, which wakes it.
+	replicas int
+	// problems are annotation values that were ignored, for the log.
+	problems []string
+}
+
+// topicHeader is the X-Topic a function is invoked with: its topic, or
+// its topics as its annotation lists them.
+func (s *streamSpec) topicHeader() string { return strings.Join(s.topics, ",") }
+
+// concurrency is how many batches may be in flight for the function:
+// replicas × per-replica in-flight, within maxConcurrent, and never more
+// than the consumer's ack-pending room holds (further pulls would come
+// back empty).
+func (s *streamSpec) concurrency(maxConcurrent, maxAckPending int) int {
+	n := min(s.replicas*s.maxInflight, maxConcurrent, max(1, maxAckPending/s.batchSize))
+	return max(1, n)
+}
+
+// sameConsumer reports whether t needs the same JetStream consumer as s.
+func (s *streamSpec) sameConsumer(t *streamSpec) bool {
+	return s.stream == t.stream && slices.Equal(s.topics, t.topics)
+}
+
+// streamProblem is a function's stream subscription that is refused.
+type streamProblem struct {
+	fn  target
+	err error
+}
+
+// streamSpecs reads the stream subscriptions of a function list, keyed by
+// durable consumer name. A function subscribes through ingest.* entries of
+// its topic annotation; those owned by another tenant are left to the
+// route table's misconfiguration report, not repeated here.
+func streamSpecs(fns []types.FunctionStatus) (map[string]*streamSpec, []streamProblem) {
+	specs := map[string]*streamSpec{}
+	var problems []streamProblem
+	for _, fn := range fns {
+		var labels, ann map[string]string
+		if fn.Labels != nil {
+			labels = *fn.Labels
+		}
+		if fn.Annotations != nil {
+			ann = *fn.Annotations
+		}
+		t := target{Name: fn.Name, Namespace: fn.Namespace, Tenant: labels[TenantLabel]}
+		var topics []string
+		for _, topic := range parseTopics(ann[TopicAnnotation]) {
+			if !strings.HasPrefix(topic, IngestSubjectPrefix+".") {
+				continue
+			}
+			owner, err := ingestTopic(topic)
+			if err != nil {
+				problems = append(problems, streamProblem{fn: t, err: err})
+				continue
+			}
+			if owner != t.Tenant {
+				continue // another tenant's: reported by buildRoutes
+			}
+			topics = append(topics, topic)
+		}
+		if len(topics) == 0 {
+			continue
+		}
+		slices.Sort(topics)
+		topics = slices.DeleteFunc(slices.Clone(topics), func(b string) bool {
+			return slices.ContainsFunc(topics, func(a string) bool { return a != b && subjectCovers(a, b) })
+		})
+		s := &streamSpec{
+			fn:       t,
+			tenant:   t.Tenant,
+			stream:   TenantStream(t.Tenant),
+			durable:  StreamConsumerName(fn.Name, fn.Namespace),
+			topics:   topics,
+			replicas: int(max(1, min(fn.Replicas, 1000))),
+		}
+		s.batchSize = intAnnotation(ann, BatchSizeAnnotation, DefaultBatchSize, MaxBatchSize, &s.problems)
+		s.maxInflight = intAnnotation(ann, MaxInflightAnnotation, 1, MaxInflightPerReplica, &s.problems)
+		s.batchWindow = DefaultBatchWindow
+		if v, ok := ann[BatchWindowAnnotation]; ok {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			switch {
+			case err != nil || d < 0:
+				s.problems = append(s.problems, fmt.Sprintf("%s=%q is not a non-negative Go duration; using %s", BatchWindowAnnotation, v, DefaultBatchWindow))
+			case d > MaxBatchWindow:
+				s.problems = append(s.problems, fmt.Sprintf("%s=%q is above %s; using %s", BatchWindowAnnotation, v, MaxBatchWindow, MaxBatchWindow))
+				s.batchWindow = MaxBatchWindow
+			default:
+				s.batchWindow = max(d, minBatchWindow)
+			}
+		}
+		specs[s.durable] = s
+	}
+	return specs, problems
+}
+
+// intAnnotation reads a positive integer annotation, defaulting when
+// absent or invalid and capping at hi; ignored values go to problems.
+func intAnnotation(ann map[string]string, key string, def, hi int, problems *[]string) int {
+	v, ok := ann[key]
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	switch {
+	case err != nil || n < 1:
+		*problems = append(*problems, fmt.Sprintf("%s=%q is not a positive integer; using %d", key, v, def))
+		return def
+	case n > hi:
+		*problems = append(*problems, fmt.Sprintf("%s=%q is above %d; using %d", key, v, hi, hi))
+		return hi
+	}
+	return n
+}
