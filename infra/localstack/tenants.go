@@ -11,6 +11,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mysimbdp/mysimbdp/infra/connector"
 	"github.com/mysimbdp/mysimbdp/infra/tenant"
@@ -66,9 +68,19 @@ func (s *Stack) applyTenants(ctx context.Context, gw *gateway.Client, tenants []
 	if err != nil {
 		return fmt.Errorf("MinIO client: %w", err)
 	}
+	nc, err := nats.Connect(s.Endpoints.NATS)
+	if err != nil {
+		return fmt.Errorf("connect to NATS %s: %w", s.Endpoints.NATS, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("JetStream: %w", err)
+	}
 	for _, t := range tenants {
-		s.cfg.Progress("onboarding tenant %s (bucket %s, profile secret %s)", t.Profile.Tenant, t.Profile.Bucket(), tenant.ProfileSecret(t.Profile.Tenant))
-		if err := tenant.Apply(ctx, tenant.Platform{S3: mc, Gateway: gw}, t); err != nil {
+		p := t.Profile
+		s.cfg.Progress("onboarding tenant %s (bucket %s, stream %s on %s, profile secret %s)", p.Tenant, p.Bucket(), p.StreamName(), p.StreamSubject(), tenant.ProfileSecret(p.Tenant))
+		if err := tenant.Apply(ctx, tenant.Platform{S3: mc, Gateway: gw, JetStream: js}, t); err != nil {
 			return err
 		}
 	}

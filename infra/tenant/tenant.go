@@ -1,7 +1,8 @@
 // Package tenant provisions what a tenant's profile asks of the platform's
 // parts: its bucket with the notification that turns uploads under
-// incoming/ into events for its batch function, and its profile as an
-// OpenFaaS secret that its functions read. `mysimbdp up` applies the demo
+// incoming/ into events for its batch function, its JetStream stream for
+// the records it publishes, and its profile as an OpenFaaS secret that its
+// functions read. `mysimbdp up` applies the demo
 // tenants with it; `mysimbdp tenant apply` will build on it.
 package tenant
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/notification"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/openfaas/faas-provider/types"
 
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
@@ -32,8 +34,9 @@ func ProfileSecret(tenant string) string { return tenant + "-profile" }
 
 // Platform is what Apply provisions against.
 type Platform struct {
-	S3      *minio.Client
-	Gateway *gateway.Client
+	S3        *minio.Client
+	Gateway   *gateway.Client
+	JetStream jetstream.JetStream
 }
 
 // Loaded is a profile together with its YAML text, which is what the
@@ -83,6 +86,9 @@ func Apply(ctx context.Context, pl Platform, t Loaded) error {
 	cfg.AddQueue(q)
 	if err := pl.S3.SetBucketNotification(ctx, bucket, cfg); err != nil {
 		return fmt.Errorf("tenant %s: set notification on bucket %s (is MinIO's NATS target configured?): %w", p.Tenant, bucket, err)
+	}
+	if err := ApplyStream(ctx, pl.JetStream, p); err != nil {
+		return err
 	}
 	if err := pl.Gateway.SetSecret(ctx, types.Secret{Name: ProfileSecret(p.Tenant), RawValue: t.YAML}); err != nil {
 		return fmt.Errorf("tenant %s: store profile secret: %w", p.Tenant, err)
