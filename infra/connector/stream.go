@@ -2,6 +2,7 @@ package connector
 
 import (
 	"fmt"
+	"github.com/mysimbdp/mysimbdp/shared/streamingest"
 	"hash/fnv"
 	"slices"
 	"strconv"
@@ -51,40 +52,15 @@ const (
 	streamAnswerLimit = 4 << 20
 )
 
-// StreamBatch is the body POSTed to a stream function: records of one
-// tenant's stream, at most the function's batch size.
-type StreamBatch struct {
-	Tenant  string         `json:"tenant"`
-	Records []StreamRecord `json:"records"`
-}
-
-// StreamRecord is one message of a tenant's stream.
-type StreamRecord struct {
-	// ID is the publisher's Nats-Msg-Id when it set one, else
-	// "<stream>:<stream sequence>"; a function's idempotency key, and what
-	// it names in BatchItemFailures.
-	ID      string `json:"id"`
-	Subject string `json:"subject"`
-	// Headers are the message's NATS headers as published.
-	Headers map[string][]string `json:"headers"`
-	// Data is the payload; JSON carries it as base64.
-	Data []byte `json:"data"`
-	// PublishedAt is when the stream stored the message.
-	PublishedAt time.Time `json:"published_at"`
-}
-
-// StreamResponse is a stream function's 2xx answer: the records that
-// failed (Lambda's partial batch response). An empty list, or an empty
-// body, means every record was ingested.
-type StreamResponse struct {
-	BatchItemFailures []BatchItemFailure `json:"batchItemFailures"`
-}
-
-// BatchItemFailure names one failed record by its StreamRecord.ID.
-type BatchItemFailure struct {
-	ItemIdentifier string `json:"itemIdentifier"`
-	Reason         string `json:"reason,omitempty"`
-}
+// The wire types of the stream contract live in shared/streamingest, which
+// both the connector and the functions import, so the two sides cannot
+// drift apart.
+type (
+	StreamBatch      = streamingest.Batch
+	StreamRecord     = streamingest.Record
+	StreamResponse   = streamingest.Response
+	BatchItemFailure = streamingest.ItemFailure
+)
 
 // TenantStream is the name of tenant's stream.
 func TenantStream(tenant string) string { return TenantStreamPrefix + tenant }

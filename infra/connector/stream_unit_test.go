@@ -149,7 +149,7 @@ func TestStreamWireNames(t *testing.T) {
 		t.Errorf("got  %s\nwant %s", b, want)
 	}
 	var r StreamResponse
-	if err := json.Unmarshal([]byte(`{"batchItemFailures":[{"itemIdentifier":"i","reason":"r"}]}`), &r); err != nil || r.BatchItemFailures[0] != (BatchItemFailure{"i", "r"}) {
+	if err := json.Unmarshal([]byte(`{"batchItemFailures":[{"itemIdentifier":"i","reason":"r"}]}`), &r); err != nil || r.BatchItemFailures[0] != (BatchItemFailure{ItemIdentifier: "i", Reason: "r"}) {
 		t.Errorf("response %+v, %v", r, err)
 	}
 }

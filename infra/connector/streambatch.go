@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mysimbdp/mysimbdp/shared/streamingest"
 	"net/http"
 	"strconv"
 	"time"
@@ -29,10 +30,7 @@ type streamRec struct {
 // recordID is a record's id for the function: the publisher's
 // Nats-Msg-Id (stable across a re-publish) or else stream:sequence.
 func recordID(m jetstream.Msg, meta *jetstream.MsgMetadata) string {
-	if id := m.Headers().Get(jetstream.MsgIDHeader); id != "" {
-		return id
-	}
-	return meta.Stream + ":" + strconv.FormatUint(meta.Sequence.Stream, 10)
+	return streamingest.RecordID(m.Headers().Get(jetstream.MsgIDHeader), meta.Stream, meta.Sequence.Stream)
 }
 
 // deliverBatch invokes the function with msgs and settles each record by

@@ -24,7 +24,7 @@ type Record struct {
 	// document's _id.
 	ID      string              `json:"id"`
 	Subject string              `json:"subject"`
-	Headers map[string][]string `json:"headers,omitempty"`
+	Headers map[string][]string `json:"headers"`
 	// Data is the message payload (base64 in JSON): one JSON object.
 	Data        []byte    `json:"data"`
 	PublishedAt time.Time `json:"published_at"`
