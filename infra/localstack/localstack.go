@@ -62,6 +62,12 @@ type Config struct {
 	MinIOAddr        string // e.g. 127.0.0.1:9000
 	MinIOConsoleAddr string // e.g. 127.0.0.1:9001
 
+	// ConnectorMaxAttempts and ConnectorBackoff tune how often the
+	// connector retries a failing event or record before dead-lettering
+	// it, and its first back-off; zero means the connector's defaults.
+	ConnectorMaxAttempts int
+	ConnectorBackoff     time.Duration
+
 	// Progress receives one line per step, for people watching `up`.
 	Progress func(format string, args ...any)
 }
@@ -188,7 +194,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	}
 	// The connector's streams must exist before MinIO publishes its first
 	// event; the connector itself starts once the functions are deployed.
-	s.connector, err = connector.New(connector.Config{NATSURL: s.Endpoints.NATS, RefreshInterval: 2 * time.Second}, gw, log.With("part", "connector"))
+	s.connector, err = connector.New(connector.Config{
+		NATSURL:         s.Endpoints.NATS,
+		RefreshInterval: 2 * time.Second,
+		MaxAttempts:     cfg.ConnectorMaxAttempts,
+		BackoffInitial:  cfg.ConnectorBackoff,
+	}, gw, log.With("part", "connector"))
 	if err != nil {
 		return nil, fmt.Errorf("connector: %w", err)
 	}
@@ -313,9 +324,11 @@ func (s *Stack) deployStack(ctx context.Context, gw *gateway.Client, st *stack.S
 // builder's stack through gw. It is `mysimbdp deploy` and the last step of
 // `mysimbdp up`.
 func Deploy(ctx context.Context, b *fnbuild.Builder, gw *gateway.Client, progress func(string, ...any)) error {
+	built := map[string]bool{} // functions sharing an image are built once
 	for _, name := range b.Stack.Names() {
 		fn := b.Stack.Functions[name]
-		if !fn.SkipBuild {
+		if !fn.SkipBuild && !built[fn.Image] {
+			built[fn.Image] = true
 			progress("building function %s (%s)", name, fn.Image)
 			start := time.Now()
 			if _, err := b.Build(ctx, name); err != nil {

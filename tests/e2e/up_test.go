@@ -74,6 +74,7 @@ func cli(t testing.TB) string {
 // the stack writes the ports it got to <data>/endpoints.json.
 type upFlags struct {
 	data, gateway, minioBin, stackFile string
+	extra                              []string // more flags for up
 }
 
 func newUpFlags(t *testing.T) upFlags {
@@ -85,9 +86,10 @@ func newUpFlags(t *testing.T) upFlags {
 }
 
 func (f upFlags) args() []string {
-	return []string{"up", "--data", f.data, "-f", f.stackFile,
+	args := []string{"up", "--data", f.data, "-f", f.stackFile,
 		"--gateway-addr", f.gateway, "--nats-port", "0", "--mongo-addr", "127.0.0.1:0",
 		"--minio-addr", "127.0.0.1:0", "--minio-console-addr", "127.0.0.1:0", "--minio-bin", f.minioBin}
+	return append(args, f.extra...)
 }
 
 func endpoints(t *testing.T, f upFlags) localstack.Endpoints {

@@ -7,6 +7,8 @@
 //	mysimbdp invoke NAME             call a function with stdin as the body
 //	mysimbdp scale NAME N            set a function's replicas
 //	mysimbdp logs NAME               print a function's logs
+//	mysimbdp pause TENANT            stop delivering a tenant's stream records
+//	mysimbdp resume TENANT           deliver them again from where it stopped
 //
 // The client commands talk to any OpenFaaS-compatible gateway: --gateway
 // (or OPENFAAS_URL) and credentials from --username/--password, or from the
@@ -40,6 +42,8 @@ func commands() []command {
 		{"invoke", "invoke a function with standard input as the body", runInvoke},
 		{"scale", "set a function's replicas", runScale},
 		{"logs", "print a function's logs", runLogs},
+		{"pause", "pause a tenant's stream ingestion (records stay queued)", runPause},
+		{"resume", "resume a tenant's stream ingestion", runResume},
 	}
 }
 

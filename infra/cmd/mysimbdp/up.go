@@ -32,6 +32,8 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.MongoURI, "mongo-uri", os.Getenv("MYSIMBDP_MONGO_URI"), "use this MongoDB instead of embedded FerretDB (env MYSIMBDP_MONGO_URI)")
 	fs.StringVar(&cfg.MinIOAddr, "minio-addr", "127.0.0.1:9000", "MinIO S3 API address")
 	fs.StringVar(&cfg.MinIOConsoleAddr, "minio-console-addr", "127.0.0.1:9001", "MinIO console address")
+	fs.IntVar(&cfg.ConnectorMaxAttempts, "max-attempts", 0, "failed deliveries of an event or record before it is dead-lettered (default: the connector's, 10)")
+	fs.DurationVar(&cfg.ConnectorBackoff, "retry-backoff", 0, "first back-off before a failed delivery is retried, doubling each time (default: the connector's, 1s)")
 	verbose := fs.Bool("v", false, "log every part's details (JSON on stderr)")
 	runDemo := fs.Bool("demo", false, "once up, run the platform's main job: every tenant uploads ECDC-shaped files and the summary of what was ingested is printed")
 	demoFiles := fs.Int("demo-files", 5, "with --demo: files per tenant")

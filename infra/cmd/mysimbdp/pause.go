@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mysimbdp/mysimbdp/infra/connector"
+	"github.com/mysimbdp/mysimbdp/infra/localstack"
+)
+
+func runPause(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return pauseOrResume(ctx, "pause", args, stdout, stderr)
+}
+
+func runResume(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return pauseOrResume(ctx, "resume", args, stdout, stderr)
+}
+
+// pauseOrResume flips a tenant's stream delivery: while paused the
+// connector pulls nothing for the tenant's stream functions and records stay
+// queued in its JetStream stream; resume picks up where delivery stopped.
+func pauseOrResume(ctx context.Context, verb string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	natsURL := fs.String("nats", envOr("NATS_URL", ""), "NATS URL (env NATS_URL); default: the local stack's, else nats://127.0.0.1:4222")
+	data := fs.String("data", envOr("MYSIMBDP_DATA", ".data"), "local stack data folder (env MYSIMBDP_DATA)")
+	pos, err := parse(fs, args, "TENANT")
+	if err != nil {
+		return err
+	}
+	if *natsURL == "" {
+		*natsURL = nats.DefaultURL
+		if e, err := localstack.ReadEndpoints(*data); err == nil {
+			*natsURL = e.NATS
+		}
+	}
+	nc, err := nats.Connect(*natsURL)
+	if err != nil {
+		return fmt.Errorf("%s: connect to NATS %s: %w", verb, *natsURL, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("%s: JetStream: %w", verb, err)
+	}
+	tenant := pos[0]
+	if verb == "pause" {
+		err = connector.Pause(ctx, js, tenant)
+	} else {
+		err = connector.Resume(ctx, js, tenant)
+	}
+	if err != nil {
+		return err
+	}
+	state := "paused: records stay queued until `mysimbdp resume " + tenant + "`"
+	if verb == "resume" {
+		state = "resumed: delivery picks up where it stopped"
+	}
+	fmt.Fprintf(stdout, "tenant %s stream ingestion %s\n", tenant, state)
+	return nil
+}

@@ -1,0 +1,168 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/mysimbdp/mysimbdp/infra/connector"
+	"github.com/mysimbdp/mysimbdp/shared/ecdc"
+)
+
+// publishRecords publishes ECDC rows [from, to) to subject one message
+// each, as the seed's producers did, with async publishes and a deadline
+// for every ack: an accepted record is one the stream has stored.
+func publishRecords(ctx context.Context, t *testing.T, js jetstream.JetStream, subject string, from, to int) {
+	t.Helper()
+	var acks []jetstream.PubAckFuture
+	for i := from; i < to; i++ {
+		msg := &nats.Msg{Subject: subject, Data: ecdc.JSON(i), Header: nats.Header{}}
+		msg.Header.Set(jetstream.MsgIDHeader, subject+"-"+strconv.Itoa(i))
+		f, err := js.PublishMsgAsync(msg)
+		if err != nil {
+			t.Fatalf("publish record %d: %v", i, err)
+		}
+		acks = append(acks, f)
+	}
+	for i, f := range acks {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			t.Fatalf("record %d refused: %v", from+i, err)
+		case <-ctx.Done():
+			t.Fatalf("record %d: no ack: %v", from+i, ctx.Err())
+		}
+	}
+}
+
+func count(ctx context.Context, c *mongo.Collection) (int64, error) {
+	return c.CountDocuments(ctx, bson.D{})
+}
+
+// TestStreamRecordsLandOnceAndPauseHoldsThem is the stream flow end to end
+// on `mysimbdp up`: two tenants publish ECDC records one message each on
+// their subjects; the connector delivers them in batches to each tenant's
+// stream function; every record is stored exactly once in its tenant's
+// database; a poison record is dead-lettered with its reason while the rest
+// go on; a paused tenant's records wait in its stream and arrive on resume.
+func TestStreamRecordsLandOnceAndPauseHoldsThem(t *testing.T) {
+	f := newUpFlags(t)
+	f.extra = []string{"--max-attempts", "2", "--retry-backoff", "100ms"}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	startUp(t, f)
+	e := endpoints(t, f)
+
+	nc, err := nats.Connect(e.NATS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := mongo.Connect(options.Client().ApplyURI(e.MongoURI))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Disconnect(context.Background())
+	tenant1 := db.Database("tenant1").Collection("covid_daily")
+	tenant2 := db.Database("tenant2").Collection("ecdc_cases")
+
+	publishRecords(ctx, t, js, "ingest.tenant1.covid", 0, 2000)
+	publishRecords(ctx, t, js, "ingest.tenant2.covid", 0, 1000)
+	// A poison record: a whole row, but its cases is not a number.
+	var poison map[string]string
+	if err := json.Unmarshal(ecdc.JSON(99999), &poison); err != nil {
+		t.Fatal(err)
+	}
+	poison["cases"] = "many"
+	raw, _ := json.Marshal(poison)
+	if _, err := js.Publish(ctx, "ingest.tenant1.covid", raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct {
+		coll *mongo.Collection
+		n    int64
+	}{{tenant1, 2000}, {tenant2, 1000}} {
+		waitFor(t, want.coll.Database().Name()+" has every record once", 3*time.Minute, func() error {
+			n, err := count(ctx, want.coll)
+			if err != nil || n != want.n {
+				return fmt.Errorf("%d documents (%v), want %d", n, err, want.n)
+			}
+			return nil
+		})
+	}
+
+	// The poison record is dead-lettered with its reason.
+	waitFor(t, "the poison record is in DEADLETTER", time.Minute, func() error {
+		s, err := js.Stream(ctx, connector.DefaultDeadLetterStream)
+		if err != nil {
+			return err
+		}
+		m, err := s.GetLastMsgForSubject(ctx, connector.DefaultDeadLetterSubjectPrefix+".tenant1")
+		if err != nil {
+			return err
+		}
+		if reason := m.Header.Get(connector.DLHeaderReason); !containsAll(reason, "cases", "many") {
+			return fmt.Errorf("reason %q does not name the field and value", reason)
+		}
+		return nil
+	})
+
+	// Pause: records published now stay in the stream.
+	if out, err := runCLI(t, f, "", "pause", "tenant1"); err != nil {
+		t.Fatalf("mysimbdp pause tenant1: %v\n%s", err, out)
+	}
+	consumer, err := js.Consumer(ctx, "ingest-tenant1", connector.StreamConsumerName("tenant1-stream-ingest", "openfaas-fn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishRecords(ctx, t, js, "ingest.tenant1.covid", 2000, 2100)
+	waitFor(t, "the 100 records wait in the stream", 30*time.Second, func() error {
+		ci, err := consumer.Info(ctx)
+		if err != nil || ci.NumPending != 100 {
+			return fmt.Errorf("pending %v (%v), want 100", ci, err)
+		}
+		return nil
+	})
+	// Observed for a second: nothing of them is stored while paused.
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if n, err := count(ctx, tenant1); err != nil || n != 2000 {
+			t.Fatalf("paused tenant1 has %d documents (%v), want still 2000", n, err)
+		}
+	}
+	if out, err := runCLI(t, f, "", "resume", "tenant1"); err != nil {
+		t.Fatalf("mysimbdp resume tenant1: %v\n%s", err, out)
+	}
+	waitFor(t, "the records published while paused are stored after resume", time.Minute, func() error {
+		n, err := count(ctx, tenant1)
+		if err != nil || n != 2100 {
+			return fmt.Errorf("%d documents (%v), want 2100", n, err)
+		}
+		return nil
+	})
+	if n, err := count(ctx, tenant2); err != nil || n != 1000 {
+		t.Fatalf("tenant2 has %d documents (%v), want its 1000 only", n, err)
+	}
+}
+
+func containsAll(s string, parts ...string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}
