@@ -48,19 +48,34 @@ func Row(i int) string {
 		d.Day(), int(d.Month()), d.Year(), cases(i), i%13, countries[i%len(countries)].csv)
 }
 
-// JSON is the i-th row as one JSON object with the file's field names and
-// its values as strings, as a tenant's producer publishing rows one message
-// each would send them.
-func JSON(i int) []byte {
+// Fields is the i-th row as a producer publishing rows one message each
+// would send it: the file's field names, numbers as JSON numbers, except
+// that odd rows carry day/month/year as strings (as ECDC's own JSON download
+// does) and an unknown population is an empty string.
+func Fields(i int) map[string]any {
 	d := day(i)
 	c := countries[i%len(countries)]
-	b, _ := json.Marshal(map[string]string{
+	row := map[string]any{
 		"dateRep": fmt.Sprintf("%d/%02d/%d", d.Day(), int(d.Month()), d.Year()),
-		"day":     fmt.Sprint(d.Day()), "month": fmt.Sprint(int(d.Month())), "year": fmt.Sprint(d.Year()),
-		"cases": fmt.Sprint(cases(i)), "deaths": fmt.Sprint(i % 13),
+		"day":     d.Day(), "month": int(d.Month()), "year": d.Year(),
+		"cases": cases(i), "deaths": i % 13,
 		"countriesAndTerritories": c.name, "geoId": c.geo, "countryterritoryCode": c.code,
-		"popData2019": c.pop, "continentExp": c.continent,
-	})
+		"continentExp": c.continent,
+	}
+	if i%2 == 1 {
+		row["day"], row["month"], row["year"] = fmt.Sprint(d.Day()), fmt.Sprint(int(d.Month())), fmt.Sprint(d.Year())
+	}
+	if c.pop == "" {
+		row["popData2019"] = ""
+	} else {
+		row["popData2019"] = json.Number(c.pop)
+	}
+	return row
+}
+
+// JSON is Fields(i) encoded: one message's payload.
+func JSON(i int) []byte {
+	b, _ := json.Marshal(Fields(i))
 	return b
 }
 

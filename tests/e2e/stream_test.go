@@ -83,10 +83,7 @@ func TestStreamRecordsLandOnceAndPauseHoldsThem(t *testing.T) {
 	publishRecords(ctx, t, js, "ingest.tenant1.covid", 0, 2000)
 	publishRecords(ctx, t, js, "ingest.tenant2.covid", 0, 1000)
 	// A poison record: a whole row, but its cases is not a number.
-	var poison map[string]string
-	if err := json.Unmarshal(ecdc.JSON(99999), &poison); err != nil {
-		t.Fatal(err)
-	}
+	poison := ecdc.Fields(99999)
 	poison["cases"] = "many"
 	raw, _ := json.Marshal(poison)
 	if _, err := js.Publish(ctx, "ingest.tenant1.covid", raw); err != nil {

@@ -2,56 +2,18 @@ package stream
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
 
+	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/streamingest"
 )
 
-// ECDC rows as a tenant's app publishes them: one JSON object per message
-// with the source's field names, and the real data's quirks — a name
-// holding a comma, an empty country code and population, negative daily
-// counts (the source's corrections), non-ASCII names, and day/month/year
-// sometimes as strings (as in ECDC's own JSON download).
-
-type country struct {
-	name, geo, code, pop, continent string
-}
-
-var countries = [...]country{
-	{"Afghanistan", "AF", "AFG", "38041757", "Asia"},
-	{"Bonaire, Saint Eustatius and Saba", "BQ", "BES", "25983", "America"},
-	{"Benin", "BJ", "BEN", "11801151", "Africa"},
-	{"Cases_on_an_international_conveyance_Japan", "JPG11668", "", "", "Other"},
-	{"Curaçao", "CW", "CUW", "163423", "America"},
-	{"Côte d’Ivoire", "CI", "CIV", "25716554", "Africa"},
-}
-
-// ecdcRow is the i-th row: country i%6 on the (i/6)-th day back from
-// 2020-07-06, so that every (geoId, dateRep) — the business key — is
-// distinct; cases are shifted by delta (a correction of the same row).
+// ECDC rows as a tenant's app publishes them come from shared/ecdc.Fields;
+// delta shifts cases (a correction of the same row).
 func ecdcRow(i, delta int) map[string]any {
-	c := countries[i%len(countries)]
-	d := time.Date(2020, 7, 6, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -i/len(countries))
-	row := map[string]any{
-		"dateRep": fmt.Sprintf("%d/%02d/%d", d.Day(), int(d.Month()), d.Year()),
-		"day":     d.Day(), "month": int(d.Month()), "year": d.Year(),
-		"cases":                   i%997 - 20 + delta, // some negative corrections
-		"deaths":                  i % 13,
-		"countriesAndTerritories": c.name,
-		"geoId":                   c.geo,
-		"countryterritoryCode":    c.code,
-		"continentExp":            c.continent,
-	}
-	if i%2 == 1 { // as ECDC's JSON has them
-		row["day"], row["month"], row["year"] = fmt.Sprint(d.Day()), fmt.Sprint(int(d.Month())), fmt.Sprint(d.Year())
-	}
-	if c.pop == "" {
-		row["popData2019"] = ""
-	} else {
-		row["popData2019"] = json.Number(c.pop)
-	}
+	row := ecdc.Fields(i)
+	row["cases"] = row["cases"].(int) + delta
 	return row
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/records"
 	"github.com/mysimbdp/mysimbdp/shared/streamingest"
 )
@@ -65,7 +66,7 @@ func TestECDCStoredExactlyOnce(t *testing.T) {
 					t.Fatalf("after delivery %d: %d documents, want %d", attempt, got, n)
 				}
 			}
-			// Row i is countries[i%6] on 2020-07-06 for i < 6.
+			// Row i < 6 is the i-th of shared/ecdc's countries on 2020-07-06.
 			for _, tc := range []struct {
 				row  int
 				want bson.M
@@ -76,7 +77,7 @@ func TestECDCStoredExactlyOnce(t *testing.T) {
 				{4, bson.M{"countriesAndTerritories": "Curaçao", "cases": int64(-16)}},
 				{5, bson.M{"countriesAndTerritories": "Côte d’Ivoire", "dateRep": "2020-07-06", "deaths": int64(5)}},
 			} {
-				geo := countries[tc.row].geo
+				geo := ecdc.Fields(tc.row)["geoId"].(string)
 				id := records.KeyID(tenant, geo, "2020-07-06")
 				var doc bson.M
 				if err := coll.FindOne(t.Context(), bson.D{{Key: "_id", Value: id}}).Decode(&doc); err != nil {
