@@ -8,13 +8,17 @@
 // Row i is country i%6 on the (i/6)-th day back from 2020-07-06, so every
 // (geoId, dateRep) pair — the dataset's business key — is distinct for
 // distinct i. Rows [from, to) of one dataset never collide with another
-// range.
+// range. After 100 years of days (219,000 rows) the dates start again and
+// the geoId gets the cycle's number, so files of any size keep valid dates
+// and distinct keys.
 package ecdc
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"time"
 )
 
@@ -23,29 +27,65 @@ const Header = "dateRep,day,month,year,cases,deaths,countriesAndTerritories,geoI
 
 // countries cycle through the quirky ones, as CSV fields from
 // countriesAndTerritories on.
-var countries = [...]struct{ csv, name, geo, code, pop, continent string }{
-	{`Afghanistan,AF,AFG,38041757,Asia`, "Afghanistan", "AF", "AFG", "38041757", "Asia"},
-	{`"Bonaire, Saint Eustatius and Saba",BQ,BES,25983,America`, "Bonaire, Saint Eustatius and Saba", "BQ", "BES", "25983", "America"},
-	{`Benin,BJ,BEN,11801151,Africa`, "Benin", "BJ", "BEN", "11801151", "Africa"},
-	{`Cases_on_an_international_conveyance_Japan,JPG11668,,,Other`, "Cases_on_an_international_conveyance_Japan", "JPG11668", "", "", "Other"},
-	{`Curaçao,CW,CUW,163423,America`, "Curaçao", "CW", "CUW", "163423", "America"},
-	{`Côte d’Ivoire,CI,CIV,25716554,Africa`, "Côte d’Ivoire", "CI", "CIV", "25716554", "Africa"},
+var countries = [...]struct{ csvName, csvRest, name, geo, code, pop, continent string }{
+	{`Afghanistan`, `AFG,38041757,Asia`, "Afghanistan", "AF", "AFG", "38041757", "Asia"},
+	{`"Bonaire, Saint Eustatius and Saba"`, `BES,25983,America`, "Bonaire, Saint Eustatius and Saba", "BQ", "BES", "25983", "America"},
+	{`Benin`, `BEN,11801151,Africa`, "Benin", "BJ", "BEN", "11801151", "Africa"},
+	{`Cases_on_an_international_conveyance_Japan`, `,,Other`, "Cases_on_an_international_conveyance_Japan", "JPG11668", "", "", "Other"},
+	{`Curaçao`, `CUW,163423,America`, "Curaçao", "CW", "CUW", "163423", "America"},
+	{`Côte d’Ivoire`, `CIV,25716554,Africa`, "Côte d’Ivoire", "CI", "CIV", "25716554", "Africa"},
 }
 
 // Countries is how many distinct countries rows cycle through.
 const Countries = len(countries)
 
-func day(i int) time.Time {
-	return time.Date(2020, 7, 6, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -i/len(countries))
+// cycleDays is how many days back the dates go before they start again.
+const cycleDays = 36_500
+
+// day is row i's date and date cycle.
+func day(i int) (time.Time, int) {
+	back := i / len(countries)
+	return time.Date(2020, 7, 6-back%cycleDays, 0, 0, 0, 0, time.UTC), back / cycleDays
+}
+
+// geo is row i's geoId, numbered after the first date cycle.
+func geo(i int, cycle int) string {
+	g := countries[i%len(countries)].geo
+	if cycle > 0 {
+		g += strconv.Itoa(cycle)
+	}
+	return g
 }
 
 func cases(i int) int { return i%997 - 20 } // some negative corrections
 
 // Row is the i-th row as a CSV line, without its line end.
-func Row(i int) string {
-	d := day(i)
-	return fmt.Sprintf("%d/%02d/%d,%d,%d,%d,%d,%d,%s", d.Day(), int(d.Month()), d.Year(),
-		d.Day(), int(d.Month()), d.Year(), cases(i), i%13, countries[i%len(countries)].csv)
+func Row(i int) string { return string(AppendRow(nil, i)) }
+
+// AppendRow appends Row(i) to dst; generating gigabytes goes at hundreds
+// of thousands of rows per second this way.
+func AppendRow(dst []byte, i int) []byte {
+	d, cycle := day(i)
+	dd, mm, yy := int64(d.Day()), int64(d.Month()), int64(d.Year())
+	dst = strconv.AppendInt(dst, dd, 10)
+	dst = append(dst, '/')
+	if mm < 10 {
+		dst = append(dst, '0')
+	}
+	dst = strconv.AppendInt(dst, mm, 10)
+	dst = append(dst, '/')
+	dst = strconv.AppendInt(dst, yy, 10)
+	for _, v := range [...]int64{dd, mm, yy, int64(cases(i)), int64(i % 13)} {
+		dst = append(dst, ',')
+		dst = strconv.AppendInt(dst, v, 10)
+	}
+	c := countries[i%len(countries)]
+	dst = append(dst, ',')
+	dst = append(dst, c.csvName...)
+	dst = append(dst, ',')
+	dst = append(dst, geo(i, cycle)...)
+	dst = append(dst, ',')
+	return append(dst, c.csvRest...)
 }
 
 // Fields is the i-th row as a producer publishing rows one message each
@@ -53,13 +93,13 @@ func Row(i int) string {
 // that odd rows carry day/month/year as strings (as ECDC's own JSON download
 // does) and an unknown population is an empty string.
 func Fields(i int) map[string]any {
-	d := day(i)
+	d, cycle := day(i)
 	c := countries[i%len(countries)]
 	row := map[string]any{
 		"dateRep": fmt.Sprintf("%d/%02d/%d", d.Day(), int(d.Month()), d.Year()),
 		"day":     d.Day(), "month": int(d.Month()), "year": d.Year(),
 		"cases": cases(i), "deaths": i % 13,
-		"countriesAndTerritories": c.name, "geoId": c.geo, "countryterritoryCode": c.code,
+		"countriesAndTerritories": c.name, "geoId": geo(i, cycle), "countryterritoryCode": c.code,
 		"continentExp": c.continent,
 	}
 	if i%2 == 1 {
@@ -96,26 +136,48 @@ type Options struct {
 // never in memory.
 type Reader struct {
 	i, to int
+	limit int64 // stop adding rows once this many bytes are out; <0: no limit
+	n     int64
 	pad   string
 	buf   []byte
+	off   int
 }
 
 // NewReader returns the file of rows [from, to).
 func NewReader(from, to int, o Options) *Reader {
-	return &Reader{i: from, to: to, pad: o.Pad, buf: []byte("\ufeff" + Header + o.ExtraHeader + "\r\n")}
+	return &Reader{i: from, to: to, limit: -1, pad: o.Pad, buf: []byte("\ufeff" + Header + o.ExtraHeader + "\r\n")}
+}
+
+// NewSizedReader returns a file of rows 0, 1, ... that ends with the first
+// row that brings it to at least size bytes.
+func NewSizedReader(size int64) *Reader {
+	r := NewReader(0, math.MaxInt, Options{})
+	r.limit = size
+	return r
 }
 
 func (r *Reader) Read(p []byte) (int, error) {
-	for len(r.buf) < len(p) && r.i < r.to {
-		r.buf = append(r.buf, Row(r.i)...)
-		r.buf = append(r.buf, r.pad...)
-		r.buf = append(r.buf, '\r', '\n')
-		r.i++
+	if r.off == len(r.buf) {
+		r.buf, r.off = r.buf[:0], 0
+		for len(r.buf) < 64<<10 && r.i < r.to && (r.limit < 0 || r.n+int64(len(r.buf)) < r.limit) {
+			r.buf = AppendRow(r.buf, r.i)
+			r.buf = append(r.buf, r.pad...)
+			r.buf = append(r.buf, '\r', '\n')
+			r.i++
+		}
+		if len(r.buf) == 0 {
+			return 0, io.EOF
+		}
 	}
-	if len(r.buf) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, r.buf)
-	r.buf = r.buf[:copy(r.buf, r.buf[n:])]
+	n := copy(p, r.buf[r.off:])
+	r.off += n
+	r.n += int64(n)
 	return n, nil
 }
+
+// Rows is the index after the last row generated so far: with NewReader(0,
+// …) or NewSizedReader, the number of rows once Read returned io.EOF.
+func (r *Reader) Rows() int { return r.i }
+
+// Bytes is the number of bytes read so far.
+func (r *Reader) Bytes() int64 { return r.n }

@@ -55,3 +55,15 @@ func TestJSONMatchesRow(t *testing.T) {
 		t.Fatalf("JSON(1) = %v, Row(1) = %s", m, Row(1))
 	}
 }
+
+func TestSizedReaderAndDateCycles(t *testing.T) {
+	r := NewSizedReader(1 << 20)
+	n, err := io.Copy(io.Discard, r)
+	if err != nil || n < 1<<20 || n > 1<<20+200 {
+		t.Fatalf("sized reader gave %d bytes (%v), want just over 1 MiB", n, err)
+	}
+	first, wrapped := Row(0), Row(6*cycleDays)
+	if !strings.HasPrefix(first, "6/07/2020,") || !strings.HasPrefix(wrapped, "6/07/2020,") || !strings.Contains(wrapped, ",AF1,") {
+		t.Fatalf("row 0 %q and the first row of cycle 1 %q: want the same date, a numbered geoId", first, wrapped)
+	}
+}

@@ -16,6 +16,13 @@ const (
 	defaultSecretsDir    = "/var/openfaas/secrets"
 )
 
+// Sinks a Config may name. SinkDiscard is a benchmarking aid, never for
+// production: see Config.Sink.
+const (
+	SinkMongo   = ""
+	SinkDiscard = "discard"
+)
+
 // Config is what a Batch needs: the tenant's profile and where the platform's
 // parts are. See the package comment for the environment it is read from.
 type Config struct {
@@ -35,6 +42,15 @@ type Config struct {
 	// NATSURL is optional: without it no reports are published.
 	NATSURL       string
 	ReportSubject string
+
+	// Sink is where good rows go: SinkMongo (the default) writes them to
+	// the tenant's collection. SinkDiscard is a BENCHMARKING AID: rows are
+	// read, coerced, given their ids, batched and counted (Report.RowsOK)
+	// as usual, but each full batch of good rows is dropped instead of
+	// written, so that a benchmark measures the function's parsing and
+	// memory without the database. Rejected rows, the ingestion record and
+	// the move out of incoming/ still happen. Never set it in a deployment.
+	Sink string
 }
 
 // ConfigFromEnv reads the Config from the environment through getenv
@@ -51,6 +67,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		PlatformDB:    orDefault(getenv("MYSIMBDP_PLATFORM_DB"), DefaultPlatformDB),
 		NATSURL:       getenv("MYSIMBDP_NATS_URL"),
 		ReportSubject: strings.TrimSuffix(orDefault(getenv("MYSIMBDP_REPORT_SUBJECT"), DefaultReportSubject), "."),
+		Sink:          getenv("MYSIMBDP_SINK"),
 	}
 	var errs []error
 	if len(c.Profile) == 0 {
@@ -82,6 +99,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("MYSIMBDP_S3_SECURE=%q: want true or false", v))
 		}
 		c.S3Secure = b
+	}
+	if c.Sink != SinkMongo && c.Sink != SinkDiscard {
+		errs = append(errs, fmt.Errorf("MYSIMBDP_SINK=%q: want empty (MongoDB) or %q (benchmarks only)", c.Sink, SinkDiscard))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return c, fmt.Errorf("ingest configuration: %w", err)

@@ -31,6 +31,10 @@
 //	MYSIMBDP_NATS_URL         NATS URL for reports; empty means no reports
 //	MYSIMBDP_REPORT_SUBJECT   report subject prefix (default mysimbdp.reports);
 //	                          reports go to <prefix>.<tenant>
+//	MYSIMBDP_SINK             empty (default): good rows go to MongoDB;
+//	                          "discard": BENCHMARKING ONLY, good rows are
+//	                          parsed, batched and counted but not written
+//	                          (see Config.Sink)
 //
 // # Guarantees
 //

@@ -70,6 +70,9 @@ type Batch struct {
 	quarantine *mongo.Collection
 	// byKey says whether documents are identified by the business key.
 	byKey bool
+	// discard drops good rows' batches instead of writing them
+	// (Config.Sink == SinkDiscard, a benchmarking aid).
+	discard bool
 
 	indexOnce sync.Once
 	reports   *reporter
@@ -118,6 +121,14 @@ func New(cfg Config, opts Options) (*Batch, error) {
 	b.sink = sinkDB.Collection(prof.Sink.Collection)
 	b.quarantine = sinkDB.Collection(prof.Sink.Collection + "_rejected")
 	b.byKey = len(prof.Sink.Key) > 0
+	switch cfg.Sink {
+	case SinkMongo:
+	case SinkDiscard:
+		b.discard = true
+		b.log.Warn("MYSIMBDP_SINK=discard: good rows are counted but NOT stored (benchmarking aid)")
+	default:
+		return nil, fmt.Errorf("sink %q: want empty (MongoDB) or %q", cfg.Sink, SinkDiscard)
+	}
 	b.reports = newReporter(cfg.NATSURL, cfg.ReportSubject, b.log)
 	return b, nil
 }

@@ -29,6 +29,8 @@ func TestConfigFromEnv(t *testing.T) {
 		{"no endpoint", "MYSIMBDP_S3_ENDPOINT", "", "MYSIMBDP_S3_ENDPOINT is not set"},
 		{"bad secure", "MYSIMBDP_S3_SECURE", "yes please", "MYSIMBDP_S3_SECURE"},
 		{"secure", "MYSIMBDP_S3_SECURE", "true", ""},
+		{"discard sink", "MYSIMBDP_SINK", "discard", ""},
+		{"bad sink", "MYSIMBDP_SINK", "null", "MYSIMBDP_SINK"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := ConfigFromEnv(with(tc.key, tc.val))

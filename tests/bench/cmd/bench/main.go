@@ -2,14 +2,20 @@
 // same run, and prints the figures and ratios. scripts/bench runs it.
 //
 //	bench provider   invocation via the provider vs straight to the replica; cold start
+//	bench batch      batch ingestion: full path vs raw inserts (4.3 MB and -big-mb),
+//	                 a -huge-mb file through the real function with a discarding
+//	                 sink (peak RSS, rows/s), and the seed's 2 tenants x 5 files
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
+	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"os"
 	"os/signal"
+	"time"
 
 	"github.com/mysimbdp/mysimbdp/tests/bench"
 )
@@ -18,15 +24,17 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench provider [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench provider|batch [flags]")
 		os.Exit(2)
 	}
 	var err error
 	switch os.Args[1] {
 	case "provider":
 		err = runProvider(ctx, os.Args[2:])
+	case "batch":
+		err = runBatch(ctx, os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown benchmark %q (have: provider)", os.Args[1])
+		err = fmt.Errorf("unknown benchmark %q (have: provider, batch)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -60,4 +68,86 @@ func runProvider(ctx context.Context, args []string) error {
 	}
 	rep.Print(os.Stdout)
 	return nil
+}
+
+func runBatch(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("batch", flag.ExitOnError)
+	repo := fs.String("repo", ".", "repo folder (with stack.yml and bin/minio)")
+	rounds := fs.Int("rounds", 3, "alternating rounds of full and raw for the 4.3 MB file (the big one runs once)")
+	bigMB := fs.Int("big-mb", 100, "size of the big file of the full-vs-raw comparison, MiB (0 skips it)")
+	hugeMB := fs.Int("huge-mb", 1024, "size of the file streamed through the function with a discarding sink, MiB (0 skips it)")
+	baselineMB := fs.Int("baseline-mb", 256, "MiB of the same data parsed in-process as the huge file's baseline (0 skips it)")
+	tenants := fs.Int("tenants", 2, "tenants of the seed workload (0 skips it)")
+	files := fs.Int("files", 5, "4.3 MB files per tenant of the seed workload")
+	_ = fs.Parse(args)
+
+	dir, err := os.MkdirTemp("", "mysimbdp-bench-batch")
+	if err != nil {
+		return fmt.Errorf("create a work folder: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	fmt.Fprintln(os.Stderr, "starting MinIO, FerretDB and NATS...")
+	rig, err := bench.StartBatchRig(ctx, *repo, dir)
+	if err != nil {
+		return err
+	}
+	defer rig.Close(context.Background())
+
+	// Whatever finished is printed, also when a later part fails.
+	var rep bench.BatchReport
+	defer func() { rep.Print(os.Stdout) }()
+	step := func(what string) func() {
+		fmt.Fprintf(os.Stderr, "%s...\n", what)
+		start := time.Now()
+		return func() { fmt.Fprintf(os.Stderr, "  (%s took %.1f s)\n", what, time.Since(start).Seconds()) }
+	}
+	done := step("full vs raw, 4.3 MB")
+	small, err := bench.RunFullVsRaw(ctx, rig, "4.3MB", ecdc.CSV(0, bench.SeedRowsPerFile), bench.SeedRowsPerFile, *rounds)
+	if err != nil {
+		return err
+	}
+	done()
+	rep.Sizes = append(rep.Sizes, small)
+	if *bigMB > 0 {
+		done := step(fmt.Sprintf("full vs raw, %d MiB", *bigMB))
+		data, rows, err := bigFile(int64(*bigMB) << 20)
+		if err != nil {
+			return err
+		}
+		big, err := bench.RunFullVsRaw(ctx, rig, fmt.Sprintf("%dMiB", *bigMB), data, rows, 1)
+		if err != nil {
+			return err
+		}
+		done()
+		rep.Sizes = append(rep.Sizes, big)
+	}
+	if *tenants > 0 {
+		done := step("seed workload")
+		seed, err := bench.RunSeed(ctx, rig, *tenants, *files)
+		if err != nil {
+			return err
+		}
+		done()
+		rep.Seed = &seed
+	}
+	if *hugeMB > 0 {
+		done := step(fmt.Sprintf("huge file, %d MiB", *hugeMB))
+		huge, err := bench.RunHuge(ctx, rig, int64(*hugeMB)<<20, int64(*baselineMB)<<20, os.Stderr)
+		if err != nil {
+			return err
+		}
+		done()
+		rep.Huge = &huge
+	}
+	return nil
+}
+
+// bigFile generates a file of at least size bytes in memory.
+func bigFile(size int64) ([]byte, int, error) {
+	gen := ecdc.NewSizedReader(size)
+	buf := bytes.NewBuffer(make([]byte, 0, size+1<<16))
+	if _, err := buf.ReadFrom(gen); err != nil {
+		return nil, 0, fmt.Errorf("generate the big file: %w", err)
+	}
+	return buf.Bytes(), gen.Rows(), nil
 }

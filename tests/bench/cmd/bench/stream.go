@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mysimbdp/mysimbdp/tests/bench"
+)
+
+// runStream is `bench stream`: stream ingestion end to end (publish ->
+// JetStream -> connector -> provider -> stream-ingest -> FerretDB) beside
+// raw inserts of the same documents and raw JetStream, the publish->stored
+// latency at fixed rates, and throughput by batch size.
+func runStream(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("stream", flag.ExitOnError)
+	repo := fs.String("repo", ".", "repo folder (with stack.yml and tenants/tenant1.yaml)")
+	n := fs.Int("n", 20000, "records of each throughput run (0 skips the throughput comparison)")
+	batch := fs.Int("batch", 100, "com.mysimbdp.batch-size of the throughput and latency runs")
+	inflight := fs.Int("inflight", 1, "com.mysimbdp.max-inflight of the throughput and curve runs (latency always uses 1)")
+	rates := fs.String("rates", "200,1000", "offered rates of the latency runs, records/s (empty skips them)")
+	duration := fs.Duration("duration", 10*time.Second, "length of each latency run")
+	poll := fs.Duration("poll", 5*time.Millisecond, "count polling period of the latency runs")
+	sizes := fs.String("sizes", "1,10,100,1000", "batch sizes of the curve (empty skips it)")
+	curveN := fs.Int("curve-n", 0, "records per curve point (0: same as -n)")
+	ackWait := fs.Duration("ack-wait", 0, "the connector's AckWait (0: its default, 30s)")
+	debug := fs.Bool("vv", false, "log at debug level")
+	verbose := fs.Bool("v", false, "log the connector, provider and servers at info level (-vv: debug, with every batch)")
+	_ = fs.Parse(args)
+
+	rateList, err := parseFloats(*rates)
+	if err != nil {
+		return fmt.Errorf("-rates: %w", err)
+	}
+	sizeList, err := parseInts(*sizes)
+	if err != nil {
+		return fmt.Errorf("-sizes: %w", err)
+	}
+	if *curveN <= 0 {
+		*curveN = *n
+	}
+	if *batch < 1 || *inflight < 1 || (len(sizeList) > 0 && *curveN < 1) {
+		return errors.New("-batch, -inflight and the curve's record count must be at least 1")
+	}
+
+	dir, err := os.MkdirTemp("", "mysimbdp-bench-stream")
+	if err != nil {
+		return fmt.Errorf("create a work folder: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	level := slog.LevelError
+	switch {
+	case *debug:
+		level = slog.LevelDebug
+	case *verbose:
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	fmt.Fprintln(os.Stderr, "building stream-ingest, starting NATS, FerretDB, the provider and the connector...")
+	rig, err := bench.StartStreamRig(ctx, *repo, dir, bench.StreamRigOptions{Log: log, AckWait: *ackWait})
+	if err != nil {
+		return err
+	}
+	defer rig.Close(context.Background())
+
+	// Whatever finished is printed, also when a later part fails.
+	rep := bench.StreamReport{Poll: *poll}
+	defer func() { rep.Print(os.Stdout) }()
+	step := func(what string) func() {
+		fmt.Fprintf(os.Stderr, "%s...\n", what)
+		start := time.Now()
+		return func() { fmt.Fprintf(os.Stderr, "  (%s took %.1f s)\n", what, time.Since(start).Seconds()) }
+	}
+
+	if *n > 0 {
+		done := step(fmt.Sprintf("end to end, %d records, batch %d", *n, *batch))
+		e2e, err := rig.RunE2E(ctx, "e2e", *n, *batch, *inflight)
+		if err != nil {
+			return err
+		}
+		rep.Throughput = &e2e
+		done()
+		done = step("raw InsertMany of the same documents")
+		if rep.Raw, err = rig.RunRawInsert(ctx, *n, *batch); err != nil {
+			return err
+		}
+		done()
+		done = step("raw JetStream publish/consume")
+		js, err := rig.RunRawJetStream(ctx, *n, *batch)
+		if err != nil {
+			return err
+		}
+		rep.RawJS = &js
+		done()
+	}
+	for i, r := range rateList {
+		done := step(fmt.Sprintf("latency at %.0f records/s for %s", r, *duration))
+		l, err := rig.RunLatency(ctx, "lat"+strconv.Itoa(i), r, *duration, *batch, *poll)
+		if err != nil {
+			return err
+		}
+		rep.Latency = append(rep.Latency, l)
+		done()
+	}
+	for _, size := range sizeList {
+		done := step(fmt.Sprintf("curve: batch %d, %d records", size, *curveN))
+		e2e, err := rig.RunE2E(ctx, "curve"+strconv.Itoa(size), *curveN, size, *inflight)
+		if err != nil {
+			return err
+		}
+		raw, err := rig.RunRawInsert(ctx, *curveN, size)
+		if err != nil {
+			return err
+		}
+		rep.Curve = append(rep.Curve, bench.CurvePoint{E2E: e2e, Raw: raw})
+		done()
+	}
+	return nil
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := strconv.Atoi(f)
+		if err != nil || v < 1 {
+			return nil, fmt.Errorf("%q is not a positive integer", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func parseFloats(s string) ([]float64, error) {
+	var out []float64
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("%q is not a positive number", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
