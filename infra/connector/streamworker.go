@@ -290,7 +290,7 @@ func (w *streamWorker) fetch(ctx context.Context, cons jetstream.Consumer, s *st
 		}
 	}()
 
-	first, err := fetchSome(fctx, cons, 1, 0, w.c.cfg.FetchWait)
+	first, err := fetchFirst(fctx, cons, w.c.cfg.FetchWait)
 	if len(first) == 0 || s.batchSize == 1 {
 		return first, err
 	}
@@ -300,7 +300,7 @@ func (w *streamWorker) fetch(ctx context.Context, cons jetstream.Consumer, s *st
 	}
 	// The window may outlast AckWait: keep the first record alive.
 	stopKA := keepAlive(first[0], w.c.cfg.AckWait/3, func(err error) { w.log.Debug("extend ack deadline", "err", err) })
-	more, err := fetchSome(fctx, cons, s.batchSize-1, room, s.batchWindow)
+	more, err := fetchMore(cons, s.batchSize-1, room, s.batchWindow)
 	stopKA()
 	if err != nil {
 		// The batch in hand is delivered; a lasting problem shows again
@@ -310,27 +310,46 @@ func (w *streamWorker) fetch(ctx context.Context, cons jetstream.Consumer, s *st
 	return append(first, more...), nil
 }
 
-// fetchSome pulls up to n records (and, if maxBytes > 0, about that many
-// bytes), waiting up to wait. Running out of time is not an error.
-func fetchSome(ctx context.Context, cons jetstream.Consumer, n, maxBytes int, wait time.Duration) ([]jetstream.Msg, error) {
+// fetchFirst waits up to wait for one record. It ends early when ctx does
+// (a pause), which is why it is a pull of one: a pull cut short by its
+// context drops what the server had already sent (nats.go unsubscribes),
+// and that record would then wait out AckWait before redelivery.
+func fetchFirst(ctx context.Context, cons jetstream.Consumer, wait time.Duration) ([]jetstream.Msg, error) {
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	opts := []jetstream.FetchOpt{jetstream.FetchContext(wctx)}
-	if maxBytes > 0 {
-		opts = append(opts, jetstream.FetchMaxBytes(maxBytes))
-	}
-	b, err := cons.Fetch(n, opts...)
+	b, err := cons.Fetch(1, jetstream.FetchContext(wctx))
 	if err != nil {
 		if wctx.Err() != nil {
 			return nil, nil
 		}
 		return nil, err
 	}
+	return drain(b)
+}
+
+// fetchMore fills a batch: up to n records and about maxBytes, within the
+// batching window. The window is the pull's server-side expiry rather than
+// a context, so that every record the server sends is kept; it is short, so
+// a pause arriving meanwhile waits for it.
+func fetchMore(cons jetstream.Consumer, n, maxBytes int, window time.Duration) ([]jetstream.Msg, error) {
+	opts := []jetstream.FetchOpt{jetstream.FetchMaxWait(window)}
+	if maxBytes > 0 {
+		opts = append(opts, jetstream.FetchMaxBytes(maxBytes))
+	}
+	b, err := cons.Fetch(n, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return drain(b)
+}
+
+// drain collects a pull's records; running out of time is not an error.
+func drain(b jetstream.MessageBatch) ([]jetstream.Msg, error) {
 	var out []jetstream.Msg
 	for m := range b.Messages() {
 		out = append(out, m)
 	}
-	err = b.Error()
+	err := b.Error()
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, nats.ErrTimeout) {
 		err = nil
 	}

@@ -5,6 +5,8 @@
 //	bench batch      batch ingestion: full path vs raw inserts (4.3 MB and -big-mb),
 //	                 a -huge-mb file through the real function with a discarding
 //	                 sink (peak RSS, rows/s), and the seed's 2 tenants x 5 files
+//	bench stream     stream ingestion: end to end vs raw inserts and raw JetStream,
+//	                 publish->stored latency at fixed rates, the batch-size curve
 package main
 
 import (
@@ -24,17 +26,19 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench provider|batch [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench provider|batch|stream [flags]")
 		os.Exit(2)
 	}
 	var err error
 	switch os.Args[1] {
+	case "stream":
+		err = runStream(ctx, os.Args[2:])
 	case "provider":
 		err = runProvider(ctx, os.Args[2:])
 	case "batch":
 		err = runBatch(ctx, os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown benchmark %q (have: provider, batch)", os.Args[1])
+		err = fmt.Errorf("unknown benchmark %q (have: provider, batch, stream)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
