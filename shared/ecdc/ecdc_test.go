@@ -5,8 +5,11 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/mysimbdp/mysimbdp/shared/profile"
 )
 
 func TestCSVHasTheQuirksAndParses(t *testing.T) {
@@ -65,5 +68,27 @@ func TestSizedReaderAndDateCycles(t *testing.T) {
 	first, wrapped := Row(0), Row(6*cycleDays)
 	if !strings.HasPrefix(first, "6/07/2020,") || !strings.HasPrefix(wrapped, "6/07/2020,") || !strings.Contains(wrapped, ",AF1,") {
 		t.Fatalf("row 0 %q and the first row of cycle 1 %q: want the same date, a numbered geoId", first, wrapped)
+	}
+}
+
+// The profiles must parse, and must stay the demo tenants' shapes.
+func TestProfilesMatchTheDemoTenants(t *testing.T) {
+	for _, tt := range []struct {
+		shape Shape
+		file  string
+	}{{SourceNames, "../../tenants/tenant1.yaml"}, {SnakeCase, "../../tenants/tenant2.yaml"}} {
+		p, err := profile.Parse([]byte(Profile("acme", tt.shape, "batch:\n  max_files_per_window: 3\n")), "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		demo, err := profile.Load(tt.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Batch.MaxFilesPerWindow != 3 || !reflect.DeepEqual(p.Sink.Schema, demo.Sink.Schema) ||
+			!reflect.DeepEqual(p.Sink.Key, demo.Sink.Key) || !reflect.DeepEqual(p.Wrangling, demo.Wrangling) ||
+			p.Sink.Collection != demo.Sink.Collection || p.Sink.UnknownFields != demo.Sink.UnknownFields {
+			t.Errorf("%s: profile shape differs from the demo tenant's", tt.file)
+		}
 	}
 }

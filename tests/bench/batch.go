@@ -197,73 +197,6 @@ const benchLimits = `  max_file_size: 8GiB
   window: 1s
   formats: [csv]`
 
-// Tenant1Profile is tenants/tenant1.yaml's shape (source column names,
-// key geoId+dateRep) under another tenant id, with benchLimits.
-func Tenant1Profile(tenant string) string {
-	return `tenant: ` + tenant + `
-batch:
-` + benchLimits + `
-sink:
-  collection: covid_daily
-  unknown_fields: reject
-  schema:
-    - {name: dateRep, type: date, required: true}
-    - {name: day, type: int, required: true}
-    - {name: month, type: int, required: true}
-    - {name: year, type: int, required: true}
-    - {name: cases, type: int, required: true}
-    - {name: deaths, type: int, required: true}
-    - {name: countriesAndTerritories, type: string, required: true}
-    - {name: geoId, type: string, required: true}
-    - {name: countryterritoryCode, type: string}
-    - {name: popData2019, type: int}
-    - {name: continentExp, type: string, required: true}
-  key: [geoId, dateRep]
-wrangling:
-  dates:
-    dateRep: d/m/yyyy
-`
-}
-
-// Tenant2Profile is a second tenant's shape: renamed columns, derived
-// fields and dropped ones, through the same generic ingestion.
-func Tenant2Profile(tenant string) string {
-	return `tenant: ` + tenant + `
-batch:
-` + benchLimits + `
-sink:
-  collection: ecdc_cases
-  unknown_fields: ignore
-  schema:
-    - {name: dateRep, type: date, required: true}
-    - {name: day, type: int}
-    - {name: month, type: int}
-    - {name: year, type: int}
-    - {name: cases, type: int, required: true}
-    - {name: deaths, type: int, required: true}
-    - {name: countriesAndTerritories, type: string, required: true}
-    - {name: geoId, type: string, required: true}
-    - {name: countryterritoryCode, type: string}
-    - {name: popData2019, type: int}
-    - {name: continentExp, type: string}
-  key: [geo_id, report_date]
-wrangling:
-  rename:
-    dateRep: report_date
-    countriesAndTerritories: country
-    geoId: geo_id
-    countryterritoryCode: country_code
-    popData2019: population_2019
-    continentExp: continent
-  dates:
-    dateRep: [d/m/yyyy, yyyy-mm-dd]
-  derive:
-    - {name: record_id, op: concat, from: [geo_id, report_date], sep: ":"}
-    - {name: source, op: constant, value: ecdc}
-  drop: [day, month, year]
-`
-}
-
 // ---- 1. full path vs raw insert -------------------------------------------
 
 // FullVsRaw is one file size through both paths.
@@ -861,4 +794,14 @@ func (p BatchReport) Print(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %11.1fs %11.2fs %14.0f\n", "mysimbdp", s.Wall.Seconds(), s.PerFile.Seconds(), rate(float64(s.Rows), s.Wall))
 		fmt.Fprintf(w, "  mysimbdp/seed speed-up: wall %.2fx, per file %.2fx\n", SeedWall.Seconds()/s.Wall.Seconds(), SeedPerFile.Seconds()/s.PerFile.Seconds())
 	}
+}
+
+// Tenant1Profile and Tenant2Profile are the demo tenants' shapes
+// (shared/ecdc.Profile) under another tenant id, with benchLimits.
+func Tenant1Profile(tenant string) string {
+	return ecdc.Profile(tenant, ecdc.SourceNames, "batch:\n"+benchLimits+"\n")
+}
+
+func Tenant2Profile(tenant string) string {
+	return ecdc.Profile(tenant, ecdc.SnakeCase, "batch:\n"+benchLimits+"\n")
 }

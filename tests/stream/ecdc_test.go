@@ -44,36 +44,15 @@ func record(tenant string, seq uint64, data []byte) streamingest.Record {
 	}
 }
 
-// tenant1Profile is tenants/tenant1.yaml's shape under the test's own
-// tenant id, so that tests share no database; window is stream.window.
-func tenant1Profile(tenant, window string) string {
-	return `tenant: ` + tenant + `
-stream:
-  window: ` + window + `
-sink:
-  collection: covid_daily
-  unknown_fields: reject
-  schema:
-    - {name: dateRep, type: date, required: true}
-    - {name: day, type: int, required: true}
-    - {name: month, type: int, required: true}
-    - {name: year, type: int, required: true}
-    - {name: cases, type: int, required: true}
-    - {name: deaths, type: int, required: true}
-    - {name: countriesAndTerritories, type: string, required: true}
-    - {name: geoId, type: string, required: true}
-    - {name: countryterritoryCode, type: string}
-    - {name: popData2019, type: int}
-    - {name: continentExp, type: string, required: true}
-  key: [geoId, dateRep]
-wrangling:
-  dates:
-    dateRep: d/m/yyyy
-`
-}
-
 // noKeyProfile is tenant1's without a business key: documents are then
 // identified by the record id.
 func noKeyProfile(tenant string) string {
 	return strings.Replace(tenant1Profile(tenant, "5s"), "  key: [geoId, dateRep]\n", "", 1)
+}
+
+// tenant1Profile is tenants/tenant1.yaml's shape (shared/ecdc.Profile)
+// under the test's own tenant id, so that tests share no database; window
+// is stream.window.
+func tenant1Profile(tenant, window string) string {
+	return ecdc.Profile(tenant, ecdc.SourceNames, "stream:\n  window: "+window+"\n")
 }
