@@ -2,7 +2,6 @@ package provider
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -10,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -416,48 +414,4 @@ func TestRestartRecreatesFunctions(t *testing.T) {
 	if code, body := h2.invoke("durable.team-a/env?name=GREETING"); code != http.StatusOK || body != "kept" {
 		t.Errorf("after restart = %d %q", code, body)
 	}
-}
-
-// TestProxyOverhead measures the added p50 latency of the invocation path.
-// It logs rather than asserts: a busy CI machine's timing is not a
-// correctness property.
-func TestProxyOverhead(t *testing.T) {
-	if testing.Short() {
-		t.Skip("timing measurement")
-	}
-	t.Parallel()
-	h := newHarness(t)
-	h.deploy(spec("fast", nil, nil))
-	h.waitReplicas("fast", defNS, 1)
-	h.pids("fast", defNS)
-	fn := h.p.lookup("fast", defNS)
-	fn.mu.RLock()
-	direct := "http://" + *fn.pool[0].addr.Load() + "/"
-	fn.mu.RUnlock()
-	via := h.srv.URL + "/function/fast/"
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
-	once := func(url string) time.Duration {
-		start := time.Now()
-		resp, err := client.Post(url, "text/plain", bytes.NewReader([]byte("x")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return time.Since(start)
-	}
-	// Interleaved, so that load from elsewhere on the machine hits both
-	// series alike.
-	const n = 500
-	var ds, vs []time.Duration
-	for i := range n + 50 {
-		dd, vv := once(direct), once(via)
-		if i >= 50 { // warm-up
-			ds, vs = append(ds, dd), append(vs, vv)
-		}
-	}
-	slices.Sort(ds)
-	slices.Sort(vs)
-	d, v := ds[n/2], vs[n/2]
-	t.Logf("p50 direct %s, via provider %s, added %s", d, v, v-d)
 }
