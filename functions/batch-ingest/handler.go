@@ -26,10 +26,10 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/mysimbdp/mysimbdp/shared/fnrun"
 	"github.com/mysimbdp/mysimbdp/shared/ingest"
 )
 
@@ -49,92 +49,58 @@ func Handle(w http.ResponseWriter, r *http.Request) { process.ServeHTTP(w, r) }
 // passes its probes and says what is wrong in every answer and log line).
 // Tests build their own with NewHandler.
 type Handler struct {
-	getenv func(string) string
-	log    *slog.Logger
-
-	mu    sync.Mutex
-	batch *ingest.Batch
+	log   *slog.Logger
+	batch *fnrun.Lazy[*ingest.Batch]
 }
 
 // NewHandler returns a Handler reading its environment through getenv.
 func NewHandler(getenv func(string) string, log *slog.Logger) *Handler {
-	return &Handler{getenv: getenv, log: log}
-}
-
-// get builds the Batch on first use. Unlike sync.Once, a failure is not
-// remembered: the next request tries again.
-func (h *Handler) get() (*ingest.Batch, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.batch != nil {
-		return h.batch, nil
-	}
-	cfg, err := ingest.ConfigFromEnv(h.getenv)
-	if err != nil {
-		return nil, err
-	}
-	b, err := ingest.New(cfg, ingest.Options{Log: h.log})
-	if err != nil {
-		return nil, err
-	}
-	h.batch = b
-	return b, nil
+	return &Handler{log: log, batch: fnrun.NewLazy(func() (*ingest.Batch, error) {
+		cfg, err := ingest.ConfigFromEnv(getenv)
+		if err != nil {
+			return nil, err
+		}
+		return ingest.New(cfg, ingest.Options{Log: log})
+	})}
 }
 
 // Close releases the Batch's connections, if it was built.
 func (h *Handler) Close(ctx context.Context) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.batch == nil {
-		return nil
-	}
-	err := h.batch.Close(ctx)
-	h.batch = nil
-	return err
+	return h.batch.Release(func(v *ingest.Batch) error { return v.Close(ctx) })
 }
 
 // ServeHTTP decodes the S3 event and answers with the ingestion's report.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		answerError(w, http.StatusMethodNotAllowed, "POST an S3 event notification (JSON)")
+		fnrun.WriteError(w, http.StatusMethodNotAllowed, "POST an S3 event notification (JSON)")
 		return
 	}
-	b, err := h.get()
+	b, err := h.batch.Get()
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "batch ingest is misconfigured", "err", err)
-		answerError(w, http.StatusInternalServerError, err.Error())
+		fnrun.WriteError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	var ev events.S3Event
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxEventBytes))
 	if err := dec.Decode(&ev); err != nil {
-		answerError(w, http.StatusBadRequest, fmt.Sprintf("the body is not an S3 event notification (JSON with Records): %v", err))
+		fnrun.WriteError(w, http.StatusBadRequest, fmt.Sprintf("the body is not an S3 event notification (JSON with Records): %v", err))
 		return
 	}
 	rep, err := b.HandleEvent(r.Context(), ev)
 	switch {
 	case errors.Is(err, ingest.ErrBadEvent):
-		answerError(w, http.StatusBadRequest, err.Error())
+		fnrun.WriteError(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, ingest.ErrForbidden):
-		answerError(w, http.StatusForbidden, err.Error())
+		fnrun.WriteError(w, http.StatusForbidden, err.Error())
 	case err != nil:
 		// The report says how far it got; the status says: redeliver.
-		answer(w, http.StatusInternalServerError, rep)
+		fnrun.WriteJSON(w, http.StatusInternalServerError, rep)
 	case rep.Status == ingest.StatusDeferred:
 		w.Header().Set("Retry-After", strconv.FormatInt(max(rep.RetryAfterSeconds, 1), 10))
-		answer(w, http.StatusTooManyRequests, rep)
+		fnrun.WriteJSON(w, http.StatusTooManyRequests, rep)
 	default:
-		answer(w, http.StatusOK, rep)
+		fnrun.WriteJSON(w, http.StatusOK, rep)
 	}
-}
-
-func answer(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func answerError(w http.ResponseWriter, code int, msg string) {
-	answer(w, code, map[string]string{"error": msg})
 }

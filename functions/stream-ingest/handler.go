@@ -25,8 +25,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"sync"
 
+	"github.com/mysimbdp/mysimbdp/shared/fnrun"
 	"github.com/mysimbdp/mysimbdp/shared/streamingest"
 )
 
@@ -49,100 +49,66 @@ func Handle(w http.ResponseWriter, r *http.Request) { process.ServeHTTP(w, r) }
 // starts, passes its probes and says what is wrong in every answer and log
 // line). Tests build their own with NewHandler.
 type Handler struct {
-	getenv func(string) string
-	log    *slog.Logger
-
-	mu  sync.Mutex
-	ing *streamingest.Ingester
+	log *slog.Logger
+	ing *fnrun.Lazy[*streamingest.Ingester]
 }
 
 // NewHandler returns a Handler reading its environment through getenv.
 func NewHandler(getenv func(string) string, log *slog.Logger) *Handler {
-	return &Handler{getenv: getenv, log: log}
-}
-
-// get builds the Ingester on first use. Unlike sync.Once, a failure is not
-// remembered: the next request tries again.
-func (h *Handler) get() (*streamingest.Ingester, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.ing != nil {
-		return h.ing, nil
-	}
-	cfg, err := streamingest.ConfigFromEnv(h.getenv)
-	if err != nil {
-		return nil, err
-	}
-	ing, err := streamingest.New(cfg, streamingest.Options{Log: h.log})
-	if err != nil {
-		return nil, err
-	}
-	h.ing = ing
-	return ing, nil
+	return &Handler{log: log, ing: fnrun.NewLazy(func() (*streamingest.Ingester, error) {
+		cfg, err := streamingest.ConfigFromEnv(getenv)
+		if err != nil {
+			return nil, err
+		}
+		return streamingest.New(cfg, streamingest.Options{Log: log})
+	})}
 }
 
 // Close publishes the last window report and releases the connections, if
 // the Ingester was built.
 func (h *Handler) Close(ctx context.Context) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.ing == nil {
-		return nil
-	}
-	err := h.ing.Close(ctx)
-	h.ing = nil
-	return err
+	return h.ing.Release(func(v *streamingest.Ingester) error { return v.Close(ctx) })
 }
 
 // ServeHTTP decodes the batch and answers with the records that failed.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		answerError(w, http.StatusMethodNotAllowed, "POST a batch of stream records (JSON)")
+		fnrun.WriteError(w, http.StatusMethodNotAllowed, "POST a batch of stream records (JSON)")
 		return
 	}
-	ing, err := h.get()
+	ing, err := h.ing.Get()
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "stream ingest is misconfigured", "err", err)
-		answerError(w, http.StatusInternalServerError, err.Error())
+		fnrun.WriteError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	tenant := ing.Profile().Tenant
 	if hdr := r.Header.Get(streamingest.HeaderTenant); hdr != "" && hdr != tenant {
-		answerError(w, http.StatusForbidden, fmt.Sprintf("%s is %q; this is tenant %s's stream ingest", streamingest.HeaderTenant, hdr, tenant))
+		fnrun.WriteError(w, http.StatusForbidden, fmt.Sprintf("%s is %q; this is tenant %s's stream ingest", streamingest.HeaderTenant, hdr, tenant))
 		return
 	}
 	var b streamingest.Batch
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBatchBytes)).Decode(&b); err != nil {
 		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
-			answerError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the batch is over %d bytes: send fewer records per batch", tooLarge.Limit))
+			fnrun.WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the batch is over %d bytes: send fewer records per batch", tooLarge.Limit))
 			return
 		}
-		answerError(w, http.StatusBadRequest, fmt.Sprintf(`the body is not a batch ({"tenant":..., "records":[...]}): %v`, err))
+		fnrun.WriteError(w, http.StatusBadRequest, fmt.Sprintf(`the body is not a batch ({"tenant":..., "records":[...]}): %v`, err))
 		return
 	}
 	resp, err := ing.Handle(r.Context(), b)
 	switch {
 	case errors.Is(err, streamingest.ErrBadBatch):
-		answerError(w, http.StatusBadRequest, err.Error())
+		fnrun.WriteError(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, streamingest.ErrForbidden):
-		answerError(w, http.StatusForbidden, err.Error())
+		fnrun.WriteError(w, http.StatusForbidden, err.Error())
 	case err != nil:
-		answerError(w, http.StatusServiceUnavailable, err.Error())
+		fnrun.WriteError(w, http.StatusServiceUnavailable, err.Error())
 	default:
 		if resp.BatchItemFailures == nil { // [] in JSON, never null
 			resp.BatchItemFailures = []streamingest.ItemFailure{}
 		}
-		answer(w, http.StatusOK, resp)
+		fnrun.WriteJSON(w, http.StatusOK, resp)
 	}
-}
-
-func answer(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func answerError(w http.ResponseWriter, code int, msg string) {
-	answer(w, code, map[string]string{"error": msg})
 }
