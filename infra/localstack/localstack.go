@@ -67,6 +67,9 @@ type Config struct {
 	// it, and its first back-off; zero means the connector's defaults.
 	ConnectorMaxAttempts int
 	ConnectorBackoff     time.Duration
+	// NoConnector leaves the connector out (its streams are still
+	// created), for running infra/cmd/connector as its own process.
+	NoConnector bool
 
 	// Progress receives one line per step, for people watching `up`.
 	Progress func(format string, args ...any)
@@ -264,10 +267,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	if err := s.deployStack(ctx, gw, st); err != nil {
 		return nil, err
 	}
-	cfg.Progress("starting the connector (S3 events -> tenants' batch functions)")
-	runCtx, stop := context.WithCancel(context.Background())
-	s.stopConnector, s.connectorDone = stop, make(chan error, 1)
-	go func() { s.connectorDone <- s.connector.Run(runCtx) }()
+	if !cfg.NoConnector {
+		cfg.Progress("starting the connector (S3 events and stream records -> tenants' functions)")
+		runCtx, stop := context.WithCancel(context.Background())
+		s.stopConnector, s.connectorDone = stop, make(chan error, 1)
+		go func() { s.connectorDone <- s.connector.Run(runCtx) }()
+	}
 	raw, err := json.MarshalIndent(s.Endpoints, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode endpoints: %w", err)

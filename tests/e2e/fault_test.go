@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -127,5 +129,72 @@ func TestStreamSurvivesKillingAReplica(t *testing.T) {
 	if killed == 0 {
 		t.Fatal("found no stream-ingest replica to kill")
 	}
+	waitStoredExactly(ctx, t, rig.coll, total)
+}
+
+var buildConnectorOnce = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "mysimbdp-e2e-connector")
+	if err != nil {
+		return "", err
+	}
+	exe := filepath.Join(dir, "connector")
+	cmd := exec.Command("go", "build", "-o", exe, "./infra/cmd/connector")
+	cmd.Dir = "../.."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build connector: %v\n%s", err, out)
+	}
+	return exe, nil
+})
+
+// startConnector runs infra/cmd/connector as its own process against the
+// stack on f, reading the gateway's credentials from their secret files as
+// an OpenFaaS component does. It is killed when the test ends.
+func startConnector(t *testing.T, f upFlags) *exec.Cmd {
+	t.Helper()
+	exe, err := buildConnectorOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := endpoints(t, f)
+	cmd := exec.Command(exe, "--refresh-interval", "500ms")
+	cmd.Env = append(os.Environ(), "NATS_URL="+e.NATS, "GATEWAY_URL="+e.Gateway,
+		"SECRET_MOUNT_PATH="+e.GatewaySecret, "METRICS_ADDR=", "LOG_LEVEL=warn")
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+		if t.Failed() {
+			t.Logf("connector output:\n%s", out.String())
+		}
+	})
+	return cmd
+}
+
+// TestStreamSurvivesKillingTheConnector runs the connector as its own
+// process, as on a cluster, SIGKILLs it mid-stream and starts a new one:
+// the durable consumers hand the unacknowledged records to the new one and
+// every record is stored exactly once.
+func TestStreamSurvivesKillingTheConnector(t *testing.T) {
+	f := newUpFlags(t)
+	f.extra = []string{"--connector=false"}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	startUp(t, f)
+	rig := connectRig(t, f)
+	first := startConnector(t, f)
+	const total = 5000
+	publishRecords(ctx, t, rig.js, "ingest.tenant1.covid", 0, total)
+	waitStoredBetween(ctx, t, rig.coll, total)
+
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	startConnector(t, f)
 	waitStoredExactly(ctx, t, rig.coll, total)
 }

@@ -34,6 +34,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.MinIOConsoleAddr, "minio-console-addr", "127.0.0.1:9001", "MinIO console address")
 	fs.IntVar(&cfg.ConnectorMaxAttempts, "max-attempts", 0, "failed deliveries of an event or record before it is dead-lettered (default: the connector's, 10)")
 	fs.DurationVar(&cfg.ConnectorBackoff, "retry-backoff", 0, "first back-off before a failed delivery is retried, doubling each time (default: the connector's, 1s)")
+	withConnector := fs.Bool("connector", true, "run the connector in this process; false to run infra/cmd/connector on its own (as on a cluster)")
 	verbose := fs.Bool("v", false, "log every part's details (JSON on stderr)")
 	runDemo := fs.Bool("demo", false, "once up, run the platform's main job: every tenant uploads ECDC-shaped files and the summary of what was ingested is printed")
 	demoFiles := fs.Int("demo-files", 5, "with --demo: files per tenant")
@@ -42,6 +43,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	cfg.NoConnector = !*withConnector
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelInfo
