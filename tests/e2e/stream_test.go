@@ -3,7 +3,10 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -126,6 +129,25 @@ func TestStreamRecordsLandOnceAndPauseHoldsThem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The pause has taken effect once the connector says so and no pull of
+	// its is waiting on the stream; records published before that could
+	// still go out.
+	waitFor(t, "the connector has paused tenant1", 30*time.Second, func() error {
+		resp, err := http.Get(e.Gateway + "/connector/metrics")
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), `mysimbdp_connector_tenant_paused{tenant="tenant1"} 1`) {
+			return errors.New("not paused yet")
+		}
+		ci, err := consumer.Info(ctx)
+		if err != nil || ci.NumWaiting != 0 {
+			return fmt.Errorf("pulls waiting: %v (%v)", ci, err)
+		}
+		return nil
+	})
 	publishRecords(ctx, t, js, "ingest.tenant1.covid", 2000, 2100)
 	waitFor(t, "the 100 records wait in the stream", 30*time.Second, func() error {
 		ci, err := consumer.Info(ctx)
