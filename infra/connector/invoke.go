@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -140,27 +139,5 @@ func (c *Connector) observe(t target, r result) {
 // hand the same file to a second replica. The returned stop waits for the
 // goroutine to end.
 func keepAlive(msg jetstream.Msg, interval time.Duration, onErr func(error)) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				if err := msg.InProgress(); err != nil {
-					onErr(err)
-				}
-			}
-		}
-	})
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			close(done)
-			wg.Wait()
-		})
-	}
+	return keepAliveAll([]jetstream.Msg{msg}, interval, onErr)
 }

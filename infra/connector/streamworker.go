@@ -425,6 +425,7 @@ func (l *limiter) signal() {
 }
 
 // keepAliveAll is keepAlive for a batch: one ticker for all its records.
+// An error names how many records it hit and the first one.
 func keepAliveAll(msgs []jetstream.Msg, interval time.Duration, onErr func(error)) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
