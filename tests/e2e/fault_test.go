@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -132,19 +131,7 @@ func TestStreamSurvivesKillingAReplica(t *testing.T) {
 	waitStoredExactly(ctx, t, rig.coll, total)
 }
 
-var buildConnectorOnce = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "mysimbdp-e2e-connector")
-	if err != nil {
-		return "", err
-	}
-	exe := filepath.Join(dir, "connector")
-	cmd := exec.Command("go", "build", "-o", exe, "./infra/cmd/connector")
-	cmd.Dir = "../.."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build connector: %v\n%s", err, out)
-	}
-	return exe, nil
-})
+var buildConnectorOnce = buildCommand("./infra/cmd/connector")
 
 // startConnector runs infra/cmd/connector as its own process against the
 // stack on f, reading the gateway's credentials from their secret files as

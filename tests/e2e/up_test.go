@@ -45,19 +45,25 @@ func repoRoot(t testing.TB) string {
 	return dir
 }
 
-var buildOnce = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "mysimbdp-e2e-bin")
-	if err != nil {
-		return "", err
-	}
-	exe := filepath.Join(dir, "mysimbdp")
-	cmd := exec.Command("go", "build", "-o", exe, "./infra/cmd/mysimbdp")
-	cmd.Dir = "../.."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build mysimbdp: %v\n%s", err, out)
-	}
-	return exe, nil
-})
+// buildCommand returns a func that compiles the repo's command pkg (e.g.
+// "./infra/cmd/mysimbdp") once per test run and returns its path.
+func buildCommand(pkg string) func() (string, error) {
+	return sync.OnceValues(func() (string, error) {
+		dir, err := os.MkdirTemp("", "mysimbdp-e2e-bin")
+		if err != nil {
+			return "", err
+		}
+		exe := filepath.Join(dir, filepath.Base(pkg))
+		cmd := exec.Command("go", "build", "-o", exe, pkg)
+		cmd.Dir = "../.."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("build %s: %v\n%s", pkg, err, out)
+		}
+		return exe, nil
+	})
+}
+
+var buildOnce = buildCommand("./infra/cmd/mysimbdp")
 
 // cli is the mysimbdp binary, built once per test run.
 func cli(t testing.TB) string {
