@@ -79,7 +79,7 @@ func TestBatcher(t *testing.T) {
 }
 
 func TestDocSize(t *testing.T) {
-	pl := compile(t, ecdcProfile(ecdcDates+"  derive: [{name: c, op: constant, value: x}]\n"))
+	pl := compile(t, ecdcProfile("  derive: [{name: c, op: constant, value: x}]\n"))
 	for _, in := range []string{afJSON, jpJSON} {
 		rec := pl.Message(1, []byte(in))
 		if rec.Err != nil {

@@ -11,7 +11,7 @@ import (
 const benchRows = 20_000
 
 func benchParse(b *testing.B, name string, data []byte) {
-	pl := compile(b, ecdcProfile(ecdcDates))
+	pl := compile(b, ecdcProfile(""))
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -46,7 +46,7 @@ func BenchmarkParseCSV(b *testing.B) {
 func BenchmarkParseNDJSON(b *testing.B) {
 	var buf bytes.Buffer
 	cols := strings.Split(ecdcHeader, ",")
-	pl := compile(b, ecdcProfile(ecdcDates))
+	pl := compile(b, ecdcProfile(""))
 	rd := pl.NewReader(newECDCStream(benchRows), "ecdc.csv")
 	enc := json.NewEncoder(&buf)
 	for {

@@ -104,7 +104,7 @@ func TestReadCSV(t *testing.T) {
 			errText: "cannot read the header row (line 1): unterminated quoted field",
 		},
 	}
-	pl := compile(t, ecdcProfile(ecdcDates))
+	pl := compile(t, ecdcProfile(""))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			object := tt.object
@@ -144,7 +144,7 @@ func TestReadCSV(t *testing.T) {
 }
 
 func TestCSVValuesAndLines(t *testing.T) {
-	pl := compile(t, ecdcProfile(ecdcDates))
+	pl := compile(t, ecdcProfile(""))
 	in := ecdcFile(ecdcQuirks()[0], `6/07/2020,6,7,2020,0,0,"Bonaire, ""Saint""`+"\r\n"+`Saba",BQ,BES,25983,America`, ecdcQuirks()[3], ecdcQuirks()[4])
 	good, bad, err := readAll(t, pl.NewReader(strings.NewReader(in), "x.csv"))
 	if err != nil || len(bad) > 0 || len(good) != 4 {
@@ -187,7 +187,7 @@ func TestCSVValuesAndLines(t *testing.T) {
 }
 
 func TestCSVOptions(t *testing.T) {
-	pl := compile(t, ecdcProfile(ecdcDates+"batch:\n  gzip: false\n  formats: [csv]\n  csv: {delimiter: \";\", header: false}\n"))
+	pl := compile(t, ecdcProfile("batch:\n  gzip: false\n  formats: [csv]\n  csv: {delimiter: \";\", header: false}\n"))
 	row := strings.ReplaceAll(ecdcQuirks()[0], ",", ";")
 	good, bad, err := readAll(t, pl.NewReader(strings.NewReader(row+"\n"+row+";x\n"), "data"))
 	if err != nil || len(good) != 1 || len(bad) != 1 || good[0].Line != 1 {
@@ -204,7 +204,7 @@ func TestCSVOptions(t *testing.T) {
 }
 
 func TestLongLinesAndTooLarge(t *testing.T) {
-	pl := compile(t, ecdcProfile(ecdcDates+"batch:\n  max_file_size: 100KB\n"))
+	pl := compile(t, ecdcProfile("batch:\n  max_file_size: 100KB\n"))
 	pl.maxRecord = 1000
 	long := ecdcQuirks()[0] + strings.Repeat("x", 5000)
 	good, bad, err := readAll(t, pl.NewReader(strings.NewReader(ecdcFile(long, ecdcQuirks()[1])), "x.csv"))

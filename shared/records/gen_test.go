@@ -35,31 +35,20 @@ func ecdcFile(rows ...string) string {
 // that tests can read a large file without it ever being in memory.
 func newECDCStream(n int) io.Reader { return ecdc.NewReader(0, n, ecdc.Options{}) }
 
-// ecdcProfile is tenant1's profile as the tests need it; extra is appended
-// to the YAML (e.g. a wrangling section).
+// ecdcProfile is tenants/tenant1.yaml's shape (shared/ecdc.Profile),
+// whose last section is its wrangling (dateRep from d/m/yyyy); extra is
+// appended to the YAML: more wrangling lines indented by two, or more
+// top-level sections.
 func ecdcProfile(extra string) string {
-	return `tenant: tenant1
-sink:
-  collection: covid_daily
-  schema:
-    - {name: dateRep, type: date, required: true}
-    - {name: day, type: int, required: true}
-    - {name: month, type: int, required: true}
-    - {name: year, type: int, required: true}
-    - {name: cases, type: int, required: true}
-    - {name: deaths, type: int, required: true}
-    - {name: countriesAndTerritories, type: string, required: true}
-    - {name: geoId, type: string, required: true}
-    - {name: countryterritoryCode, type: string}
-    - {name: popData2019, type: int}
-    - {name: continentExp, type: string, required: true}
-  key: [geoId, dateRep]
-` + extra
+	return ecdc.Profile("tenant1", ecdc.SourceNames, extra)
 }
 
-const ecdcDates = `wrangling:
-  dates: {dateRep: d/m/yyyy}
-`
+// ecdcUnwrangled is ecdcProfile without its wrangling section, for tests
+// of wrangling itself; extra is appended.
+func ecdcUnwrangled(extra string) string {
+	sink, _, _ := strings.Cut(ecdcProfile(""), "wrangling:\n")
+	return sink + extra
+}
 
 func compile(t testing.TB, yaml string) *Plan {
 	t.Helper()

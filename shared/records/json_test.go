@@ -53,7 +53,7 @@ func TestReadJSON(t *testing.T) {
 		{name: "ndjson empty", object: "x.ndjson", input: "\n\n", err: ErrEmpty},
 		{name: "ndjson garbage", object: "x.ndjson", input: "\x00\x01\x02\n\xff\xfe\n", rejected: []string{"line 1: not valid JSON", "line 2: invalid UTF-8"}},
 	}
-	pl := compile(t, ecdcProfile(ecdcDates))
+	pl := compile(t, ecdcProfile(""))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			good, bad, err := readAll(t, pl.NewReader(strings.NewReader(tt.input), tt.object))
@@ -81,7 +81,7 @@ func TestReadJSON(t *testing.T) {
 }
 
 func TestMessage(t *testing.T) {
-	pl := compile(t, ecdcProfile(ecdcDates))
+	pl := compile(t, ecdcProfile(""))
 	rec := pl.Message(7, []byte(jpJSON))
 	if rec.Err != nil || rec.Line != 7 || len(rec.Doc) != 11 {
 		t.Fatalf("good message: %+v", rec)

@@ -12,7 +12,7 @@ import (
 func TestBoundedMemory(t *testing.T) {
 	const rows = 200_000
 	const limit = 64 << 20
-	pl := compile(t, ecdcProfile(ecdcDates))
+	pl := compile(t, ecdcProfile(""))
 	rd := pl.NewReader(newECDCStream(rows), "big.csv")
 	var ms runtime.MemStats
 	peak := uint64(0)

@@ -51,7 +51,7 @@ func TestDemoTenantsWrangling(t *testing.T) {
 }
 
 func TestDerive(t *testing.T) {
-	pl := compile(t, ecdcProfile(`wrangling:
+	pl := compile(t, ecdcUnwrangled(`wrangling:
   dates: {dateRep: [d/m/yyyy]}
   rename: {cases: n}
   derive:
