@@ -38,7 +38,9 @@ func recordID(m jetstream.Msg, meta *jetstream.MsgMetadata) string {
 // dead-lettered after MaxAttempts failures, redelivered after the
 // function's Retry-After when deferred, handed straight back when the
 // connector shuts down. The records stay in progress while it runs.
-func (w *streamWorker) deliverBatch(ctx context.Context, s *streamSpec, msgs []jetstream.Msg) {
+// invoked is called once the function has answered (or was never called):
+// it frees the function's slot before the records are settled.
+func (w *streamWorker) deliverBatch(ctx context.Context, s *streamSpec, msgs []jetstream.Msg, invoked func()) {
 	c := w.c
 	fn := s.fn.ID()
 	stopKA := keepAliveAll(msgs, c.cfg.AckWait/3, func(err error) { w.log.Warn("extend ack deadline", "err", err) })
@@ -71,6 +73,7 @@ func (w *streamWorker) deliverBatch(ctx context.Context, s *streamSpec, msgs []j
 	if len(send) > 0 {
 		w.invokeBatch(ctx, s, send)
 	}
+	invoked()
 	stopKA()
 
 	var acked, dead, retried int

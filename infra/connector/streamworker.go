@@ -250,19 +250,28 @@ func (w *streamWorker) consume(ctx, work context.Context, cons jetstream.Consume
 			t.Stop()
 			continue
 		}
-		if err := w.lim.acquire(ctx); err != nil {
-			return
-		}
+		// The next batch is pulled while the function still works on the
+		// last ones and waits here for a free slot: the pull's round trips
+		// and batching window overlap the function's work. So at most one
+		// batch more than the function's concurrency is out.
 		msgs, err := w.fetch(ctx, cons, s, changed)
 		if len(msgs) > 0 {
+			if aerr := w.acquire(ctx, msgs); aerr != nil {
+				w.handBack(msgs)
+				return
+			}
 			w.c.smetrics.inflight.WithLabelValues(s.fn.ID()).Inc()
 			batches.Go(func() {
-				defer w.lim.release()
-				defer w.c.smetrics.inflight.WithLabelValues(s.fn.ID()).Dec()
-				w.deliverBatch(work, s, msgs)
+				var once sync.Once
+				release := func() {
+					once.Do(func() {
+						w.c.smetrics.inflight.WithLabelValues(s.fn.ID()).Dec()
+						w.lim.release()
+					})
+				}
+				defer release()
+				w.deliverBatch(work, s, msgs, release)
 			})
-		} else {
-			w.lim.release()
 		}
 		if err != nil && ctx.Err() == nil {
 			fails++
@@ -272,6 +281,24 @@ func (w *streamWorker) consume(ctx, work context.Context, cons jetstream.Consume
 			continue
 		}
 		fails = 0
+	}
+}
+
+// acquire waits for a free slot of the function's concurrency for msgs,
+// keeping them in progress meanwhile: the function may be slow.
+func (w *streamWorker) acquire(ctx context.Context, msgs []jetstream.Msg) error {
+	stopKA := keepAliveAll(msgs, w.c.cfg.AckWait/3, func(err error) { w.log.Debug("extend ack deadline", "err", err) })
+	defer stopKA()
+	return w.lim.acquire(ctx)
+}
+
+// handBack returns records that will not be delivered (the connector is
+// stopping) for immediate redelivery, rather than after AckWait.
+func (w *streamWorker) handBack(msgs []jetstream.Msg) {
+	for _, m := range msgs {
+		if err := m.Nak(); err != nil {
+			w.log.Debug("hand back record", "err", err)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,7 @@ func runStream(ctx context.Context, args []string) error {
 	sizes := fs.String("sizes", "1,10,100,1000", "batch sizes of the curve (empty skips it)")
 	curveN := fs.Int("curve-n", 0, "records per curve point (0: same as -n)")
 	ackWait := fs.Duration("ack-wait", 0, "the connector's AckWait (0: its default, 30s)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (NATS, FerretDB, provider, connector) during the end-to-end run to this file")
 	debug := fs.Bool("vv", false, "log at debug level")
 	verbose := fs.Bool("v", false, "log the connector, provider and servers at info level (-vv: debug, with every batch)")
 	_ = fs.Parse(args)
@@ -80,7 +82,12 @@ func runStream(ctx context.Context, args []string) error {
 
 	if *n > 0 {
 		done := step(fmt.Sprintf("end to end, %d records, batch %d", *n, *batch))
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
 		e2e, err := rig.RunE2E(ctx, "e2e", *n, *batch, *inflight)
+		stopProfile()
 		if err != nil {
 			return err
 		}
@@ -122,6 +129,26 @@ func runStream(ctx context.Context, args []string) error {
 		done()
 	}
 	return nil
+}
+
+// startCPUProfile profiles this process into path until stop is called;
+// an empty path profiles nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func parseInts(s string) ([]int, error) {
