@@ -1,0 +1,134 @@
+package quota
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ControlBucket is the KV bucket through which the platform steers the
+// connector (paused.<tenant> flags and quota.<tenant> decisions).
+const ControlBucket = "mysimbdp-control"
+
+// KeyPrefix starts every decision's key: quota.<tenant>.
+const KeyPrefix = "quota."
+
+// State is what a decision allows.
+type State string
+
+// The states. Throttled is temporary (until the tenant's window reopens);
+// blocked lasts until the cause is gone (e.g. storage over its limit) and
+// the stats function lifts it.
+const (
+	Allowed   State = "allowed"
+	Throttled State = "throttled"
+	Blocked   State = "blocked"
+)
+
+// Decision is the stats function's verdict on one tenant.
+type Decision struct {
+	Tenant string `json:"tenant"`
+	State  State  `json:"state"`
+	// Until is when a throttle ends by itself; zero for allowed, and for a
+	// block that lasts until lifted.
+	Until time.Time `json:"until,omitzero"`
+	// Reason says why, with the figures: "620 messages in the 5s window
+	// from 10:00:05, over the profile's 500".
+	Reason    string    `json:"reason,omitempty"`
+	DecidedAt time.Time `json:"decided_at"`
+}
+
+// Holds reports whether d stops tenant's work at now: throttled before
+// Until, or blocked (until lifted, or before Until when one is set).
+func (d Decision) Holds(now time.Time) bool {
+	switch d.State {
+	case Throttled:
+		return now.Before(d.Until)
+	case Blocked:
+		return d.Until.IsZero() || now.Before(d.Until)
+	}
+	return false
+}
+
+// Key is tenant's decision key in ControlBucket.
+func Key(tenant string) string { return KeyPrefix + tenant }
+
+// TenantOfKey is the tenant of a decision key, or "" when key is not one.
+func TenantOfKey(key string) string {
+	t, ok := strings.CutPrefix(key, KeyPrefix)
+	if !ok {
+		return ""
+	}
+	return t
+}
+
+// Decode reads a decision as stored. A value that is not one holds
+// nothing back: a garbled entry must not stop a tenant.
+func Decode(v []byte) (Decision, error) {
+	var d Decision
+	if err := json.Unmarshal(v, &d); err != nil {
+		return Decision{}, fmt.Errorf("quota decision: %w", err)
+	}
+	switch d.State {
+	case Allowed, Throttled, Blocked:
+	default:
+		return Decision{}, fmt.Errorf("quota decision: state %q is not allowed, throttled or blocked", d.State)
+	}
+	return d, nil
+}
+
+// ControlKV returns the control bucket, creating it if it is missing.
+func ControlKV(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
+	return openKV(ctx, js, jetstream.KeyValueConfig{
+		Bucket:      ControlBucket,
+		Description: "mysimbdp control: paused.<tenant> flags and quota.<tenant> decisions",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+	})
+}
+
+// openKV returns the bucket cfg names, creating it if it is missing; an
+// existing bucket is used as it is.
+func openKV(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := js.CreateKeyValue(ctx, cfg)
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		kv, err = js.KeyValue(ctx, cfg.Bucket)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("KV bucket %s: %w", cfg.Bucket, err)
+	}
+	return kv, nil
+}
+
+// Put stores d as its tenant's decision.
+func Put(ctx context.Context, kv jetstream.KeyValue, d Decision) error {
+	v, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("quota decision for %s: %w", d.Tenant, err)
+	}
+	if _, err := kv.Put(ctx, Key(d.Tenant), v); err != nil {
+		return fmt.Errorf("store quota decision for %s: %w", d.Tenant, err)
+	}
+	return nil
+}
+
+// Get returns tenant's decision; a tenant with none is allowed.
+func Get(ctx context.Context, kv jetstream.KeyValue, tenant string) (Decision, error) {
+	e, err := kv.Get(ctx, Key(tenant))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return Decision{Tenant: tenant, State: Allowed}, nil
+	}
+	if err != nil {
+		return Decision{}, fmt.Errorf("read quota decision of %s: %w", tenant, err)
+	}
+	d, err := Decode(e.Value())
+	if err != nil {
+		return Decision{}, fmt.Errorf("read quota decision of %s: %w", tenant, err)
+	}
+	return d, nil
+}
