@@ -14,6 +14,8 @@ const (
 	DefaultDurable                 = "mysimbdp-connector-s3"
 	DefaultDeadLetterStream        = "DEADLETTER"
 	DefaultDeadLetterSubjectPrefix = "mysimbdp.deadletter"
+	DefaultReportsStream           = "REPORTS"
+	DefaultReportsSubject          = "mysimbdp.reports"
 
 	// TenantLabel names the tenant a function belongs to.
 	TenantLabel = "com.mysimbdp.tenant"
@@ -45,6 +47,15 @@ type Config struct {
 	// mysimbdp.deadletter).
 	DeadLetterStream        string
 	DeadLetterSubjectPrefix string
+
+	// ReportsStream keeps the ingest functions' reports, published on
+	// ReportsSubject.<tenant>, for the platform functions subscribed to
+	// them (the stats function: topic ReportsSubject.>) (defaults REPORTS,
+	// mysimbdp.reports). ReportsMaxAge bounds how long an undelivered
+	// report is kept (default 1 day).
+	ReportsStream  string
+	ReportsSubject string
+	ReportsMaxAge  time.Duration
 
 	// SkipEnsureStreams stops Run from creating missing streams (for
 	// clusters where operators manage them).
@@ -125,6 +136,9 @@ func DefaultConfig() Config {
 		IncomingPrefix:          "incoming/",
 		DeadLetterStream:        DefaultDeadLetterStream,
 		DeadLetterSubjectPrefix: DefaultDeadLetterSubjectPrefix,
+		ReportsStream:           DefaultReportsStream,
+		ReportsSubject:          DefaultReportsSubject,
+		ReportsMaxAge:           24 * time.Hour,
 		EventsMaxAge:            7 * 24 * time.Hour,
 		DeadLetterMaxAge:        30 * 24 * time.Hour,
 		StreamMaxBytes:          1 << 30,
@@ -172,6 +186,10 @@ func (c Config) withDefaults() (Config, error) {
 	str(&c.DeadLetterStream, d.DeadLetterStream)
 	str(&c.DeadLetterSubjectPrefix, d.DeadLetterSubjectPrefix)
 	c.DeadLetterSubjectPrefix = strings.TrimSuffix(c.DeadLetterSubjectPrefix, ".")
+	str(&c.ReportsStream, d.ReportsStream)
+	str(&c.ReportsSubject, d.ReportsSubject)
+	c.ReportsSubject = strings.TrimSuffix(c.ReportsSubject, ".")
+	dur(&c.ReportsMaxAge, d.ReportsMaxAge)
 	dur(&c.EventsMaxAge, d.EventsMaxAge)
 	dur(&c.DeadLetterMaxAge, d.DeadLetterMaxAge)
 	if c.StreamMaxBytes <= 0 {
@@ -207,6 +225,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.StreamMaxAckPending < MaxBatchSize {
 		// A batch of the largest size must fit in what may be out.
 		errs = append(errs, fmt.Errorf("StreamMaxAckPending %d is below the largest batch size %d", c.StreamMaxAckPending, MaxBatchSize))
+	}
+	if strings.ContainsAny(c.ReportsSubject, "*> \t") {
+		errs = append(errs, fmt.Errorf("ReportsSubject %q must be a literal subject", c.ReportsSubject))
 	}
 	if strings.ContainsAny(c.DeadLetterSubjectPrefix, "*> \t") {
 		errs = append(errs, fmt.Errorf("DeadLetterSubjectPrefix %q must be a literal subject", c.DeadLetterSubjectPrefix))

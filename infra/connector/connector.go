@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,7 +41,12 @@ type Connector struct {
 	// streamFns carries the newest function list from refresh to the
 	// stream manager (at most one list waits).
 	streamFns chan []types.FunctionStatus
-	smetrics  *streamMetrics
+	// schedFns does the same for the scheduler.
+	schedFns chan []types.FunctionStatus
+	smetrics *streamMetrics
+	// id tells this connector's records (scheduled ticks) from another
+	// replica's.
+	id string
 }
 
 // New checks cfg (zero fields take DefaultConfig's values) and returns a
@@ -69,8 +75,16 @@ func New(cfg Config, gw *gateway.Client, log *slog.Logger) (*Connector, error) {
 		tracker:   newTracker(2 * cfg.MaxAckPending),
 		pauses:    newPauseBoard(),
 		streamFns: make(chan []types.FunctionStatus, 1),
+		schedFns:  make(chan []types.FunctionStatus, 1),
 		smetrics:  newStreamMetrics(reg),
+		id:        instanceID(),
 	}, nil
+}
+
+// instanceID names this connector process: host, pid and start time.
+func instanceID() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano())
 }
 
 // Config returns the configuration in use, defaults filled in.
@@ -100,6 +114,16 @@ func (c *Connector) EnsureStreams(ctx context.Context, js jetstream.JetStream) e
 		Discard:  jetstream.DiscardNew,
 		MaxAge:   c.cfg.DeadLetterMaxAge,
 		MaxBytes: c.cfg.StreamMaxBytes,
+	}, {
+		Name:        c.cfg.ReportsStream,
+		Description: "Ingest functions' reports, kept until the stats function took them",
+		Subjects:    []string{c.cfg.ReportsSubject + ".>"},
+		Storage:     jetstream.FileStorage,
+		// Reports are published without acks; when the stream is full
+		// the oldest give way, which costs statistics, never data.
+		Discard:  jetstream.DiscardOld,
+		MaxAge:   c.cfg.ReportsMaxAge,
+		MaxBytes: c.cfg.StreamMaxBytes,
 	}} {
 		_, err := js.CreateStream(ctx, sc)
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
@@ -111,6 +135,12 @@ func (c *Connector) EnsureStreams(ctx context.Context, js jetstream.JetStream) e
 		}
 	}
 	return nil
+}
+
+// platformStreams are the platform's streams that functions without a
+// tenant label may subscribe to.
+func (c *Connector) platformStreams() []platformStream {
+	return []platformStream{{stream: c.cfg.ReportsStream, subject: c.cfg.ReportsSubject}}
 }
 
 // consumerConfig is the durable pull consumer on the S3 events stream.
@@ -177,6 +207,7 @@ func (c *Connector) Run(ctx context.Context) error {
 	// Counted in handlers, so the shutdown below waits for stream batches
 	// as for S3 events, and interrupts them alike.
 	c.handlers.Go(func() { c.runStreams(ctx, work, js) })
+	bg.Go(func() { c.runSchedules(ctx, js) })
 
 	sem := make(chan struct{}, c.cfg.MaxConcurrent)
 	for ctx.Err() == nil {

@@ -10,6 +10,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// quotaRecheck is how often an event of a blocked tenant (a decision with
+// no end) is looked at again; quotaDeferral labels those deferrals.
+const (
+	quotaRecheck  = 30 * time.Second
+	quotaDeferral = "quota"
+)
+
 // delivery is one message to hand to the functions of one tenant's topic.
 // It is the part of the flow that does not depend on what the message is.
 type delivery struct {
@@ -48,6 +55,18 @@ func (c *Connector) deliver(ctx context.Context, js jetstream.JetStream, d deliv
 		// start): not the event's fault, so no attempt is spent.
 		d.log.Info("function list not read yet; event postponed", "retry_in", c.cfg.RefreshInterval)
 		return settlement{kind: settleNak, delay: c.cfg.RefreshInterval}
+	}
+	if dec, holds := c.pauses.decision(d.tenant); holds {
+		// The stats function holds the tenant back: its new files wait,
+		// and no attempt is spent. A block has no end of its own, so it is
+		// looked at again now and then.
+		wait := quotaRecheck
+		if !dec.Until.IsZero() {
+			wait = min(max(time.Until(dec.Until), 100*time.Millisecond), c.cfg.MaxRetryAfter)
+		}
+		c.metrics.deferrals.WithLabelValues(quotaDeferral).Inc()
+		d.log.Info("event deferred: the tenant is over its quota", "state", dec.State, "until", dec.Until, "reason", dec.Reason, "retry_in", wait)
+		return settlement{kind: settleNak, delay: wait}
 	}
 	if st.done == nil {
 		st.done = map[string]bool{}

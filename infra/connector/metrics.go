@@ -19,6 +19,7 @@ type metrics struct {
 	inflight          prometheus.Gauge
 	functions         prometheus.Gauge
 	refreshErrors     prometheus.Counter
+	scheduled         *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -35,7 +36,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"function"}),
 		deferrals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "deferrals_total",
-			Help: "Events deferred because a function answered 429 or 503 (quota, cold start); they do not count as attempts.",
+			Help: "Events deferred because a function answered 429 or 503 (quota, cold start), or (function \"quota\") because the tenant's quota decision holds it back; they do not count as attempts.",
 		}, []string{"function"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "retries_total",
@@ -61,7 +62,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "refresh_errors_total",
 			Help: "Failed reads of the function list from the gateway.",
 		}),
+		scheduled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "mysimbdp", Subsystem: "connector", Name: "scheduled_invocations_total",
+			Help: "Scheduled invocations (topic cron-function) fired by this connector, by function and outcome (ok, failed).",
+		}, []string{"function", "outcome"}),
 	}
+	f(m.scheduled)
 	f(m.invocations)
 	f(m.invocationSeconds)
 	f(m.deferrals)

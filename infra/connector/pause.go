@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mysimbdp/mysimbdp/shared/quota"
 )
 
 // ControlBucket is the NATS KV bucket through which the platform steers
 // the connector. Key paused.<tenant> with value "true" stops stream
 // delivery to that tenant's functions; deleting it (or "false") resumes.
-const ControlBucket = "mysimbdp-control"
+const ControlBucket = quota.ControlBucket
 
 const pausedKeyPrefix = "paused."
 
@@ -33,23 +35,10 @@ func pausedValue(v []byte) bool {
 	return err == nil && b
 }
 
-// controlKV returns the control bucket, creating it if it is missing. An
-// existing bucket is used as it is: other parts (quota decisions) may
-// share it with their own settings.
+// controlKV returns the control bucket, creating it if it is missing; the
+// stats function shares it for its quota decisions.
 func controlKV(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
-	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      ControlBucket,
-		Description: "mysimbdp control flags (paused.<tenant>, ...)",
-		History:     1,
-		Storage:     jetstream.FileStorage,
-	})
-	if errors.Is(err, jetstream.ErrBucketExists) {
-		kv, err = js.KeyValue(ctx, ControlBucket)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("control bucket %s: %w", ControlBucket, err)
-	}
-	return kv, nil
+	return quota.ControlKV(ctx, js)
 }
 
 // Pause stops stream delivery to tenant's functions: connectors stop
@@ -112,21 +101,28 @@ func Paused(ctx context.Context, js jetstream.JetStream, tenant string) (bool, e
 	return pausedValue(e.Value()), nil
 }
 
-// pauseBoard is the connector's view of which tenants are paused. Each
-// tenant has a channel closed (and replaced) whenever its flag changes, so
-// a fetch loop waits on it while paused, and cancels a pull in progress
-// when the tenant gets paused.
+// pauseBoard is the connector's view of which tenants are held back: paused
+// by an operator (paused.<tenant>) or throttled or blocked by the stats
+// function (quota.<tenant>, until the decision's Until). Each tenant has a
+// channel closed (and replaced) whenever whether it is held may have
+// changed, a throttle running out included, so a fetch loop waits on it
+// while held, and cancels a pull in progress when the tenant gets held.
 type pauseBoard struct {
 	mu      sync.Mutex
 	paused  map[string]bool
+	quota   map[string]quota.Decision
+	timers  map[string]*time.Timer // fire when a decision's Until passes
 	changed map[string]chan struct{}
+	now     func() time.Time
 }
 
 func newPauseBoard() *pauseBoard {
-	return &pauseBoard{paused: map[string]bool{}, changed: map[string]chan struct{}{}}
+	return &pauseBoard{paused: map[string]bool{}, quota: map[string]quota.Decision{},
+		timers: map[string]*time.Timer{}, changed: map[string]chan struct{}{}, now: time.Now}
 }
 
-// state returns tenant's flag and the channel closed at its next change.
+// state reports whether tenant is held back now, and returns the channel
+// closed at its next change.
 func (b *pauseBoard) state(tenant string) (bool, <-chan struct{}) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -135,7 +131,15 @@ func (b *pauseBoard) state(tenant string) (bool, <-chan struct{}) {
 		ch = make(chan struct{})
 		b.changed[tenant] = ch
 	}
-	return b.paused[tenant], ch
+	return b.paused[tenant] || b.quota[tenant].Holds(b.now()), ch
+}
+
+// decision returns tenant's quota decision if it holds now.
+func (b *pauseBoard) decision(tenant string) (quota.Decision, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	d := b.quota[tenant]
+	return d, d.Holds(b.now())
 }
 
 // set records tenant's flag and reports whether it changed.
@@ -154,11 +158,44 @@ func (b *pauseBoard) setLocked(tenant string, paused bool) bool {
 	} else {
 		delete(b.paused, tenant)
 	}
+	b.signalLocked(tenant)
+	return true
+}
+
+// setDecision records tenant's quota decision (Allowed clears it) and
+// reports whether it changed.
+func (b *pauseBoard) setDecision(tenant string, d quota.Decision) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	old, had := b.quota[tenant]
+	if d.State == quota.Allowed {
+		delete(b.quota, tenant)
+	} else {
+		b.quota[tenant] = d
+	}
+	if t := b.timers[tenant]; t != nil {
+		t.Stop()
+		delete(b.timers, tenant)
+	}
+	if d.State != quota.Allowed && !d.Until.IsZero() {
+		b.timers[tenant] = time.AfterFunc(d.Until.Sub(b.now()), func() {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			b.signalLocked(tenant)
+		})
+	}
+	if had == (d.State != quota.Allowed) && old == d {
+		return false
+	}
+	b.signalLocked(tenant)
+	return true
+}
+
+func (b *pauseBoard) signalLocked(tenant string) {
 	if ch, ok := b.changed[tenant]; ok {
 		close(ch)
 		delete(b.changed, tenant)
 	}
-	return true
 }
 
 // replace installs the complete set of flags (read when a watch starts)
@@ -180,16 +217,53 @@ func (b *pauseBoard) replace(all map[string]bool) map[string]bool {
 	return out
 }
 
+// replaceDecisions installs the complete set of decisions (read when a
+// watch starts) and returns the tenants whose decision changed.
+func (b *pauseBoard) replaceDecisions(all map[string]quota.Decision) []string {
+	var out []string
+	b.mu.Lock()
+	var gone []string
+	for t := range b.quota {
+		if _, ok := all[t]; !ok {
+			gone = append(gone, t)
+		}
+	}
+	b.mu.Unlock()
+	for _, t := range gone {
+		if b.setDecision(t, quota.Decision{Tenant: t, State: quota.Allowed}) {
+			out = append(out, t)
+		}
+	}
+	for t, d := range all {
+		if b.setDecision(t, d) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 func (b *pauseBoard) count() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return len(b.paused)
 }
 
+// stop releases the decisions' timers.
+func (b *pauseBoard) stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for t, tm := range b.timers {
+		tm.Stop()
+		delete(b.timers, t)
+	}
+}
+
 // watchPauses keeps the pause board in step with the control bucket until
-// ctx is done. ready is called once the bucket's current flags are on the
-// board, so that no tenant is pulled for before its flag is known.
+// ctx is done. ready is called once the bucket's current flags and
+// decisions are on the board, so that no tenant is pulled for before they
+// are known.
 func (c *Connector) watchPauses(ctx context.Context, js jetstream.JetStream, ready func()) {
+	defer c.pauses.stop()
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		err := c.watchPausesOnce(ctx, js, ready)
@@ -200,7 +274,7 @@ func (c *Connector) watchPauses(ctx context.Context, js jetstream.JetStream, rea
 			attempt = 1 // it worked for a while: not a persistent failure
 		}
 		delay := backoff(attempt, 100*time.Millisecond, 10*time.Second)
-		c.log.Warn("watch the control bucket; keeping the last known pause flags", "bucket", ControlBucket, "err", err, "retry_in", delay)
+		c.log.Warn("watch the control bucket; keeping the last known pause flags and quota decisions", "bucket", ControlBucket, "err", err, "retry_in", delay)
 		if !sleep(ctx, delay) {
 			return
 		}
@@ -214,12 +288,13 @@ func (c *Connector) watchPausesOnce(ctx context.Context, js jetstream.JetStream,
 	if err != nil {
 		return err
 	}
-	w, err := kv.Watch(ctx, pausedKeyPrefix+"*")
+	w, err := kv.WatchAll(ctx)
 	if err != nil {
-		return fmt.Errorf("watch %s in %s: %w", pausedKeyPrefix+"*", ControlBucket, err)
+		return fmt.Errorf("watch %s: %w", ControlBucket, err)
 	}
 	defer func() { _ = w.Stop() }()
 	initial := map[string]bool{}
+	initialQuota := map[string]quota.Decision{}
 	initDone := false
 	for {
 		var e jetstream.KeyValueEntry
@@ -239,10 +314,33 @@ func (c *Connector) watchPausesOnce(ctx context.Context, js jetstream.JetStream,
 			for t, p := range c.pauses.replace(initial) {
 				c.pauseChanged(t, p)
 			}
+			for _, t := range c.pauses.replaceDecisions(initialQuota) {
+				c.decisionChanged(t)
+			}
 			ready()
 			continue
 		}
-		tenant := strings.TrimPrefix(e.Key(), pausedKeyPrefix)
+		if tenant := quota.TenantOfKey(e.Key()); tenant != "" {
+			d := quota.Decision{Tenant: tenant, State: quota.Allowed}
+			if e.Operation() == jetstream.KeyValuePut {
+				if got, err := quota.Decode(e.Value()); err != nil {
+					c.log.Error("ignoring a quota decision that cannot be read; the tenant is allowed", "tenant", tenant, "err", err)
+				} else {
+					d = got
+				}
+			}
+			switch {
+			case !initDone:
+				initialQuota[tenant] = d
+			case c.pauses.setDecision(tenant, d):
+				c.decisionChanged(tenant)
+			}
+			continue
+		}
+		tenant, isFlag := strings.CutPrefix(e.Key(), pausedKeyPrefix)
+		if !isFlag {
+			continue
+		}
 		paused := e.Operation() == jetstream.KeyValuePut && pausedValue(e.Value())
 		if !initDone {
 			if paused {
@@ -266,4 +364,17 @@ func (c *Connector) pauseChanged(tenant string, paused bool) {
 		c.smetrics.tenantPaused.WithLabelValues(tenant).Set(0)
 	}
 	c.smetrics.pausedTenants.Set(float64(c.pauses.count()))
+}
+
+// decisionChanged logs a tenant's new quota decision and updates its gauge.
+func (c *Connector) decisionChanged(tenant string) {
+	d, holds := c.pauses.decision(tenant)
+	if holds {
+		c.log.Info("tenant held back by its quota: stream delivery stops and new files are deferred",
+			"tenant", tenant, "state", d.State, "until", d.Until, "reason", d.Reason)
+		c.smetrics.tenantThrottled.WithLabelValues(tenant).Set(1)
+	} else {
+		c.log.Info("tenant allowed by its quota", "tenant", tenant)
+		c.smetrics.tenantThrottled.WithLabelValues(tenant).Set(0)
+	}
 }

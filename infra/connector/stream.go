@@ -195,7 +195,11 @@ type streamProblem struct {
 // durable consumer name. A function subscribes through ingest.* entries of
 // its topic annotation; those owned by another tenant are left to the
 // route table's misconfiguration report, not repeated here.
-func streamSpecs(fns []types.FunctionStatus) (map[string]*streamSpec, []streamProblem) {
+//
+// Platform functions (no tenant label) may instead subscribe to a platform
+// stream, like the stats function to the reports: a topic under one of
+// platform's subjects. Tenant functions may not: reports name every tenant.
+func streamSpecs(fns []types.FunctionStatus, platform []platformStream) (map[string]*streamSpec, []streamProblem) {
 	specs := map[string]*streamSpec{}
 	var problems []streamProblem
 	for _, fn := range fns {
@@ -208,7 +212,20 @@ func streamSpecs(fns []types.FunctionStatus) (map[string]*streamSpec, []streamPr
 		}
 		t := target{Name: fn.Name, Namespace: fn.Namespace, Tenant: labels[TenantLabel]}
 		var topics []string
+		stream := TenantStream(t.Tenant)
 		for _, topic := range parseTopics(ann[TopicAnnotation]) {
+			if ps, ok := platformStreamOf(platform, topic); ok {
+				switch {
+				case t.Tenant != "":
+					problems = append(problems, streamProblem{fn: t, err: fmt.Errorf("topic %q is the platform's; only functions without a %s label may subscribe to it", topic, TenantLabel)})
+				case len(topics) > 0 && stream != ps.stream:
+					problems = append(problems, streamProblem{fn: t, err: fmt.Errorf("topic %q is on stream %s, the function's other topics on %s: one stream per function", topic, ps.stream, stream)})
+				default:
+					stream = ps.stream
+					topics = append(topics, topic)
+				}
+				continue
+			}
 			if !strings.HasPrefix(topic, IngestSubjectPrefix+".") {
 				continue
 			}
@@ -232,7 +249,7 @@ func streamSpecs(fns []types.FunctionStatus) (map[string]*streamSpec, []streamPr
 		s := &streamSpec{
 			fn:       t,
 			tenant:   t.Tenant,
-			stream:   TenantStream(t.Tenant),
+			stream:   stream,
 			durable:  StreamConsumerName(fn.Name, fn.Namespace),
 			topics:   topics,
 			replicas: int(max(1, min(fn.Replicas, 1000))),
@@ -255,6 +272,23 @@ func streamSpecs(fns []types.FunctionStatus) (map[string]*streamSpec, []streamPr
 		specs[s.durable] = s
 	}
 	return specs, problems
+}
+
+// platformStream is a stream of the platform's own (not a tenant's) that
+// platform functions may subscribe to: its subjects are subject.>.
+type platformStream struct {
+	stream  string
+	subject string
+}
+
+// platformStreamOf returns the platform stream a topic is on.
+func platformStreamOf(platform []platformStream, topic string) (platformStream, bool) {
+	for _, ps := range platform {
+		if topic == ps.subject+".>" || (strings.HasPrefix(topic, ps.subject+".") && !strings.ContainsAny(topic, " \t")) {
+			return ps, true
+		}
+	}
+	return platformStream{}, false
 }
 
 // intAnnotation reads a positive integer annotation, defaulting when

@@ -3,6 +3,7 @@ package connector
 import (
 	"context"
 	"encoding/json"
+	"github.com/mysimbdp/mysimbdp/shared/quota"
 	"slices"
 	"strings"
 	"testing"
@@ -29,13 +30,17 @@ func TestStreamSpecs(t *testing.T) {
 		streamFn("evil", "t2", "ingest.t1.>", 1, nil),
 		streamFn("wild", "t2", "ingest.*.>, ingest.t2, ingest.t2.a>b", 1, nil),
 		streamFn("s3only", "t1", "s3:t1", 1, nil),
-	})
+		streamFn("stats", "", "mysimbdp.reports.>", 1, nil),
+		streamFn("spy", "t1", "mysimbdp.reports.>", 1, nil),
+		streamFn("mixed", "", "mysimbdp.reports.t1, mysimbdp.other.>", 1, nil),
+	}, []platformStream{{stream: "REPORTS", subject: "mysimbdp.reports"}})
 	var names []string
 	for n := range specs {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	want := []string{StreamConsumerPrefix + "a_openfaas-fn", StreamConsumerPrefix + "b_openfaas-fn", StreamConsumerPrefix + "c_openfaas-fn"}
+	want := []string{StreamConsumerPrefix + "a_openfaas-fn", StreamConsumerPrefix + "b_openfaas-fn", StreamConsumerPrefix + "c_openfaas-fn",
+		StreamConsumerPrefix + "mixed_openfaas-fn", StreamConsumerPrefix + "stats_openfaas-fn"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("subscriptions %v, want %v", names, want)
 	}
@@ -60,11 +65,19 @@ func TestStreamSpecs(t *testing.T) {
 	if c.batchSize != DefaultBatchSize || c.batchWindow != DefaultBatchWindow || c.maxInflight != 1 || len(c.problems) != 3 {
 		t.Errorf("c = %+v", c)
 	}
+	st := specs[want[4]]
+	if st.stream != "REPORTS" || st.tenant != "" || !slices.Equal(st.topics, []string{"mysimbdp.reports.>"}) {
+		t.Errorf("stats = %+v", st)
+	}
+	if m := specs[want[3]]; m.stream != "REPORTS" || !slices.Equal(m.topics, []string{"mysimbdp.reports.t1"}) {
+		t.Errorf("mixed = %+v", m)
+	}
 	var why []string
 	for _, p := range problems {
 		why = append(why, p.fn.Name+": "+p.err.Error())
 	}
-	if len(why) != 3 || !strings.Contains(strings.Join(why, "\n"), "not a tenant id") {
+	joined := strings.Join(why, "\n")
+	if len(why) != 4 || !strings.Contains(joined, "not a tenant id") || !strings.Contains(joined, `spy: topic "mysimbdp.reports.>" is the platform's`) {
 		t.Errorf("problems:\n%s", strings.Join(why, "\n"))
 	}
 }
@@ -182,6 +195,45 @@ func TestPauseBoard(t *testing.T) {
 	}
 	if _, err := pausedKey("a.b"); err == nil {
 		t.Error("dotted tenant accepted")
+	}
+}
+
+func TestPauseBoardQuota(t *testing.T) {
+	b := newPauseBoard()
+	defer b.stop()
+	held, ch := b.state("t")
+	if held {
+		t.Fatal("held at start")
+	}
+	until := time.Now().Add(300 * time.Millisecond)
+	if !b.setDecision("t", quota.Decision{Tenant: "t", State: quota.Throttled, Until: until, Reason: "over"}) {
+		t.Fatal("throttle not reported as a change")
+	}
+	<-ch // signalled by the decision
+	held, ch = b.state("t")
+	if d, holds := b.decision("t"); !held || !holds || d.Reason != "over" {
+		t.Fatalf("throttled tenant: held %v, decision %+v %v", held, d, holds)
+	}
+	if other, _ := b.state("u"); other {
+		t.Error("another tenant is held")
+	}
+	select { // the throttle runs out by itself
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("end of the throttle not signalled")
+	}
+	if held, _ := b.state("t"); held || time.Now().Before(until) {
+		t.Errorf("held %v after the throttle's end", held)
+	}
+	b.setDecision("t", quota.Decision{Tenant: "t", State: quota.Blocked, Reason: "storage"})
+	if held, _ := b.state("t"); !held {
+		t.Error("a block without end does not hold")
+	}
+	if changed := b.replaceDecisions(map[string]quota.Decision{}); len(changed) != 1 {
+		t.Errorf("replace with none changed %v", changed)
+	}
+	if held, _ := b.state("t"); held {
+		t.Error("held after its decision was deleted")
 	}
 }
 

@@ -13,6 +13,8 @@ type streamMetrics struct {
 	consumers     prometheus.Gauge
 	pausedTenants prometheus.Gauge
 	tenantPaused  *prometheus.GaugeVec
+	// tenantThrottled is 1 while a quota decision holds the tenant back.
+	tenantThrottled *prometheus.GaugeVec
 }
 
 func newStreamMetrics(reg prometheus.Registerer) *streamMetrics {
@@ -42,7 +44,11 @@ func newStreamMetrics(reg prometheus.Registerer) *streamMetrics {
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "tenant_paused",
 			Help: "1 while the tenant's stream delivery is paused, 0 once resumed.",
 		}, []string{"tenant"}),
+		tenantThrottled: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "mysimbdp", Subsystem: "connector", Name: "tenant_quota_held",
+			Help: "1 while a quota decision (control bucket key quota.<tenant>) throttles or blocks the tenant, 0 once allowed.",
+		}, []string{"tenant"}),
 	}
-	reg.MustRegister(m.records, m.batchSize, m.inflight, m.consumers, m.pausedTenants, m.tenantPaused)
+	reg.MustRegister(m.records, m.batchSize, m.inflight, m.consumers, m.pausedTenants, m.tenantPaused, m.tenantThrottled)
 	return m
 }

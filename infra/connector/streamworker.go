@@ -15,18 +15,20 @@ import (
 	"github.com/openfaas/faas-provider/types"
 )
 
-// offerFunctions hands the latest function list to the stream manager.
-// The channel holds one list; an older one not yet taken is replaced, so
-// refresh never blocks on the manager and the manager never acts on a
+// offerFunctions hands the latest function list to the stream manager and
+// the scheduler. Each channel holds one list; an older one not yet taken
+// is replaced, so refresh never blocks on them and they never act on a
 // stale list.
 func (c *Connector) offerFunctions(fns []types.FunctionStatus) {
-	select {
-	case <-c.streamFns:
-	default:
-	}
-	select {
-	case c.streamFns <- fns:
-	default:
+	for _, ch := range []chan []types.FunctionStatus{c.streamFns, c.schedFns} {
+		select {
+		case <-ch:
+		default:
+		}
+		select {
+		case ch <- fns:
+		default:
+		}
 	}
 }
 
@@ -76,7 +78,7 @@ func (c *Connector) runStreams(ctx, work context.Context, js jetstream.JetStream
 // where it stopped, with nothing lost or repeated.
 func (c *Connector) reconcileStreams(ctx, work context.Context, js jetstream.JetStream, fns []types.FunctionStatus,
 	workers map[string]*streamWorker, warned map[string]bool, loops, batches *sync.WaitGroup) {
-	specs, problems := streamSpecs(fns)
+	specs, problems := streamSpecs(fns, c.platformStreams())
 	seen := map[string]bool{}
 	warn := func(fn target, msg string) {
 		k := fn.ID() + " " + msg

@@ -18,6 +18,7 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
+	"github.com/mysimbdp/mysimbdp/shared/quota"
 )
 
 // EventsARN is the ARN of MinIO's default NATS notification target (the
@@ -92,6 +93,10 @@ func Apply(ctx context.Context, pl Platform, t Loaded) error {
 	}
 	if err := pl.Gateway.SetSecret(ctx, types.Secret{Name: ProfileSecret(p.Tenant), RawValue: t.YAML}); err != nil {
 		return fmt.Errorf("tenant %s: store profile secret: %w", p.Tenant, err)
+	}
+	// The stats function judges every tenant against its profile.
+	if err := quota.PublishProfile(ctx, pl.JetStream, p.Tenant, t.YAML); err != nil {
+		return fmt.Errorf("tenant %s: %w", p.Tenant, err)
 	}
 	return nil
 }
