@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/openfaas/faas-provider/types"
 	"log/slog"
 	"net"
 	"net/http"
@@ -254,6 +255,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	s.served = make(chan error, 1)
 	go func() { s.served <- s.http.Serve(ln) }()
 
+	// Platform functions that call the gateway (the scaler) read its
+	// credentials from these secrets, as OpenFaaS components do.
+	for name, v := range map[string]string{"basic-auth-user": s.Creds.GatewayUser, "basic-auth-password": s.Creds.GatewayPassword} {
+		if err := gw.SetSecret(ctx, types.Secret{Name: name, Value: v}); err != nil {
+			return nil, fmt.Errorf("store the gateway credentials as secret %s: %w", name, err)
+		}
+	}
 	if err := s.applyTenants(ctx, gw, tenants); err != nil {
 		return nil, err
 	}
@@ -309,6 +317,7 @@ func (s *Stack) lookup(name string) (string, bool) {
 		"MYSIMBDP_S3_SECRET_KEY": s.Creds.MinIOPassword,
 		"MYSIMBDP_MONGO_URI":     s.Endpoints.MongoURI,
 		"MYSIMBDP_NATS_URL":      s.Endpoints.NATS,
+		"MYSIMBDP_GATEWAY_URL":   s.Endpoints.Gateway,
 	}[name]
 	if ok {
 		return v, true

@@ -1,0 +1,181 @@
+package scale
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The labels the scaler reads.
+const (
+	LabelMin           = "com.openfaas.scale.min"
+	LabelMax           = "com.openfaas.scale.max"
+	LabelTarget        = "com.openfaas.scale.target"
+	LabelZero          = "com.openfaas.scale.zero"
+	LabelZeroDuration  = "com.openfaas.scale.zero-duration"
+	LabelStabilization = "com.mysimbdp.scale.stabilization"
+
+	DefaultMin          = 1
+	DefaultMax          = 20
+	DefaultTarget       = 100
+	DefaultZeroDuration = 15 * time.Minute
+)
+
+// Policy is one function's scaling labels, read.
+type Policy struct {
+	Min, Max      int
+	Target        int64
+	Zero          bool
+	ZeroDuration  time.Duration
+	Stabilization time.Duration
+}
+
+// Managed reports whether labels ask for scaling at all.
+func Managed(labels map[string]string) bool {
+	for k := range labels {
+		if strings.HasPrefix(k, "com.openfaas.scale.") {
+			return true
+		}
+	}
+	return false
+}
+
+// ReadPolicy reads labels; a value that cannot be read keeps its default
+// and is named in problems, so one typo does not stop the function's
+// scaling.
+func ReadPolicy(labels map[string]string, stabilization time.Duration) (p Policy, problems []string) {
+	p = Policy{Min: DefaultMin, Max: DefaultMax, Target: DefaultTarget, ZeroDuration: DefaultZeroDuration, Stabilization: stabilization}
+	num := func(key string, into *int, lo int) {
+		if v, ok := labels[key]; ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < lo {
+				problems = append(problems, fmt.Sprintf("%s=%q is not a whole number of at least %d", key, v, lo))
+				return
+			}
+			*into = n
+		}
+	}
+	dur := func(key string, into *time.Duration) {
+		if v, ok := labels[key]; ok {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil || d < 0 {
+				problems = append(problems, fmt.Sprintf("%s=%q is not a duration (e.g. 30s, 15m)", key, v))
+				return
+			}
+			*into = d
+		}
+	}
+	num(LabelMin, &p.Min, 0)
+	num(LabelMax, &p.Max, 1)
+	target := int(p.Target)
+	num(LabelTarget, &target, 1)
+	p.Target = int64(target)
+	dur(LabelZeroDuration, &p.ZeroDuration)
+	dur(LabelStabilization, &p.Stabilization)
+	if v, ok := labels[LabelZero]; ok {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s=%q is not true or false", LabelZero, v))
+		}
+		p.Zero = b
+	}
+	if p.Min > p.Max {
+		problems = append(problems, fmt.Sprintf("%s=%d is above %s=%d; using %d for both", LabelMin, p.Min, LabelMax, p.Max, p.Max))
+		p.Min = p.Max
+	}
+	return p, problems
+}
+
+// Observation is what the scaler sees of one function in one run.
+type Observation struct {
+	At       time.Time
+	Replicas int
+	// Backlog is the records waiting for the function or in flight;
+	// HasBacklog is false when the function has no consumer to read it
+	// from.
+	Backlog    int64
+	HasBacklog bool
+	// Progress counts work the function has taken so far (its consumer's
+	// deliveries, or its invocations): any change since the last run
+	// means it was active.
+	Progress float64
+}
+
+// State is what the scaler remembers of one function between runs.
+type State struct {
+	// LastActive is the last run that saw backlog or progress.
+	LastActive time.Time `json:"last_active"`
+	// Progress and At are the last run's observation.
+	Progress float64   `json:"progress"`
+	At       time.Time `json:"at"`
+	// Recs are the recommendations within the stabilisation window.
+	Recs []Rec `json:"recs,omitempty"`
+}
+
+// Rec is one run's recommendation.
+type Rec struct {
+	At       time.Time `json:"at"`
+	Replicas int       `json:"replicas"`
+}
+
+// Decision is the replicas a function should have, and why.
+type Decision struct {
+	Replicas int
+	Why      string
+}
+
+// Decide returns the replicas for a function under p given o, and the
+// state to remember for the next run (st is the last one; zero at first).
+func Decide(p Policy, o Observation, st State) (Decision, State) {
+	next := State{LastActive: st.LastActive, Progress: o.Progress, At: o.At}
+	active := o.Backlog > 0 || (!st.At.IsZero() && o.Progress != st.Progress)
+	if active || st.LastActive.IsZero() {
+		// A function first seen counts as just active: it gets its idle
+		// time in full before it goes to zero.
+		next.LastActive = o.At
+	}
+
+	// What the load asks for now.
+	var want int
+	var why string
+	switch {
+	case o.HasBacklog:
+		want = int(min(math.Ceil(float64(o.Backlog)/float64(p.Target)), float64(p.Max)))
+		why = fmt.Sprintf("backlog %d at %d per replica", o.Backlog, p.Target)
+	default:
+		want = o.Replicas
+		why = "no backlog to read; replicas kept within min and max"
+	}
+	want = min(max(want, p.Min), p.Max)
+
+	idle := o.At.Sub(next.LastActive)
+	if p.Zero && !active && idle >= p.ZeroDuration {
+		want = 0
+		why = fmt.Sprintf("idle for %s (zero after %s)", idle.Round(time.Second), p.ZeroDuration)
+	} else if want == 0 && (active || !p.Zero) {
+		want = 1 // work arrived, or min 0 without scale-to-zero
+	}
+
+	// Scale up at once; down to the highest recommendation of the window.
+	recs := append(st.Recs, Rec{At: o.At, Replicas: want})
+	kept := recs[:0]
+	for _, r := range recs {
+		if o.At.Sub(r.At) <= p.Stabilization {
+			kept = append(kept, r)
+		}
+	}
+	next.Recs = kept
+	out := want
+	if want < o.Replicas && want > 0 {
+		for _, r := range kept {
+			out = max(out, r.Replicas)
+		}
+		out = min(out, o.Replicas)
+		if out > want {
+			why += fmt.Sprintf("; down to %d held at %d for the %s stabilisation window", want, out, p.Stabilization)
+		}
+	}
+	return Decision{Replicas: out, Why: why}, next
+}

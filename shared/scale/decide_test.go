@@ -1,0 +1,86 @@
+package scale
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestReadPolicy(t *testing.T) {
+	p, problems := ReadPolicy(map[string]string{LabelMin: "2", LabelMax: "6", LabelTarget: "50", LabelZero: "true",
+		LabelZeroDuration: "30s", LabelStabilization: "10s"}, time.Minute)
+	if p != (Policy{Min: 2, Max: 6, Target: 50, Zero: true, ZeroDuration: 30 * time.Second, Stabilization: 10 * time.Second}) || len(problems) != 0 {
+		t.Errorf("policy %+v, problems %v", p, problems)
+	}
+	p, problems = ReadPolicy(map[string]string{LabelMin: "five", LabelMax: "0", LabelTarget: "-1", LabelZero: "yes", LabelZeroDuration: "soon"}, time.Minute)
+	if p != (Policy{Min: DefaultMin, Max: DefaultMax, Target: DefaultTarget, ZeroDuration: DefaultZeroDuration, Stabilization: time.Minute}) || len(problems) != 5 {
+		t.Errorf("policy %+v, problems %v", p, problems)
+	}
+	if p, problems = ReadPolicy(map[string]string{LabelMin: "4", LabelMax: "2"}, 0); p.Min != 2 || len(problems) != 1 {
+		t.Errorf("min above max: %+v %v", p, problems)
+	}
+	if Managed(map[string]string{"com.mysimbdp.tenant": "t"}) || !Managed(map[string]string{LabelMax: "3"}) {
+		t.Error("Managed")
+	}
+}
+
+func TestDecide(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	pol := Policy{Min: 1, Max: 4, Target: 100, Zero: true, ZeroDuration: 30 * time.Second, Stabilization: 10 * time.Second}
+	type step struct {
+		at       int
+		replicas int
+		backlog  int64
+		progress float64
+		want     int
+		why      string
+	}
+	for _, c := range []struct {
+		name  string
+		pol   Policy
+		noBL  bool // the function has no consumer
+		steps []step
+	}{
+		{name: "burst scales up at once, down after the window", pol: pol, steps: []step{
+			{at: 0, replicas: 1, backlog: 0, progress: 0, want: 1},
+			{at: 1, replicas: 1, backlog: 350, progress: 10, want: 4, why: "backlog 350"},
+			{at: 2, replicas: 4, backlog: 1000, progress: 200, want: 4}, // capped at max
+			{at: 5, replicas: 4, backlog: 50, progress: 900, want: 4, why: "stabilisation"},
+			{at: 13, replicas: 4, backlog: 0, progress: 950, want: 1}, // window passed
+		}},
+		{name: "idle goes to zero after zero-duration, work wakes it", pol: pol, steps: []step{
+			{at: 0, replicas: 1, progress: 5, want: 1},
+			{at: 20, replicas: 1, progress: 5, want: 1},
+			{at: 31, replicas: 1, progress: 5, want: 0, why: "idle for 31s"},
+			{at: 40, replicas: 0, progress: 5, want: 0},
+			{at: 41, replicas: 0, backlog: 3, progress: 5, want: 1},
+		}},
+		{name: "progress without backlog is activity", pol: pol, steps: []step{
+			{at: 0, replicas: 1, progress: 1, want: 1},
+			{at: 29, replicas: 1, progress: 2, want: 1},
+			{at: 45, replicas: 1, progress: 2, want: 1}, // idle 16s only
+			{at: 60, replicas: 1, progress: 2, want: 0},
+		}},
+		{name: "no zero without the label", pol: Policy{Min: 0, Max: 3, Target: 10, ZeroDuration: time.Second}, steps: []step{
+			{at: 0, replicas: 2, want: 1}, // min 0 without scale-to-zero still keeps one
+			{at: 100, replicas: 1, backlog: 25, want: 3},
+		}},
+		{name: "without a backlog, replicas stay within min and max", pol: Policy{Min: 2, Max: 3, Target: 10, ZeroDuration: time.Hour}, noBL: true, steps: []step{
+			{at: 0, replicas: 1, progress: 0, want: 2},
+			{at: 1, replicas: 5, progress: 0, want: 3},
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var st State
+			for i, s := range c.steps {
+				o := Observation{At: at(s.at), Replicas: s.replicas, Backlog: s.backlog, HasBacklog: !c.noBL, Progress: s.progress}
+				var d Decision
+				d, st = Decide(c.pol, o, st)
+				if d.Replicas != s.want || !strings.Contains(d.Why, s.why) {
+					t.Errorf("step %d (t=%ds): %d replicas (%s), want %d (%q)", i, s.at, d.Replicas, d.Why, s.want, s.why)
+				}
+			}
+		})
+	}
+}

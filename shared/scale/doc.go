@@ -1,0 +1,28 @@
+// Package scale is the scaler function's logic: for every function with
+// OpenFaaS scaling labels it reads the work waiting for it (the backlog of
+// its JetStream consumer) and how busy it was, decides how many replicas it
+// should have, and sets them through the gateway's
+// POST /system/scale-function/{name}, so it works against any
+// OpenFaaS-compatible gateway.
+//
+// The labels, as OpenFaaS names them:
+//
+//	com.openfaas.scale.min            fewest replicas while active (default 1)
+//	com.openfaas.scale.max            most replicas (default 20)
+//	com.openfaas.scale.target         backlog (records waiting or in flight) per replica (default 100)
+//	com.openfaas.scale.zero           "true": scale to zero when idle
+//	com.openfaas.scale.zero-duration  how long idle before zero (Go duration, default 15m)
+//	com.mysimbdp.scale.stabilization  how long a lower count must be wanted before scaling down (default: the scaler's)
+//
+// Only functions carrying at least one com.openfaas.scale.* label are
+// managed. A function's backlog is found through the JetStream consumer
+// the connector made for it (its metadata names the function); a function
+// without one (a batch function fed S3 events) is held within min and max
+// and scaled to zero when it has not been invoked for zero-duration.
+//
+// Decisions scale up at once and down only once every recommendation in
+// the stabilisation window is lower (as Kubernetes' HPA does), so replicas
+// do not flap. What the scaler remembers between runs (recommendations,
+// last activity) lives in NATS KV bucket StateBucket, so any replica of the
+// scaler, or a restarted one, carries on.
+package scale

@@ -1,0 +1,229 @@
+package scale
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/openfaas/faas-provider/types"
+)
+
+// StateBucket is the NATS KV bucket of the scaler's memory.
+const StateBucket = "mysimbdp-scaler"
+
+// ConsumerFunctionKey is the consumer metadata key naming the function a
+// JetStream consumer feeds (name.namespace); the connector sets it.
+const ConsumerFunctionKey = "mysimbdp.function"
+
+// Gateway is what the scaler needs of an OpenFaaS gateway
+// (shared/gateway.Client has it).
+type Gateway interface {
+	Namespaces(ctx context.Context) ([]string, error)
+	Functions(ctx context.Context, namespace string) ([]types.FunctionStatus, error)
+	Scale(ctx context.Context, name, namespace string, replicas uint64) error
+}
+
+// Scaler runs one scaling pass per Run.
+type Scaler struct {
+	gw  Gateway
+	js  jetstream.JetStream
+	log *slog.Logger
+	// stabilization is the default scale-down window.
+	stabilization time.Duration
+	now           func() time.Time
+}
+
+// New returns a Scaler; stabilization is the scale-down window of
+// functions without their own label (0: 2 minutes).
+func New(gw Gateway, js jetstream.JetStream, stabilization time.Duration, log *slog.Logger) *Scaler {
+	if stabilization <= 0 {
+		stabilization = 2 * time.Minute
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Scaler{gw: gw, js: js, log: log, stabilization: stabilization, now: time.Now}
+}
+
+// Change is one function's outcome in a pass.
+type Change struct {
+	Function string `json:"function"`
+	From     int    `json:"from"`
+	To       int    `json:"to"`
+	Backlog  *int64 `json:"backlog,omitempty"`
+	Why      string `json:"why"`
+	Error    string `json:"error,omitempty"`
+}
+
+// Report is a pass's outcome: every managed function, scaled or not.
+type Report struct {
+	At        time.Time `json:"at"`
+	Functions []Change  `json:"functions"`
+}
+
+// Run makes one pass over every namespace's functions. A function that
+// cannot be handled is reported in its Change and the others go on; the
+// error is for a pass that could not look at all.
+func (s *Scaler) Run(ctx context.Context) (Report, error) {
+	rep := Report{At: s.now().UTC()}
+	nss, err := s.gw.Namespaces(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("scale: list namespaces: %w", err)
+	}
+	if len(nss) == 0 {
+		nss = []string{""}
+	}
+	backlog, err := s.backlogs(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("scale: %w", err)
+	}
+	kv, err := s.stateKV(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("scale: %w", err)
+	}
+	var errs []error
+	for _, ns := range nss {
+		fns, err := s.gw.Functions(ctx, ns)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("list functions of namespace %q: %w", ns, err))
+			continue
+		}
+		for _, fn := range fns {
+			var labels map[string]string
+			if fn.Labels != nil {
+				labels = *fn.Labels
+			}
+			if !Managed(labels) {
+				continue
+			}
+			rep.Functions = append(rep.Functions, s.scaleOne(ctx, kv, fn, labels, backlog))
+		}
+	}
+	return rep, errors.Join(errs...)
+}
+
+func (s *Scaler) scaleOne(ctx context.Context, kv jetstream.KeyValue, fn types.FunctionStatus, labels map[string]string, backlogs map[string]consumerLoad) Change {
+	id := fn.Name
+	if fn.Namespace != "" {
+		id += "." + fn.Namespace
+	}
+	log := s.log.With("function", id)
+	p, problems := ReadPolicy(labels, s.stabilization)
+	for _, pr := range problems {
+		log.Warn("scaling label ignored", "problem", pr)
+	}
+	o := Observation{At: s.now(), Replicas: int(fn.Replicas), Progress: fn.InvocationCount}
+	if l, ok := backlogs[id]; ok {
+		o.Backlog, o.HasBacklog, o.Progress = l.backlog, true, float64(l.delivered)
+	}
+	ch := Change{Function: id, From: o.Replicas, To: o.Replicas}
+	if o.HasBacklog {
+		ch.Backlog = &o.Backlog
+	}
+
+	key := strings.ReplaceAll(id, ".", "_")
+	var st State
+	var rev uint64
+	if e, err := kv.Get(ctx, key); err == nil {
+		rev = e.Revision()
+		if err := json.Unmarshal(e.Value(), &st); err != nil {
+			log.Warn("scaler state unreadable; starting afresh", "err", err)
+			st = State{}
+		}
+	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
+		ch.Error = fmt.Sprintf("read state: %v", err)
+		return ch
+	}
+	d, next := Decide(p, o, st)
+	ch.Why = d.Why
+	if v, err := json.Marshal(next); err == nil {
+		// Update at the revision read: two scalers running at once cannot
+		// both act on the same memory; the loser leaves this one alone.
+		if rev == 0 {
+			_, err = kv.Create(ctx, key, v)
+		} else {
+			_, err = kv.Update(ctx, key, v, rev)
+		}
+		if err != nil {
+			ch.Error = fmt.Sprintf("store state (another scaler at work?): %v", err)
+			return ch
+		}
+	}
+	if d.Replicas == o.Replicas {
+		return ch
+	}
+	if err := s.gw.Scale(ctx, fn.Name, fn.Namespace, uint64(d.Replicas)); err != nil {
+		ch.Error = fmt.Sprintf("scale to %d: %v", d.Replicas, err)
+		log.Error("scale function", "from", o.Replicas, "to", d.Replicas, "err", err)
+		return ch
+	}
+	ch.To = d.Replicas
+	log.Info("function scaled", "from", o.Replicas, "to", d.Replicas, "why", d.Why, "backlog", o.Backlog)
+	return ch
+}
+
+// consumerLoad is one function's consumer figures, summed over its
+// consumers.
+type consumerLoad struct {
+	backlog   int64
+	delivered uint64
+}
+
+// backlogs reads every consumer the connector made for a function.
+func (s *Scaler) backlogs(ctx context.Context) (map[string]consumerLoad, error) {
+	out := map[string]consumerLoad{}
+	streams := s.js.ListStreams(ctx)
+	var names []string
+	for si := range streams.Info() {
+		names = append(names, si.Config.Name)
+	}
+	if err := streams.Err(); err != nil {
+		return nil, fmt.Errorf("list streams: %w", err)
+	}
+	for _, name := range names {
+		st, err := s.js.Stream(ctx, name)
+		if err != nil {
+			if errors.Is(err, jetstream.ErrStreamNotFound) {
+				continue
+			}
+			return nil, fmt.Errorf("stream %s: %w", name, err)
+		}
+		cons := st.ListConsumers(ctx)
+		for ci := range cons.Info() {
+			fn := ci.Config.Metadata[ConsumerFunctionKey]
+			if fn == "" {
+				continue
+			}
+			l := out[fn]
+			l.backlog += int64(ci.NumPending) + int64(ci.NumAckPending)
+			l.delivered += ci.Delivered.Stream
+			out[fn] = l
+		}
+		if err := cons.Err(); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, fmt.Errorf("consumers of %s: %w", name, err)
+		}
+	}
+	return out, nil
+}
+
+// stateKV returns the state bucket, creating it if it is missing.
+func (s *Scaler) stateKV(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := s.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      StateBucket,
+		Description: "mysimbdp scaler: per-function recommendations and last activity",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+	})
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		kv, err = s.js.KeyValue(ctx, StateBucket)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state bucket %s: %w", StateBucket, err)
+	}
+	return kv, nil
+}
