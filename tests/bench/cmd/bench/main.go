@@ -7,6 +7,8 @@
 //	                 sink (peak RSS, rows/s), and the seed's 2 tenants x 5 files
 //	bench stream     stream ingestion: end to end vs raw inserts and raw JetStream,
 //	                 publish->stored latency at fixed rates, the batch-size curve
+//	bench scale      how replicas follow a step in load, and the backlog peak,
+//	                 with the scaler and without it
 package main
 
 import (
@@ -26,7 +28,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench provider|batch|stream [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench provider|batch|stream|scale [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -37,8 +39,10 @@ func main() {
 		err = runProvider(ctx, os.Args[2:])
 	case "batch":
 		err = runBatch(ctx, os.Args[2:])
+	case "scale":
+		err = runScale(ctx, os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown benchmark %q (have: provider, batch, stream)", os.Args[1])
+		err = fmt.Errorf("unknown benchmark %q (have: provider, batch, stream, scale)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
