@@ -73,7 +73,7 @@ func StartScaleRig(ctx context.Context, repo, dir string, o ScaleOptions) (_ *Sc
 	if err := os.MkdirAll(tenants, 0o755); err != nil {
 		return nil, err
 	}
-	prof := ecdc.Profile(scaleTenant, ecdc.SourceNames, "stream:\n  max_messages_per_window: 100000000\n  window: 5s\n")
+	prof := ecdc.Profile(scaleTenant, ecdc.SourceNames, "stream:\n  max_messages_per_window: 1000000\n  window: 5s\n")
 	if err := os.WriteFile(filepath.Join(tenants, scaleTenant+".yaml"), []byte(prof), 0o644); err != nil {
 		return nil, err
 	}
