@@ -138,8 +138,10 @@ func TestInvokeConvertsEvents(t *testing.T) {
 		{
 			name: "other events pass through", event: `{"tenant":"tenant1","kind":"stream","messages":5}`, status: 200, answer: "ok\n",
 			wantSource: "passthrough",
-			wantBody:   func(t *testing.T, body []byte) { equalJSON(t, string(body), `{"tenant":"tenant1","kind":"stream","messages":5}`) },
-			want:       `"ok\n"`,
+			wantBody: func(t *testing.T, body []byte) {
+				equalJSON(t, string(body), `{"tenant":"tenant1","kind":"stream","messages":5}`)
+			},
+			want: `"ok\n"`,
 		},
 		{
 			name: "records of another source pass through", event: `{"Records":[{"eventSource":"aws:dynamodb"}]}`, status: 204,
