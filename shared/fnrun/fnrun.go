@@ -17,6 +17,10 @@
 //	exec_timeout   longest time a handler may run; 0 means no limit (default 10s)
 //
 // Durations are Go durations ("1m30s") or whole seconds ("90").
+//
+// On AWS Lambda (AWS_LAMBDA_RUNTIME_API is set) Main serves the same
+// handler through shared/lambdafn instead: no port, no probes, Lambda's own
+// timeout.
 package fnrun
 
 import (
@@ -32,6 +36,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/mysimbdp/mysimbdp/shared/lambdafn"
 )
 
 // Probe paths, the ones of-watchdog serves.
@@ -104,9 +110,14 @@ func parseDuration(v string) (time.Duration, error) {
 
 // Main runs handler as the function process: it reads the configuration
 // from the environment, serves until SIGTERM or SIGINT, drains, and exits.
-// It is what the template's main.go calls.
+// It is what the template's main.go calls. Under AWS Lambda's runtime API
+// it serves Lambda invocations with the same handler instead.
 func Main(handler http.HandlerFunc) {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
+		lambdafn.Start(handler, log) // never returns
+		return
+	}
 	cfg, err := ConfigFromEnv(os.Getenv)
 	if err != nil {
 		log.Error("function configuration", "err", err)

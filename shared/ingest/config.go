@@ -34,7 +34,15 @@ type Config struct {
 	S3Endpoint  string
 	S3AccessKey string
 	S3SecretKey string
-	S3Secure    bool
+	// S3SessionToken goes with temporary credentials (an AWS role's).
+	S3SessionToken string
+	S3Secure       bool
+	// S3Region, when set, saves the client a bucket-location lookup (AWS).
+	S3Region string
+	// Bucket is the tenant's bucket; empty means the profile's
+	// (profile.Bucket: the tenant id). S3 bucket names are global on AWS,
+	// so a tenant's bucket there is rarely named after the tenant alone.
+	Bucket string
 
 	MongoURI   string
 	PlatformDB string
@@ -63,11 +71,18 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		S3Endpoint:    getenv("MYSIMBDP_S3_ENDPOINT"),
 		S3AccessKey:   getenv("MYSIMBDP_S3_ACCESS_KEY"),
 		S3SecretKey:   getenv("MYSIMBDP_S3_SECRET_KEY"),
+		S3Region:      getenv("MYSIMBDP_S3_REGION"),
+		Bucket:        getenv("MYSIMBDP_S3_BUCKET"),
 		MongoURI:      getenv("MYSIMBDP_MONGO_URI"),
 		PlatformDB:    orDefault(getenv("MYSIMBDP_PLATFORM_DB"), DefaultPlatformDB),
 		NATSURL:       getenv("MYSIMBDP_NATS_URL"),
 		ReportSubject: strings.TrimSuffix(orDefault(getenv("MYSIMBDP_REPORT_SUBJECT"), DefaultReportSubject), "."),
 		Sink:          getenv("MYSIMBDP_SINK"),
+	}
+	if c.S3AccessKey == "" && c.S3SecretKey == "" {
+		// AWS Lambda gives its execution role's temporary credentials in
+		// the variables every AWS SDK reads; no key need be configured.
+		c.S3AccessKey, c.S3SecretKey, c.S3SessionToken = getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"), getenv("AWS_SESSION_TOKEN")
 	}
 	var errs []error
 	if len(c.Profile) == 0 {
@@ -85,8 +100,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	for _, req := range []struct{ name, val string }{
 		{"MYSIMBDP_S3_ENDPOINT", c.S3Endpoint},
-		{"MYSIMBDP_S3_ACCESS_KEY", c.S3AccessKey},
-		{"MYSIMBDP_S3_SECRET_KEY", c.S3SecretKey},
+		{"MYSIMBDP_S3_ACCESS_KEY (or AWS_ACCESS_KEY_ID)", c.S3AccessKey},
+		{"MYSIMBDP_S3_SECRET_KEY (or AWS_SECRET_ACCESS_KEY)", c.S3SecretKey},
 		{"MYSIMBDP_MONGO_URI", c.MongoURI},
 	} {
 		if req.val == "" {

@@ -21,9 +21,13 @@
 //	                          /var/openfaas/secrets; used when MYSIMBDP_PROFILE
 //	                          is empty
 //	MYSIMBDP_S3_ENDPOINT      S3 host:port, e.g. 127.0.0.1:9000 (required)
-//	MYSIMBDP_S3_ACCESS_KEY    S3 access key (required)
-//	MYSIMBDP_S3_SECRET_KEY    S3 secret key (required)
+//	MYSIMBDP_S3_ACCESS_KEY    S3 access key (required, but see below)
+//	MYSIMBDP_S3_SECRET_KEY    S3 secret key (required, but see below)
 //	MYSIMBDP_S3_SECURE        true for HTTPS (default false)
+//	MYSIMBDP_S3_REGION        the bucket's region; empty means ask S3
+//	MYSIMBDP_S3_BUCKET        the tenant's bucket (default: the tenant id, as
+//	                          infra/tenant names it); on AWS, where bucket
+//	                          names are global, the bucket the stack made
 //	MYSIMBDP_MONGO_URI        MongoDB URI of the tenant's and the platform's
 //	                          databases (required)
 //	MYSIMBDP_PLATFORM_DB      platform database holding the ingestions
@@ -35,6 +39,10 @@
 //	                          "discard": BENCHMARKING ONLY, good rows are
 //	                          parsed, batched and counted but not written
 //	                          (see Config.Sink)
+//
+// When neither S3 key is set, the standard AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN are used: on AWS Lambda they
+// hold the function's execution role credentials.
 //
 // # Guarantees
 //

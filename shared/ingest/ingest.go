@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -58,6 +59,7 @@ type Options struct {
 type Batch struct {
 	cfg    Config
 	prof   *profile.Profile
+	bucket string // the tenant's: Config.Bucket or the profile's
 	plan   *records.Plan
 	log    *slog.Logger
 	policy records.Policy
@@ -90,7 +92,7 @@ func New(cfg Config, opts Options) (*Batch, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Batch{cfg: cfg, prof: prof, plan: plan, log: opts.Log, policy: opts.Policy, now: opts.Now}
+	b := &Batch{cfg: cfg, prof: prof, bucket: cmp.Or(cfg.Bucket, prof.Bucket()), plan: plan, log: opts.Log, policy: opts.Policy, now: opts.Now}
 	if b.log == nil {
 		b.log = slog.Default()
 	}
@@ -102,8 +104,9 @@ func New(cfg Config, opts Options) (*Batch, error) {
 		b.now = time.Now
 	}
 	b.s3, err = minio.New(cfg.S3Endpoint, &minio.Options{
-		Creds:  credentials.NewStaticV4(cfg.S3AccessKey, cfg.S3SecretKey, ""),
+		Creds:  credentials.NewStaticV4(cfg.S3AccessKey, cfg.S3SecretKey, cfg.S3SessionToken),
 		Secure: cfg.S3Secure,
+		Region: cfg.S3Region,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("S3 client for %s: %w", cfg.S3Endpoint, err)
@@ -136,6 +139,9 @@ func New(cfg Config, opts Options) (*Batch, error) {
 // Profile is the tenant's profile.
 func (b *Batch) Profile() *profile.Profile { return b.prof }
 
+// Bucket is the tenant's bucket, the only one whose events it takes.
+func (b *Batch) Bucket() string { return b.bucket }
+
 // Close disconnects from MongoDB and NATS.
 func (b *Batch) Close(ctx context.Context) error {
 	b.reports.close()
@@ -157,10 +163,10 @@ func (b *Batch) HandleEvent(ctx context.Context, ev events.S3Event) (Report, err
 		return Report{}, fmt.Errorf("%w: no Records", ErrBadEvent)
 	}
 	for _, rec := range ev.Records {
-		if name := rec.S3.Bucket.Name; name != b.prof.Bucket() {
+		if name := rec.S3.Bucket.Name; name != b.bucket {
 			b.log.WarnContext(ctx, "refused an event for another bucket", "bucket", name)
 			return Report{}, fmt.Errorf("%w: the function of tenant %s may only read its own bucket %q, not %q",
-				ErrForbidden, b.prof.Tenant, b.prof.Bucket(), name)
+				ErrForbidden, b.prof.Tenant, b.bucket, name)
 		}
 	}
 	reps := make([]Report, 0, len(ev.Records))

@@ -31,6 +31,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{"secure", "MYSIMBDP_S3_SECURE", "true", ""},
 		{"discard sink", "MYSIMBDP_SINK", "discard", ""},
 		{"bad sink", "MYSIMBDP_SINK", "null", "MYSIMBDP_SINK"},
+		{"no secret key", "MYSIMBDP_S3_SECRET_KEY", "", "MYSIMBDP_S3_SECRET_KEY (or AWS_SECRET_ACCESS_KEY) is not set"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := ConfigFromEnv(with(tc.key, tc.val))
@@ -41,6 +42,30 @@ func TestConfigFromEnv(t *testing.T) {
 				t.Errorf("defaults not applied: %+v", c)
 			}
 		})
+	}
+}
+
+// On AWS the bucket is named by the stack, the region is known and the
+// credentials are the execution role's, in AWS's own variables.
+func TestConfigFromEnvOnAWS(t *testing.T) {
+	vars := map[string]string{
+		"MYSIMBDP_PROFILE": "tenant: x", "MYSIMBDP_S3_ENDPOINT": "s3.eu-north-1.amazonaws.com", "MYSIMBDP_S3_SECURE": "true",
+		"MYSIMBDP_S3_REGION": "eu-north-1", "MYSIMBDP_S3_BUCKET": "acme-x-data", "MYSIMBDP_MONGO_URI": "mongodb://h",
+		"AWS_ACCESS_KEY_ID": "ASIA1", "AWS_SECRET_ACCESS_KEY": "role-secret", "AWS_SESSION_TOKEN": "tok",
+	}
+	c, err := ConfigFromEnv(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.S3AccessKey != "ASIA1" || c.S3SecretKey != "role-secret" || c.S3SessionToken != "tok" ||
+		c.S3Region != "eu-north-1" || c.Bucket != "acme-x-data" || !c.S3Secure {
+		t.Fatalf("config = %+v", c)
+	}
+	// Keys set for the function win over the role's.
+	vars["MYSIMBDP_S3_ACCESS_KEY"], vars["MYSIMBDP_S3_SECRET_KEY"] = "a", "s"
+	c, err = ConfigFromEnv(func(k string) string { return vars[k] })
+	if err != nil || c.S3AccessKey != "a" || c.S3SecretKey != "s" || c.S3SessionToken != "" {
+		t.Fatalf("config = %+v, %v", c, err)
 	}
 }
 
