@@ -73,9 +73,12 @@ func StartScaleRig(ctx context.Context, repo, dir string, o ScaleOptions) (_ *Sc
 	if err := os.MkdirAll(tenants, 0o755); err != nil {
 		return nil, err
 	}
-	prof := ecdc.Profile(scaleTenant, ecdc.SourceNames, "stream:\n  max_messages_per_window: 1000000\n  window: 5s\n")
-	if err := os.WriteFile(filepath.Join(tenants, scaleTenant+".yaml"), []byte(prof), 0o644); err != nil {
-		return nil, err
+	// stack.yml deploys both demo tenants' functions; tenant1 gets the load.
+	for _, t := range []string{scaleTenant, "tenant2"} {
+		prof := ecdc.Profile(t, ecdc.SourceNames, "stream:\n  max_messages_per_window: 1000000\n  window: 5s\n")
+		if err := os.WriteFile(filepath.Join(tenants, t+".yaml"), []byte(prof), 0o644); err != nil {
+			return nil, err
+		}
 	}
 	r := &ScaleRig{o: o}
 	r.stack, err = localstack.Start(ctx, localstack.Config{
