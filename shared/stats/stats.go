@@ -46,12 +46,12 @@ type Service struct {
 	log *slog.Logger
 	now func() time.Time
 
-	db                                  *mongo.Client
+	db                                 *mongo.Client
 	reports, files, windows, decisions *mongo.Collection
-	nc                                  *nats.Conn
-	js                                  jetstream.JetStream
-	control                             jetstream.KeyValue
-	indexOnce                           sync.Once
+	nc                                 *nats.Conn
+	js                                 jetstream.JetStream
+	control                            jetstream.KeyValue
+	indexOnce                          sync.Once
 
 	// sizes caches each tenant database's measured size for one window:
 	// dbStats is not free, and storage does not move fast.
