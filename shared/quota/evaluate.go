@@ -12,8 +12,8 @@ import (
 // from the reports it stored and the tenant's database.
 type Usage struct {
 	// Messages and StreamBytes are summed over the tenant's stream window
-	// reports whose window ended within the last stream.window;
-	// StreamEnd is the latest of those ends.
+	// reports whose window ended within one stream.window of the latest
+	// recent report's end, StreamEnd.
 	Messages    int64
 	StreamBytes int64
 	StreamEnd   time.Time
@@ -68,7 +68,11 @@ func Evaluate(p *profile.Profile, u Usage, prev Decision, now time.Time) Decisio
 			return
 		}
 		windows := (used + limit - 1) / limit // ceil(used/limit) ≥ 2
-		if t := end.Add(window * time.Duration(windows-1)); t.After(until) {
+		t := end.Add(window * time.Duration(windows-1))
+		if !t.After(now) {
+			return // measured late: the pause it called for is already over
+		}
+		if t.After(until) {
 			until = t
 		}
 		reasons = append(reasons, say)
@@ -82,7 +86,7 @@ func Evaluate(p *profile.Profile, u Usage, prev Decision, now time.Time) Decisio
 		fmt.Sprintf("%d bytes in the %s window ending %s, over the profile's stream.max_bytes_per_window of %s",
 			u.StreamBytes, sw, at(u.StreamEnd), p.Stream.MaxBytesPerWindow))
 	over(u.Files, int64(p.Batch.MaxFilesPerWindow), bw, u.FilesEnd,
-		fmt.Sprintf("%d files started in the %s up to %s, over the profile's batch.max_files_per_window of %d",
+		fmt.Sprintf("%d files started in the %s window up to %s, over the profile's batch.max_files_per_window of %d",
 			u.Files, bw, at(u.FilesEnd), p.Batch.MaxFilesPerWindow))
 
 	if len(reasons) > 0 {
@@ -95,9 +99,12 @@ func Evaluate(p *profile.Profile, u Usage, prev Decision, now time.Time) Decisio
 	if prev.State == Throttled && prev.Holds(now) {
 		return prev
 	}
-	return Decision{Tenant: tenant, State: Allowed, DecidedAt: now,
-		Reason: fmt.Sprintf("within the profile's limits: %d messages and %d bytes in the last %s, %d files in the last %s",
-			u.Messages, u.StreamBytes, sw, u.Files, bw)}
+	reason := fmt.Sprintf("within the profile's limits: %d messages and %d bytes in the last %s, %d files in the last %s",
+		u.Messages, u.StreamBytes, sw, u.Files, bw)
+	if u.StorageKnown && p.Storage.MaxBytes > 0 {
+		reason += fmt.Sprintf(", database %s holds %d bytes of %s", p.Sink.Database, u.StorageBytes, p.Storage.MaxBytes)
+	}
+	return Decision{Tenant: tenant, State: Allowed, DecidedAt: now, Reason: reason}
 }
 
 // Changed reports whether next differs from prev in what it makes the

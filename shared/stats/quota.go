@@ -17,6 +17,10 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/streamingest"
 )
 
+// streamHorizon is how many stream windows back a late report still
+// counts for the quota.
+const streamHorizon = 3
+
 func quotaControl(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
 	kv, err := quota.ControlKV(ctx, js)
 	if err != nil {
@@ -71,8 +75,11 @@ func (s *Service) evaluate(ctx context.Context, p *profile.Profile) error {
 		s.log.DebugContext(ctx, "another evaluation decided first", "tenant", p.Tenant)
 		return nil
 	}
-	s.log.InfoContext(ctx, "quota decision", "tenant", next.Tenant, "state", next.State,
-		"until", next.Until, "reason", next.Reason, "previous", cur.State)
+	attrs := []any{"tenant", next.Tenant, "state", next.State, "reason", next.Reason, "previous", cur.State}
+	if !next.Until.IsZero() {
+		attrs = append(attrs, "until", next.Until)
+	}
+	s.log.InfoContext(ctx, "quota decision", attrs...)
 	if _, err := s.decisions.InsertOne(ctx, decisionDoc(next)); err != nil {
 		return fmt.Errorf("record the decision in %s: %w", DecisionsCollection, err)
 	}
@@ -94,18 +101,32 @@ func decisionDoc(d quota.Decision) bson.D {
 func (s *Service) usage(ctx context.Context, p *profile.Profile, now time.Time) (quota.Usage, error) {
 	var u quota.Usage
 	if w := p.Stream.Window.D(); w > 0 {
+		// The window is the one ending at the latest report, not at now: a
+		// report reaches us some time after its window ended (the REPORTS
+		// stream, the connector), and must still count. Reports older than
+		// streamHorizon windows are too late to matter.
+		type window struct {
+			at             time.Time
+			messages, size int64
+		}
+		var recent []window // bounded: a few windows' reports per replica
 		err := each(ctx, s.reports, bson.D{
 			{Key: "tenant", Value: p.Tenant}, {Key: "kind", Value: streamingest.KindStream},
-			{Key: "at", Value: bson.D{{Key: "$gt", Value: now.Add(-w)}}},
+			{Key: "at", Value: bson.D{{Key: "$gt", Value: now.Add(-streamHorizon * w)}}},
 		}, func(e *entry) {
-			u.Messages += e.Messages
-			u.StreamBytes += e.Bytes
+			recent = append(recent, window{e.At, e.Messages, e.Bytes})
 			if e.At.After(u.StreamEnd) {
 				u.StreamEnd = e.At
 			}
 		}, options.Find().SetProjection(bson.D{{Key: "messages", Value: 1}, {Key: "bytes", Value: 1}, {Key: "at", Value: 1}}))
 		if err != nil {
 			return u, err
+		}
+		for _, r := range recent {
+			if r.at.After(u.StreamEnd.Add(-w)) {
+				u.Messages += r.messages
+				u.StreamBytes += r.size
+			}
 		}
 	}
 	if w := p.Batch.Window.D(); w > 0 {
