@@ -7,7 +7,9 @@
 //	      REPORTS stream (streamingest.Batch); answers 200 with
 //	      {"batchItemFailures":[...]}: the records that are not reports,
 //	      with why (they are dead-lettered); every other record is stored.
-//	      An empty batch only re-evaluates the quotas (for a scheduler).
+//	      An empty batch, or an empty body, only re-evaluates the quotas:
+//	      a scheduler sends one so that a block is lifted, and a throttle
+//	      recorded as over, even when no report arrives.
 //	      400 the body is not a batch, 413 it is too large, 500 the
 //	      function is misconfigured, 503 the database or NATS could not
 //	      be used: redeliver the whole batch.
@@ -21,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -92,7 +95,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var b streamingest.Batch
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBatchBytes)).Decode(&b); err != nil {
+	// An empty body is an empty batch: what a scheduler (OpenFaaS's
+	// cron-connector) sends to have the quotas evaluated.
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBatchBytes)).Decode(&b); err != nil && !errors.Is(err, io.EOF) {
 		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
 			fnrun.WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the batch is over %d bytes: send fewer records per batch", tooLarge.Limit))
 			return
