@@ -36,10 +36,14 @@ type Figures struct {
 type acc struct {
 	f               Figures
 	fileMS, batchMS hist
+	// n counts the entries added: stored reports and files only ever
+	// grow, so a larger n is a more complete sum.
+	n int64
 }
 
 // addFile counts a finished file (from stats_files).
 func (a *acc) addFile(e *entry) {
+	a.n++
 	a.f.Files++
 	a.f.RowsOK += e.RowsOK
 	a.f.RowsRejected += e.RowsRejected
@@ -49,6 +53,7 @@ func (a *acc) addFile(e *entry) {
 
 // addReport counts what a report adds besides finished files.
 func (a *acc) addReport(e *entry) {
+	a.n++
 	switch e.Kind {
 	case streamingest.KindStream:
 		a.f.Messages += e.Messages

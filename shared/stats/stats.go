@@ -221,11 +221,13 @@ func (s *Service) ensureIndexes(ctx context.Context) {
 
 // Window is one platform window's figures for a tenant or AllTenants.
 type Window struct {
-	ID        string    `json:"-" bson:"_id"`
-	Tenant    string    `json:"tenant" bson:"tenant"`
-	Start     time.Time `json:"start" bson:"start"`
-	End       time.Time `json:"end" bson:"end"`
-	Figures   `bson:",inline"`
+	ID      string    `json:"-" bson:"_id"`
+	Tenant  string    `json:"tenant" bson:"tenant"`
+	Start   time.Time `json:"start" bson:"start"`
+	End     time.Time `json:"end" bson:"end"`
+	Figures `bson:",inline"`
+	// Entries is how many stored reports and files the figures sum.
+	Entries   int64     `json:"entries" bson:"entries"`
 	UpdatedAt time.Time `json:"updated_at" bson:"updated_at"`
 }
 
@@ -236,7 +238,10 @@ func windowID(tenant string, start time.Time) string {
 // recompute sums the window starting at start from what is stored and
 // replaces its documents: the platform's and those of tenants. Recomputing
 // from the stored reports, rather than adding the new ones, keeps the
-// windows exact under redelivery.
+// windows exact under redelivery. Two replicas recomputing one window at
+// once may finish in either order: a sum replaces the stored one only if
+// it counts at least as many entries (they only ever grow), so the fuller
+// sum stays.
 func (s *Service) recompute(ctx context.Context, start time.Time, tenants map[string]bool, now time.Time) error {
 	end := start.Add(s.cfg.Window)
 	sum, err := s.sum(ctx, start, end, false)
@@ -244,8 +249,14 @@ func (s *Service) recompute(ctx context.Context, start time.Time, tenants map[st
 		return fmt.Errorf("recompute window %s: %w", start.UTC().Format(time.RFC3339), err)
 	}
 	put := func(tenant string, a *acc) error {
-		w := Window{ID: windowID(tenant, start), Tenant: tenant, Start: start, End: end, Figures: a.figures(), UpdatedAt: now}
-		if _, err := s.windows.ReplaceOne(ctx, bson.D{{Key: "_id", Value: w.ID}}, w, options.Replace().SetUpsert(true)); err != nil {
+		w := Window{ID: windowID(tenant, start), Tenant: tenant, Start: start, End: end, Figures: a.figures(), Entries: a.n, UpdatedAt: now}
+		_, err := s.windows.ReplaceOne(ctx,
+			bson.D{{Key: "_id", Value: w.ID}, {Key: "entries", Value: bson.D{{Key: "$lte", Value: w.Entries}}}},
+			w, options.Replace().SetUpsert(true))
+		if mongo.IsDuplicateKeyError(err) {
+			return nil // a fuller sum is stored: no match, and the upsert's insert collides
+		}
+		if err != nil {
 			return fmt.Errorf("store window %s: %w", w.ID, err)
 		}
 		return nil

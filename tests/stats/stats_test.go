@@ -26,7 +26,9 @@ func TestTotalsAreTheStoredReportsOnce(t *testing.T) {
 	p.onboard(t, "stats-a", generous)
 	p.onboard(t, "stats-b", generous)
 	ctx := context.Background()
-	now := time.Now().Add(-time.Second)
+	// Every report's time in the middle of one past 10s platform window,
+	// so that the window checks below see them all in one.
+	now := time.Now().Add(-10 * time.Second).Truncate(10 * time.Second).Add(5 * time.Second)
 
 	var recs []streamingest.Record
 	var wantA stats.Figures
@@ -166,6 +168,40 @@ func TestTotalsAreTheStoredReportsOnce(t *testing.T) {
 	n, err := platform.Collection(stats.WindowsCollection).CountDocuments(ctx, bson.D{{Key: "tenant", Value: "stats-a"}})
 	if err != nil || n < 1 {
 		t.Errorf("no per-tenant windows stored for stats-a (%v)", err)
+	}
+
+	// A window sum is only replaced by one counting at least as many
+	// entries: a stale sum (a replica that read before another's insert)
+	// never overwrites a fuller one, and a redelivery repairs a stale one.
+	windows := platform.Collection(stats.WindowsCollection)
+	allID := stats.AllTenants + "@" + sm.Windows[0].Start.UTC().Format(time.RFC3339Nano)
+	setWindow := func(entries, rows int64) {
+		t.Helper()
+		if _, err := windows.UpdateOne(ctx, bson.D{{Key: "_id", Value: allID}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "entries", Value: entries}, {Key: "rows_ok", Value: rows}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored := func() (entries, rows int64) {
+		t.Helper()
+		var w stats.Window
+		if err := windows.FindOne(ctx, bson.D{{Key: "_id", Value: allID}}).Decode(&w); err != nil {
+			t.Fatal(err)
+		}
+		return w.Entries, w.RowsOK
+	}
+	if len(sm.Windows) != 1 {
+		t.Fatalf("reports span %d windows; this check wants them in one", len(sm.Windows))
+	}
+	setWindow(1000, 1)
+	p.post(t, recs...)
+	if e, r := stored(); e != 1000 || r != 1 {
+		t.Errorf("a sum of fewer entries replaced a fuller one: %d entries, %d rows", e, r)
+	}
+	setWindow(1, 1)
+	p.post(t, recs...)
+	if e, r := stored(); e != sm.Windows[0].Entries || r != wantA.RowsOK {
+		t.Errorf("redelivery left the stale window: %d entries, %d rows; want %d, %d", e, r, sm.Windows[0].Entries, wantA.RowsOK)
 	}
 
 	// The table for people: one line per tenant and overall.
