@@ -117,9 +117,6 @@ func (s *Service) Close(ctx context.Context) error {
 	return nil
 }
 
-// Window is the platform aggregation window.
-func (s *Service) Window() time.Duration { return s.cfg.Window }
-
 // Ingest stores a batch of reports and answers which records are not
 // reports (they are to be dead-lettered with their reason). An error means
 // nothing can be said about the batch: redeliver it all, which is harmless
