@@ -202,7 +202,7 @@ func (b *Batch) handleRecord(ctx context.Context, ev events.S3EventRecord) (Repo
 		return Report{}, fmt.Errorf("%w: object key %q is not URL-encoded text", ErrBadEvent, ev.S3.Object.Key)
 	}
 	rep := Report{
-		Tenant: b.prof.Tenant, Bucket: ev.S3.Bucket.Name, Key: key,
+		Kind: KindBatch, Tenant: b.prof.Tenant, Bucket: ev.S3.Bucket.Name, Key: key,
 		ETag: strings.Trim(ev.S3.Object.ETag, `"`), Size: ev.S3.Object.Size,
 		StartedAt: start,
 	}

@@ -127,6 +127,7 @@ func (r *reporter) publish(ctx context.Context, rep Report) {
 	if nc == nil {
 		return
 	}
+	rep.Kind = KindBatch // a stored report read back may predate the field
 	body, err := json.Marshal(rep)
 	if err == nil {
 		err = nc.Publish(Subject(r.prefix, rep.Tenant), body)

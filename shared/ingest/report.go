@@ -41,10 +41,16 @@ func (s Status) severity() int {
 	return 0
 }
 
+// KindBatch is Report.Kind: it tells batch reports from the stream apps'
+// window reports (streamingest.KindStream) on the same report subject.
+const KindBatch = "batch"
+
 // Report is the outcome of ingesting one object: what the function answers,
 // what the ingestions collection stores, what goes to NATS for the stats
 // function and what <key>.report.json holds.
 type Report struct {
+	// Kind is always KindBatch.
+	Kind         string    `json:"kind" bson:"kind"`
 	Tenant       string    `json:"tenant" bson:"tenant"`
 	Bucket       string    `json:"bucket" bson:"bucket"`
 	Key          string    `json:"key" bson:"key"`
@@ -86,7 +92,7 @@ func summarize(reps []Report) Report {
 	if len(reps) == 1 {
 		return reps[0]
 	}
-	s := Report{Status: StatusDone, Files: reps}
+	s := Report{Kind: KindBatch, Status: StatusDone, Files: reps}
 	for i, r := range reps {
 		if i == 0 {
 			s.Tenant, s.Bucket, s.StartedAt = r.Tenant, r.Bucket, r.StartedAt

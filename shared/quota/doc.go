@@ -9,6 +9,12 @@
 //     throttled or blocked gets no stream deliveries and its new files are
 //     deferred until the decision's Until.
 //
+// Evaluate is the rule the stats function applies (profile + recent usage
+// + the decision in force -> the next decision); Changed says whether a
+// new decision is worth writing, and Current/Replace write it only over
+// the revision it was judged against, so that concurrent evaluators do
+// not both write.
+//
 // A decision carries its own end (Until), so a throttled tenant resumes on
 // time even when no report arrives to lift it: a throttled tenant sends
 // none.

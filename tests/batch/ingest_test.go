@@ -115,7 +115,8 @@ func TestTwoTenantsEveryRowOnceInItsOwnDatabase(t *testing.T) {
 		}
 	}
 
-	// Every ingestion was reported on NATS, under its tenant's subject.
+	// Every ingestion was reported on NATS, under its tenant's subject, as
+	// a batch report (the stats function tells them from stream reports).
 	seen := map[string]int{}
 	for range 2 * files {
 		msg, err := reports.NextMsg(10 * time.Second)
@@ -123,7 +124,7 @@ func TestTwoTenantsEveryRowOnceInItsOwnDatabase(t *testing.T) {
 			t.Fatalf("report %d: %v", len(seen), err)
 		}
 		var r ingest.Report
-		if err := json.Unmarshal(msg.Data, &r); err != nil || !strings.HasSuffix(msg.Subject, "."+r.Tenant) {
+		if err := json.Unmarshal(msg.Data, &r); err != nil || !strings.HasSuffix(msg.Subject, "."+r.Tenant) || r.Kind != ingest.KindBatch {
 			t.Fatalf("report on %s: %s (%v)", msg.Subject, msg.Data, err)
 		}
 		seen[r.Tenant]++

@@ -1,0 +1,227 @@
+// Package stats tests the stats function against the real parts: an
+// embedded FerretDB and an embedded NATS per test, on free ports, in the
+// test's temporary folders. Report batches go through the function's HTTP
+// handler (httptest) as the connector delivers them; profiles are
+// published to the profile bucket as onboarding does; decisions are read
+// back from the control bucket the connector obeys.
+package stats
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	function "github.com/mysimbdp/mysimbdp/functions/stats"
+	"github.com/mysimbdp/mysimbdp/infra/ferret"
+	"github.com/mysimbdp/mysimbdp/infra/natsd"
+	"github.com/mysimbdp/mysimbdp/shared/ecdc"
+	"github.com/mysimbdp/mysimbdp/shared/ingest"
+	"github.com/mysimbdp/mysimbdp/shared/quota"
+	"github.com/mysimbdp/mysimbdp/shared/stats"
+	"github.com/mysimbdp/mysimbdp/shared/streamingest"
+)
+
+// platform is one test's FerretDB and NATS, and the stats function.
+type platform struct {
+	db  *mongo.Client
+	js  jetstream.JetStream
+	url string // the function
+}
+
+func startPlatform(t *testing.T, window string) *platform {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
+	fs, err := ferret.Start(ctx, ferret.Config{DataDir: t.TempDir()}, log)
+	if err != nil {
+		t.Fatalf("start FerretDB: %v", err)
+	}
+	t.Cleanup(fs.Stop)
+	ns, err := natsd.Start(ctx, natsd.Config{StoreDir: t.TempDir()}, log)
+	if err != nil {
+		t.Fatalf("start NATS: %v", err)
+	}
+	t.Cleanup(ns.Shutdown)
+	db, err := mongo.Connect(options.Client().ApplyURI(fs.URI()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Disconnect(context.Background()) })
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"MYSIMBDP_MONGO_URI":    fs.URI(),
+		"MYSIMBDP_NATS_URL":     ns.ClientURL(),
+		"MYSIMBDP_STATS_WINDOW": window,
+	}
+	h := function.NewHandler(func(k string) string { return env[k] },
+		slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() {
+		srv.Close()
+		_ = h.Close(context.Background())
+	})
+	return &platform{db: db, js: js, url: srv.URL}
+}
+
+// onboard publishes a tenant's profile as onboarding does: ECDC rows, with
+// limits as extra YAML sections.
+func (p *platform) onboard(t *testing.T, tenant, limits string) {
+	t.Helper()
+	if err := quota.PublishProfile(context.Background(), p.js, tenant, []byte(ecdc.Profile(tenant, ecdc.SourceNames, limits))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// post delivers records as the connector does and decodes the answer.
+func (p *platform) post(t *testing.T, recs ...streamingest.Record) streamingest.Response {
+	t.Helper()
+	body, err := json.Marshal(streamingest.Batch{Records: recs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Post(p.url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("POST answered %d: %s", res.StatusCode, raw)
+	}
+	var resp streamingest.Response
+	if err := json.Unmarshal(raw, &resp); err != nil || resp.BatchItemFailures == nil {
+		t.Fatalf("answer %s: %v (batchItemFailures must be a list)", raw, err)
+	}
+	return resp
+}
+
+// get fetches the stats; accept "" asks for the text table.
+func (p *platform) get(t *testing.T, query, accept string) (string, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, p.url+query, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s answered %d: %s", query, res.StatusCode, raw)
+	}
+	return res.Header.Get("Content-Type"), string(raw)
+}
+
+func (p *platform) summary(t *testing.T) stats.Summary {
+	t.Helper()
+	ct, body := p.get(t, "?format=json", "")
+	if !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("?format=json answered %s", ct)
+	}
+	var sm stats.Summary
+	if err := json.Unmarshal([]byte(body), &sm); err != nil {
+		t.Fatalf("summary %s: %v", body, err)
+	}
+	return sm
+}
+
+func (p *platform) decision(t *testing.T, tenant string) quota.Decision {
+	t.Helper()
+	kv, err := quota.ControlKV(context.Background(), p.js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := quota.Get(context.Background(), kv, tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// record wraps a report as the connector delivers it from REPORTS.
+func record(id string, report any) streamingest.Record {
+	data, ok := report.([]byte)
+	if !ok {
+		var err error
+		if data, err = json.Marshal(report); err != nil {
+			panic(err)
+		}
+	}
+	tenant := ""
+	var probe struct{ Tenant string }
+	if json.Unmarshal(data, &probe) == nil {
+		tenant = probe.Tenant
+	}
+	return streamingest.Record{ID: id, Subject: "mysimbdp.reports." + tenant, Data: data, PublishedAt: time.Now()}
+}
+
+// fileReport is a batch app's report of one file.
+func fileReport(tenant, name, etag string, st ingest.Status, rowsOK, rowsRejected, ms int64, ended time.Time) ingest.Report {
+	return ingest.Report{Kind: ingest.KindBatch, Tenant: tenant, Bucket: tenant, Key: "incoming/" + name, ETag: etag,
+		Size: 1000 * (rowsOK + rowsRejected), Bytes: 1000 * (rowsOK + rowsRejected), RowsOK: rowsOK, RowsRejected: rowsRejected,
+		DurationMS: ms, Status: st, StartedAt: ended.Add(-time.Duration(ms) * time.Millisecond), EndedAt: ended}
+}
+
+// windowReport is a stream app's report of one window.
+func windowReport(tenant string, messages, bytes int64, end time.Time, window time.Duration) streamingest.WindowReport {
+	return streamingest.WindowReport{Tenant: tenant, Kind: streamingest.KindStream, WindowStart: end.Add(-window), WindowEnd: end,
+		Messages: messages, Bytes: bytes, Batches: max(1, messages/10), AvgIngestMS: 4}
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, within time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s; last: %s", what, within, state)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
+
+func failures(r streamingest.Response) []string {
+	out := make([]string, len(r.BatchItemFailures))
+	for i, f := range r.BatchItemFailures {
+		out[i] = fmt.Sprintf("%s: %s", f.ItemIdentifier, f.Reason)
+	}
+	return out
+}
