@@ -8,9 +8,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -211,16 +213,17 @@ func (s *Stack) Deployment(name string) (types.FunctionDeployment, error) {
 		Namespace:              fn.Namespace,
 		EnvProcess:             fn.FProcess,
 		EnvVars:                env,
-		Constraints:            fn.Constraints,
-		Secrets:                fn.Secrets,
+		Constraints:            slices.Clone(fn.Constraints),
+		Secrets:                slices.Clone(fn.Secrets),
 		ReadOnlyRootFilesystem: fn.ReadOnlyRootFilesystem,
 	}
+	// Copies: a caller may edit its deployment without changing the stack.
 	if fn.Labels != nil {
-		l := fn.Labels
+		l := maps.Clone(fn.Labels)
 		d.Labels = &l
 	}
 	if fn.Annotations != nil {
-		a := fn.Annotations
+		a := maps.Clone(fn.Annotations)
 		d.Annotations = &a
 	}
 	if fn.Limits != nil {

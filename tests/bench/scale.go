@@ -172,6 +172,13 @@ func (r *ScaleRig) Run(ctx context.Context, withScaler bool) (ScaleRun, error) {
 	if err := r.waitReplicas(ctx, 1, time.Minute); err != nil {
 		return res, err
 	}
+	if withScaler {
+		// The step starts once the scaler fires: the connector picks a new
+		// schedule up at its next read of the function list.
+		if err := r.waitScalerRuns(ctx, 2, time.Minute); err != nil {
+			return res, err
+		}
+	}
 	coll := r.db.Database(scaleTenant).Collection("covid_daily")
 	before, err := coll.CountDocuments(ctx, bson.D{})
 	if err != nil {
@@ -236,6 +243,28 @@ func (r *ScaleRig) waitReplicas(ctx context.Context, want int, d time.Duration) 
 		}
 		if time.Now().After(end) {
 			return fmt.Errorf("%s: not %d replicas within %s", scaleFunction, want, d)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// waitScalerRuns waits until the scaler has been invoked n more times.
+func (r *ScaleRig) waitScalerRuns(ctx context.Context, n int, d time.Duration) error {
+	st, err := r.gw.Function(ctx, "scaler", "")
+	if err != nil {
+		return err
+	}
+	from, end := st.InvocationCount, time.Now().Add(d)
+	for {
+		if st, err := r.gw.Function(ctx, "scaler", ""); err == nil && st.InvocationCount >= from+float64(n) {
+			return nil
+		}
+		if time.Now().After(end) {
+			return fmt.Errorf("the scaler was not invoked %d times within %s", n, d)
 		}
 		select {
 		case <-ctx.Done():
