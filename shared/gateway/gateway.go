@@ -192,6 +192,28 @@ func (c *Client) SetSecret(ctx context.Context, s types.Secret) error {
 	return err
 }
 
+// DeleteSecret removes a secret; one that does not exist is not an error.
+func (c *Client) DeleteSecret(ctx context.Context, name, namespace string) error {
+	err := c.do(ctx, "delete secret "+name, http.MethodDelete, "/system/secrets", nil, types.Secret{Name: name, Namespace: namespace}, nil)
+	if IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// Secrets lists the names of a namespace's secrets ("" for the default).
+func (c *Client) Secrets(ctx context.Context, namespace string) ([]string, error) {
+	var ss []types.Secret
+	if err := c.do(ctx, "list secrets", http.MethodGet, "/system/secrets", nsQuery(namespace), nil, &ss); err != nil {
+		return nil, err
+	}
+	names := make([]string, len(ss))
+	for i, s := range ss {
+		names[i] = s.Name
+	}
+	return names, nil
+}
+
 // Invoke calls a function synchronously. name may be "fn" or
 // "fn.namespace". The caller closes the answer's body; a non-2xx answer is
 // returned as it is, since for a function it is part of its contract.
