@@ -70,7 +70,8 @@ func CheckHash(hash, password string) bool {
 	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
 }
 
-// Users are the server's users: the platform user with every right, then
+// Users are the server's users: the platform user with every right
+// (platformPassword may be a bcrypt hash), then
 // each tenant of hashes (tenant -> bcrypt hash of its password) in tenant
 // order.
 func Users(platformPassword string, hashes map[string]string) []*server.User {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // ControlSubject is where the local stack takes requests to add or remove
@@ -44,7 +45,7 @@ type reply struct {
 // every change to the running server.
 type Service struct {
 	path             string
-	platformPassword string
+	platformPassword string // bcrypt hash
 	apply            func([]*server.User) error
 	log              *slog.Logger
 
@@ -56,7 +57,14 @@ type Service struct {
 // not exist yet). apply receives the full user list after each change
 // (natsd.Server.SetUsers); it may be set later with SetApply.
 func NewService(path, platformPassword string, log *slog.Logger) (*Service, error) {
-	s := &Service{path: path, platformPassword: platformPassword, log: log, hashes: map[string]string{}}
+	// The server holds no password in clear; the platform's hash is cheap
+	// (bcrypt's lowest cost) because every platform connection checks it,
+	// and its password is random and long.
+	ph, err := bcrypt.GenerateFromPassword([]byte(platformPassword), bcrypt.MinCost)
+	if err != nil {
+		return nil, fmt.Errorf("hash NATS platform password: %w", err)
+	}
+	s := &Service{path: path, platformPassword: string(ph), log: log, hashes: map[string]string{}}
 	raw, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -84,8 +92,8 @@ func (s *Service) Users() []*server.User {
 	return Users(s.platformPassword, s.hashes)
 }
 
-// Serve answers control requests on nc until ctx ends.
-func (s *Service) Serve(ctx context.Context, nc *nats.Conn) error {
+// Serve answers control requests on nc until nc is closed.
+func (s *Service) Serve(nc *nats.Conn) error {
 	sub, err := nc.Subscribe(ControlSubject, func(m *nats.Msg) {
 		var req request
 		var rep reply
@@ -103,12 +111,9 @@ func (s *Service) Serve(ctx context.Context, nc *nats.Conn) error {
 		return fmt.Errorf("serve NATS users on %s: %w", ControlSubject, err)
 	}
 	if err := nc.Flush(); err != nil {
+		_ = sub.Unsubscribe()
 		return fmt.Errorf("serve NATS users: %w", err)
 	}
-	go func() {
-		<-ctx.Done()
-		_ = sub.Unsubscribe()
-	}()
 	return nil
 }
 

@@ -10,10 +10,14 @@ package tenant
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/notification"
@@ -143,16 +147,50 @@ func Apply(ctx context.Context, pl Platform, t Loaded) (Result, error) {
 		return res, fmt.Errorf("apply tenant %s: store profile secret: %w", p.Tenant, err)
 	}
 	for _, d := range Deployments(p, pl.FunctionEnv, creds) {
-		log.Info("function", "function", d.Service, "image", d.Image)
-		if err := pl.Gateway.Deploy(ctx, d); err != nil {
+		// The profile's digest makes an edited profile a changed
+		// deployment, so that replicas restart and read it.
+		(*d.Annotations)[ProfileDigestAnnotation] = digest(t.YAML)
+		changed, err := deployIfChanged(ctx, pl.Gateway, d)
+		if err != nil {
 			return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)
 		}
+		log.Info("function", "function", d.Service, "image", d.Image, "changed", changed)
 		res.Functions = append(res.Functions, d.Service)
 	}
 	if err := pl.Store.SaveProfile(p.Tenant, t.YAML); err != nil {
 		return res, err
 	}
 	return res, nil
+}
+
+// ProfileDigestAnnotation holds the SHA-256 of the profile a tenant's
+// function was deployed with.
+const ProfileDigestAnnotation = "com.mysimbdp.profile-sha256"
+
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// deployIfChanged deploys d unless the gateway already runs exactly it: an
+// update restarts the function's replicas, which a repeated apply must not.
+func deployIfChanged(ctx context.Context, gw *gateway.Client, d types.FunctionDeployment) (bool, error) {
+	cur, err := gw.Function(ctx, d.Service, d.Namespace)
+	if err != nil && !gateway.IsNotFound(err) {
+		return false, err
+	}
+	if err == nil && cur.Image == d.Image && maps.Equal(cur.EnvVars, d.EnvVars) && slices.Equal(cur.Secrets, d.Secrets) &&
+		maps.Equal(deref(cur.Labels), deref(d.Labels)) && maps.Equal(deref(cur.Annotations), deref(d.Annotations)) {
+		return false, nil
+	}
+	return true, gw.Deploy(ctx, d)
+}
+
+func deref(m *map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	return *m
 }
 
 // check asks every part a harmless question, so that Apply and Remove
