@@ -125,3 +125,14 @@ func ConfigSnippet(tenant, hash string) string {
 }
 `, tenant, TenantUser(tenant), hash, q(PublishSubjects(tenant)), q(SubscribeSubjects(tenant)))
 }
+
+// Redact returns natsURL with any password replaced by "xxxxx", for logs.
+func Redact(natsURL string) string {
+	parts := strings.Split(natsURL, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
+}
