@@ -127,11 +127,11 @@ type Stack struct {
 	nats      *natsd.Server
 	natsUsers *natsauth.Service
 	natsCtl   *nats.Conn // serves natsUsers
-	ferret   *ferret.Server
-	minio    *minioserver.Server
-	provider *provider.Provider
-	http     *http.Server
-	served   chan error
+	ferret    *ferret.Server
+	minio     *minioserver.Server
+	provider  *provider.Provider
+	http      *http.Server
+	served    chan error
 
 	connector     *connector.Connector
 	stopConnector context.CancelFunc
