@@ -567,4 +567,3 @@ func lineHas(out, name, want string) bool {
 	}
 	return false
 }
-
