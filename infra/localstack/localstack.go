@@ -13,7 +13,9 @@
 //	<data>/provider   deployed functions, secrets, replica folders
 //	<data>/images     compiled functions (see infra/images)
 //	<data>/build      their build contexts
-//	<data>/secrets    generated credentials
+//	<data>/secrets    generated credentials (gateway, MinIO root, NATS
+//	                  platform user, tenants' NATS password hashes)
+//	<data>/tenants    each tenant's generated credentials and last profile
 package localstack
 
 import (
