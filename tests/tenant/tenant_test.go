@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -566,4 +567,53 @@ func lineHas(out, name, want string) bool {
 		}
 	}
 	return false
+}
+
+// TestExplicitEndpoints drives `mysimbdp tenant` the way an operator does
+// against production: every endpoint and credential from flags, and a data
+// folder that holds no local stack (only the tenants' credentials).
+func TestExplicitEndpoints(t *testing.T) {
+	e := platform(t)
+	data := t.TempDir()
+	u, err := url.Parse(e.st.Endpoints.NATS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	natsPassword, _ := u.User.Password()
+	flags := []string{"--data", data,
+		"--gateway", e.st.Endpoints.Gateway, "--username", e.st.Creds.GatewayUser, "--password", e.st.Creds.GatewayPassword,
+		"--s3-endpoint", e.st.Endpoints.MinIO, "--s3-access-key", e.st.Creds.MinIOUser, "--s3-secret-key", e.st.Creds.MinIOPassword,
+		"--nats", e.natsURL(t), "--nats-user", u.User.Username(), "--nats-password", natsPassword,
+		"--mongo-uri", e.st.Endpoints.MongoURI, "--mc-bin", filepath.Join(e.repo, "bin", "mc")}
+	run := func(args ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, e.cli, append(args, flags...)...)
+		cmd.Dir = t.TempDir() // nothing found by relative paths
+		cmd.Env = cleanEnv()
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("mysimbdp %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	out := run("tenant", "apply", "-f", profileFile(t, "india", ""))
+	if !strings.Contains(out, "credentials (shown once; kept in "+filepath.Join(data, "tenants", "india")) {
+		t.Errorf("apply output:\n%s", out)
+	}
+	if strings.Contains(out, natsPassword) {
+		t.Errorf("apply printed the platform's NATS password:\n%s", out)
+	}
+	if fns := e.tenantFunctions(t, "india"); len(fns) != 2 {
+		t.Errorf("india has %d functions, want 2", len(fns))
+	}
+	if out := run("tenant", "list"); !lineHas(out, "india", "ready") {
+		t.Errorf("tenant list:\n%s", out)
+	}
+	run("tenant", "remove", "india")
+	e.wantNothingOf(t, "india", false)
+	if _, err := os.Stat(filepath.Join(data, "tenants", "india")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("india's credentials still stored in %s: %v", data, err)
+	}
 }
