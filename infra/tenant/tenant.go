@@ -28,6 +28,7 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/infra/minioadmin"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
+	"github.com/mysimbdp/mysimbdp/shared/ingest"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 )
 
@@ -112,6 +113,9 @@ type Result struct {
 func Apply(ctx context.Context, pl Platform, t Loaded) (Result, error) {
 	p := t.Profile
 	var res Result
+	if err := pl.checkDatabase(p); err != nil {
+		return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)
+	}
 	if err := pl.check(ctx); err != nil {
 		return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)
 	}
@@ -191,6 +195,36 @@ func deref(m *map[string]string) map[string]string {
 		return nil
 	}
 	return *m
+}
+
+// reservedDatabases are the platform's and MongoDB's own databases.
+var reservedDatabases = []string{ingest.DefaultPlatformDB, "admin", "local", "config"}
+
+// checkDatabase refuses a sink database that is not the tenant's to have:
+// the platform's, MongoDB's own, or one another tenant's profile names.
+func (pl Platform) checkDatabase(p *profile.Profile) error {
+	db := p.Sink.Database
+	if slices.Contains(reservedDatabases, db) {
+		return fmt.Errorf("%s: sink.database: %q is reserved for the platform", p.Source(), db)
+	}
+	others, err := pl.Store.Tenants()
+	if err != nil {
+		return err
+	}
+	for _, o := range others {
+		if o == p.Tenant {
+			continue
+		}
+		raw, err := pl.Store.Profile(o)
+		if err != nil {
+			continue // a tenant without a stored profile claims nothing
+		}
+		op, err := profile.Parse(raw, "stored profile of "+o)
+		if err == nil && op.Sink.Database == db {
+			return fmt.Errorf("%s: sink.database: %q is tenant %s's database", p.Source(), db, o)
+		}
+	}
+	return nil
 }
 
 // check asks every part a harmless question, so that Apply and Remove

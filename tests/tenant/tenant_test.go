@@ -124,6 +124,15 @@ func TestIsolation(t *testing.T) {
 		}
 	}
 	bravo, _ := e.apply(t, profileFile(t, "bravo", ""))
+	// A profile naming another tenant's database is refused.
+	steal := filepath.Join(t.TempDir(), "kilo.yaml")
+	if err := os.WriteFile(steal, []byte(strings.Replace(ecdc.Profile("kilo", ecdc.SourceNames, ""), "sink:\n", "sink:\n  database: bravo\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := e.mysimbdp(t, "tenant", "apply", "-f", steal); err == nil || !strings.Contains(out, `sink.database: "bravo" is tenant bravo's database`) {
+		t.Errorf("apply of a profile with bravo's database: %v\n%s", err, out)
+	}
+	e.wantNothingOf(t, "kilo", false)
 	if _, err := e.pl.S3.PutObject(ctx, "bravo", "private/data.txt", strings.NewReader("bravo's"), 7, minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -402,6 +411,7 @@ func TestMalformedProfileProvisionsNothing(t *testing.T) {
 		{"size", "delta-bad", ecdc.Profile("delta-bad", ecdc.SourceNames, "storage:\n  max_bytes: lots\n"), "storage.max_bytes"},
 		{"app source", "echo-bad", ecdc.Profile("echo-bad", ecdc.SourceNames, "apps:\n  batch: mine\n"), "apps.batch"},
 		{"scaling", "fox-bad", ecdc.Profile("fox-bad", ecdc.SourceNames, "scaling:\n  min: 5\n  max: 2\n"), "scaling"},
+		{"platform database", "juliet-bad", strings.Replace(ecdc.Profile("juliet-bad", ecdc.SourceNames, ""), "sink:\n", "sink:\n  database: mysimbdp\n", 1), "sink.database"},
 		{"unknown field", "golf-bad", ecdc.Profile("golf-bad", ecdc.SourceNames, "storage:\n  max_byte: 1GB\n"), "storage.max_byte"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
