@@ -17,6 +17,8 @@ import (
 type Credentials struct {
 	GatewayUser, GatewayPassword string
 	MinIOUser, MinIOPassword     string
+	// NATSPassword is the platform NATS user's (natsauth.PlatformUser).
+	NATSPassword string
 }
 
 // GatewaySecretsDir is where the gateway's basic-auth files are, in
@@ -24,6 +26,22 @@ type Credentials struct {
 func GatewaySecretsDir(dataDir string) string {
 	return filepath.Join(dataDir, "secrets", "gateway")
 }
+
+func natsSecretsDir(dataDir string) string {
+	return filepath.Join(dataDir, "secrets", "nats")
+}
+
+// natsUsersFile holds the tenants' NATS users (bcrypt hashes).
+func natsUsersFile(dataDir string) string {
+	return filepath.Join(natsSecretsDir(dataDir), "tenant-users.json")
+}
+
+// TenantsDir is where `tenant apply` keeps each tenant's generated
+// credentials and last applied profile.
+func TenantsDir(dataDir string) string { return filepath.Join(dataDir, "tenants") }
+
+// MinIOSecretsDir holds MinIO's root credentials (root-user, root-password).
+func MinIOSecretsDir(dataDir string) string { return minioSecretsDir(dataDir) }
 
 func minioSecretsDir(dataDir string) string {
 	return filepath.Join(dataDir, "secrets", "minio")
@@ -41,6 +59,7 @@ func LoadOrCreateCredentials(dataDir string) (Credentials, error) {
 		{GatewaySecretsDir(dataDir), "basic-auth-password", "", &c.GatewayPassword},
 		{minioSecretsDir(dataDir), "root-user", "mysimbdp", &c.MinIOUser},
 		{minioSecretsDir(dataDir), "root-password", "", &c.MinIOPassword},
+		{natsSecretsDir(dataDir), "platform-password", "", &c.NATSPassword},
 	} {
 		v, err := readOrCreate(filepath.Join(f.dir, f.name), f.fixed)
 		if err != nil {

@@ -13,7 +13,9 @@
 //	<data>/provider   deployed functions, secrets, replica folders
 //	<data>/images     compiled functions (see infra/images)
 //	<data>/build      their build contexts
-//	<data>/secrets    generated credentials
+//	<data>/secrets    generated credentials (gateway, MinIO root, NATS
+//	                  platform user, tenants' NATS password hashes)
+//	<data>/tenants    each tenant's generated credentials and last profile
 package localstack
 
 import (
@@ -36,6 +38,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/ferret"
 	"github.com/mysimbdp/mysimbdp/infra/fnbuild"
 	"github.com/mysimbdp/mysimbdp/infra/minioserver"
+	"github.com/mysimbdp/mysimbdp/infra/natsauth"
 	"github.com/mysimbdp/mysimbdp/infra/natsd"
 	"github.com/mysimbdp/mysimbdp/infra/provider"
 	"github.com/mysimbdp/mysimbdp/infra/stack"
@@ -54,6 +57,13 @@ type Config struct {
 	// TenantsDir holds one profile YAML per tenant to onboard; defaults to
 	// <stack dir>/tenants.
 	TenantsDir string
+	// MCBinary is the MinIO client that provisions tenants' MinIO users
+	// and quotas; defaults to <stack dir>/bin/mc, where scripts/setup puts it.
+	MCBinary string
+	// PlatformAppsFile is the stack file of the platform's generic ingest
+	// apps, built (not deployed) so that tenants' functions can run them;
+	// defaults to <stack dir>/platform-apps.yml.
+	PlatformAppsFile string
 
 	GatewayAddr      string // e.g. 127.0.0.1:8080
 	NATSHost         string
@@ -80,8 +90,10 @@ type Config struct {
 // A running stack writes them to <data>/endpoints.json, so that clients
 // (the CLI, tests) find a stack started on free ports (address :0).
 type Endpoints struct {
-	Gateway       string `json:"gateway"` // http://host:port
-	NATS          string `json:"nats"`    // nats://host:port
+	Gateway string `json:"gateway"` // http://host:port
+	// NATS is nats://user:password@host:port with the platform user's
+	// credentials, which nats.go takes as they are.
+	NATS          string `json:"nats"`
 	MongoURI      string `json:"mongo_uri"`
 	MinIO         string `json:"minio"` // host:port
 	MinIOConsole  string `json:"minio_console"`
@@ -111,13 +123,18 @@ type Stack struct {
 	Creds     Credentials
 	// Tenants are the ids of the tenants onboarded from TenantsDir.
 	Tenants []string
+	// tenantVars are stack.yml variables of the onboarded tenants, for
+	// the apps tenants bring: <TENANT>_S3_ACCESS_KEY, <TENANT>_S3_SECRET_KEY.
+	tenantVars map[string]string
 
-	nats     *natsd.Server
-	ferret   *ferret.Server
-	minio    *minioserver.Server
-	provider *provider.Provider
-	http     *http.Server
-	served   chan error
+	nats      *natsd.Server
+	natsUsers *natsauth.Service
+	natsCtl   *nats.Conn // serves natsUsers
+	ferret    *ferret.Server
+	minio     *minioserver.Server
+	provider  *provider.Provider
+	http      *http.Server
+	served    chan error
 
 	connector     *connector.Connector
 	stopConnector context.CancelFunc
@@ -150,6 +167,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	}
 	if cfg.TenantsDir == "" {
 		cfg.TenantsDir = filepath.Join(stackDir, "tenants")
+	}
+	if cfg.MCBinary == "" {
+		cfg.MCBinary = filepath.Join(stackDir, "bin", "mc")
+	}
+	if cfg.PlatformAppsFile == "" {
+		cfg.PlatformAppsFile = filepath.Join(stackDir, "platform-apps.yml")
 	}
 	// Tenants are read before anything starts, so a broken profile stops
 	// `up` with its message and nothing half-provisioned.
@@ -185,12 +208,30 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		}
 	}()
 
+	// NATS accepts only the platform user and the tenants' users, whose
+	// rights natsauth defines; `mysimbdp tenant` changes the tenants' users
+	// at runtime through the user service.
+	s.natsUsers, err = natsauth.NewService(natsUsersFile(dataDir), s.Creds.NATSPassword, log.With("part", "nats-users"))
+	if err != nil {
+		return nil, err
+	}
 	cfg.Progress("starting NATS with JetStream (data in %s)", filepath.Join(dataDir, "nats"))
-	s.nats, err = natsd.Start(ctx, natsd.Config{Host: cfg.NATSHost, Port: cfg.NATSPort, StoreDir: filepath.Join(dataDir, "nats")}, log.With("part", "nats"))
+	s.nats, err = natsd.Start(ctx, natsd.Config{Host: cfg.NATSHost, Port: cfg.NATSPort, StoreDir: filepath.Join(dataDir, "nats"), Users: s.natsUsers.Users()}, log.With("part", "nats"))
 	if err != nil {
 		return nil, fmt.Errorf("start NATS: %w", err)
 	}
-	s.Endpoints.NATS = s.nats.ClientURL()
+	s.natsUsers.SetApply(s.nats.SetUsers)
+	s.Endpoints.NATS, err = natsauth.WithUser(s.nats.ClientURL(), natsauth.PlatformUser, s.Creds.NATSPassword)
+	if err != nil {
+		return nil, err
+	}
+	s.natsCtl, err = nats.Connect(s.Endpoints.NATS, nats.Name("mysimbdp nats-users"))
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS: %w", err)
+	}
+	if err := s.natsUsers.Serve(s.natsCtl); err != nil {
+		return nil, err
+	}
 	s.Endpoints.Gateway = "http://" + ln.Addr().String()
 	gw, err := gateway.New(s.Endpoints.Gateway, s.Creds.GatewayUser, s.Creds.GatewayPassword)
 	if err != nil {
@@ -231,7 +272,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		ConsoleAddress: cfg.MinIOConsoleAddr,
 		RootUser:       s.Creds.MinIOUser,
 		RootPassword:   s.Creds.MinIOPassword,
-		Env:            minioNotifyEnv(s.nats.ClientURL(), filepath.Join(dataDir, "minio-events")),
+		Env:            minioNotifyEnv(s.nats.ClientURL(), s.Creds.NATSPassword, filepath.Join(dataDir, "minio-events")),
 	}, log.With("part", "minio"))
 	if err != nil {
 		return nil, fmt.Errorf("start MinIO: %w", err)
@@ -262,6 +303,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 			return nil, fmt.Errorf("store the gateway credentials as secret %s: %w", name, err)
 		}
 	}
+	if err := s.buildPlatformApps(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.applyTenants(ctx, gw, tenants); err != nil {
 		return nil, err
 	}
@@ -285,7 +329,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	if err != nil {
 		return nil, fmt.Errorf("encode endpoints: %w", err)
 	}
-	if err := os.WriteFile(endpointsFile(dataDir), raw, 0o644); err != nil {
+	// 0600: the NATS URL carries the platform user's password.
+	if err := os.WriteFile(endpointsFile(dataDir), raw, 0o600); err != nil {
 		return nil, fmt.Errorf("write endpoints: %w", err)
 	}
 	return s, nil
@@ -320,6 +365,9 @@ func (s *Stack) lookup(name string) (string, bool) {
 		"MYSIMBDP_GATEWAY_URL":   s.Endpoints.Gateway,
 	}[name]
 	if ok {
+		return v, true
+	}
+	if v, ok := s.tenantVars[name]; ok {
 		return v, true
 	}
 	return os.LookupEnv(name)
@@ -397,6 +445,9 @@ func (s *Stack) Stop(ctx context.Context) error {
 	}
 	if s.ferret != nil {
 		s.ferret.Stop()
+	}
+	if s.natsCtl != nil {
+		s.natsCtl.Close()
 	}
 	if s.nats != nil {
 		s.nats.Shutdown()

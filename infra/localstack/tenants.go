@@ -4,29 +4,41 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/mysimbdp/mysimbdp/infra/connector"
+	"github.com/mysimbdp/mysimbdp/infra/fnbuild"
+	"github.com/mysimbdp/mysimbdp/infra/minioadmin"
+	"github.com/mysimbdp/mysimbdp/infra/natsauth"
+	"github.com/mysimbdp/mysimbdp/infra/stack"
 	"github.com/mysimbdp/mysimbdp/infra/tenant"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 )
 
-// minioNotifyEnv configures MinIO's default NATS target with JetStream.
-// The queue folder keeps events on disk while NATS is unreachable, so an
-// upload during a NATS restart still becomes an event.
-func minioNotifyEnv(natsURL, queueDir string) []string {
+// minioNotifyEnv configures MinIO's default NATS target with JetStream,
+// as the platform NATS user. The queue folder keeps events on disk while
+// NATS is unreachable, so an upload during a NATS restart still becomes an
+// event.
+func minioNotifyEnv(natsURL, natsPassword, queueDir string) []string {
 	return []string{
 		"MINIO_NOTIFY_NATS_ENABLE=on",
 		"MINIO_NOTIFY_NATS_ADDRESS=" + strings.TrimPrefix(natsURL, "nats://"),
 		"MINIO_NOTIFY_NATS_SUBJECT=" + connector.DefaultS3EventsSubject,
+		"MINIO_NOTIFY_NATS_USERNAME=" + natsauth.PlatformUser,
+		"MINIO_NOTIFY_NATS_PASSWORD=" + natsPassword,
 		"MINIO_NOTIFY_NATS_JETSTREAM=on",
 		"MINIO_NOTIFY_NATS_PING_INTERVAL=10",
 		"MINIO_NOTIFY_NATS_QUEUE_DIR=" + queueDir,
@@ -60,29 +72,119 @@ func loadTenants(dir string) ([]tenant.Loaded, error) {
 	return out, nil
 }
 
+// buildPlatformApps builds the images of the platform's generic ingest
+// apps (platform-apps.yml), which the tenants' functions run. A missing
+// file means there is nothing to build.
+func (s *Stack) buildPlatformApps(ctx context.Context) error {
+	if _, err := os.Stat(s.cfg.PlatformAppsFile); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	st, err := stack.Load(s.cfg.PlatformAppsFile)
+	if err != nil {
+		return err
+	}
+	b := &fnbuild.Builder{Stack: st, ImagesDir: filepath.Join(s.cfg.DataDir, "images"), BuildDir: filepath.Join(s.cfg.DataDir, "build")}
+	for _, name := range st.Names() {
+		s.cfg.Progress("building platform app %s (%s)", name, st.Functions[name].Image)
+		start := time.Now()
+		if _, err := b.Build(ctx, name); err != nil {
+			return fmt.Errorf("build platform app: %w", err)
+		}
+		s.cfg.Progress("built %s in %s", name, time.Since(start).Round(100*time.Millisecond))
+	}
+	return nil
+}
+
+// Platform returns admin clients of the running stack's parts, for
+// provisioning tenants; close the returned function when done.
+func (s *Stack) Platform(ctx context.Context, gw *gateway.Client) (tenant.Platform, func(), error) {
+	return PlatformFor(ctx, PlatformConfig{
+		MinIOEndpoint: s.Endpoints.MinIO, MinIOUser: s.Creds.MinIOUser, MinIOPassword: s.Creds.MinIOPassword,
+		MCBinary: s.cfg.MCBinary, NATSURL: s.Endpoints.NATS, MongoURI: s.Endpoints.MongoURI,
+		DataDir:     s.cfg.DataDir,
+		FunctionEnv: tenant.FunctionEnv{S3Endpoint: s.Endpoints.MinIO, MongoURI: s.Endpoints.MongoURI, NATSURL: s.Endpoints.NATS},
+	}, gw)
+}
+
+// PlatformConfig says where a platform's parts are, with admin
+// credentials: the local stack's, or production endpoints.
+type PlatformConfig struct {
+	MinIOEndpoint, MinIOUser, MinIOPassword string
+	MinIOSecure                             bool
+	MCBinary                                string
+	NATSURL                                 string // with the platform user's credentials
+	MongoURI                                string
+	// DataDir keeps the tenants' generated credentials (<data>/tenants).
+	DataDir     string
+	FunctionEnv tenant.FunctionEnv
+	Log         *slog.Logger
+}
+
+// PlatformFor connects to every part. The returned function closes the
+// connections.
+func PlatformFor(ctx context.Context, c PlatformConfig, gw *gateway.Client) (tenant.Platform, func(), error) {
+	pl := tenant.Platform{Gateway: gw, FunctionEnv: c.FunctionEnv, Store: tenant.Store{Dir: TenantsDir(c.DataDir)}, Log: c.Log}
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	fail := func(err error) (tenant.Platform, func(), error) {
+		closeAll()
+		return tenant.Platform{}, func() {}, err
+	}
+	var err error
+	pl.S3, err = minio.New(c.MinIOEndpoint, &minio.Options{Creds: credentials.NewStaticV4(c.MinIOUser, c.MinIOPassword, ""), Secure: c.MinIOSecure})
+	if err != nil {
+		return fail(fmt.Errorf("MinIO client: %w", err))
+	}
+	pl.Admin, err = minioadmin.New(minioadmin.Config{Binary: c.MCBinary, Endpoint: c.MinIOEndpoint, Secure: c.MinIOSecure, AccessKey: c.MinIOUser, SecretKey: c.MinIOPassword})
+	if err != nil {
+		return fail(err)
+	}
+	pl.NATS, err = nats.Connect(c.NATSURL, nats.Name("mysimbdp tenant"))
+	if err != nil {
+		return fail(fmt.Errorf("connect to NATS: %w", err))
+	}
+	closers = append(closers, pl.NATS.Close)
+	pl.JetStream, err = jetstream.New(pl.NATS)
+	if err != nil {
+		return fail(fmt.Errorf("JetStream: %w", err))
+	}
+	pl.Mongo, err = mongo.Connect(options.Client().ApplyURI(c.MongoURI))
+	if err != nil {
+		return fail(fmt.Errorf("MongoDB client: %w", err))
+	}
+	db := pl.Mongo
+	closers = append(closers, func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = db.Disconnect(dctx)
+	})
+	return pl, closeAll, nil
+}
+
 func (s *Stack) applyTenants(ctx context.Context, gw *gateway.Client, tenants []tenant.Loaded) error {
+	s.tenantVars = map[string]string{}
 	if len(tenants) == 0 {
 		return nil
 	}
-	mc, err := minio.New(s.Endpoints.MinIO, &minio.Options{Creds: credentials.NewStaticV4(s.Creds.MinIOUser, s.Creds.MinIOPassword, "")})
+	pl, closePl, err := s.Platform(ctx, gw)
 	if err != nil {
-		return fmt.Errorf("MinIO client: %w", err)
+		return err
 	}
-	nc, err := nats.Connect(s.Endpoints.NATS)
-	if err != nil {
-		return fmt.Errorf("connect to NATS %s: %w", s.Endpoints.NATS, err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("JetStream: %w", err)
-	}
+	defer closePl()
 	for _, t := range tenants {
 		p := t.Profile
-		s.cfg.Progress("onboarding tenant %s (bucket %s, stream %s on %s, profile secret %s)", p.Tenant, p.Bucket(), p.StreamName(), p.StreamSubject(), tenant.ProfileSecret(p.Tenant))
-		if err := tenant.Apply(ctx, tenant.Platform{S3: mc, Gateway: gw, JetStream: js}, t); err != nil {
+		s.cfg.Progress("onboarding tenant %s (bucket %s, users, stream %s on %s, database %s, functions)", p.Tenant, p.Bucket(), p.StreamName(), p.StreamSubject(), p.Sink.Database)
+		res, err := tenant.Apply(ctx, pl, t)
+		if err != nil {
 			return err
 		}
+		v := strings.ToUpper(strings.ReplaceAll(p.Tenant, "-", "_"))
+		s.tenantVars[v+"_S3_ACCESS_KEY"] = res.Credentials.S3AccessKey
+		s.tenantVars[v+"_S3_SECRET_KEY"] = res.Credentials.S3SecretKey
 	}
 	return nil
 }

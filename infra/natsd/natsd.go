@@ -49,6 +49,10 @@ type Config struct {
 	// settings (e.g. for tenant isolation) without this package knowing
 	// about them.
 	Options func(*server.Options)
+	// Users, if any, are the only identities the server accepts (with their
+	// permissions); none means no authentication, as for tests. SetUsers
+	// replaces them on the running server.
+	Users []*server.User
 }
 
 // Server is a running embedded NATS server.
@@ -56,6 +60,11 @@ type Server struct {
 	ns       *server.Server
 	log      *slog.Logger
 	stopOnce sync.Once
+
+	// opts are the options the server runs with; SetUsers reloads a
+	// clone of them, as ReloadOptions wants every option, not a diff.
+	mu   sync.Mutex
+	opts *server.Options
 }
 
 // Start starts the server and returns once it accepts client connections.
@@ -109,9 +118,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		// The embedding process owns signal handling.
 		NoSigs: true,
 	}
+	if len(cfg.Users) > 0 {
+		opts.Users = cfg.Users
+	}
 	if cfg.Options != nil {
 		cfg.Options(opts)
 	}
+	// The server keeps and sorts what it is given; ours stays untouched.
+	base := opts.Clone()
 
 	ns, err := server.NewServer(opts)
 	if err != nil {
@@ -135,7 +149,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		}
 		return nil, fmt.Errorf("start nats on %s: %w", addr, err)
 	}
-	s := &Server{ns: ns, log: log}
+	s := &Server{ns: ns, log: log, opts: base}
 	log.InfoContext(ctx, "nats server ready", "url", s.ClientURL(), "store_dir", cfg.StoreDir)
 	return s, nil
 }
@@ -186,6 +200,29 @@ func (s *Server) ClientURL() string { return s.ns.ClientURL() }
 // NATS gives access to the underlying server for callers that need more
 // (e.g. account lookups); most code should only need ClientURL.
 func (s *Server) NATS() *server.Server { return s.ns }
+
+// SetUsers replaces the users the running server accepts. Clients of a
+// user that is gone, or whose password changed, are disconnected; clients
+// of a user whose permissions changed keep their connection under the new
+// permissions. A server started without users cannot be given some: that
+// would turn authentication on under its clients' feet.
+func (s *Server) SetUsers(users []*server.User) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.opts.Users) == 0 {
+		return errors.New("nats: set users: the server was started without authentication")
+	}
+	if len(users) == 0 {
+		return errors.New("nats: set users: at least one user must remain")
+	}
+	next := s.opts.Clone()
+	next.Users = users
+	if err := s.ns.ReloadOptions(next.Clone()); err != nil {
+		return fmt.Errorf("nats: reload users: %w", err)
+	}
+	s.opts = next
+	return nil
+}
 
 // Shutdown stops the server and returns once it has fully shut down, so
 // the store dir can be reused straight away.

@@ -12,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -192,6 +194,28 @@ func (c *Client) SetSecret(ctx context.Context, s types.Secret) error {
 	return err
 }
 
+// DeleteSecret removes a secret; one that does not exist is not an error.
+func (c *Client) DeleteSecret(ctx context.Context, name, namespace string) error {
+	err := c.do(ctx, "delete secret "+name, http.MethodDelete, "/system/secrets", nil, types.Secret{Name: name, Namespace: namespace}, nil)
+	if IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// Secrets lists the names of a namespace's secrets ("" for the default).
+func (c *Client) Secrets(ctx context.Context, namespace string) ([]string, error) {
+	var ss []types.Secret
+	if err := c.do(ctx, "list secrets", http.MethodGet, "/system/secrets", nsQuery(namespace), nil, &ss); err != nil {
+		return nil, err
+	}
+	names := make([]string, len(ss))
+	for i, s := range ss {
+		names[i] = s.Name
+	}
+	return names, nil
+}
+
 // Invoke calls a function synchronously. name may be "fn" or
 // "fn.namespace". The caller closes the answer's body; a non-2xx answer is
 // returned as it is, since for a function it is part of its contract.
@@ -252,4 +276,23 @@ func (c *Client) Logs(ctx context.Context, req logs.Request, fn func(logs.Messag
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	return nil
+}
+
+// DeploymentOf is the deployment that gives a function its status, with
+// maps and slices of its own: redeploying it with a change (a label, an
+// annotation) keeps everything else as it runs.
+func DeploymentOf(st types.FunctionStatus) types.FunctionDeployment {
+	labels, ann := map[string]string{}, map[string]string{}
+	if st.Labels != nil {
+		labels = maps.Clone(*st.Labels)
+	}
+	if st.Annotations != nil {
+		ann = maps.Clone(*st.Annotations)
+	}
+	return types.FunctionDeployment{
+		Service: st.Name, Image: st.Image, Namespace: st.Namespace, EnvProcess: st.EnvProcess,
+		EnvVars: maps.Clone(st.EnvVars), Secrets: slices.Clone(st.Secrets), Constraints: slices.Clone(st.Constraints),
+		Labels: &labels, Annotations: &ann, Limits: st.Limits, Requests: st.Requests,
+		ReadOnlyRootFilesystem: st.ReadOnlyRootFilesystem,
+	}
 }

@@ -34,5 +34,6 @@ func Defaults() Profile {
 			IdleBeforeZero:          Duration(5 * time.Minute),
 		},
 		Sink: Sink{UnknownFields: UnknownReject},
+		Apps: Apps{Batch: AppPlatform, Stream: AppPlatform},
 	}
 }

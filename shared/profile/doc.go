@@ -1,7 +1,8 @@
 // Package profile loads and validates a tenant's profile: the one YAML file
 // per tenant that says what the platform accepts from that tenant (batch and
-// stream limits, storage, scaling) and how its records become documents (the
-// sink's schema, business key and wrangling).
+// stream limits, storage, scaling), how its records become documents (the
+// sink's schema, business key and wrangling), and whether the platform runs
+// its generic ingest apps for it or the tenant brings its own (apps).
 //
 // Profiles are read by people as much as by programs, so loading reports
 // every problem at once, each with the file, line and field path it concerns

@@ -85,3 +85,22 @@ func (u *UnknownFields) UnmarshalText(b []byte) error {
 	}
 	return fmt.Errorf("%q is not a policy (want reject or ignore)", b)
 }
+
+// AppSource says who provides one of a tenant's ingest apps.
+type AppSource string
+
+// The app sources.
+const (
+	AppPlatform AppSource = "platform" // the platform's generic app (default)
+	AppOwn      AppSource = "own"      // the tenant's own app, deployed by the tenant
+)
+
+// UnmarshalText implements encoding.TextUnmarshaler, refusing unknown sources.
+func (a *AppSource) UnmarshalText(b []byte) error {
+	switch v := AppSource(b); v {
+	case AppPlatform, AppOwn:
+		*a = v
+		return nil
+	}
+	return fmt.Errorf("%q is not an app source (want platform or own)", b)
+}

@@ -14,6 +14,7 @@ type Profile struct {
 	Scaling   Scaling   `yaml:"scaling"`
 	Sink      Sink      `yaml:"sink"`
 	Wrangling Wrangling `yaml:"wrangling"`
+	Apps      Apps      `yaml:"apps"`
 
 	// source and lines let Validate point at the file and line of a field
 	// when the profile was parsed from YAML.
@@ -55,6 +56,15 @@ type JetStream struct {
 	MaxBytes    Size     `yaml:"max_bytes"`
 	MaxMessages int64    `yaml:"max_messages"`
 	MaxAge      Duration `yaml:"max_age"`
+}
+
+// Apps says, per flow, whether the platform runs its generic ingest app
+// for the tenant (configured by this profile) or the tenant deploys its
+// own app under the same contract. `mysimbdp tenant apply` deploys only
+// the platform's.
+type Apps struct {
+	Batch  AppSource `yaml:"batch"`
+	Stream AppSource `yaml:"stream"`
 }
 
 // Storage holds the limit on what the tenant may keep in its database.

@@ -132,3 +132,19 @@ func Get(ctx context.Context, kv jetstream.KeyValue, tenant string) (Decision, e
 	}
 	return d, nil
 }
+
+// Forget deletes tenant's decision (when the tenant is removed); a missing
+// bucket or decision is no error.
+func Forget(ctx context.Context, js jetstream.JetStream, tenant string) error {
+	kv, err := js.KeyValue(ctx, ControlBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil
+	}
+	if err == nil {
+		err = kv.Purge(ctx, Key(tenant))
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("forget quota decision of %s: %w", tenant, err)
+	}
+	return nil
+}

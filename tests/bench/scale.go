@@ -19,7 +19,6 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/infra/connector"
 	"github.com/mysimbdp/mysimbdp/infra/localstack"
-	"github.com/mysimbdp/mysimbdp/infra/stack"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/shared/scale"
@@ -56,7 +55,6 @@ type ScaleRun struct {
 // benchmark: the stream function of one tenant under a step in load.
 type ScaleRig struct {
 	stack *localstack.Stack
-	st    *stack.Stack
 	gw    *gateway.Client
 	nc    *nats.Conn
 	js    jetstream.JetStream
@@ -93,9 +91,6 @@ func StartScaleRig(ctx context.Context, repo, dir string, o ScaleOptions) (_ *Sc
 			r.Close(context.WithoutCancel(ctx))
 		}
 	}()
-	if r.st, err = stack.Load(filepath.Join(repo, "stack.yml")); err != nil {
-		return nil, err
-	}
 	if r.gw, err = gateway.New(r.stack.Endpoints.Gateway, r.stack.Creds.GatewayUser, r.stack.Creds.GatewayPassword); err != nil {
 		return nil, err
 	}
@@ -122,17 +117,13 @@ func (r *ScaleRig) Close(ctx context.Context) {
 	_ = r.stack.Stop(ctx)
 }
 
-// redeploy deploys name as stack.yml has it, changed by edit.
+// redeploy deploys name again as it runs, changed by edit.
 func (r *ScaleRig) redeploy(ctx context.Context, name string, edit func(*types.FunctionDeployment)) error {
 	cur, err := r.gw.Function(ctx, name, "")
 	if err != nil {
 		return fmt.Errorf("status of %s: %w", name, err)
 	}
-	d, err := r.st.Deployment(name)
-	if err != nil {
-		return err
-	}
-	d.EnvVars, d.Namespace = cur.EnvVars, cur.Namespace
+	d := gateway.DeploymentOf(cur)
 	edit(&d)
 	if err := r.gw.Deploy(ctx, d); err != nil {
 		return fmt.Errorf("deploy %s: %w", name, err)
@@ -148,6 +139,7 @@ func (r *ScaleRig) Run(ctx context.Context, withScaler bool) (ScaleRun, error) {
 	res := ScaleRun{Scaler: withScaler}
 	if err := r.redeploy(ctx, "scaler", func(d *types.FunctionDeployment) {
 		if withScaler {
+			(*d.Annotations)[connector.TopicAnnotation] = connector.CronTopic
 			(*d.Annotations)[connector.ScheduleAnnotation] = "@every " + r.o.Every.String()
 		} else {
 			delete(*d.Annotations, connector.TopicAnnotation) // never fired

@@ -24,7 +24,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/mysimbdp/mysimbdp/infra/localstack"
-	"github.com/mysimbdp/mysimbdp/infra/stack"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 )
@@ -38,7 +37,6 @@ func repoRoot(t testing.TB) string {
 // platform is a running local stack and clients of its parts.
 type platform struct {
 	stack *localstack.Stack
-	st    *stack.Stack // stack.yml, resolved for this stack
 	gw    *gateway.Client
 	js    jetstream.JetStream
 	db    *mongo.Client
@@ -82,9 +80,6 @@ func startPlatform(t *testing.T, profiles map[string]string) *platform {
 	if p.gw, err = gateway.New(s.Endpoints.Gateway, creds.GatewayUser, creds.GatewayPassword); err != nil {
 		t.Fatal(err)
 	}
-	if p.st, err = stack.Load(filepath.Join(root, "stack.yml")); err != nil {
-		t.Fatal(err)
-	}
 	nc, err := nats.Connect(s.Endpoints.NATS)
 	if err != nil {
 		t.Fatal(err)
@@ -100,8 +95,8 @@ func startPlatform(t *testing.T, profiles map[string]string) *platform {
 	return p
 }
 
-// redeploy deploys function name as stack.yml has it, changed by edit,
-// with the platform's endpoints in its environment as `up` deployed it.
+// redeploy deploys function name again as it runs now (as stack.yml or
+// `tenant apply` deployed it), changed by edit.
 func (p *platform) redeploy(t *testing.T, name string, edit func(d *types.FunctionDeployment)) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -110,12 +105,7 @@ func (p *platform) redeploy(t *testing.T, name string, edit func(d *types.Functi
 	if err != nil {
 		t.Fatalf("status of %s: %v", name, err)
 	}
-	d, err := p.st.Deployment(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.EnvVars = cur.EnvVars // resolved against this stack's endpoints
-	d.Namespace = cur.Namespace
+	d := gateway.DeploymentOf(cur)
 	edit(&d)
 	if err := p.gw.Deploy(ctx, d); err != nil {
 		t.Fatalf("deploy %s: %v", name, err)

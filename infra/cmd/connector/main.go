@@ -12,7 +12,8 @@
 //
 //	-nats-url          NATS_URL           nats://127.0.0.1:4222
 //	-gateway-url       GATEWAY_URL        http://127.0.0.1:8080
-//	-secret-mount-path SECRET_MOUNT_PATH  /var/openfaas/secrets (basic-auth-user, basic-auth-password)
+//	-secret-mount-path SECRET_MOUNT_PATH  /var/openfaas/secrets (basic-auth-user, basic-auth-password;
+//	                                      optional nats-user, nats-password: the platform NATS user)
 //	-metrics-addr      METRICS_ADDR       :8081 (/metrics, /healthz)
 //	-log-level         LOG_LEVEL          info
 //
@@ -30,12 +31,15 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/mysimbdp/mysimbdp/infra/connector"
+	"github.com/mysimbdp/mysimbdp/infra/natsauth"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 )
 
@@ -85,6 +89,17 @@ func run(args []string, getenv func(string) string) error {
 		return err
 	}
 	cfg.NATSURL = *natsURL
+	// NATS credentials, like the gateway's, may come as secret files
+	// rather than in the URL.
+	if user, err := os.ReadFile(filepath.Join(*secrets, "nats-user")); err == nil {
+		pass, err := os.ReadFile(filepath.Join(*secrets, "nats-password"))
+		if err != nil {
+			return fmt.Errorf("NATS user given in %s but no nats-password: %w", *secrets, err)
+		}
+		if cfg.NATSURL, err = natsauth.WithUser(cfg.NATSURL, strings.TrimSpace(string(user)), strings.TrimSpace(string(pass))); err != nil {
+			return err
+		}
+	}
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -121,7 +136,7 @@ func run(args []string, getenv func(string) string) error {
 		log.Info("serving metrics", "addr", ln.Addr().String())
 	}
 
-	log.Info("connector starting", "nats", cfg.NATSURL, "gateway", gw.URL())
+	log.Info("connector starting", "nats", natsauth.Redact(cfg.NATSURL), "gateway", gw.URL())
 	runErr := c.Run(ctx)
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

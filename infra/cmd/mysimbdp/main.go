@@ -9,6 +9,9 @@
 //	mysimbdp logs NAME               print a function's logs
 //	mysimbdp pause TENANT            stop delivering a tenant's stream records
 //	mysimbdp resume TENANT           deliver them again from where it stopped
+//	mysimbdp tenant apply -f P.yaml  provision a tenant (or update it)
+//	mysimbdp tenant remove TENANT    tear a tenant down (--keep-data)
+//	mysimbdp tenant list             every tenant with its state
 //
 // The client commands talk to any OpenFaaS-compatible gateway: --gateway
 // (or OPENFAAS_URL) and credentials from --username/--password, or from the
@@ -44,6 +47,7 @@ func commands() []command {
 		{"logs", "print a function's logs", runLogs},
 		{"pause", "pause a tenant's stream ingestion (records stay queued)", runPause},
 		{"resume", "resume a tenant's stream ingestion", runResume},
+		{"tenant", "apply, remove or list tenants", runTenant},
 	}
 }
 

@@ -25,6 +25,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.DataDir, "data", envOr("MYSIMBDP_DATA", ".data"), "data folder; everything the platform stores lives here (env MYSIMBDP_DATA)")
 	fs.StringVar(&cfg.StackFile, "f", "stack.yml", "stack file whose functions are deployed")
 	fs.StringVar(&cfg.MinIOBinary, "minio-bin", "", "MinIO server binary (default <stack dir>/bin/minio, built by scripts/setup)")
+	fs.StringVar(&cfg.MCBinary, "mc-bin", "", "MinIO client binary, which provisions tenants (default <stack dir>/bin/mc, built by scripts/setup)")
 	fs.StringVar(&cfg.GatewayAddr, "gateway-addr", "127.0.0.1:8080", "address of the OpenFaaS gateway API")
 	fs.StringVar(&cfg.NATSHost, "nats-host", "127.0.0.1", "NATS listen host")
 	fs.IntVar(&cfg.NATSPort, "nats-port", 4222, "NATS client port")

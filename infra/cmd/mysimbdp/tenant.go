@@ -1,0 +1,294 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/mysimbdp/mysimbdp/infra/localstack"
+	"github.com/mysimbdp/mysimbdp/infra/natsauth"
+	"github.com/mysimbdp/mysimbdp/infra/tenant"
+)
+
+// runTenant is `mysimbdp tenant apply|remove|list`.
+func runTenant(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	usage := func() {
+		fmt.Fprint(stderr, `usage:
+  mysimbdp tenant apply -f PROFILE.yaml   provision a tenant, or update it to an edited profile
+  mysimbdp tenant remove TENANT [--keep-data]   tear a tenant down (--keep-data keeps its bucket, stream and database)
+  mysimbdp tenant list                    every tenant with its state
+
+Run `+"`mysimbdp tenant apply -h`"+` for the endpoint flags (default: the local stack's).
+`)
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		usage()
+		if len(args) == 0 {
+			return errors.New("tenant: no subcommand given")
+		}
+		return nil
+	}
+	switch args[0] {
+	case "apply":
+		return tenantApply(ctx, args[1:], stdout, stderr)
+	case "remove", "rm", "delete":
+		return tenantRemove(ctx, args[1:], stdout, stderr)
+	case "list", "ls":
+		return tenantList(ctx, args[1:], stdout, stderr)
+	}
+	usage()
+	return fmt.Errorf("tenant: unknown subcommand %q", args[0])
+}
+
+// platformFlags say where the platform's parts are, with admin
+// credentials. Each defaults to the local stack of --data.
+type platformFlags struct {
+	gw                              clientFlags
+	s3, s3User, s3Password, mc      string
+	s3Secure                        bool
+	natsURL, natsUser, natsPassword string
+	mongoURI                        string
+	fnS3, fnMongo, fnNATS           string
+	verbose                         bool
+}
+
+func (f *platformFlags) register(fs *flag.FlagSet) {
+	f.gw.register(fs)
+	fs.StringVar(&f.s3, "s3-endpoint", os.Getenv("MYSIMBDP_S3_ENDPOINT"), "MinIO host:port (env MYSIMBDP_S3_ENDPOINT); default: the local stack's")
+	fs.StringVar(&f.s3User, "s3-access-key", os.Getenv("MYSIMBDP_S3_ACCESS_KEY"), "MinIO admin access key (env MYSIMBDP_S3_ACCESS_KEY); default: the local stack's")
+	fs.StringVar(&f.s3Password, "s3-secret-key", os.Getenv("MYSIMBDP_S3_SECRET_KEY"), "MinIO admin secret key (env MYSIMBDP_S3_SECRET_KEY); default: the local stack's")
+	fs.BoolVar(&f.s3Secure, "s3-secure", os.Getenv("MYSIMBDP_S3_SECURE") == "true", "talk HTTPS to MinIO (env MYSIMBDP_S3_SECURE=true)")
+	fs.StringVar(&f.mc, "mc-bin", envOr("MYSIMBDP_MC", filepath.Join("bin", "mc")), "MinIO client binary, built by scripts/setup (env MYSIMBDP_MC)")
+	fs.StringVar(&f.natsURL, "nats", os.Getenv("NATS_URL"), "NATS URL (env NATS_URL); default: the local stack's")
+	fs.StringVar(&f.natsUser, "nats-user", os.Getenv("NATS_USER"), "NATS user with full rights (env NATS_USER)")
+	fs.StringVar(&f.natsPassword, "nats-password", os.Getenv("NATS_PASSWORD"), "its password (env NATS_PASSWORD)")
+	fs.StringVar(&f.mongoURI, "mongo-uri", os.Getenv("MYSIMBDP_MONGO_URI"), "MongoDB URI with admin rights (env MYSIMBDP_MONGO_URI); default: the local stack's")
+	fs.StringVar(&f.fnS3, "function-s3-endpoint", os.Getenv("MYSIMBDP_FUNCTION_S3_ENDPOINT"), "MinIO host:port as functions reach it (env MYSIMBDP_FUNCTION_S3_ENDPOINT); default: --s3-endpoint")
+	fs.StringVar(&f.fnMongo, "function-mongo-uri", os.Getenv("MYSIMBDP_FUNCTION_MONGO_URI"), "MongoDB URI functions use (env MYSIMBDP_FUNCTION_MONGO_URI); default: --mongo-uri")
+	fs.StringVar(&f.fnNATS, "function-nats-url", os.Getenv("MYSIMBDP_FUNCTION_NATS_URL"), "NATS URL with the platform user functions use (env MYSIMBDP_FUNCTION_NATS_URL); default: --nats with --nats-user")
+	fs.BoolVar(&f.verbose, "v", false, "log each step")
+}
+
+// platform connects to every part; close the returned function when done.
+func (f *platformFlags) platform(ctx context.Context, stderr io.Writer) (tenant.Platform, func(), error) {
+	gw, err := f.gw.client()
+	if err != nil {
+		return tenant.Platform{}, nil, err
+	}
+	data := f.gw.data
+	local, localErr := localstack.ReadEndpoints(data)
+	fromLocal := func(v *string, name, localValue string) error {
+		if *v != "" {
+			return nil
+		}
+		if localErr != nil {
+			return fmt.Errorf("no %s given and no local stack: %w", name, localErr)
+		}
+		*v = localValue
+		return nil
+	}
+	if err := fromLocal(&f.s3, "--s3-endpoint", local.MinIO); err != nil {
+		return tenant.Platform{}, nil, err
+	}
+	if f.s3User == "" && f.s3Password == "" {
+		if localErr != nil {
+			return tenant.Platform{}, nil, fmt.Errorf("no --s3-access-key/--s3-secret-key given and no local stack: %w", localErr)
+		}
+		creds, err := localstack.LoadOrCreateCredentials(data)
+		if err != nil {
+			return tenant.Platform{}, nil, err
+		}
+		f.s3User, f.s3Password = creds.MinIOUser, creds.MinIOPassword
+	}
+	if err := fromLocal(&f.natsURL, "--nats", local.NATS); err != nil {
+		return tenant.Platform{}, nil, err
+	}
+	if f.natsUser != "" {
+		if f.natsURL, err = natsauth.WithUser(f.natsURL, f.natsUser, f.natsPassword); err != nil {
+			return tenant.Platform{}, nil, err
+		}
+	}
+	if err := fromLocal(&f.mongoURI, "--mongo-uri", local.MongoURI); err != nil {
+		return tenant.Platform{}, nil, err
+	}
+	env := tenant.FunctionEnv{S3Endpoint: f.fnS3, S3Secure: f.s3Secure, MongoURI: f.fnMongo, NATSURL: f.fnNATS}
+	if env.S3Endpoint == "" {
+		env.S3Endpoint = f.s3
+	}
+	if env.MongoURI == "" {
+		env.MongoURI = f.mongoURI
+	}
+	if env.NATSURL == "" {
+		env.NATSURL = f.natsURL
+	}
+	level := slog.LevelWarn
+	if f.verbose {
+		level = slog.LevelInfo
+	}
+	return localstack.PlatformFor(ctx, localstack.PlatformConfig{
+		MinIOEndpoint: f.s3, MinIOUser: f.s3User, MinIOPassword: f.s3Password, MinIOSecure: f.s3Secure,
+		MCBinary: f.mc, NATSURL: f.natsURL, MongoURI: f.mongoURI, DataDir: data, FunctionEnv: env,
+		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+	}, gw)
+}
+
+func tenantApply(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tenant apply", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("f", "", "the tenant's profile (YAML)")
+	var pf platformFlags
+	pf.register(fs)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *file == "" {
+		fs.Usage()
+		return errors.New("tenant apply: -f PROFILE.yaml is required")
+	}
+	// The profile is validated before anything is contacted: a bad field
+	// stops here with nothing provisioned.
+	t, err := tenant.Load(*file)
+	if err != nil {
+		return fmt.Errorf("tenant apply: %w", err)
+	}
+	pl, closePl, err := pf.platform(ctx, stderr)
+	if err != nil {
+		return fmt.Errorf("tenant apply: %w", err)
+	}
+	defer closePl()
+	res, err := tenant.Apply(ctx, pl, t)
+	if err != nil {
+		return err
+	}
+	printApplied(stdout, pf, t, res, pl.Store)
+	return nil
+}
+
+func printApplied(w io.Writer, pf platformFlags, t tenant.Loaded, res tenant.Result, store tenant.Store) {
+	p, c := t.Profile, res.Credentials
+	fns := strings.Join(res.Functions, ", ")
+	if fns == "" {
+		fns = "none (the tenant brings its own apps)"
+	}
+	fmt.Fprintf(w, "tenant %s applied\n\n", p.Tenant)
+	fmt.Fprintf(w, "  S3         %s://%s  bucket %s, quota %s; upload files under %s\n", scheme(pf.s3Secure), pf.s3, p.Bucket(), p.Storage.MaxBytes, tenant.IncomingPrefix)
+	fmt.Fprintf(w, "  NATS       %s  publish to ingest.%s.<dataset> (stream %s); reply inbox prefix %s\n", withoutUser(pf.natsURL), p.Tenant, p.StreamName(), natsauth.InboxPrefix(p.Tenant))
+	fmt.Fprintf(w, "  database   %s (collection %s)\n", p.Sink.Database, p.Sink.Collection)
+	fmt.Fprintf(w, "  functions  %s\n", fns)
+	if !res.NATSUsersManaged {
+		fmt.Fprintf(w, "\nThis NATS server's users are not managed by mysimbdp: add the tenant's user to its configuration and reload it:\n\n%s\n", res.NATSConfig)
+	}
+	file := filepath.Join(store.Dir, p.Tenant, "credentials.json")
+	if !res.NewCredentials {
+		fmt.Fprintf(w, "\ncredentials unchanged (shown when first applied; kept in %s)\n", file)
+		return
+	}
+	fmt.Fprintf(w, "\ncredentials (shown once; kept in %s):\n", file)
+	fmt.Fprintf(w, "  S3 access key  %s\n  S3 secret key  %s\n", c.S3AccessKey, c.S3SecretKey)
+	fmt.Fprintf(w, "  NATS user      %s\n  NATS password  %s\n", c.NATSUser, c.NATSPassword)
+	if res.MongoUser {
+		fmt.Fprintf(w, "  MongoDB user   %s (authSource %s)\n  MongoDB pass   %s\n", c.MongoUser, p.Sink.Database, c.MongoPassword)
+	} else {
+		fmt.Fprintln(w, "  MongoDB        no user: the server (FerretDB v1) has no users; tenants read their data through the platform")
+	}
+}
+
+func scheme(secure bool) string {
+	if secure {
+		return "https"
+	}
+	return "http"
+}
+
+// withoutUser drops credentials from a URL list before it is shown as a
+// tenant's endpoint.
+func withoutUser(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(p); err == nil {
+			u.User = nil
+			parts[i] = u.String()
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+func tenantRemove(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tenant remove", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	keep := fs.Bool("keep-data", false, "keep the tenant's bucket, stream and database")
+	var pf platformFlags
+	pf.register(fs)
+	pos, err := parse(fs, args, "TENANT")
+	if err != nil {
+		return err
+	}
+	pl, closePl, err := pf.platform(ctx, stderr)
+	if err != nil {
+		return fmt.Errorf("tenant remove: %w", err)
+	}
+	defer closePl()
+	res, err := tenant.Remove(ctx, pl, pos[0], *keep)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "tenant %s removed: functions [%s], credentials revoked", pos[0], strings.Join(res.Functions, ", "))
+	if *keep {
+		fmt.Fprint(stdout, "; bucket, stream and database kept")
+	} else {
+		fmt.Fprint(stdout, "; bucket, stream and database deleted")
+	}
+	fmt.Fprintln(stdout)
+	if !res.NATSUsersManaged {
+		fmt.Fprintf(stdout, "This NATS server's users are not managed by mysimbdp: remove user %q from its configuration and reload it.\n", natsauth.TenantUser(pos[0]))
+	}
+	return nil
+}
+
+func tenantList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tenant list", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var pf platformFlags
+	pf.register(fs)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	pl, closePl, err := pf.platform(ctx, stderr)
+	if err != nil {
+		return fmt.Errorf("tenant list: %w", err)
+	}
+	defer closePl()
+	sts, err := tenant.List(ctx, pl)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TENANT\tSTATE\tBUCKET\tQUOTA\tS3 USER\tNATS USER\tSTREAM MSGS\tPAUSED\tFUNCTIONS (ready/replicas)")
+	for _, s := range sts {
+		state := s.State
+		if len(s.Missing) > 0 {
+			state += " (missing " + strings.Join(s.Missing, ", ") + ")"
+		}
+		stream := "-"
+		if s.Stream {
+			stream = fmt.Sprint(s.StreamMsgs)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", s.Tenant, state, yesNo(s.Bucket), s.QuotaBytes, yesNo(s.S3User), s.NATSUser, stream, yesNo(s.Paused), strings.Join(s.Functions, ", "))
+	}
+	return tw.Flush()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

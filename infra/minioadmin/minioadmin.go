@@ -1,0 +1,262 @@
+// Package minioadmin drives MinIO's admin API (users, policies, bucket
+// quotas) by running the MinIO client `mc` as a separate process.
+//
+// MinIO's admin client library (madmin-go) and mc are AGPL-licensed, so
+// neither is linked into this module: scripts/setup builds mc at a pinned
+// version into bin/mc, and this package only runs it, with --json output.
+// The server is named through mc's MC_HOST_<alias> environment variable and
+// mc's configuration folder is a throw-away one, so nothing is written to
+// the user's ~/.mc and credentials never appear on a command line.
+package minioadmin
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// alias is the name mc knows the server by, in MC_HOST_<alias>.
+const alias = "mysimbdp"
+
+// Client runs mc against one MinIO server as its admin.
+type Client struct {
+	bin      string
+	hostURL  string // http(s)://user:password@host:port for MC_HOST_<alias>
+	endpoint string
+}
+
+// Config says which mc to run and which server it administers.
+type Config struct {
+	// Binary is the mc executable (normally <repo>/bin/mc).
+	Binary string
+	// Endpoint is the server's host:port.
+	Endpoint string
+	Secure   bool
+	// AccessKey and SecretKey are an admin's (the root user's) credentials.
+	AccessKey, SecretKey string
+}
+
+// New checks the binary and returns a client.
+func New(cfg Config) (*Client, error) {
+	if err := checkBinary(cfg.Binary); err != nil {
+		return nil, err
+	}
+	if cfg.Endpoint == "" || cfg.AccessKey == "" || cfg.SecretKey == "" {
+		return nil, errors.New("minio admin: endpoint, access key and secret key are required")
+	}
+	scheme := "http"
+	if cfg.Secure {
+		scheme = "https"
+	}
+	u := url.URL{Scheme: scheme, Host: cfg.Endpoint, User: url.UserPassword(cfg.AccessKey, cfg.SecretKey)}
+	return &Client{bin: cfg.Binary, hostURL: u.String(), endpoint: cfg.Endpoint}, nil
+}
+
+func checkBinary(path string) error {
+	notFound := fmt.Errorf("MinIO client mc not found at %s: run ./scripts/setup to build it", path)
+	if path == "" {
+		return notFound
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return notFound
+	case err != nil:
+		return fmt.Errorf("MinIO client mc at %s: %w", path, err)
+	case fi.IsDir() || fi.Mode()&0o111 == 0:
+		return notFound
+	}
+	return nil
+}
+
+// Error is mc's report of a failed command.
+type Error struct {
+	Op      string
+	Message string
+	Cause   string
+	Code    string // e.g. XMinioAdminNoSuchUser, NoSuchBucket
+}
+
+func (e *Error) Error() string {
+	msg := e.Message
+	if e.Cause != "" {
+		msg += ": " + e.Cause
+	}
+	return fmt.Sprintf("minio admin %s: %s", e.Op, msg)
+}
+
+// IsNotFound reports whether err says that the user, policy or bucket
+// does not exist.
+func IsNotFound(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code {
+	case "XMinioAdminNoSuchUser", "XMinioAdminNoSuchPolicy", "NoSuchBucket", "XMinioAdminNoSuchQuotaConfiguration":
+		return true
+	}
+	return false
+}
+
+// message is one line of mc's --json output.
+type message struct {
+	Status string `json:"status"`
+	Error  *struct {
+		Message string `json:"message"`
+		Cause   struct {
+			Message string `json:"message"`
+			Error   struct {
+				Code string `json:"Code"`
+			} `json:"error"`
+		} `json:"cause"`
+	} `json:"error"`
+}
+
+// run runs mc with args and returns its JSON lines; out, if set, receives
+// the last success line.
+func (c *Client) run(ctx context.Context, op string, out any, args ...string) error {
+	cfgDir, err := os.MkdirTemp("", "mysimbdp-mc-")
+	if err != nil {
+		return fmt.Errorf("minio admin %s: %w", op, err)
+	}
+	defer os.RemoveAll(cfgDir)
+	full := append([]string{"--config-dir", cfgDir, "--json", "--no-color", "--disable-pager"}, args...)
+	cmd := exec.CommandContext(ctx, c.bin, full...)
+	cmd.Env = append(mcEnv(), "MC_HOST_"+alias+"="+c.hostURL)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	var last []byte
+	sc := bufio.NewScanner(bytes.NewReader(stdout.Bytes()))
+	sc.Buffer(make([]byte, 64*1024), 4<<20)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 || line[0] != '{' {
+			continue
+		}
+		var m message
+		if json.Unmarshal(line, &m) != nil {
+			continue
+		}
+		if m.Status == "error" && m.Error != nil {
+			return &Error{Op: op, Message: m.Error.Message, Cause: m.Error.Cause.Message, Code: m.Error.Cause.Error.Code}
+		}
+		last = append(last[:0], line...)
+	}
+	if runErr != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("minio admin %s: %w", op, ctx.Err())
+		}
+		return fmt.Errorf("minio admin %s: mc: %w: %s", op, runErr, strings.TrimSpace(stderr.String()+" "+stdout.String()))
+	}
+	if out != nil && last != nil {
+		if err := json.Unmarshal(last, out); err != nil {
+			return fmt.Errorf("minio admin %s: read mc's answer: %w", op, err)
+		}
+	}
+	return nil
+}
+
+// mcEnv is this process's environment without MC_* variables, which would
+// silently reconfigure mc (other aliases, a proxy config folder).
+func mcEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MC_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// PutUser creates the user or sets its secret key; either way it is
+// enabled.
+func (c *Client) PutUser(ctx context.Context, accessKey, secretKey string) error {
+	return c.run(ctx, "add user "+accessKey, nil, "admin", "user", "add", alias, accessKey, secretKey)
+}
+
+// UserInfo is what the server says about a user.
+type UserInfo struct {
+	AccessKey  string `json:"accessKey"`
+	PolicyName string `json:"policyName"` // comma-separated
+	Status     string `json:"userStatus"`
+}
+
+// User returns a user's state; IsNotFound(err) if there is none.
+func (c *Client) User(ctx context.Context, accessKey string) (UserInfo, error) {
+	var u UserInfo
+	err := c.run(ctx, "user info "+accessKey, &u, "admin", "user", "info", alias, accessKey)
+	return u, err
+}
+
+// RemoveUser deletes a user; one that does not exist is not an error.
+// Its credentials stop working at once.
+func (c *Client) RemoveUser(ctx context.Context, accessKey string) error {
+	err := c.run(ctx, "remove user "+accessKey, nil, "admin", "user", "remove", alias, accessKey)
+	if IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// PutPolicy creates or replaces a named IAM policy document.
+func (c *Client) PutPolicy(ctx context.Context, name string, doc []byte) error {
+	f, err := os.CreateTemp("", "mysimbdp-policy-*.json")
+	if err != nil {
+		return fmt.Errorf("minio admin create policy %s: %w", name, err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(doc); err != nil {
+		f.Close()
+		return fmt.Errorf("minio admin create policy %s: %w", name, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("minio admin create policy %s: %w", name, err)
+	}
+	return c.run(ctx, "create policy "+name, nil, "admin", "policy", "create", alias, name, filepath.Clean(f.Name()))
+}
+
+// AttachPolicy attaches a policy to a user; attaching it again is not an
+// error.
+func (c *Client) AttachPolicy(ctx context.Context, policy, user string) error {
+	return c.run(ctx, "attach policy "+policy+" to "+user, nil, "admin", "policy", "attach", alias, policy, "--user", user)
+}
+
+// RemovePolicy deletes a policy; one that does not exist is not an error.
+func (c *Client) RemovePolicy(ctx context.Context, name string) error {
+	err := c.run(ctx, "remove policy "+name, nil, "admin", "policy", "rm", alias, name)
+	if IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// SetQuota sets a hard quota of maxBytes on a bucket; 0 clears it. MinIO
+// refuses a write that would take the bucket to its quota ("Bucket quota
+// exceeded"): at once for an object bigger than the quota, and for the
+// bucket's total as soon as its scanner has counted it.
+func (c *Client) SetQuota(ctx context.Context, bucket string, maxBytes uint64) error {
+	if maxBytes == 0 {
+		return c.run(ctx, "clear quota of "+bucket, nil, "quota", "clear", alias+"/"+bucket)
+	}
+	return c.run(ctx, "set quota of "+bucket, nil, "quota", "set", alias+"/"+bucket, "--size", fmt.Sprint(maxBytes))
+}
+
+// Quota returns a bucket's hard quota in bytes, 0 if it has none.
+func (c *Client) Quota(ctx context.Context, bucket string) (uint64, error) {
+	var q struct {
+		Quota uint64 `json:"quota"`
+	}
+	err := c.run(ctx, "quota of "+bucket, &q, "quota", "info", alias+"/"+bucket)
+	return q.Quota, err
+}

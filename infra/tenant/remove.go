@@ -1,0 +1,181 @@
+package tenant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/mysimbdp/mysimbdp/shared/quota"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/notification"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mysimbdp/mysimbdp/infra/connector"
+	"github.com/mysimbdp/mysimbdp/infra/natsauth"
+	"github.com/mysimbdp/mysimbdp/shared/profile"
+)
+
+// RemoveResult is what Remove did.
+type RemoveResult struct {
+	Functions []string
+	// NATSUsersManaged is false when the NATS server is not the local
+	// stack's: the operator removes the user (natsauth.TenantUser) from its
+	// configuration.
+	NATSUsersManaged bool
+}
+
+// consumersIdleTimeout bounds the wait for the connector to stop pulling
+// for a removed function.
+const consumersIdleTimeout = 30 * time.Second
+
+// Remove tears the tenant down: its functions, profile secret, stream
+// consumers, NATS, MinIO and database users and its bucket notification,
+// so that nothing of it runs and none of its credentials work. Without
+// keepData its bucket (with every object), stream and database are deleted
+// too. Removing a tenant that is (partly) gone is not an error.
+func Remove(ctx context.Context, pl Platform, tenant string, keepData bool) (RemoveResult, error) {
+	var res RemoveResult
+	if err := pl.check(ctx); err != nil {
+		return res, fmt.Errorf("remove tenant %s: %w", tenant, err)
+	}
+	log := pl.log().With("tenant", tenant)
+	wrap := func(err error) error { return fmt.Errorf("remove tenant %s: %w", tenant, err) }
+	database := tenant
+	if raw, err := pl.Store.Profile(tenant); err == nil {
+		if p, err := profile.Parse(raw, "stored profile of "+tenant); err == nil {
+			database = p.Sink.Database
+		}
+	}
+
+	fns, err := pl.Gateway.Functions(ctx, "")
+	if err != nil {
+		return res, wrap(err)
+	}
+	for _, fn := range fns {
+		if fn.Labels == nil || (*fn.Labels)[connector.TenantLabel] != tenant {
+			continue
+		}
+		log.Info("delete function", "function", fn.Name)
+		if err := pl.Gateway.Delete(ctx, fn.Name, fn.Namespace); err != nil {
+			return res, wrap(err)
+		}
+		res.Functions = append(res.Functions, fn.Name)
+	}
+	if err := pl.Gateway.DeleteSecret(ctx, ProfileSecret(tenant), ""); err != nil {
+		return res, wrap(err)
+	}
+
+	log.Info("delete NATS user", "user", natsauth.TenantUser(tenant))
+	_, err = natsauth.Delete(ctx, pl.NATS, tenant)
+	switch {
+	case errors.Is(err, natsauth.ErrNoService):
+	case err != nil:
+		return res, wrap(err)
+	default:
+		res.NATSUsersManaged = true
+	}
+
+	if err := removeConsumers(ctx, pl.JetStream, tenant); err != nil {
+		return res, wrap(err)
+	}
+	if err := connector.Resume(ctx, pl.JetStream, tenant); err != nil {
+		return res, wrap(fmt.Errorf("clear pause flag: %w", err))
+	}
+	if err := quota.UnpublishProfile(ctx, pl.JetStream, tenant); err != nil {
+		return res, wrap(err)
+	}
+	if err := quota.Forget(ctx, pl.JetStream, tenant); err != nil {
+		return res, wrap(err)
+	}
+	if !keepData {
+		log.Info("delete stream", "stream", connector.TenantStream(tenant))
+		if err := pl.JetStream.DeleteStream(ctx, connector.TenantStream(tenant)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return res, wrap(fmt.Errorf("delete stream: %w", err))
+		}
+	}
+
+	log.Info("delete MinIO user and policy", "user", S3User(tenant))
+	if err := removeS3User(ctx, pl.Admin, tenant); err != nil {
+		return res, wrap(err)
+	}
+	if err := removeBucket(ctx, pl.S3, tenant, keepData); err != nil {
+		return res, wrap(err)
+	}
+	log.Info("database", "database", database, "keep_data", keepData)
+	if err := removeDatabase(ctx, pl.Mongo, database, tenant, keepData); err != nil {
+		return res, wrap(err)
+	}
+	return res, pl.Store.Remove(tenant)
+}
+
+// removeConsumers deletes the durable consumers on the tenant's stream
+// (the connector's, one per stream function). The connector stops pulling
+// once it sees the function gone; a consumer deleted before that could be
+// created again by its last pull, so each is deleted once no pull request
+// waits on it.
+func removeConsumers(ctx context.Context, js jetstream.JetStream, tenant string) error {
+	s, err := js.Stream(ctx, connector.TenantStream(tenant))
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("stream of %s: %w", tenant, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, consumersIdleTimeout)
+	defer cancel()
+	for {
+		var names []string
+		idle := true
+		infos := s.ListConsumers(wctx)
+		for ci := range infos.Info() {
+			names = append(names, ci.Name)
+			if ci.NumWaiting > 0 {
+				idle = false
+			}
+		}
+		if err := infos.Err(); err != nil {
+			return fmt.Errorf("consumers of %s: %w", connector.TenantStream(tenant), err)
+		}
+		if len(names) == 0 {
+			return nil
+		}
+		if idle {
+			for _, n := range names {
+				if err := s.DeleteConsumer(ctx, n); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+					return fmt.Errorf("delete consumer %s: %w", n, err)
+				}
+			}
+			continue // and check that none came back
+		}
+		select {
+		case <-wctx.Done():
+			return fmt.Errorf("consumers of %s %s still pulling after %s (is a connector still delivering to a function of the tenant?)",
+				connector.TenantStream(tenant), strings.Join(names, ", "), consumersIdleTimeout)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// removeBucket removes the bucket's notification, so that no event of it
+// is produced any more, and unless keepData the bucket with its objects.
+func removeBucket(ctx context.Context, s3 *minio.Client, bucket string, keepData bool) error {
+	exists, err := s3.BucketExists(ctx, bucket)
+	if err != nil {
+		return fmt.Errorf("check bucket %s: %w", bucket, err)
+	}
+	if !exists {
+		return nil
+	}
+	if err := s3.SetBucketNotification(ctx, bucket, notification.Configuration{}); err != nil {
+		return fmt.Errorf("remove notification of bucket %s: %w", bucket, err)
+	}
+	if keepData {
+		return nil
+	}
+	if err := s3.RemoveBucketWithOptions(ctx, bucket, minio.RemoveBucketOptions{ForceDelete: true}); err != nil {
+		return fmt.Errorf("delete bucket %s: %w", bucket, err)
+	}
+	return nil
+}
