@@ -44,6 +44,9 @@ const (
 // IngestionsCollection is the platform collection of ingestion records.
 const IngestionsCollection = "ingestions"
 
+// SlotsCollection holds the files-per-window slots (see checkWindow).
+const SlotsCollection = "ingestion_slots"
+
 // Options tune a Batch; the zero value is right for production.
 type Options struct {
 	Log *slog.Logger
@@ -68,6 +71,7 @@ type Batch struct {
 	s3         *minio.Client
 	db         *mongo.Client
 	ingestions *mongo.Collection
+	slots      *mongo.Collection
 	sink       *mongo.Collection
 	quarantine *mongo.Collection
 	// byKey says whether documents are identified by the business key.
@@ -120,6 +124,7 @@ func New(cfg Config, opts Options) (*Batch, error) {
 		platform = DefaultPlatformDB
 	}
 	b.ingestions = b.db.Database(platform).Collection(IngestionsCollection)
+	b.slots = b.db.Database(platform).Collection(SlotsCollection)
 	sinkDB := b.db.Database(prof.Sink.Database)
 	b.sink = sinkDB.Collection(prof.Sink.Collection)
 	b.quarantine = sinkDB.Collection(prof.Sink.Collection + "_rejected")
@@ -253,7 +258,6 @@ func (b *Batch) handleRecord(ctx context.Context, ev events.S3EventRecord) (Repo
 		return deferred, nil
 	}
 
-	// Take the slot before reading, so concurrent invocations see it.
 	rep.Status = StatusRunning
 	if err := b.store(ctx, rep, true); err != nil {
 		return b.fail(ctx, rep, false, err)

@@ -51,45 +51,44 @@ func (b *Batch) ensureIndex(ctx context.Context) {
 	}
 }
 
-// checkWindow applies batch.max_files_per_window over a sliding window of
-// batch.window: the files that took a slot in the last window count,
-// except this one (a retry of a failed or crashed attempt). When the window
-// is full it stores and returns a deferred report whose RetryAfter is when
-// the oldest slot ages out. Two invocations racing for the last slot may
-// both take it; the quota is a rate limit, not a hard cap on correctness.
+// checkWindow applies batch.max_files_per_window to rep: in each window of
+// batch.window (counted from the Unix epoch, so every replica agrees) at
+// most that many files are read. A file claims one of the window's
+// numbered slots, whose unique ids make the claim atomic: invocations
+// racing for the last slot cannot both get it, on MongoDB as on FerretDB.
+// A retry of a file that holds a slot keeps it. Without a free slot it
+// stores and returns a deferred report whose RetryAfter is when the next
+// window opens.
 func (b *Batch) checkWindow(ctx context.Context, rep Report) (Report, bool, error) {
-	limit, window := int64(b.prof.Batch.MaxFilesPerWindow), time.Duration(b.prof.Batch.Window)
+	limit, window := b.prof.Batch.MaxFilesPerWindow, time.Duration(b.prof.Batch.Window)
 	if limit <= 0 || window <= 0 {
 		return Report{}, false, nil
 	}
 	now := b.clock()
-	filter := bson.D{
-		{Key: "tenant", Value: rep.Tenant},
-		{Key: "slot", Value: true},
-		{Key: "started_at", Value: bson.D{{Key: "$gt", Value: now.Add(-window)}}},
-		{Key: "_id", Value: bson.D{{Key: "$ne", Value: ingestionID(rep.Tenant, rep.Bucket, rep.Key, rep.ETag)}}},
+	start := now.Truncate(window)
+	file := ingestionID(rep.Tenant, rep.Bucket, rep.Key, rep.ETag)
+	for k := range limit {
+		id := fmt.Sprintf("%s|%d|%d", rep.Tenant, start.UnixMilli(), k)
+		_, err := b.slots.InsertOne(ctx, slot{ID: id, Tenant: rep.Tenant, File: file, At: now})
+		if err == nil {
+			if k == 0 {
+				// A new window: the slots of old ones are of no use.
+				_, _ = b.slots.DeleteMany(ctx, bson.D{{Key: "tenant", Value: rep.Tenant}, {Key: "at", Value: bson.D{{Key: "$lt", Value: start}}}})
+			}
+			return Report{}, false, nil
+		}
+		if !mongo.IsDuplicateKeyError(err) {
+			return Report{}, false, fmt.Errorf("claim a files-per-window slot: %w", err)
+		}
+		var held slot
+		if err := b.slots.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&held); err == nil && held.File == file {
+			return Report{}, false, nil // a retry keeps its slot
+		}
 	}
-	n, err := b.ingestions.CountDocuments(ctx, filter)
-	if err != nil {
-		return Report{}, false, fmt.Errorf("count the files of the current window: %w", err)
-	}
-	if n < limit {
-		return Report{}, false, nil
-	}
-	// The window has room again when enough of its files age out: the
-	// (n-limit+1)-th oldest.
-	var oldest record
-	err = b.ingestions.FindOne(ctx, filter, options.FindOne().
-		SetSort(bson.D{{Key: "started_at", Value: 1}}).SetSkip(n-limit)).Decode(&oldest)
-	retry := window
-	if err == nil {
-		retry = oldest.StartedAt.Add(window).Sub(now)
-	} else if !errors.Is(err, mongo.ErrNoDocuments) {
-		return Report{}, false, fmt.Errorf("find when the window reopens: %w", err)
-	}
+	retry := start.Add(window).Sub(now)
 	rep.Status = StatusDeferred
-	rep.Error = fmt.Sprintf("tenant %s has ingested %d files in the last %s (batch.max_files_per_window is %d); retry in %s",
-		rep.Tenant, n, window, limit, retry.Round(time.Millisecond))
+	rep.Error = fmt.Sprintf("tenant %s has had its %d files of the %s window from %s (batch.max_files_per_window); retry in %s",
+		rep.Tenant, limit, window, start.UTC().Format(time.TimeOnly), retry.Round(time.Millisecond))
 	rep.setRetryAfter(retry)
 	rep.end(now)
 	if err := b.store(ctx, rep, false); err != nil {
@@ -97,6 +96,14 @@ func (b *Batch) checkWindow(ctx context.Context, rep Report) (Report, bool, erro
 	}
 	b.reports.publish(ctx, rep)
 	return rep, true, nil
+}
+
+// slot is one of a window's files-per-window slots, held by a file.
+type slot struct {
+	ID     string    `bson:"_id"` // <tenant>|<window start, Unix ms>|<k>
+	Tenant string    `bson:"tenant"`
+	File   string    `bson:"file"` // the ingestion id
+	At     time.Time `bson:"at"`
 }
 
 // write stores a batch with an unordered InsertMany. Duplicate ids are not

@@ -123,6 +123,24 @@ func (p *platform) replicas(t *testing.T, name string) (int, error) {
 	return int(st.Replicas), nil
 }
 
+// waitInvocations waits until function name has been invoked n more times.
+func (p *platform) waitInvocations(t *testing.T, name string, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	st, err := p.gw.Function(ctx, name, "")
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := st.InvocationCount
+	waitFor(t, time.Minute, fmt.Sprintf("%d invocations of %s", n, name), func() (bool, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		st, err := p.gw.Function(ctx, name, "")
+		return err == nil && st.InvocationCount >= from+float64(n), fmt.Sprintf("%v invocations, err %v", st.InvocationCount-from, err)
+	})
+}
+
 // publish publishes ECDC rows [from, to) to subject, one message each, and
 // waits for every ack.
 func (p *platform) publish(t *testing.T, subject string, from, to int) {

@@ -45,7 +45,10 @@ func TestScalerFollowsTheLoad(t *testing.T) {
 		(*d.Labels)[scale.LabelZeroDuration] = "3s"
 	})
 
-	const burst = 3000
+	// The burst starts once the connector fires the scaler on its new
+	// schedule (and so has read the function list with the changes).
+	p.waitInvocations(t, "scaler", 3)
+	const burst = 6000
 	start := time.Now()
 	p.publish(t, "ingest.tenant1.covid", 0, burst)
 	peak := 0
