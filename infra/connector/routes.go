@@ -59,6 +59,18 @@ func topicOwner(topic string) (string, bool) {
 	return "", false
 }
 
+// functionMaps returns a function's labels and annotations (nil maps when
+// it has none, which read as empty).
+func functionMaps(fn types.FunctionStatus) (labels, annotations map[string]string) {
+	if fn.Labels != nil {
+		labels = *fn.Labels
+	}
+	if fn.Annotations != nil {
+		annotations = *fn.Annotations
+	}
+	return labels, annotations
+}
+
 // parseTopics splits a topic annotation ("s3:a, s3:b").
 func parseTopics(v string) []string {
 	var out []string
@@ -77,13 +89,7 @@ func parseTopics(v string) []string {
 func buildRoutes(fns []types.FunctionStatus) *routeTable {
 	rt := &routeTable{byTopic: map[string][]target{}}
 	for _, fn := range fns {
-		var labels, ann map[string]string
-		if fn.Labels != nil {
-			labels = *fn.Labels
-		}
-		if fn.Annotations != nil {
-			ann = *fn.Annotations
-		}
+		labels, ann := functionMaps(fn)
 		topics := parseTopics(ann[TopicAnnotation])
 		if len(topics) == 0 {
 			continue

@@ -197,13 +197,7 @@ func scheduledFunctions(fns []types.FunctionStatus) (map[string]scheduled, map[s
 	out := map[string]scheduled{}
 	problems := map[string]error{}
 	for _, fn := range fns {
-		var labels, ann map[string]string
-		if fn.Labels != nil {
-			labels = *fn.Labels
-		}
-		if fn.Annotations != nil {
-			ann = *fn.Annotations
-		}
+		labels, ann := functionMaps(fn)
 		t := target{Name: fn.Name, Namespace: fn.Namespace, Tenant: labels[TenantLabel]}
 		if !strings.Contains(","+strings.ReplaceAll(ann[TopicAnnotation], " ", "")+",", ","+CronTopic+",") {
 			continue

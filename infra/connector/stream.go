@@ -203,13 +203,7 @@ func streamSpecs(fns []types.FunctionStatus, platform []platformStream) (map[str
 	specs := map[string]*streamSpec{}
 	var problems []streamProblem
 	for _, fn := range fns {
-		var labels, ann map[string]string
-		if fn.Labels != nil {
-			labels = *fn.Labels
-		}
-		if fn.Annotations != nil {
-			ann = *fn.Annotations
-		}
+		labels, ann := functionMaps(fn)
 		t := target{Name: fn.Name, Namespace: fn.Namespace, Tenant: labels[TenantLabel]}
 		var topics []string
 		stream := TenantStream(t.Tenant)
