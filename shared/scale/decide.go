@@ -107,8 +107,9 @@ type Observation struct {
 type State struct {
 	// LastActive is the last run that saw backlog or progress.
 	LastActive time.Time `json:"last_active"`
-	// Progress and At are the last run's observation.
+	// Progress, Backlog and At are the last run's observation.
 	Progress float64   `json:"progress"`
+	Backlog  int64     `json:"backlog"`
 	At       time.Time `json:"at"`
 	// Recs are the recommendations within the stabilisation window.
 	Recs []Rec `json:"recs,omitempty"`
@@ -129,7 +130,7 @@ type Decision struct {
 // Decide returns the replicas for a function under p given o, and the
 // state to remember for the next run (st is the last one; zero at first).
 func Decide(p Policy, o Observation, st State) (Decision, State) {
-	next := State{LastActive: st.LastActive, Progress: o.Progress, At: o.At}
+	next := State{LastActive: st.LastActive, Progress: o.Progress, Backlog: o.Backlog, At: o.At}
 	active := o.Backlog > 0 || (!st.At.IsZero() && o.Progress != st.Progress)
 	if active || st.LastActive.IsZero() {
 		// A function first seen counts as just active: it gets its idle
@@ -142,8 +143,18 @@ func Decide(p Policy, o Observation, st State) (Decision, State) {
 	var why string
 	switch {
 	case o.HasBacklog:
-		want = int(min(math.Ceil(float64(o.Backlog)/float64(p.Target)), float64(p.Max)))
+		// The observed rate: a backlog that grew since the last run (more
+		// arrives than the replicas take) is expected to grow as much
+		// again by the next one, so replicas are added for that too.
+		expect := o.Backlog
+		if growth := o.Backlog - st.Backlog; !st.At.IsZero() && growth > 0 {
+			expect += growth
+		}
+		want = int(min(math.Ceil(float64(expect)/float64(p.Target)), float64(p.Max)))
 		why = fmt.Sprintf("backlog %d at %d per replica", o.Backlog, p.Target)
+		if expect > o.Backlog {
+			why += fmt.Sprintf(", growing by %d per run", expect-o.Backlog)
+		}
 	default:
 		want = o.Replicas
 		why = "no backlog to read; replicas kept within min and max"

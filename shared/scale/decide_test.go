@@ -49,6 +49,11 @@ func TestDecide(t *testing.T) {
 			{at: 5, replicas: 4, backlog: 50, progress: 900, want: 4, why: "stabilisation"},
 			{at: 13, replicas: 4, backlog: 0, progress: 950, want: 1}, // window passed
 		}},
+		{name: "a growing backlog gets replicas for its growth", pol: Policy{Min: 1, Max: 10, Target: 100, Stabilization: time.Minute}, steps: []step{
+			{at: 0, replicas: 1, backlog: 100, progress: 0, want: 1},
+			{at: 1, replicas: 1, backlog: 250, progress: 50, want: 4, why: "growing by 150"}, // 250 + 150 expected
+			{at: 2, replicas: 4, backlog: 200, progress: 300, want: 4},                       // shrinking: 2 wanted, held by the window
+		}},
 		{name: "idle goes to zero after zero-duration, work wakes it", pol: pol, steps: []step{
 			{at: 0, replicas: 1, progress: 5, want: 1},
 			{at: 20, replicas: 1, progress: 5, want: 1},

@@ -14,6 +14,10 @@
 //	com.openfaas.scale.zero-duration  how long idle before zero (Go duration, default 15m)
 //	com.mysimbdp.scale.stabilization  how long a lower count must be wanted before scaling down (default: the scaler's)
 //
+// Desired replicas = ceil(expected backlog / target), where the expected
+// backlog is the backlog now plus, when it grew since the last run, that
+// growth again (the observed net arrival rate over one run's interval).
+//
 // Only functions carrying at least one com.openfaas.scale.* label are
 // managed. A function's backlog is found through the JetStream consumer
 // the connector made for it (its metadata names the function); a function
