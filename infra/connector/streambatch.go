@@ -70,9 +70,11 @@ func (w *streamWorker) deliverBatch(ctx context.Context, s *streamSpec, msgs []j
 		}
 		send = append(send, r)
 	}
+	start := time.Now()
 	if len(send) > 0 {
 		w.invokeBatch(ctx, s, send)
 	}
+	took := time.Since(start)
 	invoked()
 	stopKA()
 
@@ -106,7 +108,8 @@ func (w *streamWorker) deliverBatch(ctx context.Context, s *streamSpec, msgs []j
 		c.smetrics.records.WithLabelValues(fn, "delivered").Add(float64(acked))
 	}
 	w.settleRecords(ctx, all)
-	w.log.Debug("batch settled", "records", len(all), "acked", acked, "retried", retried, "dead_lettered", dead)
+	w.log.Debug("batch settled", "records", len(all), "acked", acked, "retried", retried, "dead_lettered", dead,
+		"invoke_ms", took.Milliseconds(), "settle_ms", time.Since(start.Add(took)).Milliseconds())
 }
 
 // invokeBatch calls the function with recs and decides each record's

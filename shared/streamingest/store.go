@@ -63,8 +63,8 @@ func (in *Ingester) write(ctx context.Context, docs []any) ([]refusal, error) {
 		dups = dups[len(chunk):]
 		models := make([]mongo.WriteModel, len(chunk))
 		for i, idx := range chunk {
-			doc := docs[idx].(bson.D)
-			models[i] = mongo.NewReplaceOneModel().SetFilter(bson.D{doc[0]}).SetReplacement(doc).SetUpsert(true)
+			doc := docs[idx].(bson.Raw)
+			models[i] = mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: doc.Lookup("_id")}}).SetReplacement(doc).SetUpsert(true)
 		}
 		// Ordered, so that two records with the same key in one batch end
 		// as the later one.
