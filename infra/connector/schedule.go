@@ -13,6 +13,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/openfaas/faas-provider/types"
+
+	"github.com/mysimbdp/mysimbdp/shared/natskv"
 )
 
 // Scheduled invocations, as OpenFaaS's cron-connector makes them: a
@@ -315,18 +317,11 @@ func (c *Connector) runSchedule(ctx context.Context, js jetstream.JetStream, s s
 
 // scheduleKV returns the tick bucket, creating it if it is missing.
 func scheduleKV(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
-	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+	return natskv.Open(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      ScheduleBucket,
 		Description: "mysimbdp connector: which replica fired which scheduled tick",
 		History:     1,
 		TTL:         time.Hour,
 		Storage:     jetstream.FileStorage,
 	})
-	if errors.Is(err, jetstream.ErrBucketExists) {
-		kv, err = js.KeyValue(ctx, ScheduleBucket)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("schedule bucket %s: %w", ScheduleBucket, err)
-	}
-	return kv, nil
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mysimbdp/mysimbdp/shared/natskv"
 )
 
 // ControlBucket is the KV bucket through which the platform steers the
@@ -84,25 +86,12 @@ func Decode(v []byte) (Decision, error) {
 
 // ControlKV returns the control bucket, creating it if it is missing.
 func ControlKV(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
-	return openKV(ctx, js, jetstream.KeyValueConfig{
+	return natskv.Open(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      ControlBucket,
 		Description: "mysimbdp control: paused.<tenant> flags and quota.<tenant> decisions",
 		History:     1,
 		Storage:     jetstream.FileStorage,
 	})
-}
-
-// openKV returns the bucket cfg names, creating it if it is missing; an
-// existing bucket is used as it is.
-func openKV(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
-	kv, err := js.CreateKeyValue(ctx, cfg)
-	if errors.Is(err, jetstream.ErrBucketExists) {
-		kv, err = js.KeyValue(ctx, cfg.Bucket)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("KV bucket %s: %w", cfg.Bucket, err)
-	}
-	return kv, nil
 }
 
 // Put stores d as its tenant's decision.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/mysimbdp/mysimbdp/shared/natskv"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 )
 
@@ -18,7 +19,7 @@ const ProfileBucket = "mysimbdp-profiles"
 
 // ProfilesKV returns the profile bucket, creating it if it is missing.
 func ProfilesKV(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
-	return openKV(ctx, js, jetstream.KeyValueConfig{
+	return natskv.Open(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      ProfileBucket,
 		Description: "mysimbdp tenant profiles (YAML), as onboarded",
 		History:     1,

@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/openfaas/faas-provider/types"
+
+	"github.com/mysimbdp/mysimbdp/shared/natskv"
 )
 
 // StateBucket is the NATS KV bucket of the scaler's memory.
@@ -213,17 +215,10 @@ func (s *Scaler) backlogs(ctx context.Context) (map[string]consumerLoad, error) 
 
 // stateKV returns the state bucket, creating it if it is missing.
 func (s *Scaler) stateKV(ctx context.Context) (jetstream.KeyValue, error) {
-	kv, err := s.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+	return natskv.Open(ctx, s.js, jetstream.KeyValueConfig{
 		Bucket:      StateBucket,
 		Description: "mysimbdp scaler: per-function recommendations and last activity",
 		History:     1,
 		Storage:     jetstream.FileStorage,
 	})
-	if errors.Is(err, jetstream.ErrBucketExists) {
-		kv, err = s.js.KeyValue(ctx, StateBucket)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("state bucket %s: %w", StateBucket, err)
-	}
-	return kv, nil
 }
