@@ -33,6 +33,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/fnrun"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/shared/scale"
+	"github.com/mysimbdp/mysimbdp/shared/secret"
 )
 
 const defaultGateway = "http://gateway.openfaas:8080"
@@ -67,11 +68,7 @@ func build(getenv func(string) string, log *slog.Logger) (*running, error) {
 	if gwURL == "" {
 		gwURL = defaultGateway
 	}
-	secrets := getenv("MYSIMBDP_SECRETS_DIR")
-	if secrets == "" {
-		secrets = "/var/openfaas/secrets"
-	}
-	gw, err := gateway.NewFromSecrets(gwURL, secrets)
+	gw, err := gateway.NewFromSecrets(gwURL, secret.Dir(getenv))
 	if err != nil {
 		return nil, fmt.Errorf("scaler: gateway %s: %w", gwURL, err)
 	}

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/mysimbdp/mysimbdp/shared/lambdafn"
+	"github.com/mysimbdp/mysimbdp/shared/secret"
 )
 
 // Probe paths, the ones of-watchdog serves.
@@ -198,17 +199,9 @@ func ServeListener(ctx context.Context, ln net.Listener, handler http.Handler, c
 	return nil
 }
 
-// ReadSecret returns the value of an OpenFaaS secret given to the function.
-// Secrets are files in /var/openfaas/secrets on OpenFaaS; the local provider
-// points MYSIMBDP_SECRETS_DIR at the replica's own secrets folder.
+// ReadSecret returns the value of an OpenFaaS secret given to the function
+// (see shared/secret for where secrets are).
 func ReadSecret(name string) (string, error) {
-	dir := os.Getenv("MYSIMBDP_SECRETS_DIR")
-	if dir == "" {
-		dir = "/var/openfaas/secrets"
-	}
-	b, err := os.ReadFile(dir + "/" + name)
-	if err != nil {
-		return "", fmt.Errorf("read secret %q: %w", name, err)
-	}
-	return string(b), nil
+	b, _, err := secret.Read(os.Getenv, name)
+	return string(b), err
 }

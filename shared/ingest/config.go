@@ -3,17 +3,16 @@ package ingest
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/mysimbdp/mysimbdp/shared/profile"
 )
 
 // Defaults of the optional settings.
 const (
 	DefaultPlatformDB    = "mysimbdp"
 	DefaultReportSubject = "mysimbdp.reports"
-	defaultSecretsDir    = "/var/openfaas/secrets"
 )
 
 // Sinks a Config may name. SinkDiscard is a benchmarking aid, never for
@@ -66,8 +65,6 @@ type Config struct {
 // once, naming the variable.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
-		Profile:       []byte(getenv("MYSIMBDP_PROFILE")),
-		ProfileSource: "$MYSIMBDP_PROFILE",
 		S3Endpoint:    getenv("MYSIMBDP_S3_ENDPOINT"),
 		S3AccessKey:   getenv("MYSIMBDP_S3_ACCESS_KEY"),
 		S3SecretKey:   getenv("MYSIMBDP_S3_SECRET_KEY"),
@@ -85,18 +82,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		c.S3AccessKey, c.S3SecretKey, c.S3SessionToken = getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"), getenv("AWS_SESSION_TOKEN")
 	}
 	var errs []error
-	if len(c.Profile) == 0 {
-		if name := getenv("MYSIMBDP_PROFILE_SECRET"); name != "" {
-			dir := orDefault(getenv("MYSIMBDP_SECRETS_DIR"), defaultSecretsDir)
-			path := filepath.Join(dir, name)
-			b, err := os.ReadFile(path)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("MYSIMBDP_PROFILE_SECRET=%s: read the profile secret: %w", name, err))
-			}
-			c.Profile, c.ProfileSource = b, path
-		} else {
-			errs = append(errs, errors.New("MYSIMBDP_PROFILE is empty: it must hold the tenant profile's YAML (or set MYSIMBDP_PROFILE_SECRET)"))
-		}
+	var err error
+	if c.Profile, c.ProfileSource, err = profile.FromEnv(getenv); err != nil {
+		errs = append(errs, err)
 	}
 	for _, req := range []struct{ name, val string }{
 		{"MYSIMBDP_S3_ENDPOINT", c.S3Endpoint},

@@ -3,9 +3,9 @@ package streamingest
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/mysimbdp/mysimbdp/shared/profile"
 )
 
 // Defaults of the optional settings; the same as shared/ingest's (a test
@@ -13,7 +13,6 @@ import (
 const (
 	DefaultPlatformDB    = "mysimbdp"
 	DefaultReportSubject = "mysimbdp.reports"
-	defaultSecretsDir    = "/var/openfaas/secrets"
 )
 
 // Config is what an Ingester needs: the tenant's profile and where the
@@ -36,25 +35,15 @@ type Config struct {
 // a map in tests), reporting every problem at once by variable name.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
-		Profile:       []byte(getenv("MYSIMBDP_PROFILE")),
-		ProfileSource: "$MYSIMBDP_PROFILE",
 		MongoURI:      getenv("MYSIMBDP_MONGO_URI"),
 		PlatformDB:    orDefault(getenv("MYSIMBDP_PLATFORM_DB"), DefaultPlatformDB),
 		NATSURL:       getenv("MYSIMBDP_NATS_URL"),
 		ReportSubject: strings.TrimSuffix(orDefault(getenv("MYSIMBDP_REPORT_SUBJECT"), DefaultReportSubject), "."),
 	}
 	var errs []error
-	if len(c.Profile) == 0 {
-		if name := getenv("MYSIMBDP_PROFILE_SECRET"); name != "" {
-			path := filepath.Join(orDefault(getenv("MYSIMBDP_SECRETS_DIR"), defaultSecretsDir), name)
-			b, err := os.ReadFile(path)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("MYSIMBDP_PROFILE_SECRET=%s: read the profile secret: %w", name, err))
-			}
-			c.Profile, c.ProfileSource = b, path
-		} else {
-			errs = append(errs, errors.New("MYSIMBDP_PROFILE is empty: it must hold the tenant profile's YAML (or set MYSIMBDP_PROFILE_SECRET)"))
-		}
+	var err error
+	if c.Profile, c.ProfileSource, err = profile.FromEnv(getenv); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MongoURI == "" {
 		errs = append(errs, errors.New("MYSIMBDP_MONGO_URI is not set"))
