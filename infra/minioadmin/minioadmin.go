@@ -16,12 +16,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/mysimbdp/mysimbdp/infra/setupbin"
 )
 
 // alias is the name mc knows the server by, in MC_HOST_<alias>.
@@ -47,7 +48,7 @@ type Config struct {
 
 // New checks the binary and returns a client.
 func New(cfg Config) (*Client, error) {
-	if err := checkBinary(cfg.Binary); err != nil {
+	if err := setupbin.Check("MinIO client mc", cfg.Binary); err != nil {
 		return nil, err
 	}
 	if cfg.Endpoint == "" || cfg.AccessKey == "" || cfg.SecretKey == "" {
@@ -59,23 +60,6 @@ func New(cfg Config) (*Client, error) {
 	}
 	u := url.URL{Scheme: scheme, Host: cfg.Endpoint, User: url.UserPassword(cfg.AccessKey, cfg.SecretKey)}
 	return &Client{bin: cfg.Binary, hostURL: u.String(), endpoint: cfg.Endpoint}, nil
-}
-
-func checkBinary(path string) error {
-	notFound := fmt.Errorf("MinIO client mc not found at %s: run ./scripts/setup to build it", path)
-	if path == "" {
-		return notFound
-	}
-	fi, err := os.Stat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return notFound
-	case err != nil:
-		return fmt.Errorf("MinIO client mc at %s: %w", path, err)
-	case fi.IsDir() || fi.Mode()&0o111 == 0:
-		return notFound
-	}
-	return nil
 }
 
 // Error is mc's report of a failed command.

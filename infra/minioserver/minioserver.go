@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -25,6 +24,8 @@ import (
 	"time"
 
 	"github.com/mysimbdp/mysimbdp/infra/freeport"
+
+	"github.com/mysimbdp/mysimbdp/infra/setupbin"
 )
 
 // Defaults used when the matching Config field is zero.
@@ -89,7 +90,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		log = slog.Default()
 	}
 	log = log.With("component", "minio")
-	if err := checkBinary(cfg.Binary); err != nil {
+	if err := setupbin.Check("MinIO server binary", cfg.Binary); err != nil {
 		return nil, err
 	}
 	if cfg.DataDir == "" {
@@ -157,25 +158,6 @@ func listenAddrs(ctx context.Context, cfg Config) (addr, console string, err err
 		return "", "", err
 	}
 	return addr, console, nil
-}
-
-func checkBinary(path string) error {
-	notFound := fmt.Errorf("MinIO server binary not found at %s: run ./scripts/setup to build it", path)
-	if path == "" {
-		return notFound
-	}
-	fi, err := os.Stat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return notFound
-	case err != nil:
-		return fmt.Errorf("MinIO server binary at %s: %w", path, err)
-	case fi.IsDir():
-		return notFound
-	case fi.Mode()&0o111 == 0:
-		return fmt.Errorf("MinIO server binary at %s is not executable: run ./scripts/setup to build it", path)
-	}
-	return nil
 }
 
 func isAuto(addr string) bool {

@@ -16,6 +16,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/mysimbdp/mysimbdp/infra/setupbin"
 )
 
 type tWriter struct{ t *testing.T }
@@ -190,7 +192,7 @@ func TestChildReportsPortInUse(t *testing.T) {
 	}
 
 	cfg := Config{Binary: repoBinary(t), DataDir: t.TempDir()}
-	if err := checkBinary(cfg.Binary); err != nil {
+	if err := setupbin.Check("MinIO server binary", cfg.Binary); err != nil {
 		t.Fatal(err)
 	}
 	s, err := startOnce(ctx, cfg, taken, console, testLogger(t))
