@@ -124,11 +124,6 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, svc *stats.Service
 		fnrun.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	// Looking is a reason to decide: a throttle whose time is over is
-	// lifted now, and the quota column is current.
-	if err := svc.Evaluate(r.Context()); err != nil {
-		h.log.WarnContext(r.Context(), "quota evaluation", "err", err)
-	}
 	sm, err := svc.Summary(r.Context(), from)
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "stats", "err", err)

@@ -165,7 +165,7 @@ func (s *Service) Ingest(ctx context.Context, b streamingest.Batch) (streaminges
 		}
 	}
 	// The reports are stored: a failed evaluation is logged, not retried
-	// through the batch; the next batch or GET evaluates again.
+	// through the batch; the next batch or tick evaluates again.
 	if err := s.Evaluate(ctx); err != nil {
 		s.log.ErrorContext(ctx, "quota evaluation", "err", err)
 	}
