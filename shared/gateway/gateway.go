@@ -278,10 +278,14 @@ func (c *Client) Logs(ctx context.Context, req logs.Request, fn func(logs.Messag
 	return nil
 }
 
-// DeploymentOf is the deployment that gives a function its status, with
-// maps and slices of its own: redeploying it with a change (a label, an
-// annotation) keeps everything else as it runs.
-func DeploymentOf(st types.FunctionStatus) types.FunctionDeployment {
+// Redeploy deploys function name again as it runs now, changed by edit:
+// labels, annotations, environment and secrets are the status's own
+// copies, so edit changes only what it sets.
+func (c *Client) Redeploy(ctx context.Context, name, namespace string, edit func(*types.FunctionDeployment)) error {
+	st, err := c.Function(ctx, name, namespace)
+	if err != nil {
+		return fmt.Errorf("redeploy %s: %w", name, err)
+	}
 	labels, ann := map[string]string{}, map[string]string{}
 	if st.Labels != nil {
 		labels = maps.Clone(*st.Labels)
@@ -289,10 +293,18 @@ func DeploymentOf(st types.FunctionStatus) types.FunctionDeployment {
 	if st.Annotations != nil {
 		ann = maps.Clone(*st.Annotations)
 	}
-	return types.FunctionDeployment{
+	d := types.FunctionDeployment{
 		Service: st.Name, Image: st.Image, Namespace: st.Namespace, EnvProcess: st.EnvProcess,
 		EnvVars: maps.Clone(st.EnvVars), Secrets: slices.Clone(st.Secrets), Constraints: slices.Clone(st.Constraints),
 		Labels: &labels, Annotations: &ann, Limits: st.Limits, Requests: st.Requests,
 		ReadOnlyRootFilesystem: st.ReadOnlyRootFilesystem,
 	}
+	if d.EnvVars == nil {
+		d.EnvVars = map[string]string{}
+	}
+	edit(&d)
+	if err := c.Deploy(ctx, d); err != nil {
+		return fmt.Errorf("redeploy %s: %w", name, err)
+	}
+	return nil
 }

@@ -13,8 +13,8 @@ func TestFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		name             string
-		env              map[string]string
+		name              string
+		env               map[string]string
 		yaml, source, err string
 	}{
 		{"inline wins", map[string]string{"MYSIMBDP_PROFILE": "tenant: inline\n", "MYSIMBDP_PROFILE_SECRET": "t-profile"}, "tenant: inline\n", "$MYSIMBDP_PROFILE", ""},

@@ -117,27 +117,13 @@ func (r *ScaleRig) Close(ctx context.Context) {
 	_ = r.stack.Stop(ctx)
 }
 
-// redeploy deploys name again as it runs, changed by edit.
-func (r *ScaleRig) redeploy(ctx context.Context, name string, edit func(*types.FunctionDeployment)) error {
-	cur, err := r.gw.Function(ctx, name, "")
-	if err != nil {
-		return fmt.Errorf("status of %s: %w", name, err)
-	}
-	d := gateway.DeploymentOf(cur)
-	edit(&d)
-	if err := r.gw.Deploy(ctx, d); err != nil {
-		return fmt.Errorf("deploy %s: %w", name, err)
-	}
-	return nil
-}
-
 const scaleFunction = scaleTenant + "-stream-ingest"
 
 // Run offers the step load once, with the scaler firing or not, and
 // measures how the replicas follow.
 func (r *ScaleRig) Run(ctx context.Context, withScaler bool) (ScaleRun, error) {
 	res := ScaleRun{Scaler: withScaler}
-	if err := r.redeploy(ctx, "scaler", func(d *types.FunctionDeployment) {
+	if err := r.gw.Redeploy(ctx, "scaler", "", func(d *types.FunctionDeployment) {
 		if withScaler {
 			(*d.Annotations)[connector.TopicAnnotation] = connector.CronTopic
 			(*d.Annotations)[connector.ScheduleAnnotation] = "@every " + r.o.Every.String()
@@ -148,7 +134,7 @@ func (r *ScaleRig) Run(ctx context.Context, withScaler bool) (ScaleRun, error) {
 	}); err != nil {
 		return res, err
 	}
-	if err := r.redeploy(ctx, scaleFunction, func(d *types.FunctionDeployment) {
+	if err := r.gw.Redeploy(ctx, scaleFunction, "", func(d *types.FunctionDeployment) {
 		(*d.Labels)[scale.LabelMin] = "1"
 		(*d.Labels)[scale.LabelMax] = strconv.Itoa(r.o.Max)
 		(*d.Labels)[scale.LabelTarget] = strconv.Itoa(r.o.Target)

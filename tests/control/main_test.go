@@ -101,14 +101,8 @@ func (p *platform) redeploy(t *testing.T, name string, edit func(d *types.Functi
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cur, err := p.gw.Function(ctx, name, "")
-	if err != nil {
-		t.Fatalf("status of %s: %v", name, err)
-	}
-	d := gateway.DeploymentOf(cur)
-	edit(&d)
-	if err := p.gw.Deploy(ctx, d); err != nil {
-		t.Fatalf("deploy %s: %v", name, err)
+	if err := p.gw.Redeploy(ctx, name, "", edit); err != nil {
+		t.Fatal(err)
 	}
 }
 
