@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"testing"
 	"time"
 
@@ -141,24 +140,8 @@ func (p *platform) publish(t *testing.T, subject string, from, to int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var acks []jetstream.PubAckFuture
-	for i := from; i < to; i++ {
-		msg := &nats.Msg{Subject: subject, Data: ecdc.JSON(i), Header: nats.Header{}}
-		msg.Header.Set(jetstream.MsgIDHeader, subject+"-"+strconv.Itoa(i))
-		f, err := p.js.PublishMsgAsync(msg)
-		if err != nil {
-			t.Fatalf("publish record %d: %v", i, err)
-		}
-		acks = append(acks, f)
-	}
-	for i, f := range acks {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			t.Fatalf("record %d refused: %v", from+i, err)
-		case <-ctx.Done():
-			t.Fatalf("record %d: no ack", from+i)
-		}
+	if err := ecdc.Publish(ctx, p.js, subject, from, to); err != nil {
+		t.Fatal(err)
 	}
 }
 

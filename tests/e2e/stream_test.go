@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,29 +21,12 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 )
 
-// publishRecords publishes ECDC rows [from, to) to subject one message
-// each, as the seed's producers did, with async publishes and a deadline
-// for every ack: an accepted record is one the stream has stored.
+// publishRecords publishes ECDC rows [from, to) to subject (ecdc.Publish)
+// and fails the test if one is not stored.
 func publishRecords(ctx context.Context, t *testing.T, js jetstream.JetStream, subject string, from, to int) {
 	t.Helper()
-	var acks []jetstream.PubAckFuture
-	for i := from; i < to; i++ {
-		msg := &nats.Msg{Subject: subject, Data: ecdc.JSON(i), Header: nats.Header{}}
-		msg.Header.Set(jetstream.MsgIDHeader, subject+"-"+strconv.Itoa(i))
-		f, err := js.PublishMsgAsync(msg)
-		if err != nil {
-			t.Fatalf("publish record %d: %v", i, err)
-		}
-		acks = append(acks, f)
-	}
-	for i, f := range acks {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			t.Fatalf("record %d refused: %v", from+i, err)
-		case <-ctx.Done():
-			t.Fatalf("record %d: no ack: %v", from+i, ctx.Err())
-		}
+	if err := ecdc.Publish(ctx, js, subject, from, to); err != nil {
+		t.Fatal(err)
 	}
 }
 
