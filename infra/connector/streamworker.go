@@ -289,6 +289,9 @@ func (w *streamWorker) consume(ctx, work context.Context, cons jetstream.Consume
 // acquire waits for a free slot of the function's concurrency for msgs,
 // keeping them in progress meanwhile: the function may be slow.
 func (w *streamWorker) acquire(ctx context.Context, msgs []jetstream.Msg) error {
+	if w.lim.tryAcquire() {
+		return nil // the usual case: no wait, nothing to keep alive
+	}
 	stopKA := keepAliveAll(msgs, w.c.cfg.AckWait/3, func(err error) { w.log.Debug("extend ack deadline", "err", err) })
 	defer stopKA()
 	return w.lim.acquire(ctx)
@@ -416,6 +419,8 @@ func (l *limiter) acquire(ctx context.Context) error {
 			l.mu.Unlock()
 			return nil
 		}
+		// Read under the same lock as the check, so no release between
+		// the two can go unnoticed.
 		wake := l.wake
 		l.mu.Unlock()
 		select {
@@ -424,6 +429,17 @@ func (l *limiter) acquire(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// tryAcquire takes a slot if one is free, without waiting.
+func (l *limiter) tryAcquire() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.used < l.limit {
+		l.used++
+		return true
+	}
+	return false
 }
 
 func (l *limiter) release() {
