@@ -168,7 +168,8 @@ func (b *pauseBoard) setDecision(tenant string, d quota.Decision) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	old, had := b.quota[tenant]
-	if d.State == quota.Allowed {
+	keep := d.State != quota.Allowed
+	if !keep {
 		delete(b.quota, tenant)
 	} else {
 		b.quota[tenant] = d
@@ -177,15 +178,15 @@ func (b *pauseBoard) setDecision(tenant string, d quota.Decision) bool {
 		t.Stop()
 		delete(b.timers, tenant)
 	}
-	if d.State != quota.Allowed && !d.Until.IsZero() {
+	if keep && !d.Until.IsZero() {
 		b.timers[tenant] = time.AfterFunc(d.Until.Sub(b.now()), func() {
 			b.mu.Lock()
 			defer b.mu.Unlock()
 			b.signalLocked(tenant)
 		})
 	}
-	if had == (d.State != quota.Allowed) && old == d {
-		return false
+	if had == keep && (!keep || old == d) {
+		return false // allowed as before, or the same decision again
 	}
 	b.signalLocked(tenant)
 	return true
