@@ -93,10 +93,19 @@ func runStream(ctx context.Context, args []string) error {
 		}
 		rep.Throughput = &e2e
 		done()
-		done = step("raw InsertMany of the same documents")
-		if rep.Raw, err = rig.RunRawInsert(ctx, *n, *batch); err != nil {
+		done = step(fmt.Sprintf("hand-built queue and %d workers", *inflight))
+		worker, err := rig.RunWorker(ctx, *n, *batch, *inflight)
+		if err != nil {
 			return err
 		}
+		rep.Worker = &worker
+		done()
+		done = step("raw InsertMany of the same documents")
+		raw, err := rig.RunRawInsert(ctx, *n, *batch)
+		if err != nil {
+			return err
+		}
+		rep.Raw = &raw
 		done()
 		done = step("raw JetStream publish/consume")
 		js, err := rig.RunRawJetStream(ctx, *n, *batch)
