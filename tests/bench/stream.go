@@ -47,7 +47,7 @@ const (
 	// StreamSubject is where the benchmark publishes its records.
 	StreamSubject = "ingest." + StreamTenant + ".covid"
 
-	streamFnName      = StreamTenant + "-stream-ingest"
+	streamFnName = StreamTenant + "-stream-ingest"
 	// streamBatchWindow is the functions' com.mysimbdp.batch-window and the
 	// hand-built worker's pull wait.
 	streamBatchWindow = 5 * time.Millisecond
