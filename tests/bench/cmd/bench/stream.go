@@ -23,6 +23,7 @@ func runStream(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("stream", flag.ExitOnError)
 	repo := fs.String("repo", ".", "repo folder (with stack.yml and tenants/tenant1.yaml)")
 	n := fs.Int("n", 20000, "records of each throughput run (0 skips the throughput comparison)")
+	rounds := fs.Int("rounds", 3, "passes of the throughput comparison (end to end, hand-built, raw insert), reported by their median ratio")
 	batch := fs.Int("batch", 100, "com.mysimbdp.batch-size of the throughput and latency runs")
 	inflight := fs.Int("inflight", 1, "com.mysimbdp.max-inflight of the throughput and curve runs (latency always uses 1)")
 	rates := fs.String("rates", "200,1000", "offered rates of the latency runs, records/s (empty skips them)")
@@ -31,7 +32,7 @@ func runStream(ctx context.Context, args []string) error {
 	sizes := fs.String("sizes", "1,10,100,1000", "batch sizes of the curve (empty skips it)")
 	curveN := fs.Int("curve-n", 0, "records per curve point (0: same as -n)")
 	ackWait := fs.Duration("ack-wait", 0, "the connector's AckWait (0: its default, 30s)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (NATS, FerretDB, provider, connector) during the end-to-end run to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (NATS, FerretDB, provider, connector) during the first end-to-end run to this file")
 	debug := fs.Bool("vv", false, "log at debug level")
 	verbose := fs.Bool("v", false, "log the connector, provider and servers at info level (-vv: debug, with every batch)")
 	_ = fs.Parse(args)
@@ -47,7 +48,7 @@ func runStream(ctx context.Context, args []string) error {
 	if *curveN <= 0 {
 		*curveN = *n
 	}
-	if *batch < 1 || *inflight < 1 || (len(sizeList) > 0 && *curveN < 1) {
+	if *batch < 1 || *inflight < 1 || *rounds < 1 || (len(sizeList) > 0 && *curveN < 1) {
 		return errors.New("-batch, -inflight and the curve's record count must be at least 1")
 	}
 
@@ -80,34 +81,38 @@ func runStream(ctx context.Context, args []string) error {
 		return func() { fmt.Fprintf(os.Stderr, "  (%s took %.1f s)\n", what, time.Since(start).Seconds()) }
 	}
 
-	if *n > 0 {
-		done := step(fmt.Sprintf("end to end, %d records, batch %d", *n, *batch))
-		stopProfile, err := startCPUProfile(*cpuProfile)
-		if err != nil {
-			return err
+	if *n == 0 {
+		*rounds = 0 // no throughput comparison
+	}
+	for i := range *rounds {
+		var r bench.Round
+		done := step(fmt.Sprintf("round %d: end to end, %d records, batch %d", i+1, *n, *batch))
+		stopProfile := func() {}
+		if i == 0 {
+			if stopProfile, err = startCPUProfile(*cpuProfile); err != nil {
+				return err
+			}
 		}
-		e2e, err := rig.RunE2E(ctx, "e2e", *n, *batch, *inflight)
+		r.E2E, err = rig.RunE2E(ctx, "e2e"+strconv.Itoa(i), *n, *batch, *inflight)
 		stopProfile()
 		if err != nil {
 			return err
 		}
-		rep.Throughput = &e2e
 		done()
-		done = step(fmt.Sprintf("hand-built queue and %d workers", *inflight))
-		worker, err := rig.RunWorker(ctx, *n, *batch, *inflight)
-		if err != nil {
+		done = step(fmt.Sprintf("round %d: hand-built queue and %d workers", i+1, *inflight))
+		if r.Worker, err = rig.RunWorker(ctx, *n, *batch, *inflight); err != nil {
 			return err
 		}
-		rep.Worker = &worker
 		done()
-		done = step("raw InsertMany of the same documents")
-		raw, err := rig.RunRawInsert(ctx, *n, *batch)
-		if err != nil {
+		done = step(fmt.Sprintf("round %d: raw InsertMany of the same documents", i+1))
+		if r.Raw, err = rig.RunRawInsert(ctx, *n, *batch); err != nil {
 			return err
 		}
-		rep.Raw = &raw
+		rep.Rounds = append(rep.Rounds, r)
 		done()
-		done = step("raw JetStream publish/consume")
+	}
+	if *n > 0 {
+		done := step("raw JetStream publish/consume")
 		js, err := rig.RunRawJetStream(ctx, *n, *batch)
 		if err != nil {
 			return err
