@@ -73,6 +73,9 @@ type Batch struct {
 	ingestions *mongo.Collection
 	slots      *mongo.Collection
 	sink       *mongo.Collection
+	// replacing lets one update command at a time run: see
+	// maxUpdatesPerCommand.
+	replacing  sync.Mutex
 	quarantine *mongo.Collection
 	// byKey says whether documents are identified by the business key.
 	byKey bool

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -20,6 +21,9 @@ type Options struct {
 	Log *slog.Logger
 	// Now is the clock of the window reports; nil means time.Now.
 	Now func() time.Time
+	// GroupDocs bounds the documents of one insert that batches handled
+	// at the same time share (see inserter); 0 means DefaultGroupDocs.
+	GroupDocs int
 }
 
 // Ingester stores one tenant's stream batches. It holds the process's
@@ -30,8 +34,12 @@ type Ingester struct {
 	plan *records.Plan
 	log  *slog.Logger
 
-	db   *mongo.Client
-	sink *mongo.Collection
+	db      *mongo.Client
+	sink    *mongo.Collection
+	inserts *inserter
+	// replacing lets one replace command at a time run: see
+	// maxUpdatesPerCommand.
+	replacing sync.Mutex
 	// byKey says whether documents are identified by the business key.
 	byKey bool
 	// subjectPrefix is what every record's subject starts with.
@@ -69,9 +77,11 @@ func New(cfg Config, opts Options) (*Ingester, error) {
 	if prefix == "" {
 		prefix = DefaultReportSubject
 	}
+	sink := db.Database(prof.Sink.Database).Collection(prof.Sink.Collection)
 	return &Ingester{
 		prof: prof, plan: plan, log: log, db: db,
-		sink:          db.Database(prof.Sink.Database).Collection(prof.Sink.Collection),
+		sink:          sink,
+		inserts:       newInserter(sink, opts.GroupDocs),
 		byKey:         len(prof.Sink.Key) > 0,
 		subjectPrefix: "ingest." + prof.Tenant + ".",
 		reports: newReporter(cfg.NATSURL, Subject(prefix, prof.Tenant), prof.Tenant,

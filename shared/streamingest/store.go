@@ -23,8 +23,8 @@ type refusal struct {
 	reason string
 }
 
-// write stores docs with one unordered InsertMany (the driver splits it
-// into commands within the server's limits). Duplicate ids are success:
+// write stores docs with one unordered InsertMany, shared with the batches
+// handled at the same time (see inserter). Duplicate ids are success:
 // the record is already stored. With a business key the duplicates are
 // then replaced, so that the last version of a row wins; replacing a
 // document by itself, as a redelivery does, changes nothing. Documents the
@@ -35,20 +35,16 @@ func (in *Ingester) write(ctx context.Context, docs []any) ([]refusal, error) {
 		return nil, nil
 	}
 	coll := in.sink.Database().Name() + "." + in.sink.Name()
-	_, err := in.sink.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	if err == nil {
-		return nil, nil
-	}
-	var bwe mongo.BulkWriteException
-	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
+	writeErrs, err := in.inserts.write(ctx, docs)
+	if err != nil {
 		return nil, fmt.Errorf("insert %d documents into %s: %w", len(docs), coll, err)
+	}
+	if len(writeErrs) == 0 {
+		return nil, nil
 	}
 	var refused []refusal
 	var dups []int
-	for _, we := range bwe.WriteErrors {
-		if we.Index < 0 || we.Index >= len(docs) {
-			return nil, fmt.Errorf("insert %d documents into %s: error for unknown document %d: %w", len(docs), coll, we.Index, err)
-		}
+	for _, we := range writeErrs {
 		switch {
 		case isDuplicateKey(we.WriteError):
 			if in.byKey {
@@ -57,6 +53,10 @@ func (in *Ingester) write(ctx context.Context, docs []any) ([]refusal, error) {
 		default:
 			refused = append(refused, refusal{we.Index, fmt.Sprintf("store in %s: %s (code %d)", coll, we.Message, we.Code)})
 		}
+	}
+	if len(dups) > 0 {
+		in.replacing.Lock()
+		defer in.replacing.Unlock()
 	}
 	for len(dups) > 0 {
 		chunk := dups[:min(len(dups), maxUpdatesPerCommand)]
@@ -72,6 +72,7 @@ func (in *Ingester) write(ctx context.Context, docs []any) ([]refusal, error) {
 		if err == nil {
 			continue
 		}
+		var bwe mongo.BulkWriteException
 		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
 			return nil, fmt.Errorf("replace %d documents already in %s: %w", len(chunk), coll, err)
 		}

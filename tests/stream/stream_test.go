@@ -1,10 +1,13 @@
 package stream
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -374,5 +377,48 @@ func TestHTTPAnswers(t *testing.T) {
 	}
 	if n := count(t, p.db.Database(tenant).Collection("covid_daily")); n != 2 {
 		t.Errorf("%d documents, want the 2 of the one good batch", n)
+	}
+}
+
+// Batches handled at the same time by one replica share their inserts
+// (shared/streamingest's inserter): each still gets exactly its own
+// failures, every good record is stored once, and a redelivery of them
+// all, at the same time again, changes nothing.
+func TestConcurrentBatchesShareWrites(t *testing.T) {
+	p := startPlatform(t)
+	const tenant, batches, per = "group", 8, 40
+	in := p.ingester(t, tenant1Profile(tenant, "5s"))
+	coll := p.db.Database(tenant).Collection("covid_daily")
+	all := make([]streamingest.Batch, batches)
+	for k := range all {
+		all[k] = ecdcBatch(tenant, k*per, (k+1)*per, 0)
+		bad := record(tenant, uint64(10000+k), []byte(`{"cases": "abc"`))
+		bad.ID = fmt.Sprintf("poison-%d", k)
+		all[k].Records = slices.Insert(all[k].Records, k%per, bad)
+	}
+	for round := 1; round <= 2; round++ {
+		var wg sync.WaitGroup
+		resps := make([]streamingest.Response, batches)
+		errs := make([]error, batches)
+		// Bounded, so that a store that hangs (as FerretDB did on too many
+		// replaces at once) fails the test rather than outlasting it.
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		for k := range all {
+			wg.Go(func() { resps[k], errs[k] = in.Handle(ctx, all[k]) })
+		}
+		wg.Wait()
+		cancel()
+		for k := range all {
+			if errs[k] != nil {
+				t.Fatalf("round %d, batch %d: %v", round, k, errs[k])
+			}
+			f := resps[k].BatchItemFailures
+			if len(f) != 1 || f[0].ItemIdentifier != fmt.Sprintf("poison-%d", k) || !strings.Contains(f[0].Reason, "not valid JSON") {
+				t.Errorf("round %d, batch %d: failures %v, want only its own poison record", round, k, failures(resps[k]))
+			}
+		}
+		if got := count(t, coll); got != batches*per {
+			t.Fatalf("after round %d: %d documents, want %d", round, got, batches*per)
+		}
 	}
 }
