@@ -21,9 +21,6 @@ type Options struct {
 	Log *slog.Logger
 	// Now is the clock of the window reports; nil means time.Now.
 	Now func() time.Time
-	// GroupDocs bounds the documents of one insert that batches handled
-	// at the same time share (see inserter); 0 means DefaultGroupDocs.
-	GroupDocs int
 }
 
 // Ingester stores one tenant's stream batches. It holds the process's
@@ -34,9 +31,8 @@ type Ingester struct {
 	plan *records.Plan
 	log  *slog.Logger
 
-	db      *mongo.Client
-	sink    *mongo.Collection
-	inserts *inserter
+	db   *mongo.Client
+	sink *mongo.Collection
 	// replacing lets one replace command at a time run: see
 	// maxUpdatesPerCommand.
 	replacing sync.Mutex
@@ -77,11 +73,9 @@ func New(cfg Config, opts Options) (*Ingester, error) {
 	if prefix == "" {
 		prefix = DefaultReportSubject
 	}
-	sink := db.Database(prof.Sink.Database).Collection(prof.Sink.Collection)
 	return &Ingester{
 		prof: prof, plan: plan, log: log, db: db,
-		sink:          sink,
-		inserts:       newInserter(sink, opts.GroupDocs),
+		sink:          db.Database(prof.Sink.Database).Collection(prof.Sink.Collection),
 		byKey:         len(prof.Sink.Key) > 0,
 		subjectPrefix: "ingest." + prof.Tenant + ".",
 		reports: newReporter(cfg.NATSURL, Subject(prefix, prof.Tenant), prof.Tenant,

@@ -10,11 +10,14 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// maxUpdatesPerCommand bounds the statements of one update command:
-// FerretDB v1 on SQLite holds one pooled connection per statement until
-// the command ends and hangs once its 100 are taken (shared/ingest bounds
-// its replaces the same way). MongoDB would take 100 000.
-const maxUpdatesPerCommand = 50
+// maxUpdatesPerCommand bounds the statements of one update command, and an
+// Ingester runs one such command at a time: FerretDB v1 on SQLite holds a
+// pooled connection per statement of an update command until the command
+// ends, and hangs once its 100 are taken — by one command of 100, or by the
+// commands of batches handled at the same time (tests/stream
+// TestConcurrentBatches hung with eight of 40). shared/ingest bounds its
+// replaces the same way. MongoDB would take 100 000.
+const maxUpdatesPerCommand = 25
 
 // refusal is a document the database would not store, by its index in the
 // slice given to write.
@@ -23,8 +26,8 @@ type refusal struct {
 	reason string
 }
 
-// write stores docs with one unordered InsertMany, shared with the batches
-// handled at the same time (see inserter). Duplicate ids are success:
+// write stores docs with one unordered InsertMany (the driver splits it
+// into commands within the server's limits). Duplicate ids are success:
 // the record is already stored. With a business key the duplicates are
 // then replaced, so that the last version of a row wins; replacing a
 // document by itself, as a redelivery does, changes nothing. Documents the
@@ -35,16 +38,20 @@ func (in *Ingester) write(ctx context.Context, docs []any) ([]refusal, error) {
 		return nil, nil
 	}
 	coll := in.sink.Database().Name() + "." + in.sink.Name()
-	writeErrs, err := in.inserts.write(ctx, docs)
-	if err != nil {
-		return nil, fmt.Errorf("insert %d documents into %s: %w", len(docs), coll, err)
-	}
-	if len(writeErrs) == 0 {
+	_, err := in.sink.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	if err == nil {
 		return nil, nil
+	}
+	var bwe mongo.BulkWriteException
+	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
+		return nil, fmt.Errorf("insert %d documents into %s: %w", len(docs), coll, err)
 	}
 	var refused []refusal
 	var dups []int
-	for _, we := range writeErrs {
+	for _, we := range bwe.WriteErrors {
+		if we.Index < 0 || we.Index >= len(docs) {
+			return nil, fmt.Errorf("insert %d documents into %s: error for unknown document %d: %w", len(docs), coll, we.Index, err)
+		}
 		switch {
 		case isDuplicateKey(we.WriteError):
 			if in.byKey {
@@ -72,7 +79,6 @@ func (in *Ingester) write(ctx context.Context, docs []any) ([]refusal, error) {
 		if err == nil {
 			continue
 		}
-		var bwe mongo.BulkWriteException
 		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
 			return nil, fmt.Errorf("replace %d documents already in %s: %w", len(chunk), coll, err)
 		}

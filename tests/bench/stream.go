@@ -127,6 +127,9 @@ type StreamRigOptions struct {
 	// record pulled but never delivered stays invisible before JetStream
 	// redelivers it.
 	AckWait time.Duration
+	// MongoURI, when set, is the store instead of an embedded FerretDB: a
+	// real MongoDB, or `mysimbdp ferretdb` on cores of its own.
+	MongoURI string
 }
 
 // StartStreamRig builds the stream-ingest function and starts everything
@@ -177,9 +180,13 @@ func StartStreamRig(ctx context.Context, repo, dir string, o StreamRigOptions) (
 	if err != nil {
 		return nil, fmt.Errorf("start NATS: %w", err)
 	}
-	r.ferret, err = ferret.Start(ctx, ferret.Config{DataDir: filepath.Join(dir, "ferret")}, log.With("part", "ferret"))
-	if err != nil {
-		return nil, fmt.Errorf("start FerretDB: %w", err)
+	mongoURI := o.MongoURI
+	if mongoURI == "" {
+		r.ferret, err = ferret.Start(ctx, ferret.Config{DataDir: filepath.Join(dir, "ferret")}, log.With("part", "ferret"))
+		if err != nil {
+			return nil, fmt.Errorf("start FerretDB: %w", err)
+		}
+		mongoURI = r.ferret.URI()
 	}
 	r.provider, err = provider.New(ctx, provider.Config{
 		DataDir: filepath.Join(dir, "provider"), ImagesDir: images,
@@ -199,7 +206,7 @@ func StartStreamRig(ctx context.Context, repo, dir string, o StreamRigOptions) (
 		return nil, fmt.Errorf("gateway client: %w", err)
 	}
 
-	r.DB, err = mongo.Connect(options.Client().ApplyURI(r.ferret.URI()))
+	r.DB, err = mongo.Connect(options.Client().ApplyURI(mongoURI))
 	if err != nil {
 		return nil, fmt.Errorf("MongoDB client: %w", err)
 	}
@@ -225,7 +232,7 @@ func StartStreamRig(ctx context.Context, repo, dir string, o StreamRigOptions) (
 		}
 	}
 	env["MYSIMBDP_PROFILE"] = profileYAML
-	env["MYSIMBDP_MONGO_URI"] = r.ferret.URI()
+	env["MYSIMBDP_MONGO_URI"] = mongoURI
 	env["MYSIMBDP_NATS_URL"] = r.nats.ClientURL()
 	base.Service = streamFnName
 	base.EnvVars = env

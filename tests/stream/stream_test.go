@@ -380,11 +380,12 @@ func TestHTTPAnswers(t *testing.T) {
 	}
 }
 
-// Batches handled at the same time by one replica share their inserts
-// (shared/streamingest's inserter): each still gets exactly its own
-// failures, every good record is stored once, and a redelivery of them
-// all, at the same time again, changes nothing.
-func TestConcurrentBatchesShareWrites(t *testing.T) {
+// Batches handled at the same time by one replica (max-inflight > 1) each
+// get exactly their own failures, every good record is stored once, and a
+// redelivery of them all at once, which replaces every document by
+// business key, changes nothing (and does not hang FerretDB, which it did
+// when the replaces of eight batches took its 100 pooled connections).
+func TestConcurrentBatches(t *testing.T) {
 	p := startPlatform(t)
 	const tenant, batches, per = "group", 8, 40
 	in := p.ingester(t, tenant1Profile(tenant, "5s"))

@@ -32,6 +32,7 @@ func runStream(ctx context.Context, args []string) error {
 	sizes := fs.String("sizes", "1,10,100,1000", "batch sizes of the curve (empty skips it)")
 	curveN := fs.Int("curve-n", 0, "records per curve point (0: same as -n)")
 	ackWait := fs.Duration("ack-wait", 0, "the connector's AckWait (0: its default, 30s)")
+	mongoURI := fs.String("mongo-uri", "", "the store to measure against (a real MongoDB, or `mysimbdp ferretdb` on cores of its own); default: an embedded FerretDB in this process")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (NATS, FerretDB, provider, connector) during the first end-to-end run to this file")
 	debug := fs.Bool("vv", false, "log at debug level")
 	verbose := fs.Bool("v", false, "log the connector, provider and servers at info level (-vv: debug, with every batch)")
@@ -66,7 +67,7 @@ func runStream(ctx context.Context, args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	fmt.Fprintln(os.Stderr, "building stream-ingest, starting NATS, FerretDB, the provider and the connector...")
-	rig, err := bench.StartStreamRig(ctx, *repo, dir, bench.StreamRigOptions{Log: log, AckWait: *ackWait})
+	rig, err := bench.StartStreamRig(ctx, *repo, dir, bench.StreamRigOptions{Log: log, AckWait: *ackWait, MongoURI: *mongoURI})
 	if err != nil {
 		return err
 	}
