@@ -12,6 +12,7 @@
 //	mysimbdp tenant apply -f P.yaml  provision a tenant (or update it)
 //	mysimbdp tenant remove TENANT    tear a tenant down (--keep-data)
 //	mysimbdp tenant list             every tenant with its state
+//	mysimbdp ferretdb                run only the embedded FerretDB
 //
 // The client commands talk to any OpenFaaS-compatible gateway: --gateway
 // (or OPENFAAS_URL) and credentials from --username/--password, or from the
@@ -48,6 +49,7 @@ func commands() []command {
 		{"pause", "pause a tenant's stream ingestion (records stay queued)", runPause},
 		{"resume", "resume a tenant's stream ingestion", runResume},
 		{"tenant", "apply, remove or list tenants", runTenant},
+		{"ferretdb", "run only the embedded FerretDB (a store on its own cores)", runFerretDB},
 	}
 }
 
