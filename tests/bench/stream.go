@@ -690,44 +690,19 @@ func (j RawJetStream) Rate() float64 { return streamRate(float64(j.Records), j.E
 // afterwards.
 func (r *StreamRig) RunRawJetStream(ctx context.Context, n, fetchBatch int) (RawJetStream, error) {
 	res := RawJetStream{Records: n}
-	s, err := r.JS.CreateStream(ctx, jetstream.StreamConfig{
-		Name: rawJSStream, Subjects: []string{rawJSSubject}, Storage: jetstream.FileStorage,
-	})
+	cons, drop, err := r.scratchStream(ctx, rawJSStream, rawJSSubject)
 	if err != nil {
-		return res, fmt.Errorf("create stream %s: %w", rawJSStream, err)
+		return res, err
 	}
-	defer func() { _ = r.JS.DeleteStream(context.WithoutCancel(ctx), rawJSStream) }()
-	cons, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable: "bench", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: -1,
-	})
-	if err != nil {
-		return res, fmt.Errorf("consumer on %s: %w", rawJSStream, err)
-	}
-	payloads := make([][]byte, n)
-	for i := range payloads {
-		payloads[i] = ecdc.JSON(i)
-	}
+	defer drop()
 
 	cpu := markCPU()
 	start := time.Now()
 	pubErr := make(chan error, 1)
 	go func() {
-		pubErr <- func() error {
-			for i, p := range payloads {
-				msg := &nats.Msg{Subject: rawJSSubject, Data: p, Header: nats.Header{}}
-				msg.Header.Set(jetstream.MsgIDHeader, "raw-"+strconv.Itoa(i))
-				if _, err := r.JS.PublishMsgAsync(msg); err != nil {
-					return fmt.Errorf("publish raw record %d: %w", i, err)
-				}
-			}
-			select {
-			case <-r.JS.PublishAsyncComplete():
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			res.Publish = time.Since(start)
-			return nil
-		}()
+		err := r.publishAll(ctx, rawJSSubject, "raw-", 0, n)
+		res.Publish = time.Since(start)
+		pubErr <- err
 	}()
 	got := 0
 	for got < n {
@@ -758,6 +733,44 @@ func (r *StreamRig) RunRawJetStream(ctx context.Context, n, fetchBatch int) (Raw
 		return res, err
 	}
 	return res, nil
+}
+
+// scratchStream creates a file-backed stream of its own over subject with
+// one durable pull consumer; drop deletes the stream.
+func (r *StreamRig) scratchStream(ctx context.Context, name, subject string) (_ jetstream.Consumer, drop func(), _ error) {
+	s, err := r.JS.CreateStream(ctx, jetstream.StreamConfig{
+		Name: name, Subjects: []string{subject}, Storage: jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("create stream %s: %w", name, err)
+	}
+	drop = func() { _ = r.JS.DeleteStream(context.WithoutCancel(ctx), name) }
+	cons, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable: "bench", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: -1,
+	})
+	if err != nil {
+		drop()
+		return nil, nil, fmt.Errorf("consumer on %s: %w", name, err)
+	}
+	return cons, drop, nil
+}
+
+// publishAll publishes rows [from, to) to subject asynchronously, each
+// with Nats-Msg-Id prefix<row>, and waits until JetStream has them all.
+func (r *StreamRig) publishAll(ctx context.Context, subject, prefix string, from, to int) error {
+	for i := from; i < to; i++ {
+		msg := &nats.Msg{Subject: subject, Data: ecdc.JSON(i), Header: nats.Header{}}
+		msg.Header.Set(jetstream.MsgIDHeader, prefix+strconv.Itoa(i))
+		if _, err := r.JS.PublishMsgAsync(msg); err != nil {
+			return fmt.Errorf("publish record %d to %s: %w", i, subject, err)
+		}
+	}
+	select {
+	case <-r.JS.PublishAsyncComplete():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // LatencyRun is publish→stored latency at one offered rate.
@@ -915,11 +928,14 @@ func median(rounds []Round) Round {
 
 // StreamReport is one run of the stream benchmark.
 type StreamReport struct {
-	Rounds  []Round
-	RawJS   *RawJetStream
-	Latency []LatencyRun
-	Curve   []CurvePoint
-	Poll    time.Duration
+	// StoreInProcess says the store's CPU is in the platform column (an
+	// embedded FerretDB), which the CPU ceiling needs.
+	StoreInProcess bool
+	Rounds         []Round
+	RawJS          *RawJetStream
+	Latency        []LatencyRun
+	Curve          []CurvePoint
+	Poll           time.Duration
 }
 
 // Print writes the report as tables with the goals beside the figures.
@@ -955,7 +971,7 @@ func (p StreamReport) Print(w io.Writer) {
 			// On a machine whose cores are all busy, the rate is what the
 			// cores give divided by what a record costs: the ceiling says
 			// whether the goal is reachable at the path's CPU cost.
-			if _, _, per := t.CPU.PerRecord(t.Records); per > 0 && t.CPU.Cores > 0 {
+			if _, _, per := t.CPU.PerRecord(t.Records); per > 0 && t.CPU.Cores > 0 && p.StoreInProcess {
 				ceiling := float64(t.CPU.Cores) * 1e6 / per
 				fmt.Fprintf(w, "  CPU ceiling of end to end here: %d cores / %.0f us per record = %.0f records/s = %.2f of raw insert\n",
 					t.CPU.Cores, per, ceiling, ceiling/r.Rate())

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/records"
 )
 
@@ -48,19 +46,11 @@ func (w Worker) Rate() float64 { return streamRate(float64(w.Records), w.Elapsed
 // fresh collection of the tenant's database.
 func (r *StreamRig) RunWorker(ctx context.Context, n, batchSize, workers int) (Worker, error) {
 	res := Worker{Records: n, BatchSize: batchSize, Workers: workers}
-	s, err := r.JS.CreateStream(ctx, jetstream.StreamConfig{
-		Name: workerStream, Subjects: []string{workerSubject}, Storage: jetstream.FileStorage,
-	})
+	cons, drop, err := r.scratchStream(ctx, workerStream, workerSubject)
 	if err != nil {
-		return res, fmt.Errorf("create stream %s: %w", workerStream, err)
+		return res, err
 	}
-	defer func() { _ = r.JS.DeleteStream(context.WithoutCancel(ctx), workerStream) }()
-	cons, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable: "worker", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: -1,
-	})
-	if err != nil {
-		return res, fmt.Errorf("consumer on %s: %w", workerStream, err)
-	}
+	defer drop()
 	coll, err := r.freshCollection(ctx, "_worker")
 	if err != nil {
 		return res, err
@@ -104,23 +94,7 @@ func (r *StreamRig) RunWorker(ctx context.Context, n, batchSize, workers int) (W
 	cpu := markCPU()
 	start := time.Now()
 	pubErr := make(chan error, 1)
-	go func() {
-		pubErr <- func() error {
-			for i := streamWarmup; i < streamWarmup+n; i++ {
-				msg := &nats.Msg{Subject: workerSubject, Data: ecdc.JSON(i), Header: nats.Header{}}
-				msg.Header.Set(jetstream.MsgIDHeader, "worker-"+strconv.Itoa(i))
-				if _, err := r.JS.PublishMsgAsync(msg); err != nil {
-					return fmt.Errorf("publish worker record %d: %w", i, err)
-				}
-			}
-			select {
-			case <-r.JS.PublishAsyncComplete():
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}()
-	}()
+	go func() { pubErr <- r.publishAll(ctx, workerSubject, "worker-", streamWarmup, streamWarmup+n) }()
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup

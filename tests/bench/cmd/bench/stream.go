@@ -74,7 +74,7 @@ func runStream(ctx context.Context, args []string) error {
 	defer rig.Close(context.Background())
 
 	// Whatever finished is printed, also when a later part fails.
-	rep := bench.StreamReport{Poll: *poll}
+	rep := bench.StreamReport{Poll: *poll, StoreInProcess: *mongoURI == ""}
 	defer func() { rep.Print(os.Stdout) }()
 	step := func(what string) func() {
 		fmt.Fprintf(os.Stderr, "%s...\n", what)
