@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -407,5 +408,47 @@ func TestHTTPAnswers(t *testing.T) {
 	bad.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(mustJSON(t, ev))))
 	if body, _ := io.ReadAll(rec.Body); rec.Code != http.StatusInternalServerError || !bytes.Contains(body, []byte("MYSIMBDP_PROFILE")) {
 		t.Errorf("misconfigured: %d %s", rec.Code, body)
+	}
+}
+
+// Files whose rows are already stored, handled side by side as the
+// connector does (up to 16 at once), replace them by business key: every
+// file is done, the last version of each row wins, and FerretDB does not
+// hang (it did when eight files' replace commands took its 100 pooled
+// connections together).
+func TestCorrectedFilesSideBySide(t *testing.T) {
+	const tenant, files, rows = "sidebyside", 8, 40
+	prof := tenant1Profile(tenant, defaultLimits)
+	b := newBatch(t, prof)
+	// File i's rows again, every one corrected to continent "Corrected".
+	continents := strings.NewReplacer(",Africa\r\n", ",Corrected\r\n", ",America\r\n", ",Corrected\r\n",
+		",Asia\r\n", ",Corrected\r\n", ",Other\r\n", ",Corrected\r\n")
+	corrected := func(i int) []byte { return []byte(continents.Replace(string(ecdcCSV(i*rows, (i+1)*rows)))) }
+	var first, second []events.S3Event
+	for i := range files {
+		first = append(first, put(t, tenant, fmt.Sprintf("incoming/v1-%d.csv", i), ecdcCSV(i*rows, (i+1)*rows)))
+		second = append(second, put(t, tenant, fmt.Sprintf("incoming/v2-%d.csv", i), corrected(i)))
+	}
+	for round, evs := range [][]events.S3Event{first, second} {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		reps := make([]ingest.Report, files)
+		errs := make([]error, files)
+		var wg sync.WaitGroup
+		for i := range files {
+			wg.Go(func() { reps[i], errs[i] = b.HandleEvent(ctx, evs[i]) })
+		}
+		wg.Wait()
+		cancel()
+		for i := range files {
+			if errs[i] != nil || reps[i].Status != ingest.StatusDone || reps[i].RowsOK != rows {
+				t.Fatalf("round %d, file %d: %v, report %+v", round+1, i, errs[i], reps[i])
+			}
+		}
+		if n := count(t, tenant, "covid_daily", nil); n != files*rows {
+			t.Fatalf("after round %d: %d documents, want %d", round+1, n, files*rows)
+		}
+	}
+	if n := count(t, tenant, "covid_daily", bson.D{{Key: "continentExp", Value: "Corrected"}}); n != files*rows {
+		t.Errorf("%d documents carry the corrected version, want all %d", n, files*rows)
 	}
 }
