@@ -12,6 +12,8 @@ const (
 	DefaultS3EventsStream          = "S3EVENTS"
 	DefaultS3EventsSubject         = "mysimbdp.s3.events"
 	DefaultDurable                 = "mysimbdp-connector-s3"
+	DefaultWaitingStream           = "S3WAITING"
+	DefaultWaitingSubjectPrefix    = "mysimbdp.s3.waiting"
 	DefaultDeadLetterStream        = "DEADLETTER"
 	DefaultDeadLetterSubjectPrefix = "mysimbdp.deadletter"
 	DefaultReportsStream           = "REPORTS"
@@ -38,6 +40,11 @@ type Config struct {
 	// Durable names the pull consumer; connector replicas sharing it share
 	// the work (default mysimbdp-connector-s3).
 	Durable string
+	// WaitingStream and WaitingSubjectPrefix are where deferred events
+	// wait until their time, out of the consumer every tenant shares
+	// (defaults S3WAITING, mysimbdp.s3.waiting; see wait.go).
+	WaitingStream        string
+	WaitingSubjectPrefix string
 	// IncomingPrefix is the object-key prefix whose uploads are ingested
 	// (default "incoming/").
 	IncomingPrefix string
@@ -133,6 +140,8 @@ func DefaultConfig() Config {
 		Stream:                  DefaultS3EventsStream,
 		Subject:                 DefaultS3EventsSubject,
 		Durable:                 DefaultDurable,
+		WaitingStream:           DefaultWaitingStream,
+		WaitingSubjectPrefix:    DefaultWaitingSubjectPrefix,
 		IncomingPrefix:          "incoming/",
 		DeadLetterStream:        DefaultDeadLetterStream,
 		DeadLetterSubjectPrefix: DefaultDeadLetterSubjectPrefix,
@@ -182,6 +191,9 @@ func (c Config) withDefaults() (Config, error) {
 	str(&c.Stream, d.Stream)
 	str(&c.Subject, d.Subject)
 	str(&c.Durable, d.Durable)
+	str(&c.WaitingStream, d.WaitingStream)
+	str(&c.WaitingSubjectPrefix, d.WaitingSubjectPrefix)
+	c.WaitingSubjectPrefix = strings.TrimSuffix(c.WaitingSubjectPrefix, ".")
 	str(&c.IncomingPrefix, d.IncomingPrefix)
 	str(&c.DeadLetterStream, d.DeadLetterStream)
 	str(&c.DeadLetterSubjectPrefix, d.DeadLetterSubjectPrefix)

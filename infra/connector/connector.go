@@ -104,7 +104,7 @@ func (c *Connector) EnsureStreams(ctx context.Context, js jetstream.JetStream) e
 		Discard:  jetstream.DiscardNew,
 		MaxAge:   c.cfg.EventsMaxAge,
 		MaxBytes: c.cfg.StreamMaxBytes,
-	}, {
+	}, c.waitingStreamConfig(), {
 		Name:        c.cfg.DeadLetterStream,
 		Description: "Events the connector gave up on, with the reason, per tenant",
 		Subjects:    []string{c.cfg.DeadLetterSubjectPrefix + ".>"},
@@ -209,16 +209,12 @@ func (c *Connector) Run(ctx context.Context) error {
 	c.handlers.Go(func() { c.runStreams(ctx, work, js) })
 	bg.Go(func() { c.runSchedules(ctx, js) })
 
-	sem := make(chan struct{}, c.cfg.MaxConcurrent)
-	for ctx.Err() == nil {
-		cons, err := c.setup(ctx, js)
-		if err != nil {
-			break // ctx is done
-		}
-		log.Info("connector consuming", "stream", c.cfg.Stream, "subject", c.cfg.Subject, "durable", c.cfg.Durable,
-			"max_concurrent", c.cfg.MaxConcurrent, "ack_wait", c.cfg.AckWait)
-		c.consume(ctx, work, js, cons, sem)
-	}
+	// Events back from waiting (wait.go) have their own consumer and
+	// their own bound, so that neither loop waits on the other's pull.
+	c.handlers.Go(func() {
+		c.consumeLoop(ctx, work, js, c.cfg.WaitingStream, c.readyConsumerConfig(), make(chan struct{}, c.cfg.MaxConcurrent))
+	})
+	c.consumeLoop(ctx, work, js, c.cfg.Stream, c.consumerConfig(), make(chan struct{}, c.cfg.MaxConcurrent))
 
 	done := make(chan struct{})
 	go func() {
@@ -236,11 +232,25 @@ func (c *Connector) Run(ctx context.Context) error {
 	return nil
 }
 
+// consumeLoop sets up the consumer cc on stream and consumes from it,
+// setting it up again when it disappears, until ctx is done.
+func (c *Connector) consumeLoop(ctx, work context.Context, js jetstream.JetStream, stream string, cc jetstream.ConsumerConfig, sem chan struct{}) {
+	for ctx.Err() == nil {
+		cons, err := c.setup(ctx, js, stream, cc)
+		if err != nil {
+			return // ctx is done
+		}
+		c.log.Info("connector consuming", "stream", stream, "subject", cc.FilterSubject, "durable", cc.Durable,
+			"max_concurrent", cap(sem), "ack_wait", cc.AckWait)
+		c.consume(ctx, work, js, cons, sem)
+	}
+}
+
 // setup creates the streams (unless skipped) and the consumer, retrying
 // with back-off until it works or ctx is done.
-func (c *Connector) setup(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, error) {
+func (c *Connector) setup(ctx context.Context, js jetstream.JetStream, stream string, cc jetstream.ConsumerConfig) (jetstream.Consumer, error) {
 	for attempt := 1; ; attempt++ {
-		cons, err := c.trySetup(ctx, js)
+		cons, err := c.trySetup(ctx, js, stream, cc)
 		if err == nil {
 			return cons, nil
 		}
@@ -254,7 +264,7 @@ func (c *Connector) setup(ctx context.Context, js jetstream.JetStream) (jetstrea
 	}
 }
 
-func (c *Connector) trySetup(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, error) {
+func (c *Connector) trySetup(ctx context.Context, js jetstream.JetStream, stream string, cc jetstream.ConsumerConfig) (jetstream.Consumer, error) {
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if !c.cfg.SkipEnsureStreams {
@@ -262,9 +272,9 @@ func (c *Connector) trySetup(ctx context.Context, js jetstream.JetStream) (jetst
 			return nil, err
 		}
 	}
-	cons, err := js.CreateOrUpdateConsumer(sctx, c.cfg.Stream, c.consumerConfig())
+	cons, err := js.CreateOrUpdateConsumer(sctx, stream, cc)
 	if err != nil {
-		return nil, fmt.Errorf("create consumer %s on stream %s: %w", c.cfg.Durable, c.cfg.Stream, err)
+		return nil, fmt.Errorf("create consumer %s on stream %s: %w", cc.Durable, stream, err)
 	}
 	return cons, nil
 }

@@ -214,3 +214,51 @@ func TestDiscovery(t *testing.T) {
 		t.Errorf("unexpected dead letter: %v", m.Header)
 	}
 }
+
+// TestDeferredEventsWaitApart: events a function keeps deferring leave the
+// S3 consumer all tenants share until their time comes (a JetStream
+// message schedule), so they cannot fill its MaxAckPending and hold back
+// another tenant's files; each comes back as the same event, with its
+// event id, and its delivery count going on.
+func TestDeferredEventsWaitApart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	// tenant1's function defers everything (429, Retry-After: 1).
+	dir1 := e.deploy(fnSpec{name: "busy", tenant: "tenant1", topic: "s3:tenant1", env: map[string]string{"S3FN_MODE": "defer", "S3FN_N": "1000000"}})
+	dir2 := e.deploy(fnSpec{name: "idle", tenant: "tenant2", topic: "s3:tenant2"})
+	e.start(func(c *Config) { c.MaxAckPending, c.MaxConcurrent = 4, 4 })
+
+	held := map[string]bool{}
+	for i := range 8 {
+		held[fmt.Sprint(e.publish(s3Event("s3:ObjectCreated:Put", "tenant1", fmt.Sprintf("incoming/%d.csv", i))))] = true
+	}
+	waitFor(t, 20*time.Second, "every tenant1 event to be deferred once", func() (bool, string) {
+		seen := map[string]bool{}
+		for _, c := range calls(t, dir1) {
+			seen[c.Headers["X-Mysimbdp-Event-Id"]] = true
+		}
+		return len(seen) == len(held), fmt.Sprintf("%d of %d", len(seen), len(held))
+	})
+	e.publish(s3Event("s3:ObjectCreated:Put", "tenant2", "incoming/b.csv"))
+	waitFor(t, 20*time.Second, "tenant2's event, behind tenant1's eight deferred ones", func() (bool, string) {
+		n := len(calls(t, dir2))
+		return n == 1, fmt.Sprintf("%d calls", n)
+	})
+	// Every tenant1 event comes back as itself, delivery after delivery.
+	waitFor(t, 30*time.Second, "every tenant1 event to come back twice", func() (bool, string) {
+		deliveries := map[string][]string{}
+		for _, c := range calls(t, dir1) {
+			id := c.Headers["X-Mysimbdp-Event-Id"]
+			if !held[id] {
+				t.Fatalf("tenant1's function got event id %q, not one of the events published", id)
+			}
+			deliveries[id] = append(deliveries[id], c.Headers["X-Mysimbdp-Delivery"])
+		}
+		for id := range held {
+			if d := deliveries[id]; len(d) < 3 || d[0] != "1" || d[1] != "2" || d[2] != "3" {
+				return false, fmt.Sprintf("event %s: deliveries %v", id, d)
+			}
+		}
+		return true, ""
+	})
+}

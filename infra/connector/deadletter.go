@@ -111,6 +111,10 @@ func (c *Connector) publishDeadLetter(ctx context.Context, js jetstream.JetStrea
 	if dl.recordID != "" {
 		out.Header.Set(DLHeaderRecordID, headerValue(dl.recordID))
 	}
+	if id := msg.Headers().Get(hdrEventID); id != "" {
+		// An event that waited (wait.go): its first id, in the S3 stream.
+		out.Header.Set(hdrEventID, id)
+	}
 	out.Header.Set(jetstream.MsgIDHeader, "dl-"+meta.Stream+"-"+seq+"-"+dl.function)
 	if _, err := js.PublishMsg(ctx, out); err != nil {
 		return fmt.Errorf("publish dead letter of %s seq %s to %s: %w", meta.Stream, seq, out.Subject, err)

@@ -22,6 +22,7 @@ const (
 type delivery struct {
 	msg    jetstream.Msg
 	meta   *jetstream.MsgMetadata
+	origin eventOrigin
 	tenant string
 	topic  string
 	body   []byte
@@ -41,6 +42,9 @@ type failedCall struct {
 func (c *Connector) deliver(ctx context.Context, js jetstream.JetStream, d delivery) settlement {
 	key := msgKey{stream: d.meta.Stream, seq: d.meta.Sequence.Stream}
 	st, known := c.tracker.load(key)
+	if !known && d.origin.state != nil { // an event back from waiting
+		st, known = d.origin.state.clone(), true
+	}
 	if !known && d.meta.NumDelivered > uint64(c.cfg.MaxDeliveries) {
 		// Only a connector that never got to record an outcome (it crashed
 		// or was restarted each time) gets here; see Config.MaxDeliveries.
@@ -66,7 +70,8 @@ func (c *Connector) deliver(ctx context.Context, js jetstream.JetStream, d deliv
 		}
 		c.metrics.deferrals.WithLabelValues(quotaDeferral).Inc()
 		d.log.Info("event deferred: the tenant is over its quota", "state", dec.State, "until", dec.Until, "reason", dec.Reason, "retry_in", wait)
-		return settlement{kind: settleNak, delay: wait}
+		c.tracker.store(key, st)
+		return settlement{kind: settleNak, delay: wait, waits: true}
 	}
 	if st.done == nil {
 		st.done = map[string]bool{}
@@ -192,7 +197,7 @@ func (c *Connector) deliver(ctx context.Context, js jetstream.JetStream, d deliv
 		d.log.Debug("event deferred", "status", deferStatus, "retry_in", delay)
 	}
 	c.tracker.store(key, st)
-	return settlement{kind: settleNak, delay: delay}
+	return settlement{kind: settleNak, delay: delay, waits: deferred && len(failed) == 0}
 }
 
 // giveUp publishes dead letters for msg and, once they are stored, ends

@@ -48,7 +48,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"tenant", "function"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "events_total",
-			Help: "Events settled, by outcome (delivered, ignored, dead_lettered).",
+			Help: "Events settled, by outcome (delivered, ignored, dead_lettered, waiting: deferred to the waiting stream).",
 		}, []string{"outcome"}),
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "inflight_events",

@@ -104,10 +104,20 @@ func (c *Connector) handleS3(ctx context.Context, js jetstream.JetStream, msg je
 		h := http.Header{}
 		h.Set(HeaderTopic, topic)
 		h.Set(HeaderTenant, tenant)
-		h.Set(HeaderEventID, strconv.FormatUint(meta.Sequence.Stream, 10))
-		h.Set(HeaderDelivery, strconv.FormatUint(meta.NumDelivered, 10))
+		origin := originOf(msg, meta)
+		h.Set(HeaderEventID, origin.id)
+		h.Set(HeaderDelivery, strconv.FormatUint(origin.delivery(meta), 10))
 		h.Set("Content-Type", "application/json")
-		s = c.deliver(ctx, js, delivery{msg: msg, meta: meta, tenant: tenant, topic: topic, body: msg.Data(), header: h, log: log})
+		d := delivery{msg: msg, meta: meta, origin: origin, tenant: tenant, topic: topic, body: msg.Data(), header: h, log: log}
+		s = c.deliver(ctx, js, d)
+		if s.waits {
+			key := msgKey{stream: meta.Stream, seq: meta.Sequence.Stream}
+			if st, _ := c.tracker.load(key); c.wait(ctx, js, d, st, s.delay) {
+				c.tracker.forget(key)
+				c.metrics.events.WithLabelValues("waiting").Inc()
+				s = settlement{kind: settleAck}
+			}
+		}
 	}
 	stop()
 	c.settle(ctx, msg, s, log)
@@ -126,6 +136,9 @@ type settlement struct {
 	kind   settleKind
 	delay  time.Duration
 	reason string
+	// waits marks a Nak that only defers (no attempt failed): the event
+	// may wait apart instead (see wait.go).
+	waits bool
 }
 
 // settle tells JetStream the outcome. It runs after the keep-alive has
