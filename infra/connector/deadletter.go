@@ -99,9 +99,11 @@ func failureReason(fn string, r result) string {
 func (c *Connector) publishDeadLetter(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, meta *jetstream.MsgMetadata, dl deadLetter) error {
 	out := nats.NewMsg(c.cfg.DeadLetterSubjectPrefix + "." + subjectToken(dl.tenant))
 	out.Data = msg.Data()
-	seq := strconv.FormatUint(meta.Sequence.Stream, 10)
-	out.Header.Set(DLHeaderSubject, msg.Subject())
-	out.Header.Set(DLHeaderStream, meta.Stream)
+	// Where the event was first stored, also when it has waited (wait.go).
+	o := c.originOf(msg, meta)
+	seq := o.id
+	out.Header.Set(DLHeaderSubject, o.subject)
+	out.Header.Set(DLHeaderStream, o.stream)
 	out.Header.Set(DLHeaderSeq, seq)
 	out.Header.Set(DLHeaderTenant, headerValue(dl.tenant))
 	out.Header.Set(DLHeaderFunction, dl.function)
@@ -111,16 +113,12 @@ func (c *Connector) publishDeadLetter(ctx context.Context, js jetstream.JetStrea
 	if dl.recordID != "" {
 		out.Header.Set(DLHeaderRecordID, headerValue(dl.recordID))
 	}
-	if id := msg.Headers().Get(hdrEventID); id != "" {
-		// An event that waited (wait.go): its first id, in the S3 stream.
-		out.Header.Set(hdrEventID, id)
-	}
-	out.Header.Set(jetstream.MsgIDHeader, "dl-"+meta.Stream+"-"+seq+"-"+dl.function)
+	out.Header.Set(jetstream.MsgIDHeader, "dl-"+o.stream+"-"+seq+"-"+dl.function)
 	if _, err := js.PublishMsg(ctx, out); err != nil {
-		return fmt.Errorf("publish dead letter of %s seq %s to %s: %w", meta.Stream, seq, out.Subject, err)
+		return fmt.Errorf("publish dead letter of %s seq %s to %s: %w", o.stream, seq, out.Subject, err)
 	}
 	c.metrics.deadLetters.WithLabelValues(dl.tenant, dl.function).Inc()
-	c.log.Warn("event dead-lettered", "stream", meta.Stream, "seq", meta.Sequence.Stream, "tenant", dl.tenant,
+	c.log.Warn("event dead-lettered", "stream", o.stream, "seq", seq, "tenant", dl.tenant,
 		"function", dl.function, "attempts", dl.attempts, "last_status", dl.lastStatus, "reason", dl.reason, "subject", out.Subject)
 	return nil
 }

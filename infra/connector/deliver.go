@@ -93,7 +93,7 @@ func (c *Connector) deliver(ctx context.Context, js jetstream.JetStream, d deliv
 		c.metrics.retries.WithLabelValues("").Inc()
 		d.log.Info("no function subscribed yet; event postponed", "topic", d.topic, "attempt", st.failures, "max_attempts", c.cfg.MaxAttempts, "retry_in", delay)
 		c.tracker.store(key, st)
-		return settlement{kind: settleNak, delay: delay}
+		return settlement{kind: settleNak, delay: delay, waits: true}
 	}
 
 	var (
@@ -197,7 +197,7 @@ func (c *Connector) deliver(ctx context.Context, js jetstream.JetStream, d deliv
 		d.log.Debug("event deferred", "status", deferStatus, "retry_in", delay)
 	}
 	c.tracker.store(key, st)
-	return settlement{kind: settleNak, delay: delay, waits: deferred && len(failed) == 0}
+	return settlement{kind: settleNak, delay: delay, waits: delay > 0}
 }
 
 // giveUp publishes dead letters for msg and, once they are stored, ends

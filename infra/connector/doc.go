@@ -20,9 +20,10 @@
 //   - 429 and 503 answers are deferrals (quota, cold start): the event is
 //     delivered again after the function's Retry-After, and deferrals never
 //     count toward MaxAttempts, so over-quota work is delayed, never
-//     dead-lettered. A deferred S3 event waits as a message schedule in the
-//     S3WAITING stream, out of the consumer every tenant shares, so that one
-//     tenant's held-back files never hold back another's (wait.go).
+//     dead-lettered. A deferred S3 event, like one waiting for its next
+//     attempt, waits as a message schedule in the S3WAITING stream, out of
+//     the consumer every tenant shares, so that one tenant's held-back
+//     files never hold back another's (wait.go).
 //   - Other answers and transport errors are failures, retried with
 //     exponential back-off; after MaxAttempts failures the event goes to the
 //     dead-letter stream with the reason, and the original is terminated.

@@ -104,7 +104,7 @@ func (c *Connector) handleS3(ctx context.Context, js jetstream.JetStream, msg je
 		h := http.Header{}
 		h.Set(HeaderTopic, topic)
 		h.Set(HeaderTenant, tenant)
-		origin := originOf(msg, meta)
+		origin := c.originOf(msg, meta)
 		h.Set(HeaderEventID, origin.id)
 		h.Set(HeaderDelivery, strconv.FormatUint(origin.delivery(meta), 10))
 		h.Set("Content-Type", "application/json")
@@ -136,8 +136,8 @@ type settlement struct {
 	kind   settleKind
 	delay  time.Duration
 	reason string
-	// waits marks a Nak that only defers (no attempt failed): the event
-	// may wait apart instead (see wait.go).
+	// waits marks a delayed Nak of an event (a deferral, or a retry after
+	// a failed attempt): the event may wait apart instead (see wait.go).
 	waits bool
 }
 

@@ -13,21 +13,24 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Deferred S3 events wait apart from the consumer every tenant shares.
+// Deferred and retried S3 events wait apart from the consumer every tenant
+// shares.
 //
-// An event that a tenant's function defers (429/503, Retry-After), or that
-// the tenant's quota holds back, would otherwise stay pending in the S3
-// events consumer until its time comes; that consumer's MaxAckPending is
-// every tenant's, so a tenant with a thousand files held back would stop
+// An event that a tenant's function defers (429/503, Retry-After), that
+// the tenant's quota holds back, or that waits for its next attempt after a
+// failure, would otherwise stay pending in the S3 events consumer until its
+// time comes; that consumer's MaxAckPending is every tenant's, so a tenant
+// with a thousand files held back, or a broken function, would stop
 // everybody's files. Instead the event waits as a JetStream message
 // schedule in the waiting stream, on WaitingSubjectPrefix.at.<tenant>.<event
 // id>, firing once onto WaitingSubjectPrefix.ready.<tenant>, and its
 // delivery is acked. The ready subject has a consumer of its own, handled
 // like the S3 events one; an event that comes back holds a place there
 // only while it is being handled. It carries, in headers, its first id,
-// the deliveries it had and its delivery state (attempts failed,
-// deferrals, functions done), so that to the functions and to MaxAttempts
-// it is the same event. Scheduling it again under the same subject
+// the deliveries it had, its delivery state (attempts failed, deferrals,
+// functions done) and where it first was (for its dead letter), so that to
+// the functions, to MaxAttempts and in the dead-letter stream it is the
+// same event. Scheduling it again under the same subject
 // replaces the schedule, so a connector that dies between scheduling and
 // acking does not make two.
 //
@@ -74,14 +77,25 @@ type eventOrigin struct {
 	id         string
 	deliveries uint64
 	state      *deliveryState
+	// subject and stream are where the event was first stored, under
+	// sequence id.
+	subject, stream string
 }
 
-// originOf reads msg's origin from the headers of an event that waited.
-func originOf(msg jetstream.Msg, meta *jetstream.MsgMetadata) eventOrigin {
+// originOf reads msg's origin: its own, or for an event back from the
+// waiting stream (where only the connector publishes), what its headers
+// carry.
+func (c *Connector) originOf(msg jetstream.Msg, meta *jetstream.MsgMetadata) eventOrigin {
+	o := eventOrigin{id: strconv.FormatUint(meta.Sequence.Stream, 10), subject: msg.Subject(), stream: meta.Stream}
+	if meta.Stream != c.cfg.WaitingStream {
+		return o
+	}
 	h := msg.Headers()
-	o := eventOrigin{id: strconv.FormatUint(meta.Sequence.Stream, 10)}
 	if id := h.Get(hdrEventID); id != "" {
 		o.id = id
+	}
+	if subj, stream := h.Get(DLHeaderSubject), h.Get(DLHeaderStream); subj != "" && stream != "" {
+		o.subject, o.stream = subj, stream
 	}
 	o.deliveries, _ = strconv.ParseUint(h.Get(hdrDeliveries), 10, 64)
 	if raw := h.Get(hdrState); raw != "" {
@@ -126,6 +140,8 @@ func (c *Connector) wait(ctx context.Context, js jetstream.JetStream, d delivery
 	}
 	w, _ := json.Marshal(waitState{Failures: st.failures, Deferrals: st.deferrals, Done: slices.Sorted(maps.Keys(st.done))})
 	m.Header.Set(hdrEventID, d.origin.id)
+	m.Header.Set(DLHeaderSubject, d.origin.subject)
+	m.Header.Set(DLHeaderStream, d.origin.stream)
 	m.Header.Set(hdrDeliveries, strconv.FormatUint(d.origin.delivery(d.meta), 10))
 	m.Header.Set(hdrState, string(w))
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
