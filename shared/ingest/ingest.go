@@ -20,6 +20,7 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 	"github.com/mysimbdp/mysimbdp/shared/records"
+	"github.com/mysimbdp/mysimbdp/shared/replace"
 )
 
 // Errors a transport maps to its answers; everything else a Batch returns
@@ -73,9 +74,8 @@ type Batch struct {
 	ingestions *mongo.Collection
 	slots      *mongo.Collection
 	sink       *mongo.Collection
-	// replacing lets one update command at a time run: see
-	// maxUpdatesPerCommand.
-	replacing  sync.Mutex
+	// replacing runs this process's replace commands, one at a time.
+	replacing  replace.Runner
 	quarantine *mongo.Collection
 	// byKey says whether documents are identified by the business key.
 	byKey bool

@@ -137,29 +137,12 @@ func (b *Batch) write(ctx context.Context, coll *mongo.Collection, docs []any, r
 	if len(dups) == 0 {
 		return nil
 	}
-	// Ordered, so that two rows with the same key in one batch end as the
-	// later one; in small chunks, one at a time: see maxUpdatesPerCommand.
-	b.replacing.Lock()
-	defer b.replacing.Unlock()
-	for len(dups) > 0 {
-		n := min(len(dups), maxUpdatesPerCommand)
-		if _, err := coll.BulkWrite(ctx, dups[:n], options.BulkWrite().SetOrdered(true)); err != nil {
-			return fmt.Errorf("replace %d documents already in %s: %w", n, coll.Name(), err)
-		}
-		dups = dups[n:]
-	}
-	return nil
+	// In order, so that two rows with the same key in one batch end as the
+	// later one.
+	return b.replacing.Run(ctx, coll, dups, func(_, n int, err error) error {
+		return fmt.Errorf("replace %d documents already in %s: %w", n, coll.Name(), err)
+	})
 }
-
-// maxUpdatesPerCommand bounds the statements of one update command, and a
-// process runs one such command at a time: FerretDB v1 on SQLite holds a
-// pooled connection per statement of an update command until the command
-// ends, and hangs once its 100 are taken — by one command of 100, or by
-// four of 50 at once (files handled side by side). So a replica holds at
-// most 25, and three replicas replacing at the same moment stay clear of
-// it. MongoDB takes 100 000; the cost of small commands only shows on the
-// rare path of rows that are already stored.
-const maxUpdatesPerCommand = 25
 
 // idOf is the _id of a document this package built.
 func idOf(doc any) any {

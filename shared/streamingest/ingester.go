@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 	"github.com/mysimbdp/mysimbdp/shared/records"
+	"github.com/mysimbdp/mysimbdp/shared/replace"
 )
 
 // Options tune an Ingester; the zero value is right for production.
@@ -33,9 +33,8 @@ type Ingester struct {
 
 	db   *mongo.Client
 	sink *mongo.Collection
-	// replacing lets one replace command at a time run: see
-	// maxUpdatesPerCommand.
-	replacing sync.Mutex
+	// replacing runs this process's replace commands, one at a time.
+	replacing replace.Runner
 	// byKey says whether documents are identified by the business key.
 	byKey bool
 	// subjectPrefix is what every record's subject starts with.

@@ -10,15 +10,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// maxUpdatesPerCommand bounds the statements of one update command, and an
-// Ingester runs one such command at a time: FerretDB v1 on SQLite holds a
-// pooled connection per statement of an update command until the command
-// ends, and hangs once its 100 are taken — by one command of 100, or by the
-// commands of batches handled at the same time (tests/stream
-// TestConcurrentBatches hung with eight of 40). shared/ingest bounds its
-// replaces the same way. MongoDB would take 100 000.
-const maxUpdatesPerCommand = 25
-
 // refusal is a document the database would not store, by its index in the
 // slice given to write.
 type refusal struct {
@@ -61,37 +52,32 @@ func (in *Ingester) write(ctx context.Context, docs []any) ([]refusal, error) {
 			refused = append(refused, refusal{we.Index, fmt.Sprintf("store in %s: %s (code %d)", coll, we.Message, we.Code)})
 		}
 	}
-	if len(dups) > 0 {
-		in.replacing.Lock()
-		defer in.replacing.Unlock()
+	models := make([]mongo.WriteModel, len(dups))
+	for i, idx := range dups {
+		doc := docs[idx].(bson.Raw)
+		models[i] = mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: doc.Lookup("_id")}}).SetReplacement(doc).SetUpsert(true)
 	}
-	for len(dups) > 0 {
-		chunk := dups[:min(len(dups), maxUpdatesPerCommand)]
-		dups = dups[len(chunk):]
-		models := make([]mongo.WriteModel, len(chunk))
-		for i, idx := range chunk {
-			doc := docs[idx].(bson.Raw)
-			models[i] = mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: doc.Lookup("_id")}}).SetReplacement(doc).SetUpsert(true)
-		}
-		// Ordered, so that two records with the same key in one batch end
-		// as the later one.
-		_, err := in.sink.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(true))
-		if err == nil {
-			continue
-		}
+	// In order, so that two records with the same key in one batch end as
+	// the later one.
+	err = in.replacing.Run(ctx, in.sink, models, func(off, n int, err error) error {
+		chunk := dups[off : off+n]
 		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
-			return nil, fmt.Errorf("replace %d documents already in %s: %w", len(chunk), coll, err)
+			return fmt.Errorf("replace %d documents already in %s: %w", n, coll, err)
 		}
 		// An ordered write stops at its first error: that document was
 		// refused, the ones after it were not tried.
 		first := bwe.WriteErrors[0]
-		if first.Index < 0 || first.Index >= len(chunk) {
-			return nil, fmt.Errorf("replace %d documents already in %s: error for unknown document %d: %w", len(chunk), coll, first.Index, err)
+		if first.Index < 0 || first.Index >= n {
+			return fmt.Errorf("replace %d documents already in %s: error for unknown document %d: %w", n, coll, first.Index, err)
 		}
 		refused = append(refused, refusal{chunk[first.Index], fmt.Sprintf("replace in %s: %s (code %d)", coll, first.Message, first.Code)})
 		for _, idx := range chunk[first.Index+1:] {
 			refused = append(refused, refusal{idx, fmt.Sprintf("not replaced in %s: an earlier record of the batch was refused (%s)", coll, first.Message)})
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return refused, nil
 }
