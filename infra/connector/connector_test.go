@@ -2,6 +2,7 @@ package connector
 
 import (
 	"fmt"
+	"github.com/mysimbdp/mysimbdp/tests/harness"
 	"strings"
 	"testing"
 	"time"
@@ -19,14 +20,14 @@ func TestTenantIsolation(t *testing.T) {
 
 	body := s3Event("s3:ObjectCreated:Put", "tenant1", "incoming/a b.csv")
 	seq := e.publish(body)
-	waitFor(t, 20*time.Second, "tenant1's function to be called", func() (bool, string) {
+	harness.Until(t, 20*time.Second, "tenant1's function to be called", func() (bool, string) {
 		n := len(calls(t, dir1))
 		return n >= 1, fmt.Sprintf("%d calls", n)
 	})
 	// tenant2's own event proves its function is routed and alive, so its
 	// silence about tenant1's event means something.
 	seq2 := e.publish(s3Event("s3:ObjectCreated:Put", "tenant2", "incoming/b.csv"))
-	waitFor(t, 20*time.Second, "tenant2's function to be called", func() (bool, string) {
+	harness.Until(t, 20*time.Second, "tenant2's function to be called", func() (bool, string) {
 		n := len(calls(t, dir2))
 		return n >= 1, fmt.Sprintf("%d calls", n)
 	})
@@ -111,7 +112,7 @@ func TestDelivery(t *testing.T) {
 		}
 	}
 	for _, c := range cases {
-		waitFor(t, 30*time.Second, c.tenant+"'s outcome", func() (bool, string) {
+		harness.Until(t, 30*time.Second, c.tenant+"'s outcome", func() (bool, string) {
 			n := 0
 			if d, ok := dirs[c.tenant]; ok {
 				n = len(calls(t, d))
@@ -193,13 +194,13 @@ func TestDiscovery(t *testing.T) {
 	e.start(func(c *Config) { c.MaxAttempts = 1000 })
 	seq := e.publish(s3Event("s3:ObjectCreated:Put", "late", "incoming/x.json"))
 	// The event has been tried (and postponed) before the function exists.
-	waitFor(t, 10*time.Second, "the event to be postponed", func() (bool, string) {
+	harness.Until(t, 10*time.Second, "the event to be postponed", func() (bool, string) {
 		s := e.metricsText()
 		return strings.Contains(s, `mysimbdp_connector_retries_total{function=""}`), "no retry yet"
 	})
 	e.createNamespace("team-a")
 	dir := e.deploy(fnSpec{name: "late-ingest", namespace: "team-a", tenant: "late", topic: "s3:late"})
-	waitFor(t, 20*time.Second, "the late function to get the event", func() (bool, string) {
+	harness.Until(t, 20*time.Second, "the late function to get the event", func() (bool, string) {
 		n := len(calls(t, dir))
 		return n == 1, fmt.Sprintf("%d calls", n)
 	})
@@ -232,7 +233,7 @@ func TestDeferredEventsWaitApart(t *testing.T) {
 	for i := range 8 {
 		held[fmt.Sprint(e.publish(s3Event("s3:ObjectCreated:Put", "tenant1", fmt.Sprintf("incoming/%d.csv", i))))] = true
 	}
-	waitFor(t, 20*time.Second, "every tenant1 event to be deferred once", func() (bool, string) {
+	harness.Until(t, 20*time.Second, "every tenant1 event to be deferred once", func() (bool, string) {
 		seen := map[string]bool{}
 		for _, c := range calls(t, dir1) {
 			seen[c.Headers["X-Mysimbdp-Event-Id"]] = true
@@ -240,12 +241,12 @@ func TestDeferredEventsWaitApart(t *testing.T) {
 		return len(seen) == len(held), fmt.Sprintf("%d of %d", len(seen), len(held))
 	})
 	e.publish(s3Event("s3:ObjectCreated:Put", "tenant2", "incoming/b.csv"))
-	waitFor(t, 20*time.Second, "tenant2's event, behind tenant1's eight deferred ones", func() (bool, string) {
+	harness.Until(t, 20*time.Second, "tenant2's event, behind tenant1's eight deferred ones", func() (bool, string) {
 		n := len(calls(t, dir2))
 		return n == 1, fmt.Sprintf("%d calls", n)
 	})
 	// Every tenant1 event comes back as itself, delivery after delivery.
-	waitFor(t, 30*time.Second, "every tenant1 event to come back twice", func() (bool, string) {
+	harness.Until(t, 30*time.Second, "every tenant1 event to come back twice", func() (bool, string) {
 		deliveries := map[string][]string{}
 		for _, c := range calls(t, dir1) {
 			id := c.Headers["X-Mysimbdp-Event-Id"]

@@ -27,6 +27,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/natsd"
 	"github.com/mysimbdp/mysimbdp/infra/provider"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
+	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
 
 const (
@@ -305,28 +306,12 @@ func calls(t *testing.T, dir string) []call {
 	return out
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s; last state: %s", timeout, what, state)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // waitIdle waits until the consumer has delivered every event up to seq
 // and has no outcome pending: nothing is left to be redelivered.
 func (e *env) waitIdle(seq uint64, timeout time.Duration) *jetstream.ConsumerInfo {
 	e.t.Helper()
 	var info *jetstream.ConsumerInfo
-	waitFor(e.t, timeout, "the connector to settle every event", func() (bool, string) {
+	harness.Until(e.t, timeout, "the connector to settle every event", func() (bool, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		cons, err := e.js.Consumer(ctx, DefaultS3EventsStream, DefaultDurable)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysimbdp/mysimbdp/tests/harness"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/openfaas/faas-provider/types"
@@ -163,7 +164,7 @@ func (e *env) consumerInfo(tenant, fn string) (*jetstream.ConsumerInfo, error) {
 // nothing undelivered, nothing awaiting an outcome.
 func (e *env) waitDrained(tenant, fn string, timeout time.Duration) {
 	e.t.Helper()
-	waitFor(e.t, timeout, fn+"'s consumer to drain", func() (bool, string) {
+	harness.Until(e.t, timeout, fn+"'s consumer to drain", func() (bool, string) {
 		info, err := e.consumerInfo(tenant, fn)
 		if err != nil {
 			return false, err.Error()
@@ -176,7 +177,7 @@ func (e *env) waitDrained(tenant, fn string, timeout time.Duration) {
 // waitAcked waits until the function took every id.
 func waitAcked(t *testing.T, dir string, ids []string, timeout time.Duration) {
 	t.Helper()
-	waitFor(t, timeout, "every record to be taken", func() (bool, string) {
+	harness.Until(t, timeout, "every record to be taken", func() (bool, string) {
 		got := acked(streamCalls(t, dir))
 		missing := 0
 		for _, id := range ids {
@@ -262,7 +263,7 @@ func TestStreamDelivery(t *testing.T) {
 	waitAcked(t, dirNarrow, narrow, 20*time.Second)
 	waitAcked(t, dir2, append(t2, t2other...), 20*time.Second)
 	waitAcked(t, dirEvil, t2other, 20*time.Second)
-	waitFor(t, 20*time.Second, "the poison record's dead letter", func() (bool, string) {
+	harness.Until(t, 20*time.Second, "the poison record's dead letter", func() (bool, string) {
 		return e.deadLetter("tenant1") != nil, "none yet"
 	})
 	e.waitDrained("tenant1", "t1-stream", 20*time.Second)
@@ -369,12 +370,12 @@ func TestStreamPause(t *testing.T) {
 	if p, err := Paused(ctx, e.js, "tenant3"); err != nil || !p {
 		t.Fatalf("Paused = %v, %v; want true", p, err)
 	}
-	waitFor(t, 5*time.Second, "the connector to see the pause", func() (bool, string) {
+	harness.Until(t, 5*time.Second, "the connector to see the pause", func() (bool, string) {
 		m := e.metricsText()
 		return strings.Contains(m, `mysimbdp_connector_tenant_paused{tenant="tenant3"} 1`) && strings.Contains(m, "mysimbdp_connector_paused_tenants 1"), "not paused"
 	})
 	// A pull sent just before the pause expires within FetchWait.
-	waitFor(t, 5*time.Second, "no pull waiting", func() (bool, string) {
+	harness.Until(t, 5*time.Second, "no pull waiting", func() (bool, string) {
 		info, err := e.consumerInfo("tenant3", "t3-stream")
 		if err != nil {
 			return false, err.Error()
@@ -424,7 +425,7 @@ func TestStreamRestart(t *testing.T) {
 	// First life: stop it mid-stream, with too short a shutdown for the
 	// batches in flight, as a kill would.
 	_, stop := e.runConnector(func(c *Config) { c.ShutdownTimeout = 10 * time.Millisecond })
-	waitFor(t, 20*time.Second, "some batches delivered", func() (bool, string) {
+	harness.Until(t, 20*time.Second, "some batches delivered", func() (bool, string) {
 		n := len(acked(streamCalls(t, dir)))
 		return n >= 60, fmt.Sprintf("%d taken", n)
 	})

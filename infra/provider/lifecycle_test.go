@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	testharness "github.com/mysimbdp/mysimbdp/tests/harness"
 	"github.com/openfaas/faas-provider/logs"
 	"github.com/openfaas/faas-provider/types"
 )
@@ -78,7 +79,7 @@ func TestDeployInvokeListStatus(t *testing.T) {
 	if code, _ := h.invoke("echo"); code != http.StatusNotFound {
 		t.Errorf("invoke after delete = %d", code)
 	}
-	waitFor(t, 15*time.Second, "deleted function's process to exit", func() (bool, string) {
+	testharness.Until(t, 15*time.Second, "deleted function's process to exit", func() (bool, string) {
 		return !alive(pids[0]), fmt.Sprint("pid ", pids[0])
 	})
 }
@@ -131,7 +132,7 @@ func TestScaleUpDownAndFromZero(t *testing.T) {
 	// Every replica answers: least-in-flight with a rotating tie-break
 	// spreads sequential requests over all of them.
 	seen := map[string]bool{}
-	waitFor(t, 10*time.Second, "3 distinct pids to answer", func() (bool, string) {
+	testharness.Until(t, 10*time.Second, "3 distinct pids to answer", func() (bool, string) {
 		code, body := h.invoke("scaler/pid")
 		if code == http.StatusOK {
 			seen[body] = true
@@ -149,7 +150,7 @@ func TestScaleUpDownAndFromZero(t *testing.T) {
 	if st.Replicas != 0 || st.AvailableReplicas != 0 {
 		t.Errorf("status right after scale to 0 = replicas %d available %d", st.Replicas, st.AvailableReplicas)
 	}
-	waitFor(t, 15*time.Second, "every replica process to exit", func() (bool, string) {
+	testharness.Until(t, 15*time.Second, "every replica process to exit", func() (bool, string) {
 		var left []int
 		for _, pid := range pids {
 			if alive(pid) {
@@ -211,7 +212,7 @@ func TestCrashedReplicaIsRestarted(t *testing.T) {
 			pid, _ := strconv.Atoi(before)
 			h.started = append(h.started, pid)
 			c.crash(h, pid)
-			waitFor(t, 10*time.Second, "a new process to answer", func() (bool, string) {
+			testharness.Until(t, 10*time.Second, "a new process to answer", func() (bool, string) {
 				code, body := h.invoke("crashy/pid")
 				return code == http.StatusOK && body != before, fmt.Sprintf("%d %q", code, body)
 			})
@@ -247,7 +248,7 @@ func TestScaleDownDrainsInFlight(t *testing.T) {
 		resp.Body.Close()
 		done <- result{resp.StatusCode, string(b)}
 	}()
-	waitFor(t, 10*time.Second, "the slow request to be in flight", func() (bool, string) {
+	testharness.Until(t, 10*time.Second, "the slow request to be in flight", func() (bool, string) {
 		fn.mu.RLock()
 		defer fn.mu.RUnlock()
 		return len(fn.pool) == 1 && fn.pool[0].inflight.Load() == 1, "not yet"
@@ -264,7 +265,7 @@ func TestScaleDownDrainsInFlight(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("slow request never finished")
 	}
-	waitFor(t, 15*time.Second, "the drained replica to exit", func() (bool, string) {
+	testharness.Until(t, 15*time.Second, "the drained replica to exit", func() (bool, string) {
 		return !alive(pids[0]), fmt.Sprint("pid ", pids[0])
 	})
 }
@@ -277,7 +278,7 @@ func TestUpdateRollsReplicas(t *testing.T) {
 	old := h.pids("roller", defNS)
 
 	h.must(http.StatusAccepted, http.MethodPut, "/system/functions", spec("roller", map[string]string{labelScaleMin: "2"}, map[string]string{"GREETING": "two"}))
-	waitFor(t, 20*time.Second, "the old replicas to be replaced", func() (bool, string) {
+	testharness.Until(t, 20*time.Second, "the old replicas to be replaced", func() (bool, string) {
 		for _, pid := range old {
 			if alive(pid) {
 				return false, fmt.Sprint("old pid alive: ", pid)
@@ -310,7 +311,7 @@ func TestLogs(t *testing.T) {
 		t.Fatalf("log request = %d", code)
 	}
 	var msgs []logs.Message
-	waitFor(t, 10*time.Second, "the printed line in /system/logs", func() (bool, string) {
+	testharness.Until(t, 10*time.Second, "the printed line in /system/logs", func() (bool, string) {
 		code, body := h.do(http.MethodGet, "/system/logs?name=talker&namespace=openfaas-fn&follow=false", nil, true)
 		if code != http.StatusOK {
 			return false, fmt.Sprintf("%d %q", code, body)

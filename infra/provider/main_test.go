@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mysimbdp/mysimbdp/infra/images"
+	testharness "github.com/mysimbdp/mysimbdp/tests/harness"
 	"github.com/openfaas/faas-provider/types"
 )
 
@@ -212,28 +213,10 @@ func (h *harness) status(name, ns string) types.FunctionStatus {
 	return st
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s; last state: %s", timeout, what, last)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // waitReplicas waits for replicas == available == n.
 func (h *harness) waitReplicas(name, ns string, n uint64) {
 	h.t.Helper()
-	waitFor(h.t, 20*time.Second, fmt.Sprintf("%s to have %d available replicas", name, n), func() (bool, string) {
+	testharness.Until(h.t, 20*time.Second, fmt.Sprintf("%s to have %d available replicas", name, n), func() (bool, string) {
 		st := h.status(name, ns)
 		return st.Replicas == n && st.AvailableReplicas == n, fmt.Sprintf("replicas=%d available=%d", st.Replicas, st.AvailableReplicas)
 	})

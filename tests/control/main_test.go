@@ -25,6 +25,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/localstack"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
+	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
 
 // repoRoot is the folder with go.mod, stack.yml and bin/.
@@ -57,7 +58,7 @@ func startPlatform(t *testing.T, profiles map[string]string) *platform {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := harness.Logger(t, slog.LevelWarn)
 	s, err := localstack.Start(ctx, localstack.Config{
 		DataDir:    t.TempDir(),
 		StackFile:  filepath.Join(root, "stack.yml"),
@@ -126,7 +127,7 @@ func (p *platform) waitInvocations(t *testing.T, name string, n int) {
 		t.Fatal(err)
 	}
 	from := st.InvocationCount
-	waitFor(t, time.Minute, fmt.Sprintf("%d invocations of %s", n, name), func() (bool, string) {
+	harness.Until(t, time.Minute, fmt.Sprintf("%d invocations of %s", n, name), func() (bool, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		st, err := p.gw.Function(ctx, name, "")
@@ -150,32 +151,6 @@ func (p *platform) count(db, coll string) (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return p.db.Database(db).Collection(coll).CountDocuments(ctx, bson.D{})
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, deadline time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	end := time.Now().Add(deadline)
-	var last string
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		if time.Now().After(end) {
-			t.Fatalf("%s: not within %s (last: %s)", what, deadline, last)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(string(p))
-	return len(p), nil
 }
 
 // streamProfile is an ECDC tenant profile with the given stream quota.

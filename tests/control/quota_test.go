@@ -17,6 +17,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/quota"
 	"github.com/mysimbdp/mysimbdp/shared/stats"
+	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
 
 // quotaProfile is an ECDC profile with small quotas: 300 messages per 2s
@@ -99,21 +100,21 @@ func TestQuotasThrottleOnlyTheTenantOverThem(t *testing.T) {
 	p.publish(t, "ingest.tenant2.covid", 0, n)
 
 	var throttle quota.Decision
-	waitFor(t, 2*time.Minute, "tenant1 throttled by the stats function", func() (bool, string) {
+	harness.Until(t, 2*time.Minute, "tenant1 throttled by the stats function", func() (bool, string) {
 		throttle = p.decision(t, "tenant1")
 		return throttle.State == quota.Throttled, fmt.Sprintf("decision %+v", throttle)
 	})
 	if !strings.Contains(throttle.Reason, "max_messages_per_window") || !throttle.Until.After(throttle.DecidedAt) {
 		t.Errorf("throttle %+v: want a reason naming the message quota and an end", throttle)
 	}
-	waitFor(t, 2*time.Minute, "tenant2's records stored", func() (bool, string) {
+	harness.Until(t, 2*time.Minute, "tenant2's records stored", func() (bool, string) {
 		c, err := p.count("tenant2", "covid_daily")
 		return c == n, fmt.Sprintf("%d of %d, err %v", c, n, err)
 	})
 	if d := p.decision(t, "tenant2"); d.State != quota.Allowed {
 		t.Errorf("tenant2 held back: %+v", d)
 	}
-	waitFor(t, 4*time.Minute, "tenant1's records stored after its throttles", func() (bool, string) {
+	harness.Until(t, 4*time.Minute, "tenant1's records stored after its throttles", func() (bool, string) {
 		c, err := p.count("tenant1", "covid_daily")
 		return c == n, fmt.Sprintf("%d of %d, err %v", c, n, err)
 	})
@@ -134,7 +135,7 @@ func TestQuotasThrottleOnlyTheTenantOverThem(t *testing.T) {
 			t.Fatalf("upload %s: %v", key, err)
 		}
 	}
-	waitFor(t, 4*time.Minute, "every file ingested", func() (bool, string) {
+	harness.Until(t, 4*time.Minute, "every file ingested", func() (bool, string) {
 		c, err := p.count("tenant1", "covid_daily")
 		return c == n+files*rowsPer, fmt.Sprintf("%d of %d rows, err %v", c, n+files*rowsPer, err)
 	})
@@ -142,7 +143,7 @@ func TestQuotasThrottleOnlyTheTenantOverThem(t *testing.T) {
 	// The stats agree with the database: every file once, its rows, and
 	// the deferrals of the files over the quota.
 	var s stats.Summary
-	waitFor(t, time.Minute, "the stats to count the five files", func() (bool, string) {
+	harness.Until(t, time.Minute, "the stats to count the five files", func() (bool, string) {
 		s = p.summary(t)
 		f := tenantFigures(s, "tenant1")
 		return f.Files == files, fmt.Sprintf("tenant1 %+v", f.Figures)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/infra/connector"
 	"github.com/mysimbdp/mysimbdp/shared/scale"
+	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
 
 // fastScaler makes the scaler run every second with a short scale-down
@@ -52,28 +53,28 @@ func TestScalerFollowsTheLoad(t *testing.T) {
 	start := time.Now()
 	p.publish(t, "ingest.tenant1.covid", 0, burst)
 	peak := 0
-	waitFor(t, 2*time.Minute, "tenant1-stream-ingest scaled above one replica", func() (bool, string) {
+	harness.Until(t, 2*time.Minute, "tenant1-stream-ingest scaled above one replica", func() (bool, string) {
 		n, err := p.replicas(t, "tenant1-stream-ingest")
 		peak = max(peak, n)
 		return n > 1, fmt.Sprintf("%d replicas, err %v", n, err)
 	})
 	t.Logf("scaled up to %d replicas %.1fs after the burst", peak, time.Since(start).Seconds())
-	waitFor(t, 4*time.Minute, "the burst stored", func() (bool, string) {
+	harness.Until(t, 4*time.Minute, "the burst stored", func() (bool, string) {
 		n, err := p.count("tenant1", "covid_daily")
 		return n == burst, fmt.Sprintf("%d of %d stored, err %v", n, burst, err)
 	})
-	waitFor(t, 2*time.Minute, "tenant1-stream-ingest back to one replica", func() (bool, string) {
+	harness.Until(t, 2*time.Minute, "tenant1-stream-ingest back to one replica", func() (bool, string) {
 		n, err := p.replicas(t, "tenant1-stream-ingest")
 		return n == 1, fmt.Sprintf("%d replicas, err %v", n, err)
 	})
 
 	// The idle tenant: scaled to zero, then woken by its next records.
-	waitFor(t, time.Minute, "idle tenant2-stream-ingest scaled to zero", func() (bool, string) {
+	harness.Until(t, time.Minute, "idle tenant2-stream-ingest scaled to zero", func() (bool, string) {
 		n, err := p.replicas(t, "tenant2-stream-ingest")
 		return n == 0, fmt.Sprintf("%d replicas, err %v", n, err)
 	})
 	p.publish(t, "ingest.tenant2.covid", 0, 50)
-	waitFor(t, 2*time.Minute, "tenant2's records stored after the wake-up", func() (bool, string) {
+	harness.Until(t, 2*time.Minute, "tenant2's records stored after the wake-up", func() (bool, string) {
 		n, err := p.count("tenant2", "covid_daily")
 		return n == 50, fmt.Sprintf("%d of 50 stored, err %v", n, err)
 	})

@@ -22,16 +22,14 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	function "github.com/mysimbdp/mysimbdp/functions/stats"
-	"github.com/mysimbdp/mysimbdp/infra/ferret"
-	"github.com/mysimbdp/mysimbdp/infra/natsd"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/ingest"
 	"github.com/mysimbdp/mysimbdp/shared/quota"
 	"github.com/mysimbdp/mysimbdp/shared/stats"
 	"github.com/mysimbdp/mysimbdp/shared/streamingest"
+	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
 
 // platform is one test's FerretDB and NATS, and the stats function.
@@ -43,24 +41,8 @@ type platform struct {
 
 func startPlatform(t *testing.T, window string) *platform {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	log := slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
-	fs, err := ferret.Start(ctx, ferret.Config{DataDir: t.TempDir()}, log)
-	if err != nil {
-		t.Fatalf("start FerretDB: %v", err)
-	}
-	t.Cleanup(fs.Stop)
-	ns, err := natsd.Start(ctx, natsd.Config{StoreDir: t.TempDir()}, log)
-	if err != nil {
-		t.Fatalf("start NATS: %v", err)
-	}
-	t.Cleanup(ns.Shutdown)
-	db, err := mongo.Connect(options.Client().ApplyURI(fs.URI()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Disconnect(context.Background()) })
+	ns := harness.NATS(t)
+	fs, db := harness.FerretDB(t)
 	nc, err := nats.Connect(ns.ClientURL())
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +58,7 @@ func startPlatform(t *testing.T, window string) *platform {
 		"MYSIMBDP_STATS_WINDOW": window,
 	}
 	h := function.NewHandler(func(k string) string { return env[k] },
-		slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})))
+		harness.Logger(t, slog.LevelInfo))
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		srv.Close()
@@ -193,29 +175,6 @@ func fileReport(tenant, name, etag string, st ingest.Status, rowsOK, rowsRejecte
 func windowReport(tenant string, messages, bytes int64, end time.Time, window time.Duration) streamingest.WindowReport {
 	return streamingest.WindowReport{Tenant: tenant, Kind: streamingest.KindStream, WindowStart: end.Add(-window), WindowEnd: end,
 		Messages: messages, Bytes: bytes, Batches: max(1, messages/10), AvgIngestMS: 4}
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s; last: %s", what, within, state)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(b []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(b), "\n"))
-	return len(b), nil
 }
 
 func failures(r streamingest.Response) []string {

@@ -13,6 +13,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/quota"
 	"github.com/mysimbdp/mysimbdp/shared/stats"
 	"github.com/mysimbdp/mysimbdp/shared/streamingest"
+	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
 
 const streamLimits = "stream:\n  max_messages_per_window: 100\n  window: 1s\n"
@@ -102,7 +103,7 @@ func TestStreamOverQuotaThrottlesThenAllows(t *testing.T) {
 
 	// Once its time is over, the next evaluation (an empty batch, as a
 	// scheduler sends) allows it again.
-	eventually(t, 20*time.Second, "hot allowed again", func() (bool, string) {
+	harness.Until(t, 20*time.Second, "hot allowed again", func() (bool, string) {
 		p.post(t)
 		d := p.decision(t, "hot")
 		return d.State == quota.Allowed, fmt.Sprintf("%+v", d)
@@ -146,7 +147,7 @@ func TestFilesOverQuotaThrottle(t *testing.T) {
 	if want := "5 files started in the 2s window up to"; !strings.Contains(d.Reason, want) {
 		t.Errorf("reason %q lacks %q", d.Reason, want)
 	}
-	eventually(t, 20*time.Second, "busy allowed again", func() (bool, string) {
+	harness.Until(t, 20*time.Second, "busy allowed again", func() (bool, string) {
 		p.post(t)
 		d := p.decision(t, "busy")
 		return d.State == quota.Allowed, fmt.Sprintf("%+v", d)
@@ -188,7 +189,7 @@ func TestStorageOverQuotaBlocks(t *testing.T) {
 	if err := p.db.Database("full").Drop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "full allowed again", func() (bool, string) {
+	harness.Until(t, 20*time.Second, "full allowed again", func() (bool, string) {
 		p.post(t)
 		d := p.decision(t, "full")
 		return d.State == quota.Allowed, fmt.Sprintf("%+v", d)

@@ -14,17 +14,14 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	function "github.com/mysimbdp/mysimbdp/functions/stream-ingest"
-	"github.com/mysimbdp/mysimbdp/infra/ferret"
-	"github.com/mysimbdp/mysimbdp/infra/natsd"
 	"github.com/mysimbdp/mysimbdp/shared/streamingest"
+	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
 
 // platform is one test's FerretDB and NATS.
@@ -34,27 +31,11 @@ type platform struct {
 }
 
 // startPlatform starts FerretDB and NATS for tb; both stop in its Cleanup,
-// after the clients made here disconnect (so FerretDB need not wait).
+// after the client made here disconnects (so FerretDB need not wait).
 func startPlatform(tb testing.TB) *platform {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	log := slog.New(slog.NewTextHandler(tWriter{tb}, &slog.HandlerOptions{Level: slog.LevelError}))
-	fs, err := ferret.Start(ctx, ferret.Config{DataDir: tb.TempDir()}, log)
-	if err != nil {
-		tb.Fatalf("start FerretDB: %v", err)
-	}
-	tb.Cleanup(fs.Stop)
-	ns, err := natsd.Start(ctx, natsd.Config{StoreDir: tb.TempDir()}, log)
-	if err != nil {
-		tb.Fatalf("start NATS: %v", err)
-	}
-	tb.Cleanup(ns.Shutdown)
-	db, err := mongo.Connect(options.Client().ApplyURI(fs.URI()))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = db.Disconnect(context.Background()) })
+	ns := harness.NATS(tb)
+	fs, db := harness.FerretDB(tb)
 	return &platform{mongoURI: fs.URI(), natsURL: ns.ClientURL(), db: db}
 }
 
@@ -155,16 +136,7 @@ func count(tb testing.TB, coll *mongo.Collection) int64 {
 	return n
 }
 
-func testLog(tb testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-type tWriter struct{ tb testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.tb.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
+func testLog(tb testing.TB) *slog.Logger { return harness.Logger(tb, slog.LevelWarn) }
 
 // failures renders a response's failures as "id: reason" for messages.
 func failures(r streamingest.Response) []string {
