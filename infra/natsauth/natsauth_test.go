@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mysimbdp/mysimbdp/infra/natsd"
+	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
 
 // stack is a real embedded NATS with authentication on, as the local
@@ -88,22 +89,7 @@ func (s *stack) addTenant(t *testing.T, tenant, password string) {
 // errors (permission violations arrive that way).
 func (s *stack) tenantConn(t *testing.T, tenant, password string) (*nats.Conn, chan error, chan struct{}) {
 	t.Helper()
-	errs := make(chan error, 16)
-	closed := make(chan struct{})
-	nc, err := nats.Connect(s.url, nats.UserInfo(TenantUser(tenant), password), nats.CustomInboxPrefix(InboxPrefix(tenant)),
-		nats.NoReconnect(),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			select {
-			case errs <- err:
-			default:
-			}
-		}),
-		nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
-	if err != nil {
-		t.Fatalf("connect as %s: %v", tenant, err)
-	}
-	t.Cleanup(nc.Close)
-	return nc, errs, closed
+	return harness.NATSAs(t, s.url, nats.UserInfo(TenantUser(tenant), password), nats.CustomInboxPrefix(InboxPrefix(tenant)))
 }
 
 func wantViolation(t *testing.T, errs chan error, what string) {

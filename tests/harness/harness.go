@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
@@ -81,4 +82,29 @@ func NATS(tb testing.TB) *natsd.Server {
 	}
 	tb.Cleanup(ns.Shutdown)
 	return ns
+}
+
+// NATSAs connects to url with opts (a tenant's user, its inbox prefix),
+// without reconnecting, and hands back the connection with the server's
+// asynchronous errors (permission violations arrive that way, up to 16
+// kept) and a channel closed when the connection is. It closes in tb's
+// Cleanup.
+func NATSAs(tb testing.TB, url string, opts ...nats.Option) (nc *nats.Conn, errs chan error, closed chan struct{}) {
+	tb.Helper()
+	errs = make(chan error, 16)
+	closed = make(chan struct{})
+	opts = append(opts, nats.NoReconnect(),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			select {
+			case errs <- err:
+			default:
+			}
+		}),
+		nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		tb.Fatalf("connect to NATS %s: %v", url, err)
+	}
+	tb.Cleanup(nc.Close)
+	return nc, errs, closed
 }

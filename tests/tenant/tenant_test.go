@@ -28,6 +28,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/natsauth"
 	"github.com/mysimbdp/mysimbdp/infra/tenant"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
+	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
 
 // s3As is an S3 client with a tenant's credentials.
@@ -44,22 +45,7 @@ func (e *env) s3As(t *testing.T, accessKey, secretKey string) *minio.Client {
 // inbox prefix), collecting the server's asynchronous errors.
 func (e *env) natsAs(t *testing.T, c tenant.Credentials) (*nats.Conn, chan error, chan struct{}) {
 	t.Helper()
-	errs := make(chan error, 16)
-	closed := make(chan struct{})
-	nc, err := nats.Connect(e.natsURL(t), nats.UserInfo(c.NATSUser, c.NATSPassword), nats.CustomInboxPrefix(natsauth.InboxPrefix(c.Tenant)),
-		nats.NoReconnect(),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			select {
-			case errs <- err:
-			default:
-			}
-		}),
-		nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
-	if err != nil {
-		t.Fatalf("connect to NATS as %s: %v", c.NATSUser, err)
-	}
-	t.Cleanup(nc.Close)
-	return nc, errs, closed
+	return harness.NATSAs(t, e.natsURL(t), nats.UserInfo(c.NATSUser, c.NATSPassword), nats.CustomInboxPrefix(natsauth.InboxPrefix(c.Tenant)))
 }
 
 // natsURL is the NATS URL without the platform's credentials, as a
