@@ -23,7 +23,7 @@
 //	aws:s3, minio:s3  the S3 event notification is the body, as is: it is
 //	                  already what a batch app takes (events.S3Event).
 //	aws:sqs           becomes a stream batch {"tenant", "records"} (the wire
-//	                  shape of shared/streamingest.Batch): record id = the
+//	                  shape of shared/streambatch.Batch): record id = the
 //	                  SQS messageId, data = the body, headers = the string
 //	                  message attributes, published_at = SentTimestamp.
 //	aws:kinesis       the same, with id = eventID (shardId:sequenceNumber,
@@ -63,12 +63,9 @@
 // of type MalformedEvent whose message says what is wrong; the function is
 // not called.
 //
-// # Why the wire types are mirrored
-//
-// Batch and Response are declared again here, not imported from
-// shared/streamingest, because fnrun (and so every function, echo
-// included) imports this package: importing streamingest would link the
-// MongoDB driver and NATS into every binary. A test keeps the two in step.
+// The stream batch's wire types come from shared/streambatch, which links
+// nothing else: fnrun (and so every function, echo included) imports this
+// package, and must not pull a database driver into every binary.
 package lambdafn
 
 import (
@@ -88,6 +85,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/mysimbdp/mysimbdp/shared/streambatch"
 )
 
 // Event sources the adapter converts; others pass through.
@@ -100,9 +99,8 @@ const (
 
 // Headers the adapter sets on the request it makes.
 const (
-	// HeaderTenant is the tenant header the platform's connector sets
-	// (streamingest.HeaderTenant).
-	HeaderTenant = "X-Mysimbdp-Tenant"
+	// HeaderTenant is the tenant header the platform's connector sets.
+	HeaderTenant = streambatch.HeaderTenant
 	// HeaderEventSource names the Lambda event source ("aws:sqs"), or
 	// "passthrough".
 	HeaderEventSource = "X-Mysimbdp-Event-Source"
@@ -249,41 +247,17 @@ func eventSource(payload []byte) (string, error) {
 	return source, nil
 }
 
-// batch and record are shared/streamingest's Batch and Record on the wire.
-type batch struct {
-	Tenant  string   `json:"tenant"`
-	Records []record `json:"records"`
-}
-
-type record struct {
-	ID          string              `json:"id"`
-	Subject     string              `json:"subject"`
-	Headers     map[string][]string `json:"headers"`
-	Data        []byte              `json:"data"`
-	PublishedAt time.Time           `json:"published_at"`
-}
-
-// batchResponse is shared/streamingest's Response on the wire.
-type batchResponse struct {
-	BatchItemFailures []itemFailure `json:"batchItemFailures"`
-}
-
-type itemFailure struct {
-	ItemIdentifier string `json:"itemIdentifier"`
-	Reason         string `json:"reason"`
-}
-
 func (a *Adapter) invokeSQS(ctx context.Context, payload []byte) ([]byte, error) {
 	var ev events.SQSEvent
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		return nil, a.malformed(ctx, fmt.Errorf("the event is not an SQS event: %v", err))
 	}
-	b := batch{Tenant: a.opts.Tenant, Records: make([]record, 0, len(ev.Records))}
+	b := streambatch.Batch{Tenant: a.opts.Tenant, Records: make([]streambatch.Record, 0, len(ev.Records))}
 	for i, m := range ev.Records {
 		if m.MessageId == "" {
 			return nil, a.malformed(ctx, fmt.Errorf("SQS record %d of %d has no messageId", i+1, len(ev.Records)))
 		}
-		r := record{ID: m.MessageId, Data: []byte(m.Body), Headers: sqsHeaders(m.MessageAttributes)}
+		r := streambatch.Record{ID: m.MessageId, Data: []byte(m.Body), Headers: sqsHeaders(m.MessageAttributes)}
 		if ms, err := strconv.ParseInt(m.Attributes["SentTimestamp"], 10, 64); err == nil {
 			r.PublishedAt = time.UnixMilli(ms).UTC()
 		}
@@ -322,7 +296,7 @@ func (a *Adapter) invokeKinesis(ctx context.Context, payload []byte) ([]byte, er
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		return nil, a.malformed(ctx, fmt.Errorf("the event is not a Kinesis event: %v", err))
 	}
-	b := batch{Tenant: a.opts.Tenant, Records: make([]record, 0, len(ev.Records))}
+	b := streambatch.Batch{Tenant: a.opts.Tenant, Records: make([]streambatch.Record, 0, len(ev.Records))}
 	seq := make(map[string]string, len(ev.Records)) // record id -> sequenceNumber
 	for i, r := range ev.Records {
 		sn := r.Kinesis.SequenceNumber
@@ -334,7 +308,7 @@ func (a *Adapter) invokeKinesis(ctx context.Context, payload []byte) ([]byte, er
 			id = sn
 		}
 		seq[id] = sn
-		rec := record{ID: id, Data: r.Kinesis.Data, PublishedAt: r.Kinesis.ApproximateArrivalTimestamp.UTC()}
+		rec := streambatch.Record{ID: id, Data: r.Kinesis.Data, PublishedAt: r.Kinesis.ApproximateArrivalTimestamp.UTC()}
 		if r.Kinesis.PartitionKey != "" {
 			rec.Headers = map[string][]string{"Kinesis-Partition-Key": {r.Kinesis.PartitionKey}}
 		}
@@ -353,7 +327,7 @@ func (a *Adapter) invokeKinesis(ctx context.Context, payload []byte) ([]byte, er
 
 // callBatch POSTs a stream batch and returns the records the function
 // answered as failed, each checked to be one of the batch's.
-func (a *Adapter) callBatch(ctx context.Context, source string, b batch) ([]itemFailure, error) {
+func (a *Adapter) callBatch(ctx context.Context, source string, b streambatch.Batch) ([]streambatch.ItemFailure, error) {
 	body, err := json.Marshal(b)
 	if err != nil {
 		return nil, fmt.Errorf("encode the %s batch: %w", source, err)
@@ -365,7 +339,7 @@ func (a *Adapter) callBatch(ctx context.Context, source string, b batch) ([]item
 	if err := a.check(ctx, source, status, answer); err != nil {
 		return nil, err
 	}
-	var resp batchResponse
+	var resp streambatch.Response
 	if err := json.Unmarshal(answer, &resp); err != nil {
 		return nil, a.badAnswer(ctx, fmt.Sprintf("%s answered %d with a body that is not a batch response ({\"batchItemFailures\":[...]}): %v", a.opts.Name, status, err))
 	}

@@ -2,59 +2,26 @@ package streamingest
 
 import (
 	"errors"
-	"strconv"
 	"time"
+
+	"github.com/mysimbdp/mysimbdp/shared/streambatch"
 )
 
-// HeaderTenant is the request header naming the tenant whose stream the
-// batch came from; it must agree with Batch.Tenant.
-const HeaderTenant = "X-Mysimbdp-Tenant"
+// The wire types of a stream batch live in shared/streambatch, which links
+// nothing else, so that the Lambda adapter (in every function binary) can
+// speak them; they are this package's too.
+const HeaderTenant = streambatch.HeaderTenant
 
-// Batch is what the connector POSTs to a tenant's stream ingest function:
-// records pulled from the tenant's JetStream stream, in stream order.
-type Batch struct {
-	Tenant  string   `json:"tenant"`
-	Records []Record `json:"records"`
-}
+type (
+	Batch       = streambatch.Batch
+	Record      = streambatch.Record
+	Response    = streambatch.Response
+	ItemFailure = streambatch.ItemFailure
+)
 
-// Record is one NATS message of the batch.
-type Record struct {
-	// ID identifies the record across redeliveries: see RecordID. Failures
-	// are reported by it, and without a business key it is what makes the
-	// document's _id.
-	ID      string              `json:"id"`
-	Subject string              `json:"subject"`
-	Headers map[string][]string `json:"headers"`
-	// Data is the message payload (base64 in JSON): one JSON object.
-	Data        []byte    `json:"data"`
-	PublishedAt time.Time `json:"published_at"`
-}
-
-// RecordID is the id the connector gives a message: the publisher's
-// Nats-Msg-Id when it set one (so that a message published twice on
-// purpose is one record), else <stream>:<stream sequence>, which is stable
-// across redeliveries of the same stored message.
+// RecordID is streambatch.RecordID.
 func RecordID(msgID, stream string, seq uint64) string {
-	if msgID != "" {
-		return msgID
-	}
-	return stream + ":" + strconv.FormatUint(seq, 10)
-}
-
-// Response is the function's 200 answer: AWS Lambda's partial batch
-// response (SQS/Kinesis event sources) with a reason per failure. Records
-// not listed are stored; BatchItemFailures is never null in JSON.
-type Response struct {
-	BatchItemFailures []ItemFailure `json:"batchItemFailures"`
-}
-
-// ItemFailure is one record the connector should retry and, after its last
-// attempt, dead-letter with Reason.
-type ItemFailure struct {
-	ItemIdentifier string `json:"itemIdentifier"`
-	// Reason is one line saying what was wrong, e.g.
-	// `field cases: "abc" is not an int`.
-	Reason string `json:"reason"`
+	return streambatch.RecordID(msgID, stream, seq)
 }
 
 // Errors a transport maps to its answers; any other error from Handle

@@ -1,0 +1,63 @@
+// Package streambatch is the wire contract of a stream batch: what the
+// connector POSTs to a stream function (a Batch of Records) and what the
+// function answers (a Response naming the records that failed). It
+// imports nothing but the standard library, so that every function binary
+// can speak it (shared/lambdafn builds batches from SQS and Kinesis
+// events) without linking a database driver.
+package streambatch
+
+import (
+	"strconv"
+	"time"
+)
+
+// HeaderTenant is the request header naming the tenant whose stream the
+// batch came from; it must agree with Batch.Tenant.
+const HeaderTenant = "X-Mysimbdp-Tenant"
+
+// Batch is what the connector POSTs to a tenant's stream ingest function:
+// records pulled from the tenant's JetStream stream, in stream order.
+type Batch struct {
+	Tenant  string   `json:"tenant"`
+	Records []Record `json:"records"`
+}
+
+// Record is one NATS message of the batch.
+type Record struct {
+	// ID identifies the record across redeliveries: see RecordID. Failures
+	// are reported by it, and without a business key it is what makes the
+	// document's _id.
+	ID      string              `json:"id"`
+	Subject string              `json:"subject"`
+	Headers map[string][]string `json:"headers"`
+	// Data is the message payload (base64 in JSON): one JSON object.
+	Data        []byte    `json:"data"`
+	PublishedAt time.Time `json:"published_at"`
+}
+
+// RecordID is the id the connector gives a message: the publisher's
+// Nats-Msg-Id when it set one (so that a message published twice on
+// purpose is one record), else <stream>:<stream sequence>, which is stable
+// across redeliveries of the same stored message.
+func RecordID(msgID, stream string, seq uint64) string {
+	if msgID != "" {
+		return msgID
+	}
+	return stream + ":" + strconv.FormatUint(seq, 10)
+}
+
+// Response is the function's 200 answer: AWS Lambda's partial batch
+// response (SQS/Kinesis event sources) with a reason per failure. Records
+// not listed are stored; BatchItemFailures is never null in JSON.
+type Response struct {
+	BatchItemFailures []ItemFailure `json:"batchItemFailures"`
+}
+
+// ItemFailure is one record the connector should retry and, after its last
+// attempt, dead-letter with Reason.
+type ItemFailure struct {
+	ItemIdentifier string `json:"itemIdentifier"`
+	// Reason is one line saying what was wrong, e.g.
+	// `field cases: "abc" is not an int`.
+	Reason string `json:"reason"`
+}
