@@ -23,8 +23,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/openfaas/faas-provider/types"
 
-	"github.com/mysimbdp/mysimbdp/infra/images"
-	"github.com/mysimbdp/mysimbdp/infra/natsd"
+	"github.com/mysimbdp/mysimbdp/infra/build/images"
+	"github.com/mysimbdp/mysimbdp/infra/local/natsd"
 	"github.com/mysimbdp/mysimbdp/infra/provider"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/tests/harness"

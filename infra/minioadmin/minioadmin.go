@@ -22,7 +22,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/mysimbdp/mysimbdp/infra/setupbin"
+	"github.com/mysimbdp/mysimbdp/infra/local/setupbin"
 )
 
 // alias is the name mc knows the server by, in MC_HOST_<alias>.

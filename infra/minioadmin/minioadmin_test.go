@@ -12,7 +12,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
-	"github.com/mysimbdp/mysimbdp/infra/minioserver"
+	"github.com/mysimbdp/mysimbdp/infra/local/minioserver"
 )
 
 // start runs a real MinIO (bin/minio) and returns an admin client driving

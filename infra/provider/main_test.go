@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mysimbdp/mysimbdp/infra/images"
+	"github.com/mysimbdp/mysimbdp/infra/build/images"
 	testharness "github.com/mysimbdp/mysimbdp/tests/harness"
 	"github.com/openfaas/faas-provider/types"
 )

@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mysimbdp/mysimbdp/infra/freeport"
+	"github.com/mysimbdp/mysimbdp/infra/local/freeport"
 	"github.com/openfaas/faas-provider/types"
 )
 

@@ -8,7 +8,7 @@ import (
 	"regexp"
 	"strconv"
 
-	"github.com/mysimbdp/mysimbdp/infra/images"
+	"github.com/mysimbdp/mysimbdp/infra/build/images"
 	"github.com/mysimbdp/mysimbdp/shared/fnrun"
 	"github.com/openfaas/faas-provider/types"
 )

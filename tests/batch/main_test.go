@@ -26,9 +26,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/mysimbdp/mysimbdp/infra/ferret"
-	"github.com/mysimbdp/mysimbdp/infra/minioserver"
-	"github.com/mysimbdp/mysimbdp/infra/natsd"
+	"github.com/mysimbdp/mysimbdp/infra/local/ferret"
+	"github.com/mysimbdp/mysimbdp/infra/local/minioserver"
+	"github.com/mysimbdp/mysimbdp/infra/local/natsd"
 	"github.com/mysimbdp/mysimbdp/shared/ingest"
 )
 

@@ -16,11 +16,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mysimbdp/mysimbdp/infra/fnbuild"
-	"github.com/mysimbdp/mysimbdp/infra/freeport"
-	"github.com/mysimbdp/mysimbdp/infra/localstack"
+	"github.com/mysimbdp/mysimbdp/infra/build/fnbuild"
+	"github.com/mysimbdp/mysimbdp/infra/local/freeport"
+	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
 	"github.com/mysimbdp/mysimbdp/infra/provider"
-	"github.com/mysimbdp/mysimbdp/infra/stack"
+	"github.com/mysimbdp/mysimbdp/infra/build/stack"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 )
 

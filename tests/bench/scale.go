@@ -18,7 +18,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/mysimbdp/mysimbdp/infra/connector"
-	"github.com/mysimbdp/mysimbdp/infra/localstack"
+	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/shared/scale"
@@ -51,7 +51,7 @@ type ScaleRun struct {
 	Records int
 }
 
-// ScaleRig is a whole local platform (infra/localstack) for the scaler
+// ScaleRig is a whole local platform (infra/local/localstack) for the scaler
 // benchmark: the stream function of one tenant under a step in load.
 type ScaleRig struct {
 	stack *localstack.Stack

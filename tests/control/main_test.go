@@ -1,5 +1,5 @@
 // Package control tests the platform's control loop on a whole local
-// stack (infra/localstack: real NATS, FerretDB, MinIO, provider, connector
+// stack (infra/local/localstack: real NATS, FerretDB, MinIO, provider, connector
 // and function processes): the stats function's quota decisions, which the
 // connector obeys, and the scaler function, which the connector fires on
 // its schedule and which sets replicas through the gateway.
@@ -22,7 +22,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/mysimbdp/mysimbdp/infra/localstack"
+	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/tests/harness"

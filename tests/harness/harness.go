@@ -15,8 +15,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/mysimbdp/mysimbdp/infra/ferret"
-	"github.com/mysimbdp/mysimbdp/infra/natsd"
+	"github.com/mysimbdp/mysimbdp/infra/local/ferret"
+	"github.com/mysimbdp/mysimbdp/infra/local/natsd"
 )
 
 // pollEvery is how often Until looks again.

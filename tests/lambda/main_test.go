@@ -1,5 +1,5 @@
 // Package lambda tests the platform's functions as AWS Lambda functions:
-// each function's bootstrap binary, built by infra/lambdabuild exactly as
+// each function's bootstrap binary, built by infra/build/lambdabuild exactly as
 // for a deployment (provided.al2023, -tags lambda.norpc), runs under AWS's
 // Lambda runtime interface emulator (bin/aws-lambda-rie, built by
 // scripts/setup), which serves the Lambda Runtime API to it and takes
@@ -26,9 +26,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/mysimbdp/mysimbdp/infra/ferret"
-	"github.com/mysimbdp/mysimbdp/infra/lambdabuild"
-	"github.com/mysimbdp/mysimbdp/infra/minioserver"
+	"github.com/mysimbdp/mysimbdp/infra/local/ferret"
+	"github.com/mysimbdp/mysimbdp/infra/build/lambdabuild"
+	"github.com/mysimbdp/mysimbdp/infra/local/minioserver"
 )
 
 // platform is what TestMain started; read-only once tests run.

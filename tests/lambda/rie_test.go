@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mysimbdp/mysimbdp/infra/freeport"
+	"github.com/mysimbdp/mysimbdp/infra/local/freeport"
 )
 
 // emulator is one function running under aws-lambda-rie.

@@ -1,6 +1,6 @@
 // Command lambda-build builds mysimbdp functions as AWS Lambda deployment
 // packages (provided.al2023, bootstrap) for amd64 and arm64: see
-// infra/lambdabuild. infra/deploy/lambda/build runs it.
+// infra/build/lambdabuild. infra/deploy/lambda/build runs it.
 //
 //	lambda-build [-arch amd64,arm64] [-out build/lambda] [function ...]
 //
@@ -16,7 +16,7 @@ import (
 	"os/signal"
 	"strings"
 
-	"github.com/mysimbdp/mysimbdp/infra/lambdabuild"
+	"github.com/mysimbdp/mysimbdp/infra/build/lambdabuild"
 )
 
 func main() {

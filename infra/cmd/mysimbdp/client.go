@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/mysimbdp/mysimbdp/infra/localstack"
+	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 )
 

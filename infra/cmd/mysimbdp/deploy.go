@@ -7,9 +7,9 @@ import (
 	"io"
 	"path/filepath"
 
-	"github.com/mysimbdp/mysimbdp/infra/fnbuild"
-	"github.com/mysimbdp/mysimbdp/infra/localstack"
-	"github.com/mysimbdp/mysimbdp/infra/stack"
+	"github.com/mysimbdp/mysimbdp/infra/build/fnbuild"
+	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
+	"github.com/mysimbdp/mysimbdp/infra/build/stack"
 )
 
 func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) error {

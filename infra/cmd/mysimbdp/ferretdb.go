@@ -7,7 +7,7 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/mysimbdp/mysimbdp/infra/ferret"
+	"github.com/mysimbdp/mysimbdp/infra/local/ferret"
 )
 
 // runFerretDB is `mysimbdp ferretdb`: the embedded FerretDB that `up`

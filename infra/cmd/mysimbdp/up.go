@@ -14,8 +14,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mysimbdp/mysimbdp/infra/demo"
-	"github.com/mysimbdp/mysimbdp/infra/localstack"
+	"github.com/mysimbdp/mysimbdp/infra/local/demo"
+	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
 )
 
 func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -23,9 +23,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mysimbdp/mysimbdp/infra/freeport"
+	"github.com/mysimbdp/mysimbdp/infra/local/freeport"
 
-	"github.com/mysimbdp/mysimbdp/infra/setupbin"
+	"github.com/mysimbdp/mysimbdp/infra/local/setupbin"
 )
 
 // Defaults used when the matching Config field is zero.

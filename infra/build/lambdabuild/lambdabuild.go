@@ -31,8 +31,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mysimbdp/mysimbdp/infra/fnbuild"
-	"github.com/mysimbdp/mysimbdp/infra/stack"
+	"github.com/mysimbdp/mysimbdp/infra/build/fnbuild"
+	"github.com/mysimbdp/mysimbdp/infra/build/stack"
 )
 
 // Template is the language template every platform function is built with.

@@ -17,7 +17,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
-	"github.com/mysimbdp/mysimbdp/infra/setupbin"
+	"github.com/mysimbdp/mysimbdp/infra/local/setupbin"
 )
 
 type tWriter struct{ t *testing.T }

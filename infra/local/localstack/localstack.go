@@ -35,13 +35,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mysimbdp/mysimbdp/infra/connector"
-	"github.com/mysimbdp/mysimbdp/infra/ferret"
-	"github.com/mysimbdp/mysimbdp/infra/fnbuild"
-	"github.com/mysimbdp/mysimbdp/infra/minioserver"
+	"github.com/mysimbdp/mysimbdp/infra/local/ferret"
+	"github.com/mysimbdp/mysimbdp/infra/build/fnbuild"
+	"github.com/mysimbdp/mysimbdp/infra/local/minioserver"
 	"github.com/mysimbdp/mysimbdp/infra/natsauth"
-	"github.com/mysimbdp/mysimbdp/infra/natsd"
+	"github.com/mysimbdp/mysimbdp/infra/local/natsd"
 	"github.com/mysimbdp/mysimbdp/infra/provider"
-	"github.com/mysimbdp/mysimbdp/infra/stack"
+	"github.com/mysimbdp/mysimbdp/infra/build/stack"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 )
 

@@ -22,8 +22,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/mysimbdp/mysimbdp/infra/images"
-	"github.com/mysimbdp/mysimbdp/infra/stack"
+	"github.com/mysimbdp/mysimbdp/infra/build/images"
+	"github.com/mysimbdp/mysimbdp/infra/build/stack"
 )
 
 // Builder builds the functions of one stack.
