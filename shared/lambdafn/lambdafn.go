@@ -23,7 +23,7 @@
 //	aws:s3, minio:s3  the S3 event notification is the body, as is: it is
 //	                  already what a batch app takes (events.S3Event).
 //	aws:sqs           becomes a stream batch {"tenant", "records"} (the wire
-//	                  shape of shared/streambatch.Batch): record id = the
+//	                  shape of shared/contract.Batch): record id = the
 //	                  SQS messageId, data = the body, headers = the string
 //	                  message attributes, published_at = SentTimestamp.
 //	aws:kinesis       the same, with id = eventID (shardId:sequenceNumber,
@@ -86,7 +86,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/mysimbdp/mysimbdp/shared/streambatch"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // Event sources the adapter converts; others pass through.
@@ -100,7 +100,7 @@ const (
 // Headers the adapter sets on the request it makes.
 const (
 	// HeaderTenant is the tenant header the platform's connector sets.
-	HeaderTenant = streambatch.HeaderTenant
+	HeaderTenant = contract.HeaderTenant
 	// HeaderEventSource names the Lambda event source ("aws:sqs"), or
 	// "passthrough".
 	HeaderEventSource = "X-Mysimbdp-Event-Source"
@@ -252,12 +252,12 @@ func (a *Adapter) invokeSQS(ctx context.Context, payload []byte) ([]byte, error)
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		return nil, a.malformed(ctx, fmt.Errorf("the event is not an SQS event: %v", err))
 	}
-	b := streambatch.Batch{Tenant: a.opts.Tenant, Records: make([]streambatch.Record, 0, len(ev.Records))}
+	b := contract.Batch{Tenant: a.opts.Tenant, Records: make([]contract.Record, 0, len(ev.Records))}
 	for i, m := range ev.Records {
 		if m.MessageId == "" {
 			return nil, a.malformed(ctx, fmt.Errorf("SQS record %d of %d has no messageId", i+1, len(ev.Records)))
 		}
-		r := streambatch.Record{ID: m.MessageId, Data: []byte(m.Body), Headers: sqsHeaders(m.MessageAttributes)}
+		r := contract.Record{ID: m.MessageId, Data: []byte(m.Body), Headers: sqsHeaders(m.MessageAttributes)}
 		if ms, err := strconv.ParseInt(m.Attributes["SentTimestamp"], 10, 64); err == nil {
 			r.PublishedAt = time.UnixMilli(ms).UTC()
 		}
@@ -296,7 +296,7 @@ func (a *Adapter) invokeKinesis(ctx context.Context, payload []byte) ([]byte, er
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		return nil, a.malformed(ctx, fmt.Errorf("the event is not a Kinesis event: %v", err))
 	}
-	b := streambatch.Batch{Tenant: a.opts.Tenant, Records: make([]streambatch.Record, 0, len(ev.Records))}
+	b := contract.Batch{Tenant: a.opts.Tenant, Records: make([]contract.Record, 0, len(ev.Records))}
 	seq := make(map[string]string, len(ev.Records)) // record id -> sequenceNumber
 	for i, r := range ev.Records {
 		sn := r.Kinesis.SequenceNumber
@@ -308,7 +308,7 @@ func (a *Adapter) invokeKinesis(ctx context.Context, payload []byte) ([]byte, er
 			id = sn
 		}
 		seq[id] = sn
-		rec := streambatch.Record{ID: id, Data: r.Kinesis.Data, PublishedAt: r.Kinesis.ApproximateArrivalTimestamp.UTC()}
+		rec := contract.Record{ID: id, Data: r.Kinesis.Data, PublishedAt: r.Kinesis.ApproximateArrivalTimestamp.UTC()}
 		if r.Kinesis.PartitionKey != "" {
 			rec.Headers = map[string][]string{"Kinesis-Partition-Key": {r.Kinesis.PartitionKey}}
 		}
@@ -327,7 +327,7 @@ func (a *Adapter) invokeKinesis(ctx context.Context, payload []byte) ([]byte, er
 
 // callBatch POSTs a stream batch and returns the records the function
 // answered as failed, each checked to be one of the batch's.
-func (a *Adapter) callBatch(ctx context.Context, source string, b streambatch.Batch) ([]streambatch.ItemFailure, error) {
+func (a *Adapter) callBatch(ctx context.Context, source string, b contract.Batch) ([]contract.ItemFailure, error) {
 	body, err := json.Marshal(b)
 	if err != nil {
 		return nil, fmt.Errorf("encode the %s batch: %w", source, err)
@@ -339,7 +339,7 @@ func (a *Adapter) callBatch(ctx context.Context, source string, b streambatch.Ba
 	if err := a.check(ctx, source, status, answer); err != nil {
 		return nil, err
 	}
-	var resp streambatch.Response
+	var resp contract.Response
 	if err := json.Unmarshal(answer, &resp); err != nil {
 		return nil, a.badAnswer(ctx, fmt.Sprintf("%s answered %d with a body that is not a batch response ({\"batchItemFailures\":[...]}): %v", a.opts.Name, status, err))
 	}

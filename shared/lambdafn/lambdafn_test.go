@@ -13,13 +13,13 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
-	"github.com/mysimbdp/mysimbdp/shared/streambatch"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/streamingest"
 )
 
 // What the adapter sends, shared/streamingest reads, and back.
 func TestWireTypesMatchStreamingest(t *testing.T) {
-	sent := streambatch.Batch{Tenant: "tenant1", Records: []streambatch.Record{{
+	sent := contract.Batch{Tenant: "tenant1", Records: []contract.Record{{
 		ID: "m-1", Subject: "", Headers: map[string][]string{"k": {"v"}},
 		Data: []byte(`{"a":1}`), PublishedAt: time.Date(2020, 7, 6, 10, 0, 0, 5, time.UTC),
 	}}}
@@ -40,11 +40,11 @@ func TestWireTypesMatchStreamingest(t *testing.T) {
 
 	resp := streamingest.Response{BatchItemFailures: []streamingest.ItemFailure{{ItemIdentifier: "m-1", Reason: "field cases: not an int"}}}
 	b, _ = json.Marshal(resp)
-	var back streambatch.Response
+	var back contract.Response
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
-	if len(back.BatchItemFailures) != 1 || back.BatchItemFailures[0] != (streambatch.ItemFailure{ItemIdentifier: "m-1", Reason: "field cases: not an int"}) {
+	if len(back.BatchItemFailures) != 1 || back.BatchItemFailures[0] != (contract.ItemFailure{ItemIdentifier: "m-1", Reason: "field cases: not an int"}) {
 		t.Fatalf("adapter reads %+v from %s", back, b)
 	}
 }

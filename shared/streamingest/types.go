@@ -4,24 +4,24 @@ import (
 	"errors"
 	"time"
 
-	"github.com/mysimbdp/mysimbdp/shared/streambatch"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // The wire types of a stream batch live in shared/streambatch, which links
 // nothing else, so that the Lambda adapter (in every function binary) can
 // speak them; they are this package's too.
-const HeaderTenant = streambatch.HeaderTenant
+const HeaderTenant = contract.HeaderTenant
 
 type (
-	Batch       = streambatch.Batch
-	Record      = streambatch.Record
-	Response    = streambatch.Response
-	ItemFailure = streambatch.ItemFailure
+	Batch       = contract.Batch
+	Record      = contract.Record
+	Response    = contract.Response
+	ItemFailure = contract.ItemFailure
 )
 
-// RecordID is streambatch.RecordID.
+// RecordID is contract.RecordID.
 func RecordID(msgID, stream string, seq uint64) string {
-	return streambatch.RecordID(msgID, stream, seq)
+	return contract.RecordID(msgID, stream, seq)
 }
 
 // Errors a transport maps to its answers; any other error from Handle

@@ -1,21 +1,11 @@
-// Package streambatch is the wire contract of a stream batch: what the
-// connector POSTs to a stream function (a Batch of Records) and what the
-// function answers (a Response naming the records that failed). It
-// imports nothing but the standard library, so that every function binary
-// can speak it (shared/lambdafn builds batches from SQS and Kinesis
-// events) without linking a database driver.
-package streambatch
+package contract
 
 import (
 	"strconv"
 	"time"
 )
 
-// HeaderTenant is the request header naming the tenant whose stream the
-// batch came from; it must agree with Batch.Tenant.
-const HeaderTenant = "X-Mysimbdp-Tenant"
-
-// Batch is what the connector POSTs to a tenant's stream ingest function:
+// Batch is what the connector POSTs (with HeaderTenant) to a tenant's stream ingest function:
 // records pulled from the tenant's JetStream stream, in stream order.
 type Batch struct {
 	Tenant  string   `json:"tenant"`

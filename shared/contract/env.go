@@ -1,0 +1,244 @@
+package contract
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environment variables. The platform's own settings are MYSIMBDP_*, the
+// gateway's are OPENFAAS_* as faas-cli reads them, AWS's are AWS's; the
+// function runtime also reads of-watchdog's (port, read_timeout,
+// write_timeout, exec_timeout: see shared/fnrun). FromEnv reads them all.
+const (
+	EnvGatewayURL      = "OPENFAAS_URL"
+	EnvGatewayUser     = "OPENFAAS_USERNAME"
+	EnvGatewayPassword = "OPENFAAS_PASSWORD"
+
+	EnvNATSURL      = "MYSIMBDP_NATS_URL"
+	EnvNATSUser     = "MYSIMBDP_NATS_USER"
+	EnvNATSPassword = "MYSIMBDP_NATS_PASSWORD"
+
+	EnvMongoURI      = "MYSIMBDP_MONGO_URI"
+	EnvPlatformDB    = "MYSIMBDP_PLATFORM_DB"
+	EnvReportSubject = "MYSIMBDP_REPORT_SUBJECT"
+
+	EnvS3Endpoint  = "MYSIMBDP_S3_ENDPOINT"
+	EnvS3AccessKey = "MYSIMBDP_S3_ACCESS_KEY"
+	EnvS3SecretKey = "MYSIMBDP_S3_SECRET_KEY"
+	EnvS3Secure    = "MYSIMBDP_S3_SECURE"
+	EnvS3Region    = "MYSIMBDP_S3_REGION"
+	EnvS3Bucket    = "MYSIMBDP_S3_BUCKET"
+
+	EnvTenant        = "MYSIMBDP_TENANT"
+	EnvProfile       = "MYSIMBDP_PROFILE"
+	EnvProfileSecret = "MYSIMBDP_PROFILE_SECRET"
+	EnvSecretsDir    = "MYSIMBDP_SECRETS_DIR"
+	EnvSink          = "MYSIMBDP_SINK"
+
+	EnvStatsWindow        = "MYSIMBDP_STATS_WINDOW"
+	EnvScaleStabilization = "MYSIMBDP_SCALE_STABILIZATION"
+
+	EnvMetricsAddr = "MYSIMBDP_METRICS_ADDR"
+	EnvLogLevel    = "MYSIMBDP_LOG_LEVEL"
+
+	// The CLI's: the local platform's data folder, the mc binary, and
+	// how functions reach the parts when that differs from the CLI.
+	EnvDataDir            = "MYSIMBDP_DATA"
+	EnvMCBin              = "MYSIMBDP_MC"
+	EnvFunctionS3Endpoint = "MYSIMBDP_FUNCTION_S3_ENDPOINT"
+	EnvFunctionMongoURI   = "MYSIMBDP_FUNCTION_MONGO_URI"
+	EnvFunctionNATSURL    = "MYSIMBDP_FUNCTION_NATS_URL"
+
+	// AWS's own, read under Lambda.
+	EnvAWSAccessKeyID      = "AWS_ACCESS_KEY_ID"
+	EnvAWSSecretAccessKey  = "AWS_SECRET_ACCESS_KEY"
+	EnvAWSSessionToken     = "AWS_SESSION_TOKEN"
+	EnvAWSLambdaRuntimeAPI = "AWS_LAMBDA_RUNTIME_API"
+	EnvAWSLambdaFunction   = "AWS_LAMBDA_FUNCTION_NAME"
+)
+
+// Defaults of the settings that have one.
+const (
+	DefaultGatewayURL  = "http://127.0.0.1:8080"
+	DefaultNATSURL     = "nats://127.0.0.1:4222"
+	DefaultPlatformDB  = "mysimbdp"
+	DefaultStatsWindow = 10 * time.Second
+	DefaultMetricsAddr = ":8081"
+	DefaultLogLevel    = "info"
+	DefaultDataDir     = ".data"
+)
+
+// Old names still read, each for the name that replaced it; the new name
+// wins when both are set. Env.Warn logs each one that was read.
+const (
+	envOldGatewayURL         = "GATEWAY_URL"
+	envOldMysimbdpGatewayURL = "MYSIMBDP_GATEWAY_URL"
+	envOldNATSURL            = "NATS_URL"
+	envOldNATSUser           = "NATS_USER"
+	envOldNATSPassword       = "NATS_PASSWORD"
+	envOldSecretMountPath    = "SECRET_MOUNT_PATH"
+	envOldMetricsAddr        = "METRICS_ADDR"
+	envOldLogLevel           = "LOG_LEVEL"
+)
+
+func deprecatedNames() []struct{ old, now string } {
+	return []struct{ old, now string }{
+		{envOldGatewayURL, EnvGatewayURL},
+		{envOldMysimbdpGatewayURL, EnvGatewayURL},
+		{envOldNATSURL, EnvNATSURL},
+		{envOldNATSUser, EnvNATSUser},
+		{envOldNATSPassword, EnvNATSPassword},
+		{envOldSecretMountPath, EnvSecretsDir},
+		{envOldMetricsAddr, EnvMetricsAddr},
+		{envOldLogLevel, EnvLogLevel},
+	}
+}
+
+// Env is every setting read from the environment, defaults filled in.
+// Which ones a part needs, and what it does without them, is the part's
+// to say (ingest.ConfigFromEnv, stats.ConfigFromEnv, …).
+type Env struct {
+	GatewayURL, GatewayUser, GatewayPassword string
+
+	NATSURL, NATSUser, NATSPassword string
+
+	MongoURI   string
+	PlatformDB string
+	// ReportSubject is the prefix reports are published under
+	// (ReportSubject(prefix, tenant)); default ReportSubjectPrefix.
+	ReportSubject string
+
+	S3Endpoint, S3AccessKey, S3SecretKey string
+	// S3SessionToken goes with temporary credentials (an AWS role's).
+	S3SessionToken string
+	S3Secure       bool
+	S3Region       string
+	S3Bucket       string
+
+	Tenant        string
+	Profile       string
+	ProfileSecret string
+	SecretsDir    string
+	Sink          string
+
+	StatsWindow time.Duration
+	// ScaleStabilization is zero when unset: the scaler's own default.
+	ScaleStabilization time.Duration
+
+	MetricsAddr string
+	LogLevel    string
+
+	DataDir                                               string
+	MCBin                                                 string
+	FunctionS3Endpoint, FunctionMongoURI, FunctionNATSURL string
+
+	// LambdaRuntimeAPI is set when the binary runs under AWS Lambda;
+	// LambdaFunction is the function's name there.
+	LambdaRuntimeAPI, LambdaFunction string
+
+	// Deprecated names each old variable that was read, with its new
+	// name; Warn logs them.
+	Deprecated []string
+}
+
+// FromEnv reads every setting through getenv (os.Getenv, or a map's
+// lookup in tests), as of-watchdog's config.New does. A value that cannot
+// be parsed is an error naming the variable; every such error is
+// reported at once.
+func FromEnv(getenv func(string) string) (Env, error) {
+	var deprecated []string
+	get := func(name string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		for _, d := range deprecatedNames() {
+			if d.now == name {
+				if v := getenv(d.old); v != "" {
+					deprecated = append(deprecated, d.old+" (use "+d.now+")")
+					return v
+				}
+			}
+		}
+		return ""
+	}
+	or := func(v, def string) string {
+		if v == "" {
+			return def
+		}
+		return v
+	}
+	e := Env{
+		GatewayURL:         or(get(EnvGatewayURL), DefaultGatewayURL),
+		GatewayUser:        get(EnvGatewayUser),
+		GatewayPassword:    get(EnvGatewayPassword),
+		NATSURL:            get(EnvNATSURL),
+		NATSUser:           get(EnvNATSUser),
+		NATSPassword:       get(EnvNATSPassword),
+		MongoURI:           get(EnvMongoURI),
+		PlatformDB:         or(get(EnvPlatformDB), DefaultPlatformDB),
+		ReportSubject:      strings.TrimSuffix(or(get(EnvReportSubject), ReportSubjectPrefix), "."),
+		S3Endpoint:         get(EnvS3Endpoint),
+		S3AccessKey:        get(EnvS3AccessKey),
+		S3SecretKey:        get(EnvS3SecretKey),
+		S3Region:           get(EnvS3Region),
+		S3Bucket:           get(EnvS3Bucket),
+		Tenant:             get(EnvTenant),
+		Profile:            get(EnvProfile),
+		ProfileSecret:      get(EnvProfileSecret),
+		SecretsDir:         or(get(EnvSecretsDir), DefaultSecretsDir),
+		Sink:               get(EnvSink),
+		StatsWindow:        DefaultStatsWindow,
+		MetricsAddr:        or(get(EnvMetricsAddr), DefaultMetricsAddr),
+		LogLevel:           or(get(EnvLogLevel), DefaultLogLevel),
+		DataDir:            or(get(EnvDataDir), DefaultDataDir),
+		MCBin:              get(EnvMCBin),
+		FunctionS3Endpoint: get(EnvFunctionS3Endpoint),
+		FunctionMongoURI:   get(EnvFunctionMongoURI),
+		FunctionNATSURL:    get(EnvFunctionNATSURL),
+		LambdaRuntimeAPI:   get(EnvAWSLambdaRuntimeAPI),
+		LambdaFunction:     get(EnvAWSLambdaFunction),
+	}
+	if e.S3AccessKey == "" && e.S3SecretKey == "" {
+		// AWS Lambda gives its execution role's temporary credentials in
+		// the variables every AWS SDK reads; no key need be configured.
+		e.S3AccessKey, e.S3SecretKey, e.S3SessionToken = get(EnvAWSAccessKeyID), get(EnvAWSSecretAccessKey), get(EnvAWSSessionToken)
+	}
+
+	var errs []error
+	if v := get(EnvS3Secure); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: want true or false", EnvS3Secure, v))
+		}
+		e.S3Secure = b
+	}
+	if v := get(EnvStatsWindow); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			errs = append(errs, fmt.Errorf("%s=%q: want a duration of at least 1s, such as 10s", EnvStatsWindow, v))
+		} else {
+			e.StatsWindow = d
+		}
+	}
+	if v := get(EnvScaleStabilization); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive duration, such as 1m", EnvScaleStabilization, v))
+		} else {
+			e.ScaleStabilization = d
+		}
+	}
+	e.Deprecated = deprecated
+	return e, errors.Join(errs...)
+}
+
+// Warn logs one line per deprecated variable that was read.
+func (e Env) Warn(log *slog.Logger) {
+	for _, d := range e.Deprecated {
+		log.Warn("deprecated environment variable; it still works but will go", "variable", d)
+	}
+}

@@ -1,0 +1,154 @@
+package contract
+
+import "strings"
+
+// Subjects, streams and consumers of the platform's NATS account.
+const (
+	// S3EventsSubject is where MinIO publishes every bucket notification;
+	// S3EventsStream keeps them until the connector delivered them, to
+	// the connector's shared durable consumer S3EventsDurable.
+	S3EventsSubject = "mysimbdp.s3.events"
+	S3EventsStream  = "S3EVENTS"
+	S3EventsDurable = "mysimbdp-connector-s3"
+
+	// WaitingStream keeps deferred S3 events as message schedules under
+	// WaitingSubjectPrefix, out of the consumer every tenant shares.
+	WaitingStream        = "S3WAITING"
+	WaitingSubjectPrefix = "mysimbdp.s3.waiting"
+
+	// DeadLetterStream keeps what the connector gave up on, under
+	// DeadLetterSubjectPrefix.<tenant>.
+	DeadLetterStream        = "DEADLETTER"
+	DeadLetterSubjectPrefix = "mysimbdp.deadletter"
+
+	// ReportsStream keeps the ingest functions' reports, published on
+	// ReportSubjectPrefix.<tenant>.
+	ReportsStream       = "REPORTS"
+	ReportSubjectPrefix = "mysimbdp.reports"
+
+	// TenantSubjectPrefix and TenantStreamPrefix name a tenant's records:
+	// tenant t publishes on ingest.t.<dataset>, kept by stream ingest-t.
+	TenantSubjectPrefix = "ingest"
+	TenantStreamPrefix  = "ingest-"
+	// StreamConsumerPrefix starts the name of the durable consumer the
+	// connector keeps per stream function.
+	StreamConsumerPrefix = "mysimbdp-stream-"
+
+	// NATSUsersControlSubject is the request subject on which the local
+	// NATS server takes its users' and permissions' updates.
+	NATSUsersControlSubject = "mysimbdp.admin.nats.users"
+)
+
+// TenantSubjects is every subject tenant t may publish records on.
+func TenantSubjects(tenant string) string { return TenantSubjectPrefix + "." + tenant + ".>" }
+
+// TenantSubjectPrefixOf is the prefix of tenant t's record subjects,
+// ending in a dot.
+func TenantSubjectPrefixOf(tenant string) string { return TenantSubjectPrefix + "." + tenant + "." }
+
+// TenantStream is the name of tenant t's stream.
+func TenantStream(tenant string) string { return TenantStreamPrefix + tenant }
+
+// TenantOfStream is the tenant whose stream is named stream, if it is one.
+func TenantOfStream(stream string) (string, bool) {
+	t, ok := strings.CutPrefix(stream, TenantStreamPrefix)
+	return t, ok && t != ""
+}
+
+// ReportSubject is where tenant t's reports are published under prefix
+// (ReportSubjectPrefix unless configured otherwise).
+func ReportSubject(prefix, tenant string) string { return prefix + "." + tenant }
+
+// DeadLetterSubject is where tenant t's dead letters go under prefix.
+func DeadLetterSubject(prefix, tenant string) string { return prefix + "." + tenant }
+
+// Consumer metadata keys: they tell which function and tenant a durable
+// consumer serves (the scaler reads the backlog through them).
+const (
+	ConsumerFunctionKey = "mysimbdp.function"
+	ConsumerTenantKey   = "mysimbdp.tenant"
+)
+
+// KV buckets and their keys.
+const (
+	// ControlBucket holds what the connector obeys: PausedKeyPrefix<t>
+	// ("true" pauses tenant t's stream delivery) and QuotaKeyPrefix<t>
+	// (the stats function's quota decision for t).
+	ControlBucket   = "mysimbdp-control"
+	PausedKeyPrefix = "paused."
+	QuotaKeyPrefix  = "quota."
+	// ProfileBucket holds every tenant's published profile, under its id.
+	ProfileBucket = "mysimbdp-profiles"
+	// ScheduleBucket claims each tick of a scheduled function, so a tick
+	// fires once however many connectors run.
+	ScheduleBucket = "mysimbdp-schedule"
+	// ScalerBucket is the scaler's memory between passes.
+	ScalerBucket = "mysimbdp-scaler"
+)
+
+// PausedKey is the control key of tenant t's pause flag.
+func PausedKey(tenant string) string { return PausedKeyPrefix + tenant }
+
+// QuotaKey is the control key of tenant t's quota decision.
+func QuotaKey(tenant string) string { return QuotaKeyPrefix + tenant }
+
+// Headers of an invocation by the connector.
+const (
+	// HeaderTopic is the subject or topic the event came from, as the
+	// OpenFaaS connector-sdk sends it.
+	HeaderTopic = "X-Topic"
+	// HeaderTenant names the tenant whose event or batch it is; it must
+	// agree with the body's tenant.
+	HeaderTenant = "X-Mysimbdp-Tenant"
+	// HeaderEventID identifies an S3 event across its deliveries.
+	HeaderEventID = "X-Mysimbdp-Event-Id"
+	// HeaderDelivery is the delivery count (1 on the first), so a
+	// function can tell a retry from a first try in its logs.
+	HeaderDelivery = "X-Mysimbdp-Delivery"
+	// HeaderEventSource and HeaderCallID are what the Lambda adapter
+	// passes to a handler: the event source's ARN and the request id.
+	HeaderEventSource = "X-Mysimbdp-Event-Source"
+	HeaderCallID      = "X-Call-Id"
+)
+
+// Labels and annotations on a function.
+const (
+	// LabelTenant names the tenant a function belongs to; an event is
+	// never handed to a function of another tenant.
+	LabelTenant = "com.mysimbdp.tenant"
+	// AnnotationTopic lists the topics a function subscribes to, as the
+	// OpenFaaS connector-sdk reads it (comma-separated).
+	AnnotationTopic = "topic"
+	// AnnotationSchedule is a scheduled function's cron expression
+	// (with AnnotationTopic = TopicCron), as OpenFaaS's cron-connector.
+	AnnotationSchedule = "schedule"
+	TopicCron          = "cron-function"
+	// AnnotationBatchSize, AnnotationBatchWindow and AnnotationMaxInflight
+	// shape a stream function's batches.
+	AnnotationBatchSize   = "com.mysimbdp.batch-size"
+	AnnotationBatchWindow = "com.mysimbdp.batch-window"
+	AnnotationMaxInflight = "com.mysimbdp.max-inflight"
+	// AnnotationProfileDigest is the digest of the profile a tenant's
+	// function was deployed with, so re-applying it changes nothing.
+	AnnotationProfileDigest = "com.mysimbdp.profile-sha256"
+
+	// Scaling labels, as OpenFaaS names them, plus ours.
+	LabelScalePrefix        = "com.openfaas.scale."
+	LabelScaleMin           = "com.openfaas.scale.min"
+	LabelScaleMax           = "com.openfaas.scale.max"
+	LabelScaleTarget        = "com.openfaas.scale.target"
+	LabelScaleZero          = "com.openfaas.scale.zero"
+	LabelScaleZeroDuration  = "com.openfaas.scale.zero-duration"
+	LabelScaleStabilization = "com.mysimbdp.scale.stabilization"
+)
+
+// OpenFaaS secrets the platform's functions read.
+const (
+	SecretGatewayUser     = "basic-auth-user"
+	SecretGatewayPassword = "basic-auth-password"
+	// DefaultSecretsDir is where OpenFaaS mounts a function's secrets.
+	DefaultSecretsDir = "/var/openfaas/secrets"
+)
+
+// ProfileSecret is the name of the secret holding tenant t's profile.
+func ProfileSecret(tenant string) string { return tenant + "-profile" }
