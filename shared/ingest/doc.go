@@ -68,6 +68,10 @@
 // upload, which has its own event) and running (only ever seen in the
 // ingestions collection, while a file is being read or after a crash).
 //
+// The files-per-window quota is this package's alone (shared/quota's doc
+// says why): a file claims one of its window's slots before it is read,
+// and a file over the quota is deferred, never read in part.
+//
 // The outcome is visible with any S3 client: the object moves to
 // processed/<name> or rejected/<name> and <that key>.report.json beside it
 // holds the report.

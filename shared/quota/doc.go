@@ -15,6 +15,13 @@
 // the revision it was judged against, so that concurrent evaluators do
 // not both write.
 //
+// One owner per quota. The stats function decides what can only be known
+// after the fact, from reports and the database: messages and bytes per
+// stream window, and storage. Files per batch window are not decided here:
+// batch ingestion claims one of the window's slots before it reads a file
+// (shared/ingest), which is exact for files arriving together, where a
+// verdict from reports would come after they were all read.
+//
 // A decision carries its own end (Until), so a throttled tenant resumes on
 // time even when no report arrives to lift it: a throttled tenant sends
 // none.

@@ -17,12 +17,6 @@ type Usage struct {
 	Messages    int64
 	StreamBytes int64
 	StreamEnd   time.Time
-	// Files counts the distinct files (bucket/key@etag) whose ingestion
-	// started within the last batch.window, deferred ones included: they
-	// are work the tenant asked for. FilesEnd is the latest of those
-	// starts.
-	Files    int64
-	FilesEnd time.Time
 	// StorageBytes is the size of the tenant's database; StorageKnown is
 	// false when it could not be measured.
 	StorageBytes int64
@@ -35,8 +29,7 @@ type Usage struct {
 //   - Storage over storage.max_bytes blocks the tenant with no end: the
 //     block lasts until an evaluation finds the database under its limit
 //     again (an unknown size keeps a block in force).
-//   - Messages or bytes over the stream limits, or files over
-//     batch.max_files_per_window, throttle it. The throttle lasts long
+//   - Messages or bytes over the stream limits throttle it. The throttle lasts long
 //     enough for the average rate to respect the quota: used/limit windows
 //     in all counting the one just used, so it ends at the usage's end +
 //     window × (ceil(used/limit) − 1), one window at least.
@@ -77,7 +70,7 @@ func Evaluate(p *profile.Profile, u Usage, prev Decision, now time.Time) Decisio
 		}
 		reasons = append(reasons, say)
 	}
-	sw, bw := p.Stream.Window.D(), p.Batch.Window.D()
+	sw := p.Stream.Window.D()
 	at := func(t time.Time) string { return t.UTC().Format(time.TimeOnly) }
 	over(u.Messages, p.Stream.MaxMessagesPerWindow, sw, u.StreamEnd,
 		fmt.Sprintf("%d messages in the %s window ending %s, over the profile's stream.max_messages_per_window of %d",
@@ -85,9 +78,6 @@ func Evaluate(p *profile.Profile, u Usage, prev Decision, now time.Time) Decisio
 	over(u.StreamBytes, int64(p.Stream.MaxBytesPerWindow), sw, u.StreamEnd,
 		fmt.Sprintf("%d bytes in the %s window ending %s, over the profile's stream.max_bytes_per_window of %s",
 			u.StreamBytes, sw, at(u.StreamEnd), p.Stream.MaxBytesPerWindow))
-	over(u.Files, int64(p.Batch.MaxFilesPerWindow), bw, u.FilesEnd,
-		fmt.Sprintf("%d files started in the %s window up to %s, over the profile's batch.max_files_per_window of %d",
-			u.Files, bw, at(u.FilesEnd), p.Batch.MaxFilesPerWindow))
 
 	if len(reasons) > 0 {
 		if prev.State == Throttled && prev.Holds(now) && !until.After(prev.Until) {
@@ -99,8 +89,8 @@ func Evaluate(p *profile.Profile, u Usage, prev Decision, now time.Time) Decisio
 	if prev.State == Throttled && prev.Holds(now) {
 		return prev
 	}
-	reason := fmt.Sprintf("within the profile's limits: %d messages and %d bytes in the last %s, %d files in the last %s",
-		u.Messages, u.StreamBytes, sw, u.Files, bw)
+	reason := fmt.Sprintf("within the profile's limits: %d messages and %d bytes in the last %s",
+		u.Messages, u.StreamBytes, sw)
 	if u.StorageKnown && p.Storage.MaxBytes > 0 {
 		reason += fmt.Sprintf(", database %s holds %d bytes of %s", p.Sink.Database, u.StorageBytes, p.Storage.MaxBytes)
 	}

@@ -38,7 +38,7 @@ sink:
 		keepsPrev bool
 	}{
 		{name: "idle", u: known(Usage{}), prev: allowed, state: Allowed, reason: []string{"within the profile's limits"}},
-		{name: "at the limit is not over", u: known(Usage{Messages: 500, StreamBytes: 400_000_000, StreamEnd: end, Files: 10, FilesEnd: end}),
+		{name: "at the limit is not over", u: known(Usage{Messages: 500, StreamBytes: 400_000_000, StreamEnd: end}),
 			prev: allowed, state: Allowed},
 		{name: "messages over: one more window", u: known(Usage{Messages: 620, StreamBytes: 1000, StreamEnd: end}),
 			prev: allowed, state: Throttled, until: end.Add(5 * time.Second),
@@ -48,12 +48,9 @@ sink:
 		{name: "bytes over", u: known(Usage{Messages: 10, StreamBytes: 900_000_000, StreamEnd: end}),
 			prev: allowed, state: Throttled, until: end.Add(10 * time.Second),
 			reason: []string{"900000000 bytes in the 5s window", "stream.max_bytes_per_window of 400MB"}},
-		{name: "files over: until a batch window after the last start", u: known(Usage{Files: 12, FilesEnd: end}),
-			prev: allowed, state: Throttled, until: end.Add(time.Minute),
-			reason: []string{"12 files started in the 1m0s window up to 10:00:05, over the profile's batch.max_files_per_window of 10"}},
-		{name: "both over: the longer throttle, both reasons", u: known(Usage{Messages: 600, StreamEnd: end, Files: 25, FilesEnd: end}),
-			prev: allowed, state: Throttled, until: end.Add(2 * time.Minute),
-			reason: []string{"600 messages", "25 files"}},
+		{name: "messages and bytes over: the longer throttle, both reasons", u: known(Usage{Messages: 600, StreamBytes: 1_300_000_000, StreamEnd: end}),
+			prev: allowed, state: Throttled, until: end.Add(15 * time.Second),
+			reason: []string{"600 messages", "1300000000 bytes"}},
 		{name: "a throttle in force is kept", u: known(Usage{}), prev: throttledUntil(now.Add(time.Second)), keepsPrev: true},
 		{name: "a longer throttle in force is not shortened", u: known(Usage{Messages: 620, StreamEnd: end}),
 			prev: throttledUntil(now.Add(time.Hour)), keepsPrev: true},
@@ -61,7 +58,7 @@ sink:
 			prev: throttledUntil(now.Add(time.Second)), state: Throttled, until: end.Add(45 * time.Second)},
 		{name: "an ended throttle turns allowed", u: known(Usage{Messages: 100, StreamEnd: end}),
 			prev: throttledUntil(now.Add(-time.Millisecond)), state: Allowed,
-			reason: []string{"within the profile's limits: 100 messages and 0 bytes in the last 5s, 0 files in the last 1m0s, database tenant1 holds 0 bytes of 1GB"}},
+			reason: []string{"within the profile's limits: 100 messages and 0 bytes in the last 5s, database tenant1 holds 0 bytes of 1GB"}},
 		{name: "measured too late to matter", u: known(Usage{Messages: 620, StreamEnd: now.Add(-6 * time.Second)}),
 			prev: allowed, state: Allowed},
 		{name: "storage over blocks without end", u: known(Usage{StorageBytes: 1_000_000_001, Messages: 900, StreamEnd: end}),
@@ -98,7 +95,7 @@ sink:
 
 func TestEvaluateWithoutLimits(t *testing.T) {
 	p := &profile.Profile{Tenant: "t0"} // every limit zero: nothing to enforce
-	got := Evaluate(p, Usage{Messages: 1 << 40, StreamBytes: 1 << 50, Files: 1 << 20, StorageBytes: 1 << 60, StorageKnown: true},
+	got := Evaluate(p, Usage{Messages: 1 << 40, StreamBytes: 1 << 50, StorageBytes: 1 << 60, StorageKnown: true},
 		Decision{Tenant: "t0", State: Allowed}, time.Now())
 	if got.State != Allowed {
 		t.Fatalf("got %+v, want allowed", got)

@@ -11,7 +11,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/mysimbdp/mysimbdp/shared/ingest"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 	"github.com/mysimbdp/mysimbdp/shared/quota"
 	"github.com/mysimbdp/mysimbdp/shared/streamingest"
@@ -128,26 +127,6 @@ func (s *Service) usage(ctx context.Context, p *profile.Profile, now time.Time) 
 				u.StreamBytes += r.size
 			}
 		}
-	}
-	if w := p.Batch.Window.D(); w > 0 {
-		// A file asked for several times (deferred, failed, then done) is
-		// one file; a set of names is bounded by the files of one window.
-		seen := map[string]bool{}
-		err := each(ctx, s.reports, bson.D{
-			{Key: "tenant", Value: p.Tenant}, {Key: "kind", Value: ingest.KindBatch},
-			{Key: "started_at", Value: bson.D{{Key: "$gt", Value: now.Add(-w)}}},
-			{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{
-				string(ingest.StatusDone), string(ingest.StatusRejected), string(ingest.StatusDeferred), string(ingest.StatusFailed)}}}},
-		}, func(e *entry) {
-			seen[e.File] = true
-			if e.StartedAt.After(u.FilesEnd) {
-				u.FilesEnd = e.StartedAt
-			}
-		}, options.Find().SetProjection(bson.D{{Key: "file", Value: 1}, {Key: "started_at", Value: 1}}))
-		if err != nil {
-			return u, err
-		}
-		u.Files = int64(len(seen))
 	}
 	if p.Storage.MaxBytes > 0 {
 		n, err := s.storage(ctx, p.Sink.Database, now)
