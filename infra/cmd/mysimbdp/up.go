@@ -8,10 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mysimbdp/mysimbdp/infra/local/demo"
@@ -114,33 +111,6 @@ Try: echo hello | ./bin/mysimbdp invoke echo
 	return stopErr
 }
 
-func pidFile(dataDir string) string { return filepath.Join(dataDir, "mysimbdp.pid") }
-
-// lockPidFile records this process as the running stack of a data folder,
-// refusing when another live process holds it: two stacks on one data
-// folder would corrupt each other's stores.
-func lockPidFile(path string) (release func(), err error) {
-	if pid, err := readPid(path); err == nil && alive(pid) {
-		return nil, fmt.Errorf("mysimbdp is already running on this data folder (pid %d); stop it with `mysimbdp down` or use another --data", pid)
-	}
-	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		return nil, fmt.Errorf("write %s: %w", path, err)
-	}
-	return func() { _ = os.Remove(path) }, nil
-}
-
-func readPid(path string) (int, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(strings.TrimSpace(string(b)))
-}
-
-func alive(pid int) bool {
-	return pid > 0 && syscall.Kill(pid, 0) == nil
-}
-
 func runDown(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("down", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -149,26 +119,13 @@ func runDown(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	pid, err := readPid(pidFile(*data))
-	if err != nil || !alive(pid) {
+	pid, err := stopHolder(ctx, pidFile(*data), *wait)
+	if err != nil {
+		return err
+	}
+	if pid == 0 {
 		fmt.Fprintf(stdout, "mysimbdp is not running on %s\n", *data)
 		return nil
-	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		return fmt.Errorf("stop pid %d: %w", pid, err)
-	}
-	deadline := time.Now().Add(*wait)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("mysimbdp (pid %d) did not stop within %s", pid, *wait)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
 	}
 	fmt.Fprintf(stdout, "mysimbdp (pid %d) stopped\n", pid)
 	return nil
