@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 
 	"github.com/mysimbdp/mysimbdp/infra/build/fnbuild"
-	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
 	"github.com/mysimbdp/mysimbdp/infra/build/stack"
+	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
 )
 
 func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
