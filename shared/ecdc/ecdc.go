@@ -64,7 +64,11 @@ func Row(i int) string { return string(AppendRow(nil, i)) }
 
 // AppendRow appends Row(i) to dst; generating gigabytes goes at hundreds
 // of thousands of rows per second this way.
-func AppendRow(dst []byte, i int) []byte {
+func AppendRow(dst []byte, i int) []byte { return appendRow(dst, i, 0) }
+
+// appendRow appends row i with its deaths raised by more, as a source's
+// correction of an earlier day would.
+func appendRow(dst []byte, i, more int) []byte {
 	d, cycle := day(i)
 	dd, mm, yy := int64(d.Day()), int64(d.Month()), int64(d.Year())
 	dst = strconv.AppendInt(dst, dd, 10)
@@ -75,7 +79,7 @@ func AppendRow(dst []byte, i int) []byte {
 	dst = strconv.AppendInt(dst, mm, 10)
 	dst = append(dst, '/')
 	dst = strconv.AppendInt(dst, yy, 10)
-	for _, v := range [...]int64{dd, mm, yy, int64(cases(i)), int64(i % 13)} {
+	for _, v := range [...]int64{dd, mm, yy, int64(cases(i)), int64(i%13 + more)} {
 		dst = append(dst, ',')
 		dst = strconv.AppendInt(dst, v, 10)
 	}
@@ -130,22 +134,27 @@ type Options struct {
 	// ExtraHeader is appended to the header row (e.g. ",padding") and Pad
 	// to every row, to make large files from fewer rows.
 	ExtraHeader, Pad string
+	// Correct, when above 0, raises deaths by one in every Correct-th row
+	// (row i with i%Correct == 0): the same keys with 1/Correct of the
+	// rows changed, as the next day's file of a daily source is.
+	Correct int
 }
 
 // Reader generates a CSV file on the fly, so that a file of any size is
 // never in memory.
 type Reader struct {
-	i, to int
-	limit int64 // stop adding rows once this many bytes are out; <0: no limit
-	n     int64
-	pad   string
-	buf   []byte
-	off   int
+	i, to   int
+	limit   int64 // stop adding rows once this many bytes are out; <0: no limit
+	n       int64
+	pad     string
+	correct int
+	buf     []byte
+	off     int
 }
 
 // NewReader returns the file of rows [from, to).
 func NewReader(from, to int, o Options) *Reader {
-	return &Reader{i: from, to: to, limit: -1, pad: o.Pad, buf: []byte("\ufeff" + Header + o.ExtraHeader + "\r\n")}
+	return &Reader{i: from, to: to, limit: -1, pad: o.Pad, correct: o.Correct, buf: []byte("\ufeff" + Header + o.ExtraHeader + "\r\n")}
 }
 
 // NewSizedReader returns a file of rows 0, 1, ... that ends with the first
@@ -160,7 +169,11 @@ func (r *Reader) Read(p []byte) (int, error) {
 	if r.off == len(r.buf) {
 		r.buf, r.off = r.buf[:0], 0
 		for len(r.buf) < 64<<10 && r.i < r.to && (r.limit < 0 || r.n+int64(len(r.buf)) < r.limit) {
-			r.buf = AppendRow(r.buf, r.i)
+			more := 0
+			if r.correct > 0 && r.i%r.correct == 0 {
+				more = 1
+			}
+			r.buf = appendRow(r.buf, r.i, more)
 			r.buf = append(r.buf, r.pad...)
 			r.buf = append(r.buf, '\r', '\n')
 			r.i++

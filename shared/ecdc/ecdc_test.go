@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -90,5 +91,32 @@ func TestProfilesMatchTheDemoTenants(t *testing.T) {
 			p.Sink.Collection != demo.Sink.Collection || p.Sink.UnknownFields != demo.Sink.UnknownFields {
 			t.Errorf("%s: profile shape differs from the demo tenant's", tt.file)
 		}
+	}
+}
+
+func TestCorrectedFileChangesOnlyEveryNthRow(t *testing.T) {
+	got, err := io.ReadAll(NewReader(0, 1000, Options{Correct: 100}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := strings.Split(string(CSV(0, 1000)), "\r\n")
+	lines := strings.Split(string(got), "\r\n")
+	if len(lines) != len(orig) {
+		t.Fatalf("%d lines, want %d", len(lines), len(orig))
+	}
+	changed := 0
+	for n := range lines {
+		if lines[n] == orig[n] {
+			continue
+		}
+		changed++
+		i := n - 1 // line 0 is the header
+		f, o := strings.Split(lines[n], ","), strings.Split(orig[n], ",")
+		if i%100 != 0 || f[5] != strconv.Itoa(i%13+1) || o[5] != strconv.Itoa(i%13) || f[7] != o[7] || f[0] != o[0] {
+			t.Errorf("row %d: %q, was %q: want only deaths one higher, in every 100th row", i, lines[n], orig[n])
+		}
+	}
+	if changed != 10 {
+		t.Fatalf("%d rows changed, want 10 of 1000", changed)
 	}
 }
