@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
+	"log/slog"
 	"os"
 	"os/signal"
 	"time"
@@ -87,7 +88,32 @@ func runBatch(ctx context.Context, args []string) error {
 	baselineMB := fs.Int("baseline-mb", 256, "MiB of the same data parsed in-process as the huge file's baseline (0 skips it)")
 	tenants := fs.Int("tenants", 2, "tenants of the seed workload (0 skips it)")
 	files := fs.Int("files", 5, "4.3 MB files per tenant of the seed workload")
+	pFiles := fs.Int("platform-files", 10, "files of the full-path run through every process of the platform (0 skips it)")
+	pRows := fs.Int("platform-rows", bench.SeedRowsPerFile, "rows per file of the full-path run")
+	pTimeout := fs.Duration("platform-timeout", 20*time.Minute, "longest wait of each full-path upload for its reports")
+	inProcess := fs.Bool("in-process", true, "also run the in-process measurements (HandleEvent called directly, no MinIO event, connector, provider or function process)")
 	_ = fs.Parse(args)
+
+	if *pFiles > 0 {
+		dir, err := os.MkdirTemp("", "mysimbdp-bench-platform")
+		if err != nil {
+			return fmt.Errorf("create a work folder: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		fmt.Fprintln(os.Stderr, "starting the whole local platform...")
+		res, err := bench.RunPlatformBatch(ctx, *repo, dir, bench.PlatformOptions{
+			Files: *pFiles, RowsPerFile: *pRows, Uploaders: 4, PhaseTimeout: *pTimeout,
+			Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+		}, os.Stderr)
+		if err != nil {
+			return err
+		}
+		res.Print(os.Stdout)
+	}
+	if !*inProcess {
+		return nil
+	}
+	fmt.Fprintln(os.Stdout, "\nbatch, in process (HandleEvent called directly):")
 
 	dir, err := os.MkdirTemp("", "mysimbdp-bench-batch")
 	if err != nil {
