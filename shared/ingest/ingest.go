@@ -411,7 +411,7 @@ func (b *Batch) read(ctx context.Context, rep *Report) error {
 // isFileLevel tells a problem of the file (permanent) from one of reading
 // it (worth retrying).
 func isFileLevel(err error) bool {
-	for _, e := range []error{records.ErrEmpty, records.ErrHeader, records.ErrFormat, records.ErrSyntax, records.ErrTooLarge} {
+	for _, e := range []error{records.ErrEmpty, records.ErrHeader, records.ErrFormat, records.ErrSyntax, records.ErrTooLarge, records.ErrInflates, records.ErrRecordTooLarge} {
 		if errors.Is(err, e) {
 			return true
 		}

@@ -10,6 +10,8 @@ func Defaults() Profile {
 	return Profile{
 		Batch: Batch{
 			MaxFileSize:       4_000_000_000,
+			MaxGzipRatio:      100,
+			MaxRecordSize:     1 << 20,
 			MaxFilesPerWindow: 10,
 			Window:            Duration(time.Minute),
 			Formats:           []Format{FormatCSV, FormatJSON, FormatNDJSON},

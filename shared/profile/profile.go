@@ -24,7 +24,16 @@ type Profile struct {
 
 // Batch holds the limits and options of batch (file) ingestion.
 type Batch struct {
-	MaxFileSize       Size     `yaml:"max_file_size"`
+	// MaxFileSize bounds a file as stored and, when it is gzip, as
+	// decompressed: what is read, not only what is uploaded.
+	MaxFileSize Size `yaml:"max_file_size"`
+	// MaxGzipRatio bounds how many times its compressed size a gzip file
+	// may grow as it is read, so that a small bomb is refused after its
+	// first megabyte rather than at max_file_size.
+	MaxGzipRatio int `yaml:"max_gzip_ratio"`
+	// MaxRecordSize bounds one CSV record, NDJSON line or JSON array
+	// element, which is held whole in memory while it is parsed.
+	MaxRecordSize     Size     `yaml:"max_record_size"`
 	MaxFilesPerWindow int      `yaml:"max_files_per_window"`
 	Window            Duration `yaml:"window"`
 	Formats           []Format `yaml:"formats"`

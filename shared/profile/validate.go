@@ -83,6 +83,12 @@ func (v *validator) batch() {
 	if b.MaxFileSize <= 0 {
 		v.errf("batch.max_file_size", "must be more than 0 bytes")
 	}
+	if b.MaxGzipRatio < 1 {
+		v.errf("batch.max_gzip_ratio", "%d: must be at least 1", b.MaxGzipRatio)
+	}
+	if b.MaxRecordSize < 1024 || b.MaxRecordSize > 64<<20 {
+		v.errf("batch.max_record_size", "%s: must be from 1KiB to 64MiB", b.MaxRecordSize)
+	}
 	if b.MaxFilesPerWindow < 1 {
 		v.errf("batch.max_files_per_window", "%d: must be at least 1", b.MaxFilesPerWindow)
 	}

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mysimbdp/mysimbdp/shared/profile"
 )
 
 // jsonArraySource reads a JSON array of objects element by element with
@@ -17,13 +19,44 @@ import (
 // before it have been yielded.
 type jsonArraySource struct {
 	dec  *json.Decoder
+	in   *elementBound
 	plan *Plan
 	n    int
 	raw  json.RawMessage
 }
 
-func newJSONArraySource(r io.Reader, pl *Plan) (*jsonArraySource, error) {
-	dec := json.NewDecoder(r)
+// elementBound stops the decoder's reading once it has read more than
+// max (plus its read-ahead) past the start of the element it decodes: the
+// decoder holds an element whole, so without it one huge element would
+// take all the memory there is.
+type elementBound struct {
+	r           io.Reader
+	read, start int64
+	max         int64
+}
+
+func (b *elementBound) Read(p []byte) (int, error) {
+	room := b.max - (b.read - b.start)
+	if room <= 0 {
+		return 0, errElementTooLarge
+	}
+	if int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	return n, err
+}
+
+var errElementTooLarge = errors.New("element too large")
+
+func newJSONArraySource(r io.Reader, pl *Plan, maxElement int) (*jsonArraySource, error) {
+	// The decoder reads ahead of the element it decodes, at most its
+	// buffer, which grows to about twice the largest element it held: an
+	// element over maxElement but within this bound is read whole and
+	// becomes a bad row; past it the file ends.
+	in := &elementBound{r: r, max: 4*int64(maxElement) + bufSize}
+	dec := json.NewDecoder(in)
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
@@ -31,10 +64,11 @@ func newJSONArraySource(r io.Reader, pl *Plan) (*jsonArraySource, error) {
 	if d, ok := tok.(json.Delim); !ok || d != '[' {
 		return nil, fmt.Errorf("%w: want a JSON array of objects, found %v", ErrFormat, tok)
 	}
-	return &jsonArraySource{dec: dec, plan: pl}, nil
+	return &jsonArraySource{dec: dec, in: in, plan: pl}, nil
 }
 
 func (s *jsonArraySource) next(vals []any) (row, error) {
+	s.in.start = s.dec.InputOffset()
 	if !s.dec.More() {
 		if _, err := s.dec.Token(); err != nil {
 			return row{}, s.syntax(err)
@@ -47,9 +81,17 @@ func (s *jsonArraySource) next(vals []any) (row, error) {
 	s.n++
 	s.raw = s.raw[:0]
 	if err := s.dec.Decode(&s.raw); err != nil {
+		if errors.Is(err, errElementTooLarge) {
+			return row{}, fmt.Errorf("%w (%s): element %d; a JSON array cannot be read past it",
+				ErrRecordTooLarge, profile.Size(s.plan.maxRecord), s.n)
+		}
 		return row{}, s.syntax(err)
 	}
 	r := row{line: s.n, raw: s.raw}
+	if len(s.raw) > s.plan.maxRecord {
+		r.reason = fmt.Sprintf("element is longer than %d bytes (batch.max_record_size)", s.plan.maxRecord)
+		return r, nil
+	}
 	obj, reason := decodeObject(s.raw)
 	if reason != "" {
 		r.reason = reason

@@ -29,6 +29,7 @@ type Plan struct {
 	delim         byte
 	header        bool
 	maxFileSize   int64
+	maxGzipRatio  int64
 	maxRecord     int
 }
 
@@ -54,10 +55,6 @@ type output struct {
 	slot int
 }
 
-// DefaultMaxRecord bounds one CSV record or NDJSON line, so that a runaway
-// quote or a binary file without newlines cannot exhaust memory.
-const DefaultMaxRecord = 1 << 20
-
 // Compile validates the profile and compiles it into a Plan.
 func Compile(p *profile.Profile) (*Plan, error) {
 	if err := p.Validate(); err != nil {
@@ -73,7 +70,8 @@ func Compile(p *profile.Profile) (*Plan, error) {
 		delim:         p.Batch.CSV.Delimiter[0],
 		header:        p.Batch.CSV.Header,
 		maxFileSize:   int64(p.Batch.MaxFileSize),
-		maxRecord:     DefaultMaxRecord,
+		maxGzipRatio:  int64(p.Batch.MaxGzipRatio),
+		maxRecord:     int(p.Batch.MaxRecordSize),
 	}
 	stored := map[string]int{} // stored name → slot
 	for i, f := range p.Sink.Schema {

@@ -133,7 +133,7 @@ func (r *Reader) open() error {
 		if err != nil {
 			return fmt.Errorf("%w: bad gzip header: %v", ErrFormat, err)
 		}
-		body = bufio.NewReaderSize(zr, bufSize)
+		body = bufio.NewReaderSize(&inflated{r: zr, compressed: r.count, max: r.plan.maxFileSize, ratio: r.plan.maxGzipRatio}, bufSize)
 		name = strings.TrimSuffix(name, ".gz")
 	}
 	if b, _ := body.Peek(3); bytes.Equal(b, []byte("\xef\xbb\xbf")) {
@@ -175,7 +175,7 @@ func (r *Reader) open() error {
 	switch r.format {
 	case profile.FormatJSON:
 		r.unit = "element"
-		r.src, err = newJSONArraySource(body, r.plan)
+		r.src, err = newJSONArraySource(body, r.plan, r.plan.maxRecord)
 	case profile.FormatNDJSON:
 		r.src = &ndjsonSource{lines: l, plan: r.plan}
 	default:
@@ -223,6 +223,33 @@ func (c *counter) Read(p []byte) (int, error) {
 	c.n += int64(n)
 	if c.max > 0 && c.n > c.max {
 		return n, fmt.Errorf("%w (%s)", ErrTooLarge, profile.Size(c.max))
+	}
+	return n, err
+}
+
+// ratioGrace is how much a gzip file may inflate before its ratio is
+// judged: a file's first block can be far more compressible than the rest.
+const ratioGrace = 1 << 20
+
+// inflated counts a gzip file's decompressed bytes and enforces
+// batch.max_file_size on them, and batch.max_gzip_ratio against the
+// compressed bytes read so far, so that a small file cannot expand into
+// more than a large one may hold.
+type inflated struct {
+	r          io.Reader
+	compressed *counter
+	n          int64
+	max, ratio int64
+}
+
+func (f *inflated) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	f.n += int64(n)
+	if f.max > 0 && f.n > f.max {
+		return n, fmt.Errorf("%w (%s), decompressed", ErrTooLarge, profile.Size(f.max))
+	}
+	if f.ratio > 0 && f.n > ratioGrace && f.n > f.ratio*f.compressed.n {
+		return n, fmt.Errorf("%w: %d bytes from %d compressed, over %d times", ErrInflates, f.n, f.compressed.n, f.ratio)
 	}
 	return n, err
 }

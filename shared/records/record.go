@@ -90,4 +90,11 @@ var (
 	ErrFormat   = errors.New("unsupported file")
 	ErrSyntax   = errors.New("syntax error")
 	ErrTooLarge = errors.New("file is larger than batch.max_file_size")
+	// ErrInflates: a gzip file grew past batch.max_gzip_ratio times its
+	// compressed size (a decompression bomb, or a limit set too low).
+	ErrInflates = errors.New("gzip file inflates more than batch.max_gzip_ratio allows")
+	// ErrRecordTooLarge: a JSON array element over batch.max_record_size;
+	// the array cannot be read past it. (An over-long CSV record or NDJSON
+	// line is only a bad row: reading goes on at the next line.)
+	ErrRecordTooLarge = errors.New("record is larger than batch.max_record_size")
 )

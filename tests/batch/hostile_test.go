@@ -1,0 +1,76 @@
+package batch
+
+import (
+	"bytes"
+	"compress/gzip"
+	"strings"
+	"testing"
+
+	"github.com/mysimbdp/mysimbdp/shared/ecdc"
+	"github.com/mysimbdp/mysimbdp/shared/ingest"
+)
+
+// gzipOf compresses data at the best level: a run of identical rows
+// shrinks about a thousand times.
+func gzipOf(t testing.TB, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if _, err := zw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// Files built to exhaust a replica or the database are refused as files,
+// with a reason a tenant can act on, after little was read; the limits are
+// on what is read (decompressed), not only on what was uploaded.
+func TestHostileFilesAreRefusedEarly(t *testing.T) {
+	const tenant = "hostile"
+	// ECDC rows gzip about 13.6 to one: a ratio limit of 10 stands for a
+	// bomb against the default of 100, with rows whose keys differ.
+	b := newBatch(t, tenant1Profile(tenant, `  max_file_size: 16MiB
+  max_gzip_ratio: 10
+  max_files_per_window: 100
+  window: 1m
+  formats: [csv, json]`))
+	// ~14 MB inflated from ~1 MB each, with keys of their own.
+	bomb, over := gzipOf(t, ecdc.CSV(0, 200_000)), gzipOf(t, ecdc.CSV(200_000, 400_000))
+	// One element of 6 MiB: past what the reader holds for one (4 MiB).
+	huge := []byte("[" + string(ecdc.JSON(7)) + `,{"pad":"` + strings.Repeat("x", 6<<20) + `"}]`)
+
+	for _, tc := range []struct {
+		name, key string
+		data      []byte
+		reason    string
+		maxOK     int64
+	}{
+		{name: "gzip file over its ratio", key: "bomb.csv.gz", data: bomb,
+			reason: "gzip file inflates more than batch.max_gzip_ratio allows", maxOK: (1<<20 + 256<<10) / 60},
+		{name: "small upload, too large once decompressed", key: "over.csv.gz", data: over,
+			reason: "file is larger than batch.max_file_size (4MiB), decompressed", maxOK: 4 << 20 / 60},
+		{name: "one JSON element of 6 MiB", key: "huge.json", data: huge,
+			reason: "record is larger than batch.max_record_size (1MiB): element 2", maxOK: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key := "incoming/" + tc.key
+			bb := b
+			if tc.key == "over.csv.gz" { // the same file with the default ratio
+				bb = newBatch(t, tenant1Profile(tenant, "  max_file_size: 4MiB\n  max_files_per_window: 100\n  window: 1m"))
+			}
+			rep := handle(t, bb, put(t, tenant, key, tc.data))
+			if rep.Status != ingest.StatusRejected || !strings.Contains(rep.Error, tc.reason) {
+				t.Fatalf("report %s: %q, want rejected saying %q", rep.Status, rep.Error, tc.reason)
+			}
+			if rep.RowsOK > tc.maxOK {
+				t.Errorf("%d rows read before the refusal, want at most %d", rep.RowsOK, tc.maxOK)
+			}
+			if dst := ingest.Destination(key, rep.Status); exists(t, tenant, key) || !exists(t, tenant, dst) {
+				t.Errorf("%s not moved to %s", key, dst)
+			}
+		})
+	}
+}
