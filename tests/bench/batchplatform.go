@@ -194,14 +194,17 @@ func uploadAndWait(ctx context.Context, s3 *minio.Client, phase string, o Platfo
 	for len(pending) > 0 {
 		for key := range pending {
 			rep, ok, err := readReport(wctx, s3, key)
+			if err != nil && wctx.Err() != nil {
+				break // timed out: said below
+			}
 			if err != nil {
-				return 0, err
+				return time.Since(start), err
 			}
 			if !ok {
 				continue
 			}
 			if rep.Status != ingest.StatusDone || rep.RowsOK != int64(o.RowsPerFile) {
-				return 0, fmt.Errorf("%s: status %s with %d rows ok and %d rejected, want done with %d: %s",
+				return time.Since(start), fmt.Errorf("%s: status %s with %d rows ok and %d rejected, want done with %d: %s",
 					rep.Key, rep.Status, rep.RowsOK, rep.RowsRejected, o.RowsPerFile, rep.Error)
 			}
 			delete(pending, key)
@@ -289,6 +292,10 @@ func (p PlatformBatch) Print(w io.Writer) {
 		p.Files, p.RowsPerFile, float64(p.Bytes)/1e6, "with minio-go")
 	fmt.Fprintf(w, "  %-34s %8s %12s\n", "path", "seconds", "rows/s")
 	line := func(name string, d time.Duration, err error) {
+		if d == 0 && err == nil {
+			fmt.Fprintf(w, "  %-34s %8s\n", name, "not run")
+			return
+		}
 		if err != nil {
 			fmt.Fprintf(w, "  %-34s %8.1f %12s  (%v)\n", name, d.Seconds(), "-", err)
 			return
