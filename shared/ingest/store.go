@@ -115,6 +115,9 @@ func (b *Batch) write(ctx context.Context, coll *mongo.Collection, docs []any, r
 	if b.discard && coll == b.sink { // benchmarking aid: see Config.Sink
 		return nil
 	}
+	if replace {
+		docs = lastPerID(docs)
+	}
 	_, err := coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	if err == nil {
 		return nil
@@ -142,6 +145,27 @@ func (b *Batch) write(ctx context.Context, coll *mongo.Collection, docs []any, r
 	return b.replacing.Run(ctx, coll, dups, func(_, n int, err error) error {
 		return fmt.Errorf("replace %d documents already in %s: %w", n, coll.Name(), err)
 	})
+}
+
+// lastPerID keeps, of documents sharing an _id (rows with one business
+// key), only the last, in order: it is what would be stored in the end,
+// and every other one would cost a replace, the store's slowest write (a
+// file repeating one key 3000 times took 18 s instead of 2.4 s).
+func lastPerID(docs []any) []any {
+	last := make(map[any]int, len(docs))
+	for i, d := range docs {
+		last[idOf(d)] = i
+	}
+	if len(last) == len(docs) {
+		return docs
+	}
+	kept := make([]any, 0, len(last))
+	for i, d := range docs {
+		if last[idOf(d)] == i {
+			kept = append(kept, d)
+		}
+	}
+	return kept
 }
 
 // idOf is the _id of a document this package built.

@@ -3,8 +3,11 @@ package batch
 import (
 	"bytes"
 	"compress/gzip"
+	"strconv"
 	"strings"
 	"testing"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/ingest"
@@ -72,5 +75,34 @@ func TestHostileFilesAreRefusedEarly(t *testing.T) {
 				t.Errorf("%s not moved to %s", key, dst)
 			}
 		})
+	}
+}
+
+// A file that repeats a key many times — a log of corrections, or a
+// hostile one — stores it once, with its last row.
+func TestRepeatedKeysInOneFileLastWins(t *testing.T) {
+	const tenant = "repeats"
+	b := newBatch(t, tenant1Profile(tenant, defaultLimits))
+	// Rows without a quoted comma; one hot key, as in a bomb of one row.
+	keys := []int{0}
+	var csv strings.Builder
+	csv.WriteString(ecdc.Header + "\r\n")
+	const rounds = 3000
+	for r := range rounds {
+		for _, i := range keys {
+			f := strings.Split(ecdc.Row(i), ",")
+			f[4] = strconv.Itoa(r) // cases: the round, so the last round must win
+			csv.WriteString(strings.Join(f, ",") + "\r\n")
+		}
+	}
+	rep := handle(t, b, put(t, tenant, "incoming/corrections.csv", []byte(csv.String())))
+	if rep.Status != ingest.StatusDone || rep.RowsOK != int64(rounds*len(keys)) {
+		t.Fatalf("report %s with %d rows ok: %s; want done with %d", rep.Status, rep.RowsOK, rep.Error, rounds*len(keys))
+	}
+	if n := count(t, tenant, "covid_daily", nil); n != int64(len(keys)) {
+		t.Fatalf("%d documents, want %d: one per key", n, len(keys))
+	}
+	if n := count(t, tenant, "covid_daily", bson.D{{Key: "cases", Value: rounds - 1}}); n != int64(len(keys)) {
+		t.Errorf("%d documents hold the last round's cases (%d), want all %d", n, rounds-1, len(keys))
 	}
 }
