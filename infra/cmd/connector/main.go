@@ -58,10 +58,19 @@ func main() {
 	}
 }
 
-func run(args []string, getenv func(string) string) error {
+// settings are the flags and the environment as run reads them.
+type settings struct {
+	env                                        contract.Env
+	cfg                                        connector.Config
+	gatewayURL, secrets, metricsAddr, logLevel string
+}
+
+// parse reads the environment through contract.FromEnv, then the flags,
+// which win over it.
+func parse(args []string, getenv func(string) string) (settings, error) {
 	env, err := contract.FromEnv(getenv)
 	if err != nil {
-		return err
+		return settings{}, err
 	}
 	def := connector.DefaultConfig()
 	if env.NATSURL == "" {
@@ -94,7 +103,7 @@ func run(args []string, getenv func(string) string) error {
 	fs.IntVar(&cfg.StreamMaxBatchBytes, "stream-max-batch-bytes", def.StreamMaxBatchBytes, "record bytes in one stream batch")
 	fs.IntVar(&cfg.StreamMaxConcurrent, "stream-max-concurrent", def.StreamMaxConcurrent, "stream batches in flight per function, whatever its replicas")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return settings{}, err
 	}
 	cfg.NATSURL = *natsURL
 	// NATS credentials, like the gateway's, may come from the environment
@@ -103,23 +112,31 @@ func run(args []string, getenv func(string) string) error {
 	if user, err := os.ReadFile(filepath.Join(*secrets, "nats-user")); err == nil && cfg.NATSUser == "" {
 		pass, err := os.ReadFile(filepath.Join(*secrets, "nats-password"))
 		if err != nil {
-			return fmt.Errorf("NATS user given in %s but no nats-password: %w", *secrets, err)
+			return settings{}, fmt.Errorf("NATS user given in %s but no nats-password: %w", *secrets, err)
 		}
 		cfg.NATSUser, cfg.NATSPassword = strings.TrimSpace(string(user)), strings.TrimSpace(string(pass))
 	}
+	return settings{env: env, cfg: cfg, gatewayURL: *gatewayURL, secrets: *secrets, metricsAddr: *metricsAddr, logLevel: *logLevel}, nil
+}
 
+func run(args []string, getenv func(string) string) error {
+	st, err := parse(args, getenv)
+	if err != nil {
+		return err
+	}
+	cfg := st.cfg
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("log level %q: %w", *logLevel, err)
+	if err := level.UnmarshalText([]byte(st.logLevel)); err != nil {
+		return fmt.Errorf("log level %q: %w", st.logLevel, err)
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	env.Warn(log)
+	st.env.Warn(log)
 
 	var gw *gateway.Client
-	if env.GatewayUser != "" {
-		gw, err = gateway.New(*gatewayURL, env.GatewayUser, env.GatewayPassword)
+	if st.env.GatewayUser != "" {
+		gw, err = gateway.New(st.gatewayURL, st.env.GatewayUser, st.env.GatewayPassword)
 	} else {
-		gw, err = gateway.NewFromSecrets(*gatewayURL, *secrets)
+		gw, err = gateway.NewFromSecrets(st.gatewayURL, st.secrets)
 	}
 	if err != nil {
 		return err
@@ -136,13 +153,13 @@ func run(args []string, getenv func(string) string) error {
 
 	var srv *http.Server
 	srvErr := make(chan error, 1)
-	if *metricsAddr != "" {
+	if st.metricsAddr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", c.MetricsHandler())
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("OK")) })
-		ln, err := net.Listen("tcp", *metricsAddr)
+		ln, err := net.Listen("tcp", st.metricsAddr)
 		if err != nil {
-			return fmt.Errorf("metrics listener on %s: %w", *metricsAddr, err)
+			return fmt.Errorf("metrics listener on %s: %w", st.metricsAddr, err)
 		}
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { srvErr <- srv.Serve(ln) }()
