@@ -5,25 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
-)
 
-// Names used by the platform; the defaults of Config.
-const (
-	DefaultS3EventsStream          = "S3EVENTS"
-	DefaultS3EventsSubject         = "mysimbdp.s3.events"
-	DefaultDurable                 = "mysimbdp-connector-s3"
-	DefaultWaitingStream           = "S3WAITING"
-	DefaultWaitingSubjectPrefix    = "mysimbdp.s3.waiting"
-	DefaultDeadLetterStream        = "DEADLETTER"
-	DefaultDeadLetterSubjectPrefix = "mysimbdp.deadletter"
-	DefaultReportsStream           = "REPORTS"
-	DefaultReportsSubject          = "mysimbdp.reports"
-
-	// TenantLabel names the tenant a function belongs to.
-	TenantLabel = "com.mysimbdp.tenant"
-	// TopicAnnotation lists the topics a function subscribes to, as the
-	// OpenFaaS connector-sdk reads it.
-	TopicAnnotation = "topic"
+	"github.com/mysimbdp/mysimbdp/infra/connector/stream"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // Config is how a Connector runs. DefaultConfig gives every field its
@@ -32,6 +16,9 @@ const (
 type Config struct {
 	// NATSURL is the NATS server (default nats://127.0.0.1:4222).
 	NATSURL string
+	// NATSUser and NATSPassword, when set, authenticate to NATS (user
+	// credentials written in NATSURL take precedence).
+	NATSUser, NATSPassword string
 
 	// Stream and Subject are where MinIO's bucket notifications are kept
 	// (defaults S3EVENTS, mysimbdp.s3.events).
@@ -42,7 +29,7 @@ type Config struct {
 	Durable string
 	// WaitingStream and WaitingSubjectPrefix are where deferred events
 	// wait until their time, out of the consumer every tenant shares
-	// (defaults S3WAITING, mysimbdp.s3.waiting; see wait.go).
+	// (defaults S3WAITING, mysimbdp.s3.waiting; see package s3event).
 	WaitingStream        string
 	WaitingSubjectPrefix string
 	// IncomingPrefix is the object-key prefix whose uploads are ingested
@@ -136,17 +123,17 @@ type Config struct {
 // DefaultConfig returns the configuration with every default filled in.
 func DefaultConfig() Config {
 	return Config{
-		NATSURL:                 "nats://127.0.0.1:4222",
-		Stream:                  DefaultS3EventsStream,
-		Subject:                 DefaultS3EventsSubject,
-		Durable:                 DefaultDurable,
-		WaitingStream:           DefaultWaitingStream,
-		WaitingSubjectPrefix:    DefaultWaitingSubjectPrefix,
+		NATSURL:                 contract.DefaultNATSURL,
+		Stream:                  contract.S3EventsStream,
+		Subject:                 contract.S3EventsSubject,
+		Durable:                 contract.S3EventsDurable,
+		WaitingStream:           contract.WaitingStream,
+		WaitingSubjectPrefix:    contract.WaitingSubjectPrefix,
 		IncomingPrefix:          "incoming/",
-		DeadLetterStream:        DefaultDeadLetterStream,
-		DeadLetterSubjectPrefix: DefaultDeadLetterSubjectPrefix,
-		ReportsStream:           DefaultReportsStream,
-		ReportsSubject:          DefaultReportsSubject,
+		DeadLetterStream:        contract.DeadLetterStream,
+		DeadLetterSubjectPrefix: contract.DeadLetterSubjectPrefix,
+		ReportsStream:           contract.ReportsStream,
+		ReportsSubject:          contract.ReportSubjectPrefix,
 		ReportsMaxAge:           24 * time.Hour,
 		EventsMaxAge:            7 * 24 * time.Hour,
 		DeadLetterMaxAge:        30 * 24 * time.Hour,
@@ -234,9 +221,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxDeliveries < c.MaxAttempts {
 		errs = append(errs, fmt.Errorf("MaxDeliveries %d is below MaxAttempts %d", c.MaxDeliveries, c.MaxAttempts))
 	}
-	if c.StreamMaxAckPending < MaxBatchSize {
+	if c.StreamMaxAckPending < stream.MaxBatchSize {
 		// A batch of the largest size must fit in what may be out.
-		errs = append(errs, fmt.Errorf("StreamMaxAckPending %d is below the largest batch size %d", c.StreamMaxAckPending, MaxBatchSize))
+		errs = append(errs, fmt.Errorf("StreamMaxAckPending %d is below the largest batch size %d", c.StreamMaxAckPending, stream.MaxBatchSize))
 	}
 	if strings.ContainsAny(c.ReportsSubject, "*> \t") {
 		errs = append(errs, fmt.Errorf("ReportsSubject %q must be a literal subject", c.ReportsSubject))

@@ -26,6 +26,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/build/images"
 	"github.com/mysimbdp/mysimbdp/infra/local/natsd"
 	"github.com/mysimbdp/mysimbdp/infra/provider"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
@@ -217,11 +218,11 @@ func (e *env) deploy(s fnSpec) string {
 	}
 	labels := map[string]string{}
 	if s.tenant != "" {
-		labels[TenantLabel] = s.tenant
+		labels[contract.LabelTenant] = s.tenant
 	}
 	ann := map[string]string{}
 	if s.topic != "" {
-		ann[TopicAnnotation] = s.topic
+		ann[contract.AnnotationTopic] = s.topic
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -268,7 +269,7 @@ func (e *env) publish(body []byte) uint64 {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ack, err := e.js.Publish(ctx, DefaultS3EventsSubject, body)
+	ack, err := e.js.Publish(ctx, contract.S3EventsSubject, body)
 	if err != nil {
 		e.t.Fatalf("publish event: %v", err)
 	}
@@ -314,7 +315,7 @@ func (e *env) waitIdle(seq uint64, timeout time.Duration) *jetstream.ConsumerInf
 	harness.Until(e.t, timeout, "the connector to settle every event", func() (bool, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		cons, err := e.js.Consumer(ctx, DefaultS3EventsStream, DefaultDurable)
+		cons, err := e.js.Consumer(ctx, contract.S3EventsStream, contract.S3EventsDurable)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -333,11 +334,11 @@ func (e *env) deadLetter(tenant string) *jetstream.RawStreamMsg {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	s, err := e.js.Stream(ctx, DefaultDeadLetterStream)
+	s, err := e.js.Stream(ctx, contract.DeadLetterStream)
 	if err != nil {
 		e.t.Fatalf("dead-letter stream: %v", err)
 	}
-	m, err := s.GetLastMsgForSubject(ctx, DefaultDeadLetterSubjectPrefix+"."+tenant)
+	m, err := s.GetLastMsgForSubject(ctx, contract.DeadLetterSubjectPrefix+"."+tenant)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil
 	}

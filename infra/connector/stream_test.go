@@ -13,10 +13,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mysimbdp/mysimbdp/tests/harness"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/openfaas/faas-provider/types"
+
+	"github.com/mysimbdp/mysimbdp/infra/connector/control"
+	"github.com/mysimbdp/mysimbdp/infra/connector/core"
+	"github.com/mysimbdp/mysimbdp/infra/connector/stream"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
 
 // streamCall is one line the stream test function wrote.
@@ -82,7 +87,7 @@ func (e *env) createTenantStream(tenant string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := e.js.CreateStream(ctx, jetstream.StreamConfig{
-		Name: TenantStream(tenant), Subjects: []string{TenantSubjects(tenant)}, Storage: jetstream.FileStorage,
+		Name: contract.TenantStream(tenant), Subjects: []string{contract.TenantSubjects(tenant)}, Storage: jetstream.FileStorage,
 	}); err != nil {
 		e.t.Fatalf("create stream of %s: %v", tenant, err)
 	}
@@ -96,8 +101,8 @@ func (e *env) deployStream(name, tenant, topic string, ann, env map[string]strin
 	for k, v := range env {
 		envVars[k] = v
 	}
-	labels := map[string]string{TenantLabel: tenant}
-	annotations := map[string]string{TopicAnnotation: topic}
+	labels := map[string]string{contract.LabelTenant: tenant}
+	annotations := map[string]string{contract.AnnotationTopic: topic}
 	for k, v := range ann {
 		annotations[k] = v
 	}
@@ -116,7 +121,7 @@ func (e *env) deployStream(name, tenant, topic string, ann, env map[string]strin
 // carry a Nats-Msg-Id, odd ones are known by stream:sequence.
 func (e *env) publishRecords(subject string, n int, data func(i int) string) []string {
 	e.t.Helper()
-	stream := TenantStream(strings.Split(subject, ".")[1])
+	stream := contract.TenantStream(strings.Split(subject, ".")[1])
 	futures := make([]jetstream.PubAckFuture, n)
 	ids := make([]string, n)
 	for i := range n {
@@ -153,7 +158,7 @@ func (e *env) publishRecords(subject string, n int, data func(i int) string) []s
 func (e *env) consumerInfo(tenant, fn string) (*jetstream.ConsumerInfo, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	cons, err := e.js.Consumer(ctx, TenantStream(tenant), StreamConsumerName(fn, defaultNS))
+	cons, err := e.js.Consumer(ctx, contract.TenantStream(tenant), stream.ConsumerName(fn, defaultNS))
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +239,7 @@ func TestStreamDelivery(t *testing.T) {
 	e.createTenantStream("tenant1")
 	e.createTenantStream("tenant2")
 	dir1 := e.deployStream("t1-stream", "tenant1", "ingest.tenant1.>",
-		map[string]string{BatchSizeAnnotation: "50", BatchWindowAnnotation: "20ms", MaxInflightAnnotation: "2"}, nil)
+		map[string]string{contract.AnnotationBatchSize: "50", contract.AnnotationBatchWindow: "20ms", contract.AnnotationMaxInflight: "2"}, nil)
 	dirNarrow := e.deployStream("t1-narrow", "tenant1", "ingest.tenant1.narrow.*", nil, nil)
 	dir2 := e.deployStream("t2-stream", "tenant2", "ingest.tenant2.>", nil, nil)
 	// Declares tenant1's subjects but belongs to tenant2: never routed.
@@ -319,14 +324,14 @@ func TestStreamDelivery(t *testing.T) {
 		t.Fatal("no dead letter for tenant1")
 	}
 	for k, want := range map[string]string{
-		DLHeaderRecordID: poison, DLHeaderAttempts: "3", DLHeaderFunction: "t1-stream." + defaultNS, DLHeaderTenant: "tenant1",
-		DLHeaderSubject: "ingest.tenant1.covid", DLHeaderStream: "ingest-tenant1", DLHeaderLastStatus: "200",
+		core.DLHeaderRecordID: poison, core.DLHeaderAttempts: "3", core.DLHeaderFunction: "t1-stream." + defaultNS, core.DLHeaderTenant: "tenant1",
+		core.DLHeaderSubject: "ingest.tenant1.covid", core.DLHeaderStream: "ingest-tenant1", core.DLHeaderLastStatus: "200",
 	} {
 		if got := dl.Header.Get(k); got != want {
 			t.Errorf("dead letter %s = %q, want %q", k, got, want)
 		}
 	}
-	if r := dl.Header.Get(DLHeaderReason); !strings.Contains(r, "poison record") || !strings.Contains(r, "gave up after 3 attempts") {
+	if r := dl.Header.Get(core.DLHeaderReason); !strings.Contains(r, "poison record") || !strings.Contains(r, "gave up after 3 attempts") {
 		t.Errorf("dead-letter reason %q", r)
 	}
 	if string(dl.Data) != `{"i":700,"note":"poison"}` {
@@ -355,7 +360,7 @@ func TestStreamPause(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.createTenantStream("tenant3")
-	dir := e.deployStream("t3-stream", "tenant3", "ingest.tenant3.>", map[string]string{BatchSizeAnnotation: "10"}, nil)
+	dir := e.deployStream("t3-stream", "tenant3", "ingest.tenant3.>", map[string]string{contract.AnnotationBatchSize: "10"}, nil)
 	e.runConnector()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -364,10 +369,10 @@ func TestStreamPause(t *testing.T) {
 	first := e.publishRecords("ingest.tenant3.a", 10, func(int) string { return "x" })
 	waitAcked(t, dir, first, 20*time.Second)
 
-	if err := Pause(ctx, e.js, "tenant3"); err != nil {
+	if err := control.Pause(ctx, e.js, "tenant3"); err != nil {
 		t.Fatal(err)
 	}
-	if p, err := Paused(ctx, e.js, "tenant3"); err != nil || !p {
+	if p, err := control.Paused(ctx, e.js, "tenant3"); err != nil || !p {
 		t.Fatalf("Paused = %v, %v; want true", p, err)
 	}
 	harness.Until(t, 5*time.Second, "the connector to see the pause", func() (bool, string) {
@@ -384,6 +389,15 @@ func TestStreamPause(t *testing.T) {
 	})
 	before := len(streamCalls(t, dir))
 	rest := e.publishRecords("ingest.tenant3.a", 100, func(int) string { return "y" })
+	// The server counts a consumer's pending records a moment after it
+	// acked their publish; held back, all 100 are counted.
+	harness.Until(t, 5*time.Second, "the 100 records to be pending", func() (bool, string) {
+		info, err := e.consumerInfo("tenant3", "t3-stream")
+		if err != nil {
+			return false, err.Error()
+		}
+		return info.NumPending == 100, fmt.Sprintf("pending %d, ack pending %d", info.NumPending, info.NumAckPending)
+	})
 	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
 		info, err := e.consumerInfo("tenant3", "t3-stream")
 		if err != nil {
@@ -397,10 +411,10 @@ func TestStreamPause(t *testing.T) {
 		t.Fatalf("function called %d times while paused", n-before)
 	}
 
-	if err := Resume(ctx, e.js, "tenant3"); err != nil {
+	if err := control.Resume(ctx, e.js, "tenant3"); err != nil {
 		t.Fatal(err)
 	}
-	if p, err := Paused(ctx, e.js, "tenant3"); err != nil || p {
+	if p, err := control.Paused(ctx, e.js, "tenant3"); err != nil || p {
 		t.Fatalf("Paused after Resume = %v, %v; want false", p, err)
 	}
 	waitAcked(t, dir, rest, 20*time.Second)
@@ -419,7 +433,7 @@ func TestStreamRestart(t *testing.T) {
 	e := newEnv(t)
 	e.createTenantStream("tenant4")
 	dir := e.deployStream("t4-stream", "tenant4", "ingest.tenant4.>",
-		map[string]string{BatchSizeAnnotation: "20", MaxInflightAnnotation: "2"}, map[string]string{"STREAMFN_SLEEP": "150ms"})
+		map[string]string{contract.AnnotationBatchSize: "20", contract.AnnotationMaxInflight: "2"}, map[string]string{"STREAMFN_SLEEP": "150ms"})
 	ids := e.publishRecords("ingest.tenant4.a", 300, func(i int) string { return fmt.Sprint(i) })
 
 	// First life: stop it mid-stream, with too short a shutdown for the
@@ -438,7 +452,7 @@ func TestStreamRestart(t *testing.T) {
 	// A crash after a pull: records handed out and never settled.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cons, err := e.js.Consumer(ctx, TenantStream("tenant4"), StreamConsumerName("t4-stream", defaultNS))
+	cons, err := e.js.Consumer(ctx, contract.TenantStream("tenant4"), stream.ConsumerName("t4-stream", defaultNS))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/openfaas/faas-provider/types"
 
-	"github.com/mysimbdp/mysimbdp/infra/connector"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 )
 
@@ -39,7 +39,7 @@ func Deployments(p *profile.Profile, env FunctionEnv, c Credentials) []types.Fun
 	var out []types.FunctionDeployment
 	if p.Apps.Batch != profile.AppOwn {
 		out = append(out, deployment(p, env, c, p.BatchFunction(), BatchImage,
-			map[string]string{connector.TopicAnnotation: "s3:" + p.Bucket()},
+			map[string]string{contract.AnnotationTopic: "s3:" + p.Bucket()},
 			map[string]string{
 				"MYSIMBDP_S3_ENDPOINT":   env.S3Endpoint,
 				"MYSIMBDP_S3_ACCESS_KEY": c.S3AccessKey,
@@ -54,7 +54,7 @@ func Deployments(p *profile.Profile, env FunctionEnv, c Credentials) []types.Fun
 	if p.Apps.Stream != profile.AppOwn {
 		out = append(out, deployment(p, env, c, p.StreamFunction(), StreamImage,
 			map[string]string{
-				connector.TopicAnnotation:   p.StreamSubject(),
+				contract.AnnotationTopic:    p.StreamSubject(),
 				"com.mysimbdp.batch-size":   "100",
 				"com.mysimbdp.batch-window": "20ms",
 				"com.mysimbdp.max-inflight": "2",
@@ -70,7 +70,7 @@ func Deployments(p *profile.Profile, env FunctionEnv, c Credentials) []types.Fun
 
 func deployment(p *profile.Profile, env FunctionEnv, c Credentials, name, image string, annotations, vars map[string]string) types.FunctionDeployment {
 	labels := map[string]string{
-		connector.TenantLabel: p.Tenant,
+		contract.LabelTenant: p.Tenant,
 		// OpenFaaS's min is at least one replica; "may go to zero when
 		// idle" is its own label, which the scaler reads.
 		"com.openfaas.scale.min": strconv.Itoa(max(p.Scaling.Min, 1)),

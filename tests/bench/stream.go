@@ -27,6 +27,8 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/build/fnbuild"
 	"github.com/mysimbdp/mysimbdp/infra/build/stack"
 	"github.com/mysimbdp/mysimbdp/infra/connector"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/infra/connector/stream"
 	"github.com/mysimbdp/mysimbdp/infra/local/ferret"
 	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
 	"github.com/mysimbdp/mysimbdp/infra/local/natsd"
@@ -238,7 +240,7 @@ func StartStreamRig(ctx context.Context, repo, dir string, o StreamRigOptions) (
 	base.EnvVars = env
 	base.Secrets = nil
 	base.Labels = &map[string]string{
-		connector.TenantLabel:    StreamTenant,
+		contract.LabelTenant:    StreamTenant,
 		"com.openfaas.scale.min": "1",
 		"com.openfaas.scale.max": "1",
 	}
@@ -292,10 +294,10 @@ func (r *StreamRig) Close(ctx context.Context) {
 func (r *StreamRig) Deploy(ctx context.Context, batchSize, inflight int) error {
 	d := r.deployment
 	ann := map[string]string{
-		connector.TopicAnnotation:       connector.TenantSubjects(StreamTenant),
-		connector.BatchSizeAnnotation:   strconv.Itoa(batchSize),
-		connector.BatchWindowAnnotation: streamBatchWindow.String(),
-		connector.MaxInflightAnnotation: strconv.Itoa(inflight),
+		contract.AnnotationTopic:       contract.TenantSubjects(StreamTenant),
+		contract.AnnotationBatchSize:   strconv.Itoa(batchSize),
+		contract.AnnotationBatchWindow: streamBatchWindow.String(),
+		contract.AnnotationMaxInflight: strconv.Itoa(inflight),
 		streamDeployedAt:                time.Now().Format(time.RFC3339Nano),
 	}
 	d.Annotations = &ann
@@ -355,7 +357,7 @@ func (r *StreamRig) checkCount(ctx context.Context, want int64) error {
 	}
 	if n != want {
 		return fmt.Errorf("%s.%s holds %d documents, want %d (records dead-lettered? see stream %s)",
-			r.coll.Database().Name(), r.coll.Name(), n, want, connector.DefaultDeadLetterStream)
+			r.coll.Database().Name(), r.coll.Name(), n, want, contract.DeadLetterStream)
 	}
 	return nil
 }
@@ -377,7 +379,7 @@ func (r *StreamRig) lastSeq(ctx context.Context) (uint64, error) {
 
 // consumer is the function's durable consumer's state.
 func (r *StreamRig) consumer(ctx context.Context) (*jetstream.ConsumerInfo, error) {
-	durable := connector.StreamConsumerName(streamFnName, r.namespace)
+	durable := stream.ConsumerName(streamFnName, r.namespace)
 	cons, err := r.JS.Consumer(ctx, r.Profile.StreamName(), durable)
 	if err != nil {
 		return nil, fmt.Errorf("consumer %s: %w", durable, err)

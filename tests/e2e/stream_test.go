@@ -17,7 +17,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/mysimbdp/mysimbdp/infra/connector"
+	"github.com/mysimbdp/mysimbdp/infra/connector/core"
+	"github.com/mysimbdp/mysimbdp/infra/connector/stream"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 )
 
@@ -89,15 +91,15 @@ func TestStreamRecordsLandOnceAndPauseHoldsThem(t *testing.T) {
 
 	// The poison record is dead-lettered with its reason.
 	waitFor(t, "the poison record is in DEADLETTER", time.Minute, func() error {
-		s, err := js.Stream(ctx, connector.DefaultDeadLetterStream)
+		s, err := js.Stream(ctx, contract.DeadLetterStream)
 		if err != nil {
 			return err
 		}
-		m, err := s.GetLastMsgForSubject(ctx, connector.DefaultDeadLetterSubjectPrefix+".tenant1")
+		m, err := s.GetLastMsgForSubject(ctx, contract.DeadLetterSubjectPrefix+".tenant1")
 		if err != nil {
 			return err
 		}
-		if reason := m.Header.Get(connector.DLHeaderReason); !containsAll(reason, "cases", "many") {
+		if reason := m.Header.Get(core.DLHeaderReason); !containsAll(reason, "cases", "many") {
 			return fmt.Errorf("reason %q does not name the field and value", reason)
 		}
 		return nil
@@ -107,7 +109,7 @@ func TestStreamRecordsLandOnceAndPauseHoldsThem(t *testing.T) {
 	if out, err := runCLI(t, f, "", "pause", "tenant1"); err != nil {
 		t.Fatalf("mysimbdp pause tenant1: %v\n%s", err, out)
 	}
-	consumer, err := js.Consumer(ctx, "ingest-tenant1", connector.StreamConsumerName("tenant1-stream-ingest", "openfaas-fn"))
+	consumer, err := js.Consumer(ctx, "ingest-tenant1", stream.ConsumerName("tenant1-stream-ingest", "openfaas-fn"))
 	if err != nil {
 		t.Fatal(err)
 	}

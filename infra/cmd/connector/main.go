@@ -7,15 +7,22 @@
 // NATS KV bucket mysimbdp-control (key paused.<tenant>). The local stack
 // runs the same code in-process.
 //
-// Every flag has an environment variable of the same meaning (the flag
-// wins when both are set):
+// The environment is read through contract.FromEnv, so every part reads
+// it alike; the old names (NATS_URL, GATEWAY_URL, SECRET_MOUNT_PATH,
+// METRICS_ADDR, LOG_LEVEL) still work, with a deprecation warning. Five
+// flags have an environment variable of the same meaning (the flag wins
+// when both are set):
 //
-//	-nats-url          NATS_URL           nats://127.0.0.1:4222
-//	-gateway-url       GATEWAY_URL        http://127.0.0.1:8080
-//	-secret-mount-path SECRET_MOUNT_PATH  /var/openfaas/secrets (basic-auth-user, basic-auth-password;
-//	                                      optional nats-user, nats-password: the platform NATS user)
-//	-metrics-addr      METRICS_ADDR       :8081 (/metrics, /healthz)
-//	-log-level         LOG_LEVEL          info
+//	-nats-url          MYSIMBDP_NATS_URL      nats://127.0.0.1:4222
+//	-gateway-url       OPENFAAS_URL           http://127.0.0.1:8080
+//	-secret-mount-path MYSIMBDP_SECRETS_DIR   /var/openfaas/secrets (basic-auth-user, basic-auth-password;
+//	                                          optional nats-user, nats-password: the platform NATS user)
+//	-metrics-addr      MYSIMBDP_METRICS_ADDR  :8081 (/metrics, /healthz)
+//	-log-level         MYSIMBDP_LOG_LEVEL     info
+//
+// The gateway's credentials are OPENFAAS_USERNAME and OPENFAAS_PASSWORD
+// when set, else the secret files; the NATS user is MYSIMBDP_NATS_USER and
+// MYSIMBDP_NATS_PASSWORD when set, else the secret files.
 //
 // It runs until SIGTERM or SIGINT, then lets in-flight invocations finish
 // (bounded) and exits.
@@ -29,6 +36,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -39,7 +47,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/mysimbdp/mysimbdp/infra/connector"
-	"github.com/mysimbdp/mysimbdp/infra/natsauth"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 )
 
@@ -50,21 +58,30 @@ func main() {
 	}
 }
 
-func envOr(getenv func(string) string, name, def string) string {
-	if v := getenv(name); v != "" {
-		return v
-	}
-	return def
+// settings are the flags and the environment as run reads them.
+type settings struct {
+	env                                        contract.Env
+	cfg                                        connector.Config
+	gatewayURL, secrets, metricsAddr, logLevel string
 }
 
-func run(args []string, getenv func(string) string) error {
+// parse reads the environment through contract.FromEnv, then the flags,
+// which win over it.
+func parse(args []string, getenv func(string) string) (settings, error) {
+	env, err := contract.FromEnv(getenv)
+	if err != nil {
+		return settings{}, err
+	}
 	def := connector.DefaultConfig()
+	if env.NATSURL == "" {
+		env.NATSURL = def.NATSURL
+	}
 	fs := flag.NewFlagSet("connector", flag.ContinueOnError)
-	natsURL := fs.String("nats-url", envOr(getenv, "NATS_URL", def.NATSURL), "NATS server URL (env NATS_URL)")
-	gatewayURL := fs.String("gateway-url", envOr(getenv, "GATEWAY_URL", "http://127.0.0.1:8080"), "OpenFaaS gateway URL (env GATEWAY_URL)")
-	secrets := fs.String("secret-mount-path", envOr(getenv, "SECRET_MOUNT_PATH", "/var/openfaas/secrets"), "folder with basic-auth-user and basic-auth-password (env SECRET_MOUNT_PATH)")
-	metricsAddr := fs.String("metrics-addr", envOr(getenv, "METRICS_ADDR", ":8081"), "address serving /metrics and /healthz; empty disables (env METRICS_ADDR)")
-	logLevel := fs.String("log-level", envOr(getenv, "LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
+	natsURL := fs.String("nats-url", env.NATSURL, "NATS server URL (env "+contract.EnvNATSURL+")")
+	gatewayURL := fs.String("gateway-url", env.GatewayURL, "OpenFaaS gateway URL (env "+contract.EnvGatewayURL+")")
+	secrets := fs.String("secret-mount-path", env.SecretsDir, "folder with "+contract.SecretGatewayUser+" and "+contract.SecretGatewayPassword+" (env "+contract.EnvSecretsDir+")")
+	metricsAddr := fs.String("metrics-addr", env.MetricsAddr, "address serving /metrics and /healthz; empty disables (env "+contract.EnvMetricsAddr+")")
+	logLevel := fs.String("log-level", env.LogLevel, "debug, info, warn or error (env "+contract.EnvLogLevel+")")
 	cfg := def
 	fs.StringVar(&cfg.Stream, "stream", def.Stream, "JetStream stream of S3 events")
 	fs.StringVar(&cfg.Subject, "subject", def.Subject, "subject MinIO publishes S3 events to")
@@ -86,28 +103,41 @@ func run(args []string, getenv func(string) string) error {
 	fs.IntVar(&cfg.StreamMaxBatchBytes, "stream-max-batch-bytes", def.StreamMaxBatchBytes, "record bytes in one stream batch")
 	fs.IntVar(&cfg.StreamMaxConcurrent, "stream-max-concurrent", def.StreamMaxConcurrent, "stream batches in flight per function, whatever its replicas")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return settings{}, err
 	}
 	cfg.NATSURL = *natsURL
-	// NATS credentials, like the gateway's, may come as secret files
-	// rather than in the URL.
-	if user, err := os.ReadFile(filepath.Join(*secrets, "nats-user")); err == nil {
+	// NATS credentials, like the gateway's, may come from the environment
+	// or as secret files rather than in the URL.
+	cfg.NATSUser, cfg.NATSPassword = env.NATSUser, env.NATSPassword
+	if user, err := os.ReadFile(filepath.Join(*secrets, "nats-user")); err == nil && cfg.NATSUser == "" {
 		pass, err := os.ReadFile(filepath.Join(*secrets, "nats-password"))
 		if err != nil {
-			return fmt.Errorf("NATS user given in %s but no nats-password: %w", *secrets, err)
+			return settings{}, fmt.Errorf("NATS user given in %s but no nats-password: %w", *secrets, err)
 		}
-		if cfg.NATSURL, err = natsauth.WithUser(cfg.NATSURL, strings.TrimSpace(string(user)), strings.TrimSpace(string(pass))); err != nil {
-			return err
-		}
+		cfg.NATSUser, cfg.NATSPassword = strings.TrimSpace(string(user)), strings.TrimSpace(string(pass))
 	}
+	return settings{env: env, cfg: cfg, gatewayURL: *gatewayURL, secrets: *secrets, metricsAddr: *metricsAddr, logLevel: *logLevel}, nil
+}
 
+func run(args []string, getenv func(string) string) error {
+	st, err := parse(args, getenv)
+	if err != nil {
+		return err
+	}
+	cfg := st.cfg
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("log level %q: %w", *logLevel, err)
+	if err := level.UnmarshalText([]byte(st.logLevel)); err != nil {
+		return fmt.Errorf("log level %q: %w", st.logLevel, err)
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	st.env.Warn(log)
 
-	gw, err := gateway.NewFromSecrets(*gatewayURL, *secrets)
+	var gw *gateway.Client
+	if st.env.GatewayUser != "" {
+		gw, err = gateway.New(st.gatewayURL, st.env.GatewayUser, st.env.GatewayPassword)
+	} else {
+		gw, err = gateway.NewFromSecrets(st.gatewayURL, st.secrets)
+	}
 	if err != nil {
 		return err
 	}
@@ -123,20 +153,20 @@ func run(args []string, getenv func(string) string) error {
 
 	var srv *http.Server
 	srvErr := make(chan error, 1)
-	if *metricsAddr != "" {
+	if st.metricsAddr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", c.MetricsHandler())
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("OK")) })
-		ln, err := net.Listen("tcp", *metricsAddr)
+		ln, err := net.Listen("tcp", st.metricsAddr)
 		if err != nil {
-			return fmt.Errorf("metrics listener on %s: %w", *metricsAddr, err)
+			return fmt.Errorf("metrics listener on %s: %w", st.metricsAddr, err)
 		}
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { srvErr <- srv.Serve(ln) }()
 		log.Info("serving metrics", "addr", ln.Addr().String())
 	}
 
-	log.Info("connector starting", "nats", natsauth.Redact(cfg.NATSURL), "gateway", gw.URL())
+	log.Info("connector starting", "nats", redact(cfg.NATSURL), "gateway", gw.URL())
 	runErr := c.Run(ctx)
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -147,4 +177,16 @@ func run(args []string, getenv func(string) string) error {
 		}
 	}
 	return runErr
+}
+
+// redact hides any password written in the (comma-separated) NATS URLs,
+// for the log.
+func redact(natsURL string) string {
+	parts := strings.Split(natsURL, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/mysimbdp/mysimbdp/infra/connector"
+	"github.com/mysimbdp/mysimbdp/infra/connector/control"
 	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
 )
 
@@ -50,9 +50,9 @@ func pauseOrResume(ctx context.Context, verb string, args []string, stdout, stde
 	}
 	tenant := pos[0]
 	if verb == "pause" {
-		err = connector.Pause(ctx, js, tenant)
+		err = control.Pause(ctx, js, tenant)
 	} else {
-		err = connector.Resume(ctx, js, tenant)
+		err = control.Resume(ctx, js, tenant)
 	}
 	if err != nil {
 		return err

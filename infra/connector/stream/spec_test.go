@@ -1,16 +1,26 @@
-package connector
+package stream
 
 import (
 	"context"
 	"encoding/json"
-	"github.com/mysimbdp/mysimbdp/shared/quota"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/openfaas/faas-provider/types"
+
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
+
+func fn(name, ns, tenant, topic string) types.FunctionStatus {
+	labels := map[string]string{}
+	if tenant != "" {
+		labels[contract.LabelTenant] = tenant
+	}
+	ann := map[string]string{contract.AnnotationTopic: topic}
+	return types.FunctionStatus{Name: name, Namespace: ns, Labels: &labels, Annotations: &ann}
+}
 
 func streamFn(name, tenant, topic string, replicas uint64, ann map[string]string) types.FunctionStatus {
 	f := fn(name, "openfaas-fn", tenant, topic)
@@ -25,8 +35,8 @@ func TestStreamSpecs(t *testing.T) {
 	specs, problems := streamSpecs([]types.FunctionStatus{
 		streamFn("a", "t1", "ingest.t1.>", 0, nil),
 		streamFn("b", "t1", "ingest.t1.x, ingest.t1.*, ingest.t1.y.z, s3:t1", 3,
-			map[string]string{BatchSizeAnnotation: "5000", BatchWindowAnnotation: "1s", MaxInflightAnnotation: "2"}),
-		streamFn("c", "t1", "ingest.t1.>", 1, map[string]string{BatchSizeAnnotation: "zero", BatchWindowAnnotation: "-1s", MaxInflightAnnotation: "0"}),
+			map[string]string{contract.AnnotationBatchSize: "5000", contract.AnnotationBatchWindow: "1s", contract.AnnotationMaxInflight: "2"}),
+		streamFn("c", "t1", "ingest.t1.>", 1, map[string]string{contract.AnnotationBatchSize: "zero", contract.AnnotationBatchWindow: "-1s", contract.AnnotationMaxInflight: "0"}),
 		streamFn("evil", "t2", "ingest.t1.>", 1, nil),
 		streamFn("wild", "t2", "ingest.*.>, ingest.t2, ingest.t2.a>b", 1, nil),
 		streamFn("s3only", "t1", "s3:t1", 1, nil),
@@ -39,8 +49,8 @@ func TestStreamSpecs(t *testing.T) {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	want := []string{StreamConsumerPrefix + "a_openfaas-fn", StreamConsumerPrefix + "b_openfaas-fn", StreamConsumerPrefix + "c_openfaas-fn",
-		StreamConsumerPrefix + "mixed_openfaas-fn", StreamConsumerPrefix + "stats_openfaas-fn"}
+	want := []string{contract.StreamConsumerPrefix + "a_openfaas-fn", contract.StreamConsumerPrefix + "b_openfaas-fn", contract.StreamConsumerPrefix + "c_openfaas-fn",
+		contract.StreamConsumerPrefix + "mixed_openfaas-fn", contract.StreamConsumerPrefix + "stats_openfaas-fn"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("subscriptions %v, want %v", names, want)
 	}
@@ -82,19 +92,6 @@ func TestStreamSpecs(t *testing.T) {
 	}
 }
 
-func TestTopicOwner(t *testing.T) {
-	for topic, want := range map[string]string{"s3:b": "b", "ingest.t1.>": "t1", "ingest.*.x": "*", "ingest..x": "(none)", "other": ""} {
-		got, ok := topicOwner(topic)
-		if got != want || ok != (want != "") {
-			t.Errorf("topicOwner(%q) = %q, %v", topic, got, ok)
-		}
-	}
-	rt := buildRoutes([]types.FunctionStatus{fn("evil", "", "t2", "ingest.t1.>"), fn("wild", "", "t2", "ingest.*.>")})
-	if len(rt.misconfig) != 2 {
-		t.Errorf("misconfigured = %+v, want both", rt.misconfig)
-	}
-}
-
 func TestSubjectCovers(t *testing.T) {
 	for _, tc := range []struct {
 		a, b string
@@ -109,11 +106,11 @@ func TestSubjectCovers(t *testing.T) {
 	}
 }
 
-func TestStreamConsumerName(t *testing.T) {
-	if got := StreamConsumerName("fn", "ns"); got != "mysimbdp-stream-fn_ns" {
+func TestConsumerName(t *testing.T) {
+	if got := ConsumerName("fn", "ns"); got != "mysimbdp-stream-fn_ns" {
 		t.Errorf("got %q", got)
 	}
-	a, b := StreamConsumerName("a.b", "ns"), StreamConsumerName("a_b", "ns")
+	a, b := ConsumerName("a.b", "ns"), ConsumerName("a_b", "ns")
 	if a == b || strings.ContainsAny(a, ". *>") {
 		t.Errorf("names %q and %q", a, b)
 	}
@@ -153,7 +150,7 @@ func TestParseStreamResponse(t *testing.T) {
 }
 
 func TestStreamWireNames(t *testing.T) {
-	b, err := json.Marshal(StreamBatch{Tenant: "t", Records: []StreamRecord{{ID: "i", Subject: "s", Headers: map[string][]string{"Nats-Msg-Id": {"i"}}, Data: []byte("x"), PublishedAt: time.Unix(0, 0).UTC()}}})
+	b, err := json.Marshal(contract.Batch{Tenant: "t", Records: []contract.Record{{ID: "i", Subject: "s", Headers: map[string][]string{"Nats-Msg-Id": {"i"}}, Data: []byte("x"), PublishedAt: time.Unix(0, 0).UTC()}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,79 +158,9 @@ func TestStreamWireNames(t *testing.T) {
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
 	}
-	var r StreamResponse
-	if err := json.Unmarshal([]byte(`{"batchItemFailures":[{"itemIdentifier":"i","reason":"r"}]}`), &r); err != nil || r.BatchItemFailures[0] != (BatchItemFailure{ItemIdentifier: "i", Reason: "r"}) {
+	var r contract.Response
+	if err := json.Unmarshal([]byte(`{"batchItemFailures":[{"itemIdentifier":"i","reason":"r"}]}`), &r); err != nil || r.BatchItemFailures[0] != (contract.ItemFailure{ItemIdentifier: "i", Reason: "r"}) {
 		t.Errorf("response %+v, %v", r, err)
-	}
-}
-
-func TestPauseBoard(t *testing.T) {
-	b := newPauseBoard()
-	p, ch := b.state("t")
-	if p {
-		t.Fatal("paused at start")
-	}
-	if !b.set("t", true) || b.set("t", true) {
-		t.Error("set reports changes wrongly")
-	}
-	select {
-	case <-ch:
-	default:
-		t.Fatal("change not signalled")
-	}
-	if p, _ := b.state("t"); !p || b.count() != 1 {
-		t.Error("not paused")
-	}
-	changed := b.replace(map[string]bool{"u": true})
-	if len(changed) != 2 || changed["t"] || !changed["u"] || b.count() != 1 {
-		t.Errorf("replace changed %v", changed)
-	}
-	for v, want := range map[string]bool{"true": true, " TRUE\n": true, "false": false, "yes": false, "": false} {
-		if pausedValue([]byte(v)) != want {
-			t.Errorf("pausedValue(%q) != %v", v, want)
-		}
-	}
-	if _, err := pausedKey("a.b"); err == nil {
-		t.Error("dotted tenant accepted")
-	}
-}
-
-func TestPauseBoardQuota(t *testing.T) {
-	b := newPauseBoard()
-	defer b.stop()
-	held, ch := b.state("t")
-	if held {
-		t.Fatal("held at start")
-	}
-	until := time.Now().Add(300 * time.Millisecond)
-	if !b.setDecision("t", quota.Decision{Tenant: "t", State: quota.Throttled, Until: until, Reason: "over"}) {
-		t.Fatal("throttle not reported as a change")
-	}
-	<-ch // signalled by the decision
-	held, ch = b.state("t")
-	if d, holds := b.decision("t"); !held || !holds || d.Reason != "over" {
-		t.Fatalf("throttled tenant: held %v, decision %+v %v", held, d, holds)
-	}
-	if other, _ := b.state("u"); other {
-		t.Error("another tenant is held")
-	}
-	select { // the throttle runs out by itself
-	case <-ch:
-	case <-time.After(10 * time.Second):
-		t.Fatal("end of the throttle not signalled")
-	}
-	if held, _ := b.state("t"); held || time.Now().Before(until) {
-		t.Errorf("held %v after the throttle's end", held)
-	}
-	b.setDecision("t", quota.Decision{Tenant: "t", State: quota.Blocked, Reason: "storage"})
-	if held, _ := b.state("t"); !held {
-		t.Error("a block without end does not hold")
-	}
-	if changed := b.replaceDecisions(map[string]quota.Decision{}); len(changed) != 1 {
-		t.Errorf("replace with none changed %v", changed)
-	}
-	if held, _ := b.state("t"); held {
-		t.Error("held after its decision was deleted")
 	}
 }
 

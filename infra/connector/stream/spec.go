@@ -1,8 +1,7 @@
-package connector
+package stream
 
 import (
 	"fmt"
-	"github.com/mysimbdp/mysimbdp/shared/streamingest"
 	"hash/fnv"
 	"slices"
 	"strconv"
@@ -10,32 +9,18 @@ import (
 	"time"
 
 	"github.com/openfaas/faas-provider/types"
+
+	"github.com/mysimbdp/mysimbdp/infra/connector/core"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
-// Names and limits of the stream flow.
+// Limits of a stream function's annotations: contract.AnnotationBatchSize
+// is the most records a function gets in one invocation (Lambda's
+// BatchSize), contract.AnnotationBatchWindow how long (a Go duration) the
+// connector waits after the first record for the batch to fill (Lambda's
+// MaximumBatchingWindow), contract.AnnotationMaxInflight how many batches
+// one replica of the function is given at once.
 const (
-	// IngestSubjectPrefix is the first token of every tenant's record
-	// subjects: tenant t publishes to ingest.<t>.<dataset>.
-	IngestSubjectPrefix = "ingest"
-	// TenantStreamPrefix names a tenant's stream: ingest-<tenant>.
-	TenantStreamPrefix = "ingest-"
-	// StreamConsumerPrefix starts the name of every durable consumer the
-	// connector creates for a stream function.
-	StreamConsumerPrefix = "mysimbdp-stream-"
-
-	// BatchSizeAnnotation is the most records a function gets in one
-	// invocation (Lambda's BatchSize): default DefaultBatchSize, at most
-	// MaxBatchSize.
-	BatchSizeAnnotation = "com.mysimbdp.batch-size"
-	// BatchWindowAnnotation is how long (a Go duration) the connector waits
-	// after the first record for the batch to fill (Lambda's
-	// MaximumBatchingWindow): default DefaultBatchWindow, at most
-	// MaxBatchWindow.
-	BatchWindowAnnotation = "com.mysimbdp.batch-window"
-	// MaxInflightAnnotation is how many batches one replica of the function
-	// is given at once (default 1, at most MaxInflightPerReplica).
-	MaxInflightAnnotation = "com.mysimbdp.max-inflight"
-
 	DefaultBatchSize      = 100
 	MaxBatchSize          = 1000
 	DefaultBatchWindow    = 50 * time.Millisecond
@@ -45,34 +30,34 @@ const (
 	// minBatchWindow keeps a zero window a real (if short) pull: JetStream
 	// needs an expiry, and a no-wait pull cannot bound the batch's bytes.
 	minBatchWindow = time.Millisecond
-	// streamAnswerLimit bounds a stream function's answer. It is larger
-	// than answerLimit because a batch of MaxBatchSize records may all be
+	// answerLimit bounds a stream function's answer. It is larger than
+	// core.AnswerLimit because a batch of MaxBatchSize records may all be
 	// reported failed, each with a reason; a longer answer is refused
 	// rather than cut, since a cut list would ack failed records.
-	streamAnswerLimit = 4 << 20
+	answerLimit = 4 << 20
 )
 
-// The wire types of the stream contract live in shared/streamingest, which
-// both the connector and the functions import, so the two sides cannot
-// drift apart.
-type (
-	StreamBatch      = streamingest.Batch
-	StreamRecord     = streamingest.Record
-	StreamResponse   = streamingest.Response
-	BatchItemFailure = streamingest.ItemFailure
-)
+// TopicOwner returns the tenant owning a stream topic: ingest.<t>.… is a
+// subject of tenant t's stream. A wildcard in the tenant's place is
+// returned as it is, so that it matches no tenant label and the function
+// is reported, never routed.
+func TopicOwner(topic string) (string, bool) {
+	rest, ok := strings.CutPrefix(topic, contract.TenantSubjectPrefix+".")
+	if !ok {
+		return "", false
+	}
+	tenant, _, _ := strings.Cut(rest, ".")
+	if tenant == "" {
+		tenant = "(none)"
+	}
+	return tenant, true
+}
 
-// TenantStream is the name of tenant's stream.
-func TenantStream(tenant string) string { return TenantStreamPrefix + tenant }
-
-// TenantSubjects is the subject filter of tenant's stream.
-func TenantSubjects(tenant string) string { return IngestSubjectPrefix + "." + tenant + ".>" }
-
-// StreamConsumerName is the durable consumer that feeds function name in
+// ConsumerName is the durable consumer that feeds function name in
 // namespace: derived from the function alone, so a redeploy (or a
 // restarted connector) resumes where the last one stopped, and a scaler
 // can read the function's backlog from it.
-func StreamConsumerName(name, namespace string) string {
+func ConsumerName(name, namespace string) string {
 	id := name + "_" + namespace
 	clean := strings.Map(func(r rune) rune {
 		switch {
@@ -88,21 +73,7 @@ func StreamConsumerName(name, namespace string) string {
 		h.Write([]byte(id))
 		clean = fmt.Sprintf("%s-%08x", clean[:min(len(clean), 120)], h.Sum32())
 	}
-	return StreamConsumerPrefix + clean
-}
-
-// validTenant reports whether t can be one subject token, part of a stream
-// name and of a KV key: the places a stream tenant's id goes.
-func validTenant(t string) bool {
-	if t == "" || len(t) > 64 {
-		return false
-	}
-	for _, r := range t {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
+	return contract.StreamConsumerPrefix + clean
 }
 
 // ingestTopic checks a stream topic: ingest.<tenant>.<at least one more
@@ -110,10 +81,10 @@ func validTenant(t string) bool {
 // It returns the tenant.
 func ingestTopic(topic string) (string, error) {
 	toks := strings.Split(topic, ".")
-	if len(toks) < 3 || toks[0] != IngestSubjectPrefix {
-		return "", fmt.Errorf("stream topic %q must be %s.<tenant>.<subject> (e.g. %s)", topic, IngestSubjectPrefix, TenantSubjects("tenant1"))
+	if len(toks) < 3 || toks[0] != contract.TenantSubjectPrefix {
+		return "", fmt.Errorf("stream topic %q must be %s.<tenant>.<subject> (e.g. %s)", topic, contract.TenantSubjectPrefix, contract.TenantSubjects("tenant1"))
 	}
-	if !validTenant(toks[1]) {
+	if !core.ValidTenant(toks[1]) {
 		return "", fmt.Errorf("stream topic %q: %q is not a tenant id (letters, digits, '-' and '_')", topic, toks[1])
 	}
 	for i, tok := range toks {
@@ -150,7 +121,7 @@ func subjectCovers(a, b string) bool {
 // streamSpec is one function's subscription to its tenant's stream, as
 // its annotations and the last function list describe it.
 type streamSpec struct {
-	fn      target
+	fn      core.Target
 	tenant  string
 	stream  string
 	durable string
@@ -187,7 +158,7 @@ func (s *streamSpec) sameConsumer(t *streamSpec) bool {
 
 // streamProblem is a function's stream subscription that is refused.
 type streamProblem struct {
-	fn  target
+	fn  core.Target
 	err error
 }
 
@@ -203,15 +174,15 @@ func streamSpecs(fns []types.FunctionStatus, platform []platformStream) (map[str
 	specs := map[string]*streamSpec{}
 	var problems []streamProblem
 	for _, fn := range fns {
-		labels, ann := functionMaps(fn)
-		t := target{Name: fn.Name, Namespace: fn.Namespace, Tenant: labels[TenantLabel]}
+		_, ann := core.FunctionMaps(fn)
+		t := core.TargetOf(fn)
 		var topics []string
-		stream := TenantStream(t.Tenant)
-		for _, topic := range parseTopics(ann[TopicAnnotation]) {
+		stream := contract.TenantStream(t.Tenant)
+		for _, topic := range core.ParseTopics(ann[contract.AnnotationTopic]) {
 			if ps, ok := platformStreamOf(platform, topic); ok {
 				switch {
 				case t.Tenant != "":
-					problems = append(problems, streamProblem{fn: t, err: fmt.Errorf("topic %q is the platform's; only functions without a %s label may subscribe to it", topic, TenantLabel)})
+					problems = append(problems, streamProblem{fn: t, err: fmt.Errorf("topic %q is the platform's; only functions without a %s label may subscribe to it", topic, contract.LabelTenant)})
 				case len(topics) > 0 && stream != ps.stream:
 					problems = append(problems, streamProblem{fn: t, err: fmt.Errorf("topic %q is on stream %s, the function's other topics on %s: one stream per function", topic, ps.stream, stream)})
 				default:
@@ -220,7 +191,7 @@ func streamSpecs(fns []types.FunctionStatus, platform []platformStream) (map[str
 				}
 				continue
 			}
-			if !strings.HasPrefix(topic, IngestSubjectPrefix+".") {
+			if !strings.HasPrefix(topic, contract.TenantSubjectPrefix+".") {
 				continue
 			}
 			owner, err := ingestTopic(topic)
@@ -229,7 +200,7 @@ func streamSpecs(fns []types.FunctionStatus, platform []platformStream) (map[str
 				continue
 			}
 			if owner != t.Tenant {
-				continue // another tenant's: reported by buildRoutes
+				continue // another tenant's: reported by the routing table
 			}
 			topics = append(topics, topic)
 		}
@@ -244,20 +215,20 @@ func streamSpecs(fns []types.FunctionStatus, platform []platformStream) (map[str
 			fn:       t,
 			tenant:   t.Tenant,
 			stream:   stream,
-			durable:  StreamConsumerName(fn.Name, fn.Namespace),
+			durable:  ConsumerName(fn.Name, fn.Namespace),
 			topics:   topics,
 			replicas: int(max(1, min(fn.Replicas, 1000))),
 		}
-		s.batchSize = intAnnotation(ann, BatchSizeAnnotation, DefaultBatchSize, MaxBatchSize, &s.problems)
-		s.maxInflight = intAnnotation(ann, MaxInflightAnnotation, 1, MaxInflightPerReplica, &s.problems)
+		s.batchSize = intAnnotation(ann, contract.AnnotationBatchSize, DefaultBatchSize, MaxBatchSize, &s.problems)
+		s.maxInflight = intAnnotation(ann, contract.AnnotationMaxInflight, 1, MaxInflightPerReplica, &s.problems)
 		s.batchWindow = DefaultBatchWindow
-		if v, ok := ann[BatchWindowAnnotation]; ok {
+		if v, ok := ann[contract.AnnotationBatchWindow]; ok {
 			d, err := time.ParseDuration(strings.TrimSpace(v))
 			switch {
 			case err != nil || d < 0:
-				s.problems = append(s.problems, fmt.Sprintf("%s=%q is not a non-negative Go duration; using %s", BatchWindowAnnotation, v, DefaultBatchWindow))
+				s.problems = append(s.problems, fmt.Sprintf("%s=%q is not a non-negative Go duration; using %s", contract.AnnotationBatchWindow, v, DefaultBatchWindow))
 			case d > MaxBatchWindow:
-				s.problems = append(s.problems, fmt.Sprintf("%s=%q is above %s; using %s", BatchWindowAnnotation, v, MaxBatchWindow, MaxBatchWindow))
+				s.problems = append(s.problems, fmt.Sprintf("%s=%q is above %s; using %s", contract.AnnotationBatchWindow, v, MaxBatchWindow, MaxBatchWindow))
 				s.batchWindow = MaxBatchWindow
 			default:
 				s.batchWindow = max(d, minBatchWindow)

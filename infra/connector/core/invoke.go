@@ -1,0 +1,204 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mysimbdp/mysimbdp/shared/gateway"
+)
+
+// AnswerLimit bounds how much of a function's answer Invoke keeps: enough
+// for a report or a list of failed record ids, never a whole dump.
+const AnswerLimit = 64 << 10
+
+// Outcome classifies one invocation.
+type Outcome int
+
+const (
+	OK          Outcome = iota // 2xx
+	Deferred                   // 429/503: try later, not a failure
+	Failed                     // any other answer or a transport error
+	Interrupted                // the connector is shutting down
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case OK:
+		return "ok"
+	case Deferred:
+		return "deferred"
+	case Failed:
+		return "failed"
+	default:
+		return "interrupted"
+	}
+}
+
+// Result is what one invocation produced.
+type Result struct {
+	Outcome Outcome
+	// Status is the HTTP status; 0 for a transport error.
+	Status int
+	// RetryAfter is the function's Retry-After, if it gave a readable one
+	// (HasRetryAfter).
+	RetryAfter    time.Duration
+	HasRetryAfter bool
+	// Answer is the start of the answer body (up to the limit asked for);
+	// Truncated says the answer was longer.
+	Answer    []byte
+	Truncated bool
+	Err       error
+	Took      time.Duration
+}
+
+// code is the status as a metrics label.
+func (r Result) code() string {
+	if r.Status == 0 {
+		if r.Outcome == Interrupted {
+			return "interrupted"
+		}
+		return "error"
+	}
+	return strconv.Itoa(r.Status)
+}
+
+// Invoker calls functions through the gateway, each call bounded by its
+// timeout, and counts them.
+type Invoker struct {
+	gw      *gateway.Client
+	timeout time.Duration
+	m       *Metrics
+}
+
+// NewInvoker returns an invoker whose calls last at most timeout.
+func NewInvoker(gw *gateway.Client, timeout time.Duration, m *Metrics) *Invoker {
+	return &Invoker{gw: gw, timeout: timeout, m: m}
+}
+
+// Invoke calls t with body and classifies its answer, keeping its first
+// AnswerLimit bytes. ctx is cancelled only when the connector gives up on
+// in-flight work at shutdown; the call's own bound is the invoker's
+// timeout.
+func (iv *Invoker) Invoke(ctx context.Context, t Target, body []byte, header http.Header) Result {
+	return iv.InvokeLimit(ctx, t, body, header, AnswerLimit)
+}
+
+// InvokeLimit is Invoke keeping up to limit bytes of the answer; a longer
+// answer sets Result.Truncated.
+func (iv *Invoker) InvokeLimit(ctx context.Context, t Target, body []byte, header http.Header, limit int64) Result {
+	ictx, cancel := context.WithTimeout(ctx, iv.timeout)
+	defer cancel()
+	start := time.Now()
+	resp, err := iv.gw.Invoke(ictx, t.ID(), bytes.NewReader(body), header)
+	if err != nil {
+		r := Result{Outcome: Failed, Err: err, Took: time.Since(start)}
+		if ctx.Err() != nil {
+			r.Outcome = Interrupted
+		} else if errors.Is(err, context.DeadlineExceeded) {
+			r.Err = errors.New("invocation timed out after " + iv.timeout.String())
+		}
+		iv.observe(t, r)
+		return r
+	}
+	defer resp.Body.Close()
+	answer, rerr := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	truncated := int64(len(answer)) > limit
+	if truncated {
+		answer = answer[:limit]
+	}
+	// Drain the rest (bounded) so the connection can be reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	r := Result{Status: resp.StatusCode, Answer: answer, Truncated: truncated, Took: time.Since(start)}
+	r.RetryAfter, r.HasRetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	switch {
+	case resp.StatusCode/100 == 2 && rerr != nil:
+		// A cut answer may hide a failure report: do not trust it.
+		r.Outcome, r.Err = Failed, rerr
+	case resp.StatusCode/100 == 2:
+		r.Outcome = OK
+	case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusServiceUnavailable:
+		r.Outcome = Deferred
+	default:
+		r.Outcome = Failed
+	}
+	if r.Outcome != OK && ctx.Err() != nil {
+		r.Outcome = Interrupted
+	}
+	iv.observe(t, r)
+	return r
+}
+
+func (iv *Invoker) observe(t Target, r Result) {
+	iv.m.Invocations.WithLabelValues(t.ID(), r.code()).Inc()
+	iv.m.InvocationSeconds.WithLabelValues(t.ID()).Observe(r.Took.Seconds())
+}
+
+// ParseRetryAfter reads a Retry-After header: delay-seconds or an HTTP
+// date (RFC 9110 section 10.2.3). ok is false when the header is absent or
+// unreadable, so the caller falls back to its own back-off.
+func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		return time.Duration(min(n, int64(24*time.Hour/time.Second))) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return max(t.Sub(now), 0), true
+}
+
+// KeepAlive tells JetStream every interval that msgs are still being
+// worked on, so that their AckWait does not run out during a long
+// invocation and hand the same file or records to a second replica. One
+// ticker serves a whole batch; an error names how many messages it hit
+// and the first one. The returned stop waits for the goroutine to end;
+// call it before settling, since an InProgress after a Nak would restart
+// the ack timer and override the Nak's delay.
+func KeepAlive(msgs []jetstream.Msg, interval time.Duration, onErr func(error)) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				var errs []string
+				for _, m := range msgs {
+					if err := m.InProgress(); err != nil {
+						errs = append(errs, err.Error())
+					}
+				}
+				if len(errs) > 0 {
+					onErr(fmt.Errorf("%d of %d records: %s", len(errs), len(msgs), strings.Join(errs[:1], "")))
+				}
+			}
+		}
+	})
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(done)
+			wg.Wait()
+		})
+	}
+}
