@@ -27,13 +27,13 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/build/fnbuild"
 	"github.com/mysimbdp/mysimbdp/infra/build/stack"
 	"github.com/mysimbdp/mysimbdp/infra/connector"
-	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/infra/connector/stream"
 	"github.com/mysimbdp/mysimbdp/infra/local/ferret"
 	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
 	"github.com/mysimbdp/mysimbdp/infra/local/natsd"
 	"github.com/mysimbdp/mysimbdp/infra/provider"
 	"github.com/mysimbdp/mysimbdp/infra/tenant"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
@@ -240,7 +240,7 @@ func StartStreamRig(ctx context.Context, repo, dir string, o StreamRigOptions) (
 	base.EnvVars = env
 	base.Secrets = nil
 	base.Labels = &map[string]string{
-		contract.LabelTenant:    StreamTenant,
+		contract.LabelTenant:     StreamTenant,
 		"com.openfaas.scale.min": "1",
 		"com.openfaas.scale.max": "1",
 	}
@@ -298,7 +298,7 @@ func (r *StreamRig) Deploy(ctx context.Context, batchSize, inflight int) error {
 		contract.AnnotationBatchSize:   strconv.Itoa(batchSize),
 		contract.AnnotationBatchWindow: streamBatchWindow.String(),
 		contract.AnnotationMaxInflight: strconv.Itoa(inflight),
-		streamDeployedAt:                time.Now().Format(time.RFC3339Nano),
+		streamDeployedAt:               time.Now().Format(time.RFC3339Nano),
 	}
 	d.Annotations = &ann
 	if err := r.Gateway.Deploy(ctx, d); err != nil {
