@@ -27,8 +27,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/mysimbdp/mysimbdp/infra/minioadmin"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
-	"github.com/mysimbdp/mysimbdp/shared/ingest"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 	"github.com/mysimbdp/mysimbdp/shared/quota"
 )
@@ -203,7 +203,7 @@ func deref(m *map[string]string) map[string]string {
 }
 
 // reservedDatabases are the platform's and MongoDB's own databases.
-var reservedDatabases = []string{ingest.DefaultPlatformDB, "admin", "local", "config"}
+var reservedDatabases = []string{contract.DefaultPlatformDB, "admin", "local", "config"}
 
 // checkDatabase refuses a sink database that is not the tenant's to have:
 // the platform's, MongoDB's own, or one another tenant's profile names.

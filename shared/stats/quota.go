@@ -11,10 +11,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/mysimbdp/mysimbdp/shared/ingest"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 	"github.com/mysimbdp/mysimbdp/shared/quota"
-	"github.com/mysimbdp/mysimbdp/shared/streamingest"
 )
 
 // streamHorizon is how many stream windows back a late report still
@@ -111,7 +110,7 @@ func (s *Service) usage(ctx context.Context, p *profile.Profile, now time.Time) 
 		}
 		var recent []window // bounded: a few windows' reports per replica
 		err := each(ctx, s.reports, bson.D{
-			{Key: "tenant", Value: p.Tenant}, {Key: "kind", Value: streamingest.KindStream},
+			{Key: "tenant", Value: p.Tenant}, {Key: "kind", Value: contract.KindStream},
 			{Key: "at", Value: bson.D{{Key: "$gt", Value: now.Add(-streamHorizon * w)}}},
 		}, func(e *entry) {
 			recent = append(recent, window{e.At, e.Messages, e.Bytes})
@@ -134,10 +133,10 @@ func (s *Service) usage(ctx context.Context, p *profile.Profile, now time.Time) 
 		// one file; a set of names is bounded by the files of one window.
 		seen := map[string]bool{}
 		err := each(ctx, s.reports, bson.D{
-			{Key: "tenant", Value: p.Tenant}, {Key: "kind", Value: ingest.KindBatch},
+			{Key: "tenant", Value: p.Tenant}, {Key: "kind", Value: contract.KindBatch},
 			{Key: "started_at", Value: bson.D{{Key: "$gt", Value: now.Add(-w)}}},
 			{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{
-				string(ingest.StatusDone), string(ingest.StatusRejected), string(ingest.StatusDeferred), string(ingest.StatusFailed)}}}},
+				string(contract.StatusDone), string(contract.StatusRejected), string(contract.StatusDeferred), string(contract.StatusFailed)}}}},
 		}, func(e *entry) {
 			seen[e.File] = true
 			if e.StartedAt.After(u.FilesEnd) {
