@@ -12,6 +12,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/connector"
 	"github.com/mysimbdp/mysimbdp/infra/minioadmin"
 	"github.com/mysimbdp/mysimbdp/infra/natsauth"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 )
 
@@ -52,16 +53,16 @@ func List(ctx context.Context, pl Platform) ([]Status, error) {
 	}
 	byTenant := map[string][]string{}
 	for _, fn := range fns {
-		if fn.Labels == nil || (*fn.Labels)[connector.TenantLabel] == "" {
+		if fn.Labels == nil || (*fn.Labels)[contract.LabelTenant] == "" {
 			continue
 		}
-		t := (*fn.Labels)[connector.TenantLabel]
+		t := (*fn.Labels)[contract.LabelTenant]
 		known[t] = true
 		byTenant[t] = append(byTenant[t], fmt.Sprintf("%s (%d/%d)", fn.Name, fn.AvailableReplicas, fn.Replicas))
 	}
 	names := pl.JetStream.StreamNames(ctx)
 	for n := range names.Name() {
-		if t, ok := strings.CutPrefix(n, connector.TenantStreamPrefix); ok {
+		if t, ok := contract.TenantOfStream(n); ok {
 			known[t] = true
 		}
 	}
@@ -119,7 +120,7 @@ func status(ctx context.Context, pl Platform, t string, fns []string, natsManage
 	case natsUser:
 		st.NATSUser = "yes"
 	}
-	s, err := pl.JetStream.Stream(ctx, connector.TenantStream(t))
+	s, err := pl.JetStream.Stream(ctx, contract.TenantStream(t))
 	switch {
 	case err == nil:
 		st.Stream, st.StreamMsgs = true, s.CachedInfo().State.Msgs

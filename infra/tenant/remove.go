@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/quota"
 	"strings"
 	"time"
@@ -54,7 +55,7 @@ func Remove(ctx context.Context, pl Platform, tenant string, keepData bool) (Rem
 		return res, wrap(err)
 	}
 	for _, fn := range fns {
-		if fn.Labels == nil || (*fn.Labels)[connector.TenantLabel] != tenant {
+		if fn.Labels == nil || (*fn.Labels)[contract.LabelTenant] != tenant {
 			continue
 		}
 		log.Info("delete function", "function", fn.Name)
@@ -63,7 +64,7 @@ func Remove(ctx context.Context, pl Platform, tenant string, keepData bool) (Rem
 		}
 		res.Functions = append(res.Functions, fn.Name)
 	}
-	if err := pl.Gateway.DeleteSecret(ctx, ProfileSecret(tenant), ""); err != nil {
+	if err := pl.Gateway.DeleteSecret(ctx, contract.ProfileSecret(tenant), ""); err != nil {
 		return res, wrap(err)
 	}
 
@@ -90,8 +91,8 @@ func Remove(ctx context.Context, pl Platform, tenant string, keepData bool) (Rem
 		return res, wrap(err)
 	}
 	if !keepData {
-		log.Info("delete stream", "stream", connector.TenantStream(tenant))
-		if err := pl.JetStream.DeleteStream(ctx, connector.TenantStream(tenant)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		log.Info("delete stream", "stream", contract.TenantStream(tenant))
+		if err := pl.JetStream.DeleteStream(ctx, contract.TenantStream(tenant)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			return res, wrap(fmt.Errorf("delete stream: %w", err))
 		}
 	}
@@ -116,7 +117,7 @@ func Remove(ctx context.Context, pl Platform, tenant string, keepData bool) (Rem
 // created again by its last pull, so each is deleted once no pull request
 // waits on it.
 func removeConsumers(ctx context.Context, js jetstream.JetStream, tenant string) error {
-	s, err := js.Stream(ctx, connector.TenantStream(tenant))
+	s, err := js.Stream(ctx, contract.TenantStream(tenant))
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil
 	}
@@ -136,7 +137,7 @@ func removeConsumers(ctx context.Context, js jetstream.JetStream, tenant string)
 			}
 		}
 		if err := infos.Err(); err != nil {
-			return fmt.Errorf("consumers of %s: %w", connector.TenantStream(tenant), err)
+			return fmt.Errorf("consumers of %s: %w", contract.TenantStream(tenant), err)
 		}
 		if len(names) == 0 {
 			return nil
@@ -152,7 +153,7 @@ func removeConsumers(ctx context.Context, js jetstream.JetStream, tenant string)
 		select {
 		case <-wctx.Done():
 			return fmt.Errorf("consumers of %s %s still pulling after %s (is a connector still delivering to a function of the tenant?)",
-				connector.TenantStream(tenant), strings.Join(names, ", "), consumersIdleTimeout)
+				contract.TenantStream(tenant), strings.Join(names, ", "), consumersIdleTimeout)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

@@ -125,10 +125,10 @@ func (r *ScaleRig) Run(ctx context.Context, withScaler bool) (ScaleRun, error) {
 	res := ScaleRun{Scaler: withScaler}
 	if err := r.gw.Redeploy(ctx, "scaler", "", func(d *types.FunctionDeployment) {
 		if withScaler {
-			(*d.Annotations)[connector.TopicAnnotation] = connector.CronTopic
-			(*d.Annotations)[connector.ScheduleAnnotation] = "@every " + r.o.Every.String()
+			(*d.Annotations)[contract.AnnotationTopic] = contract.TopicCron
+			(*d.Annotations)[contract.AnnotationSchedule] = "@every " + r.o.Every.String()
 		} else {
-			delete(*d.Annotations, connector.TopicAnnotation) // never fired
+			delete(*d.Annotations, contract.AnnotationTopic) // never fired
 		}
 		d.EnvVars["MYSIMBDP_SCALE_STABILIZATION"] = "5s"
 	}); err != nil {
@@ -138,8 +138,8 @@ func (r *ScaleRig) Run(ctx context.Context, withScaler bool) (ScaleRun, error) {
 		(*d.Labels)[contract.LabelScaleMin] = "1"
 		(*d.Labels)[contract.LabelScaleMax] = strconv.Itoa(r.o.Max)
 		(*d.Labels)[contract.LabelScaleTarget] = strconv.Itoa(r.o.Target)
-		(*d.Annotations)[connector.BatchSizeAnnotation] = strconv.Itoa(r.o.BatchSize)
-		(*d.Annotations)[connector.MaxInflightAnnotation] = "1"
+		(*d.Annotations)[contract.AnnotationBatchSize] = strconv.Itoa(r.o.BatchSize)
+		(*d.Annotations)[contract.AnnotationMaxInflight] = "1"
 	}); err != nil {
 		return res, err
 	}
@@ -171,7 +171,7 @@ func (r *ScaleRig) Run(ctx context.Context, withScaler bool) (ScaleRun, error) {
 	pubErr := make(chan error, 1)
 	go func() { pubErr <- r.publishPaced(ctx, from, from+n, r.o.Rate) }()
 
-	cons, err := r.js.Consumer(ctx, connector.TenantStream(scaleTenant), connector.StreamConsumerName(scaleFunction, "openfaas-fn"))
+	cons, err := r.js.Consumer(ctx, contract.TenantStream(scaleTenant), connector.StreamConsumerName(scaleFunction, "openfaas-fn"))
 	if err != nil {
 		return res, fmt.Errorf("the function's consumer: %w", err)
 	}

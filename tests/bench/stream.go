@@ -24,14 +24,15 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/mysimbdp/mysimbdp/infra/build/fnbuild"
+	"github.com/mysimbdp/mysimbdp/infra/build/stack"
 	"github.com/mysimbdp/mysimbdp/infra/connector"
 	"github.com/mysimbdp/mysimbdp/infra/local/ferret"
-	"github.com/mysimbdp/mysimbdp/infra/build/fnbuild"
 	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
 	"github.com/mysimbdp/mysimbdp/infra/local/natsd"
 	"github.com/mysimbdp/mysimbdp/infra/provider"
-	"github.com/mysimbdp/mysimbdp/infra/build/stack"
 	"github.com/mysimbdp/mysimbdp/infra/tenant"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
@@ -238,7 +239,7 @@ func StartStreamRig(ctx context.Context, repo, dir string, o StreamRigOptions) (
 	base.EnvVars = env
 	base.Secrets = nil
 	base.Labels = &map[string]string{
-		connector.TenantLabel:    StreamTenant,
+		contract.LabelTenant:     StreamTenant,
 		"com.openfaas.scale.min": "1",
 		"com.openfaas.scale.max": "1",
 	}
@@ -292,11 +293,11 @@ func (r *StreamRig) Close(ctx context.Context) {
 func (r *StreamRig) Deploy(ctx context.Context, batchSize, inflight int) error {
 	d := r.deployment
 	ann := map[string]string{
-		connector.TopicAnnotation:       connector.TenantSubjects(StreamTenant),
-		connector.BatchSizeAnnotation:   strconv.Itoa(batchSize),
-		connector.BatchWindowAnnotation: streamBatchWindow.String(),
-		connector.MaxInflightAnnotation: strconv.Itoa(inflight),
-		streamDeployedAt:                time.Now().Format(time.RFC3339Nano),
+		contract.AnnotationTopic:       contract.TenantSubjects(StreamTenant),
+		contract.AnnotationBatchSize:   strconv.Itoa(batchSize),
+		contract.AnnotationBatchWindow: streamBatchWindow.String(),
+		contract.AnnotationMaxInflight: strconv.Itoa(inflight),
+		streamDeployedAt:               time.Now().Format(time.RFC3339Nano),
 	}
 	d.Annotations = &ann
 	if err := r.Gateway.Deploy(ctx, d); err != nil {
@@ -355,7 +356,7 @@ func (r *StreamRig) checkCount(ctx context.Context, want int64) error {
 	}
 	if n != want {
 		return fmt.Errorf("%s.%s holds %d documents, want %d (records dead-lettered? see stream %s)",
-			r.coll.Database().Name(), r.coll.Name(), n, want, connector.DefaultDeadLetterStream)
+			r.coll.Database().Name(), r.coll.Name(), n, want, contract.DeadLetterStream)
 	}
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/openfaas/faas-provider/types"
 
-	"github.com/mysimbdp/mysimbdp/infra/connector"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
@@ -15,7 +14,7 @@ import (
 // fastScaler makes the scaler run every second with a short scale-down
 // window, so that a test sees it act within seconds.
 func fastScaler(d *types.FunctionDeployment) {
-	(*d.Annotations)[connector.ScheduleAnnotation] = "@every 1s"
+	(*d.Annotations)[contract.AnnotationSchedule] = "@every 1s"
 	d.EnvVars["MYSIMBDP_SCALE_STABILIZATION"] = "4s"
 }
 
@@ -36,8 +35,8 @@ func TestScalerFollowsTheLoad(t *testing.T) {
 		(*d.Labels)[contract.LabelScaleMin] = "1"
 		(*d.Labels)[contract.LabelScaleMax] = "3"
 		(*d.Labels)[contract.LabelScaleTarget] = "200"
-		(*d.Annotations)[connector.BatchSizeAnnotation] = "20"
-		(*d.Annotations)[connector.MaxInflightAnnotation] = "1"
+		(*d.Annotations)[contract.AnnotationBatchSize] = "20"
+		(*d.Annotations)[contract.AnnotationMaxInflight] = "1"
 	})
 	// tenant2's goes to zero after 3 idle seconds.
 	p.redeploy(t, "tenant2-stream-ingest", func(d *types.FunctionDeployment) {

@@ -18,6 +18,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/mysimbdp/mysimbdp/infra/connector"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 )
 
@@ -89,11 +90,11 @@ func TestStreamRecordsLandOnceAndPauseHoldsThem(t *testing.T) {
 
 	// The poison record is dead-lettered with its reason.
 	waitFor(t, "the poison record is in DEADLETTER", time.Minute, func() error {
-		s, err := js.Stream(ctx, connector.DefaultDeadLetterStream)
+		s, err := js.Stream(ctx, contract.DeadLetterStream)
 		if err != nil {
 			return err
 		}
-		m, err := s.GetLastMsgForSubject(ctx, connector.DefaultDeadLetterSubjectPrefix+".tenant1")
+		m, err := s.GetLastMsgForSubject(ctx, contract.DeadLetterSubject(contract.DeadLetterSubjectPrefix, "tenant1"))
 		if err != nil {
 			return err
 		}

@@ -23,10 +23,10 @@ import (
 	"github.com/openfaas/faas-provider/types"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/mysimbdp/mysimbdp/infra/connector"
 	"github.com/mysimbdp/mysimbdp/infra/minioadmin"
 	"github.com/mysimbdp/mysimbdp/infra/natsauth"
 	"github.com/mysimbdp/mysimbdp/infra/tenant"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
@@ -93,7 +93,7 @@ func (e *env) tenantFunctions(t *testing.T, name string) []types.FunctionStatus 
 	}
 	var out []types.FunctionStatus
 	for _, fn := range fns {
-		if fn.Labels != nil && (*fn.Labels)[connector.TenantLabel] == name {
+		if fn.Labels != nil && (*fn.Labels)[contract.LabelTenant] == name {
 			out = append(out, fn)
 		}
 	}
@@ -185,7 +185,7 @@ func TestIsolation(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantViolation(t, errs, "_INBOX_bravo.>")
-		st, err := e.pl.JetStream.Stream(ctx, connector.TenantStream("bravo"))
+		st, err := e.pl.JetStream.Stream(ctx, contract.TenantStream("bravo"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -291,7 +291,7 @@ func (e *env) snapshot(t *testing.T, name string) snapshot {
 		fn.InvocationCount, fn.AvailableReplicas, fn.Usage = 0, 0, nil
 		s.Functions[fn.Name] = fn
 	}
-	st, err := e.pl.JetStream.Stream(ctx, connector.TenantStream(name))
+	st, err := e.pl.JetStream.Stream(ctx, contract.TenantStream(name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +380,7 @@ func TestApplyIsIdempotentAndUpdatesQuota(t *testing.T) {
 		t.Error("editing the profile changed the tenant's credentials")
 	}
 	for name, fn := range edited.Functions {
-		if (*fn.Annotations)[tenant.ProfileDigestAnnotation] == (*before.Functions[name].Annotations)[tenant.ProfileDigestAnnotation] {
+		if (*fn.Annotations)[contract.AnnotationProfileDigest] == (*before.Functions[name].Annotations)[contract.AnnotationProfileDigest] {
 			t.Errorf("%s still carries the old profile's digest", name)
 		}
 	}
@@ -429,7 +429,7 @@ func (e *env) wantNothingOf(t *testing.T, name string, dataKept bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if slices.Contains(secrets, tenant.ProfileSecret(name)) {
+	if slices.Contains(secrets, contract.ProfileSecret(name)) {
 		t.Errorf("%s's profile secret is still there", name)
 	}
 	if _, err := e.pl.Admin.User(ctx, tenant.S3User(name)); !minioadmin.IsNotFound(err) {
@@ -449,7 +449,7 @@ func (e *env) wantNothingOf(t *testing.T, name string, dataKept bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := e.pl.JetStream.Stream(ctx, connector.TenantStream(name))
+	st, err := e.pl.JetStream.Stream(ctx, contract.TenantStream(name))
 	if dataKept {
 		if !exists || err != nil {
 			t.Errorf("%s's data not kept: bucket %v, stream %v", name, exists, err)

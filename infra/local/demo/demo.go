@@ -21,7 +21,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/mysimbdp/mysimbdp/infra/connector"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 )
 
@@ -54,7 +54,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("demo: JetStream: %w", err)
 	}
-	events, err := js.Stream(ctx, connector.DefaultS3EventsStream)
+	events, err := js.Stream(ctx, contract.S3EventsStream)
 	if err != nil {
 		return fmt.Errorf("demo: events stream: %w", err)
 	}
@@ -115,7 +115,7 @@ func waitDelivered(ctx context.Context, js jetstream.JetStream, lastSeq uint64, 
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		s, err := js.Stream(ctx, connector.DefaultS3EventsStream)
+		s, err := js.Stream(ctx, contract.S3EventsStream)
 		if err != nil {
 			return fmt.Errorf("demo: events stream: %w", err)
 		}
@@ -125,7 +125,7 @@ func waitDelivered(ctx context.Context, js jetstream.JetStream, lastSeq uint64, 
 		}
 		var pending uint64 = 1
 		if info.State.LastSeq >= lastSeq {
-			c, err := s.Consumer(ctx, connector.DefaultDurable)
+			c, err := s.Consumer(ctx, contract.S3EventsDurable)
 			if err == nil {
 				ci, err := c.Info(ctx)
 				if err == nil {

@@ -19,12 +19,12 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/mysimbdp/mysimbdp/infra/connector"
 	"github.com/mysimbdp/mysimbdp/infra/build/fnbuild"
+	"github.com/mysimbdp/mysimbdp/infra/build/stack"
 	"github.com/mysimbdp/mysimbdp/infra/minioadmin"
 	"github.com/mysimbdp/mysimbdp/infra/natsauth"
-	"github.com/mysimbdp/mysimbdp/infra/build/stack"
 	"github.com/mysimbdp/mysimbdp/infra/tenant"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 )
 
@@ -36,7 +36,7 @@ func minioNotifyEnv(natsURL, natsPassword, queueDir string) []string {
 	return []string{
 		"MINIO_NOTIFY_NATS_ENABLE=on",
 		"MINIO_NOTIFY_NATS_ADDRESS=" + strings.TrimPrefix(natsURL, "nats://"),
-		"MINIO_NOTIFY_NATS_SUBJECT=" + connector.DefaultS3EventsSubject,
+		"MINIO_NOTIFY_NATS_SUBJECT=" + contract.S3EventsSubject,
 		"MINIO_NOTIFY_NATS_USERNAME=" + natsauth.PlatformUser,
 		"MINIO_NOTIFY_NATS_PASSWORD=" + natsPassword,
 		"MINIO_NOTIFY_NATS_JETSTREAM=on",
