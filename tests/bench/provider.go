@@ -17,10 +17,10 @@ import (
 	"time"
 
 	"github.com/mysimbdp/mysimbdp/infra/build/fnbuild"
+	"github.com/mysimbdp/mysimbdp/infra/build/stack"
 	"github.com/mysimbdp/mysimbdp/infra/local/freeport"
 	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
 	"github.com/mysimbdp/mysimbdp/infra/provider"
-	"github.com/mysimbdp/mysimbdp/infra/build/stack"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 )
 

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mysimbdp/mysimbdp/infra/local/freeport"
 	"github.com/mysimbdp/mysimbdp/infra/build/stack"
+	"github.com/mysimbdp/mysimbdp/infra/local/freeport"
 )
 
 func repoStack(t *testing.T) *stack.Stack {
