@@ -29,6 +29,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/fnrun"
 	"github.com/mysimbdp/mysimbdp/shared/ingest"
 )
@@ -97,7 +98,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		// The report says how far it got; the status says: redeliver.
 		fnrun.WriteJSON(w, http.StatusInternalServerError, rep)
-	case rep.Status == ingest.StatusDeferred:
+	case rep.Status == contract.StatusDeferred:
 		w.Header().Set("Retry-After", strconv.FormatInt(max(rep.RetryAfterSeconds, 1), 10))
 		fnrun.WriteJSON(w, http.StatusTooManyRequests, rep)
 	default:

@@ -9,13 +9,14 @@
 //
 // Its environment:
 //
-//	MYSIMBDP_GATEWAY_URL           the OpenFaaS gateway (default http://gateway.openfaas:8080)
+//	OPENFAAS_URL                   the OpenFaaS gateway (default http://gateway.openfaas:8080;
+//	                               MYSIMBDP_GATEWAY_URL, its old name, still works)
 //	MYSIMBDP_NATS_URL              NATS with JetStream, where the backlogs and the scaler's memory are (required)
 //	MYSIMBDP_SCALE_STABILIZATION   scale-down window for functions without their own label (default 2m)
 //
 // and, like OpenFaaS components, the gateway's credentials as the secrets
 // basic-auth-user and basic-auth-password, read from MYSIMBDP_SECRETS_DIR
-// (default /var/openfaas/secrets).
+// (default /var/openfaas/secrets). See shared/contract for every name.
 package function
 
 import (
@@ -30,13 +31,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/fnrun"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/shared/scale"
-	"github.com/mysimbdp/mysimbdp/shared/secret"
 )
-
-const defaultGateway = "http://gateway.openfaas:8080"
 
 // process is the one value that lives as long as the process: Handle's
 // signature gives it nowhere else to keep its NATS connection.
@@ -64,24 +63,28 @@ func NewHandler(getenv func(string) string, log *slog.Logger) *Handler {
 }
 
 func build(getenv func(string) string, log *slog.Logger) (*running, error) {
-	gwURL := getenv("MYSIMBDP_GATEWAY_URL")
-	if gwURL == "" {
-		gwURL = defaultGateway
-	}
-	gw, err := gateway.NewFromSecrets(gwURL, secret.Dir(getenv))
+	env, err := contract.FromEnv(getenv)
+	var errs []error
 	if err != nil {
-		return nil, fmt.Errorf("scaler: gateway %s: %w", gwURL, err)
+		errs = append(errs, err)
 	}
-	var stab time.Duration
-	if v := getenv("MYSIMBDP_SCALE_STABILIZATION"); v != "" {
-		if stab, err = time.ParseDuration(v); err != nil || stab <= 0 {
-			return nil, fmt.Errorf("scaler: MYSIMBDP_SCALE_STABILIZATION=%q is not a positive duration", v)
-		}
+	// Inside the cluster, not on this machine, unless told otherwise.
+	gwURL := contract.DefaultClusterGatewayURL
+	if env.IsSet(contract.EnvGatewayURL) {
+		gwURL = env.GatewayURL
 	}
-	url := getenv("MYSIMBDP_NATS_URL")
+	gw, err := gateway.NewFromSecrets(gwURL, env.SecretsDir)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("gateway %s: %w", gwURL, err))
+	}
+	url := env.NATSURL
 	if url == "" {
-		return nil, errors.New("scaler: MYSIMBDP_NATS_URL is not set")
+		errs = append(errs, fmt.Errorf("%s is not set", contract.EnvNATSURL))
 	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("scaler: %w", err)
+	}
+	stab := env.ScaleStabilization
 	nc, err := nats.Connect(url, nats.Name("mysimbdp-scaler"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
 	if err != nil {
 		return nil, fmt.Errorf("scaler: connect to NATS %s: %w", url, err)

@@ -4,7 +4,7 @@
 // apps, and operators and tenants read the stats from it.
 //
 //	POST  a batch of reports as the connector delivers them from the
-//	      REPORTS stream (streamingest.Batch); answers 200 with
+//	      REPORTS stream (contract.Batch); answers 200 with
 //	      {"batchItemFailures":[...]}: the records that are not reports,
 //	      with why (they are dead-lettered); every other record is stored.
 //	      An empty batch, or an empty body, only re-evaluates the quotas:
@@ -30,9 +30,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/fnrun"
 	"github.com/mysimbdp/mysimbdp/shared/stats"
-	"github.com/mysimbdp/mysimbdp/shared/streamingest"
 )
 
 // maxBatchBytes bounds the request body: reports are small (well under
@@ -94,7 +94,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.get(w, r, svc)
 		return
 	}
-	var b streamingest.Batch
+	var b contract.Batch
 	// An empty body is an empty batch: what a scheduler (OpenFaaS's
 	// cron-connector) sends to have the quotas evaluated.
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBatchBytes)).Decode(&b); err != nil && !errors.Is(err, io.EOF) {

@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"os"
 
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/fnrun"
 	"github.com/mysimbdp/mysimbdp/shared/streamingest"
 )
@@ -84,11 +85,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tenant := ing.Profile().Tenant
-	if hdr := r.Header.Get(streamingest.HeaderTenant); hdr != "" && hdr != tenant {
-		fnrun.WriteError(w, http.StatusForbidden, fmt.Sprintf("%s is %q; this is tenant %s's stream ingest", streamingest.HeaderTenant, hdr, tenant))
+	if hdr := r.Header.Get(contract.HeaderTenant); hdr != "" && hdr != tenant {
+		fnrun.WriteError(w, http.StatusForbidden, fmt.Sprintf("%s is %q; this is tenant %s's stream ingest", contract.HeaderTenant, hdr, tenant))
 		return
 	}
-	var b streamingest.Batch
+	var b contract.Batch
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBatchBytes)).Decode(&b); err != nil {
 		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
 			fnrun.WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the batch is over %d bytes: send fewer records per batch", tooLarge.Limit))
@@ -107,7 +108,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fnrun.WriteError(w, http.StatusServiceUnavailable, err.Error())
 	default:
 		if resp.BatchItemFailures == nil { // [] in JSON, never null
-			resp.BatchItemFailures = []streamingest.ItemFailure{}
+			resp.BatchItemFailures = []contract.ItemFailure{}
 		}
 		fnrun.WriteJSON(w, http.StatusOK, resp)
 	}

@@ -13,7 +13,7 @@
 //
 // Environment: MYSIMBDP_S3_ENDPOINT, MYSIMBDP_S3_ACCESS_KEY,
 // MYSIMBDP_S3_SECRET_KEY, MYSIMBDP_S3_SECURE and MYSIMBDP_MONGO_URI as the
-// platform gives every batch app; TENANT2_BUCKET (default tenant2),
+// platform gives every batch app, read with shared/contract's FromEnv; TENANT2_BUCKET (default tenant2),
 // TENANT2_DB (default tenant2) and TENANT2_COLLECTION (default ecdc_by_app).
 package function
 
@@ -38,6 +38,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // app holds the connections for the life of the process; Handle's
@@ -85,14 +87,29 @@ func (a *App) connect() error {
 	if a.s3 != nil {
 		return nil
 	}
-	s3, err := minio.New(a.getenv("MYSIMBDP_S3_ENDPOINT"), &minio.Options{
-		Creds:  credentials.NewStaticV4(a.getenv("MYSIMBDP_S3_ACCESS_KEY"), a.getenv("MYSIMBDP_S3_SECRET_KEY"), ""),
-		Secure: a.getenv("MYSIMBDP_S3_SECURE") == "true",
+	// The platform's settings, by the contract's names; the app's own
+	// (TENANT2_*) are its business.
+	env, err := contract.FromEnv(a.getenv)
+	errs := []error{err}
+	for _, req := range []struct{ name, val string }{
+		{contract.EnvS3Endpoint, env.S3Endpoint},
+		{contract.EnvMongoURI, env.MongoURI},
+	} {
+		if req.val == "" {
+			errs = append(errs, fmt.Errorf("%s is not set", req.name))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	s3, err := minio.New(env.S3Endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(env.S3AccessKey, env.S3SecretKey, env.S3SessionToken),
+		Secure: env.S3Secure,
 	})
 	if err != nil {
 		return fmt.Errorf("S3 client: %w", err)
 	}
-	db, err := mongo.Connect(options.Client().ApplyURI(a.getenv("MYSIMBDP_MONGO_URI")))
+	db, err := mongo.Connect(options.Client().ApplyURI(env.MongoURI))
 	if err != nil {
 		return fmt.Errorf("MongoDB client: %w", err)
 	}

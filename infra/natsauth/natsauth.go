@@ -16,7 +16,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/mysimbdp/mysimbdp/shared/ingest"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // PlatformUser is the NATS user of the platform's own parts.
@@ -34,13 +34,13 @@ func InboxPrefix(tenant string) string { return "_INBOX_" + tenant }
 
 // PublishSubjects are the subjects a tenant may publish to.
 func PublishSubjects(tenant string) []string {
-	return []string{"ingest." + tenant + ".>"}
+	return []string{contract.TenantSubjects(tenant)}
 }
 
 // SubscribeSubjects are the subjects a tenant may subscribe to: its own
 // inbox (JetStream publish acks) and the platform's reports about it.
 func SubscribeSubjects(tenant string) []string {
-	reports := ingest.DefaultReportSubject + "." + tenant
+	reports := contract.ReportSubject(contract.ReportSubjectPrefix, tenant)
 	return []string{InboxPrefix(tenant) + ".>", reports, reports + ".>"}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mysimbdp/mysimbdp/infra/local/natsd"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
 
@@ -140,8 +141,8 @@ func TestTenantReachesOnlyItsOwnSubjects(t *testing.T) {
 		{"use the JetStream API", "$JS.API.STREAM.INFO.ingest-bravo", func() error {
 			return alpha.PublishRequest("$JS.API.STREAM.INFO.ingest-bravo", InboxPrefix("alpha")+".x", nil)
 		}},
-		{"ask the user service", ControlSubject, func() error {
-			return alpha.PublishRequest(ControlSubject, InboxPrefix("alpha")+".y", []byte(`{"op":"list"}`))
+		{"ask the user service", contract.NATSUsersControlSubject, func() error {
+			return alpha.PublishRequest(contract.NATSUsersControlSubject, InboxPrefix("alpha")+".y", []byte(`{"op":"list"}`))
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,12 +15,9 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"golang.org/x/crypto/bcrypt"
-)
 
-// ControlSubject is where the local stack takes requests to add or remove
-// a tenant's NATS user. Only the platform user may publish to it (tenant
-// users may publish only their ingest subjects).
-const ControlSubject = "mysimbdp.admin.nats.users"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
+)
 
 // ErrNoService means no mysimbdp NATS user service answered: the NATS
 // server is not the local stack's embedded one, and its users are the
@@ -94,7 +91,7 @@ func (s *Service) Users() []*server.User {
 
 // Serve answers control requests on nc until nc is closed.
 func (s *Service) Serve(nc *nats.Conn) error {
-	sub, err := nc.Subscribe(ControlSubject, func(m *nats.Msg) {
+	sub, err := nc.Subscribe(contract.NATSUsersControlSubject, func(m *nats.Msg) {
 		var req request
 		var rep reply
 		if err := json.Unmarshal(m.Data, &req); err != nil {
@@ -108,7 +105,7 @@ func (s *Service) Serve(nc *nats.Conn) error {
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("serve NATS users on %s: %w", ControlSubject, err)
+		return fmt.Errorf("serve NATS users on %s: %w", contract.NATSUsersControlSubject, err)
 	}
 	if err := nc.Flush(); err != nil {
 		_ = sub.Unsubscribe()
@@ -219,7 +216,7 @@ func call(ctx context.Context, nc *nats.Conn, req request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	m, err := nc.RequestWithContext(ctx, ControlSubject, body)
+	m, err := nc.RequestWithContext(ctx, contract.NATSUsersControlSubject, body)
 	if errors.Is(err, nats.ErrNoResponders) {
 		return reply{}, ErrNoService
 	}

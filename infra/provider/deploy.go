@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/openfaas/faas-provider/types"
+
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // MakeDeployHandler creates a function (POST /system/functions) and starts
@@ -31,7 +33,7 @@ func (p *Provider) deploy(w http.ResponseWriter, r *http.Request) error {
 	}
 	lo, _, _ := scaleBounds(spec.Labels)
 	if lo > p.cfg.MaxReplicas {
-		return badRequest("label %s=%d is above the provider's limit of %d replicas", labelScaleMin, lo, p.cfg.MaxReplicas)
+		return badRequest("label %s=%d is above the provider's limit of %d replicas", contract.LabelScaleMin, lo, p.cfg.MaxReplicas)
 	}
 
 	p.mu.Lock()

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	testharness "github.com/mysimbdp/mysimbdp/tests/harness"
 	"github.com/openfaas/faas-provider/logs"
 	"github.com/openfaas/faas-provider/types"
@@ -120,7 +121,7 @@ func TestStreamsLargeBodies(t *testing.T) {
 func TestScaleUpDownAndFromZero(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.deploy(spec("scaler", map[string]string{labelScaleMax: "5"}, nil))
+	h.deploy(spec("scaler", map[string]string{contract.LabelScaleMax: "5"}, nil))
 	h.waitReplicas("scaler", defNS, 1)
 
 	h.must(http.StatusAccepted, http.MethodPost, "/system/scale-function/scaler", types.ScaleServiceRequest{ServiceName: "scaler", Replicas: 3})
@@ -177,7 +178,7 @@ func TestScaleUpDownAndFromZero(t *testing.T) {
 func TestColdStartTimeout(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.ColdStartTimeout = 300 * time.Millisecond })
-	h.deploy(spec("slowstart", map[string]string{labelScaleMin: "0"}, map[string]string{"TESTFN_START_DELAY": "30s"}))
+	h.deploy(spec("slowstart", map[string]string{contract.LabelScaleMin: "0"}, map[string]string{"TESTFN_START_DELAY": "30s"}))
 	code, body := h.invoke("slowstart")
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "cold start timeout") {
 		t.Errorf("invoke = %d %q, want 503 naming the cold start timeout", code, body)
@@ -273,11 +274,11 @@ func TestScaleDownDrainsInFlight(t *testing.T) {
 func TestUpdateRollsReplicas(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.deploy(spec("roller", map[string]string{labelScaleMin: "2"}, map[string]string{"GREETING": "one"}))
+	h.deploy(spec("roller", map[string]string{contract.LabelScaleMin: "2"}, map[string]string{"GREETING": "one"}))
 	h.waitReplicas("roller", defNS, 2)
 	old := h.pids("roller", defNS)
 
-	h.must(http.StatusAccepted, http.MethodPut, "/system/functions", spec("roller", map[string]string{labelScaleMin: "2"}, map[string]string{"GREETING": "two"}))
+	h.must(http.StatusAccepted, http.MethodPut, "/system/functions", spec("roller", map[string]string{contract.LabelScaleMin: "2"}, map[string]string{"GREETING": "two"}))
 	testharness.Until(t, 20*time.Second, "the old replicas to be replaced", func() (bool, string) {
 		for _, pid := range old {
 			if alive(pid) {
@@ -401,7 +402,7 @@ func TestRestartRecreatesFunctions(t *testing.T) {
 	cfg := testConfig(t)
 	h := startHarness(t, cfg)
 	h.must(http.StatusCreated, http.MethodPost, "/system/namespace/team-a", types.FunctionNamespace{Labels: map[string]string{"openfaas": "1"}})
-	s := spec("durable", map[string]string{labelScaleMax: "4"}, map[string]string{"GREETING": "kept"})
+	s := spec("durable", map[string]string{contract.LabelScaleMax: "4"}, map[string]string{"GREETING": "kept"})
 	s.Namespace = "team-a"
 	h.deploy(s)
 	h.must(http.StatusAccepted, http.MethodPost, "/system/scale-function/durable", types.ScaleServiceRequest{ServiceName: "durable", Namespace: "team-a", Replicas: 2})

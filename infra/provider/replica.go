@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mysimbdp/mysimbdp/infra/local/freeport"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/openfaas/faas-provider/types"
 )
 
@@ -168,7 +169,7 @@ func (r *replica) runOnce() (wasReady bool, err error) {
 	cmd.Env = append(slices.Clip(r.env),
 		"port="+strconv.Itoa(port),
 		"host=127.0.0.1",
-		"MYSIMBDP_SECRETS_DIR="+secretsDir,
+		contract.EnvSecretsDir+"="+secretsDir,
 		"TMPDIR="+work,
 	)
 	cmd.Stdout = r.lineWriter()

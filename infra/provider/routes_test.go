@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/openfaas/faas-provider/types"
+
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 func TestSystemRoutesRequireBasicAuth(t *testing.T) {
@@ -90,7 +92,7 @@ func TestUnknownFunctionIs404(t *testing.T) {
 func TestBadRequestsAre400(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.deploy(spec("capped", map[string]string{labelScaleMin: "0", labelScaleMax: "2"}, nil))
+	h.deploy(spec("capped", map[string]string{contract.LabelScaleMin: "0", contract.LabelScaleMax: "2"}, nil))
 
 	long := strings.Repeat("a", 64)
 	cases := []struct {
@@ -106,9 +108,9 @@ func TestBadRequestsAre400(t *testing.T) {
 		{"deploy unknown image", http.MethodPost, "/system/functions", types.FunctionDeployment{Service: "x", Image: "mysimbdp/missing:1"}, "no build at"},
 		{"deploy bad image ref", http.MethodPost, "/system/functions", types.FunctionDeployment{Service: "x", Image: "Bad Image"}, "not a valid image name"},
 		{"deploy unknown namespace", http.MethodPost, "/system/functions", types.FunctionDeployment{Service: "x", Image: testImage, Namespace: "team-zzz"}, "namespace \"team-zzz\" does not exist"},
-		{"deploy min above max", http.MethodPost, "/system/functions", spec("x", map[string]string{labelScaleMin: "3", labelScaleMax: "2"}, nil), "greater than"},
-		{"deploy min not a number", http.MethodPost, "/system/functions", spec("x", map[string]string{labelScaleMin: "one"}, nil), "non-negative integer"},
-		{"deploy negative max", http.MethodPost, "/system/functions", spec("x", map[string]string{labelScaleMax: "-1"}, nil), "non-negative integer"},
+		{"deploy min above max", http.MethodPost, "/system/functions", spec("x", map[string]string{contract.LabelScaleMin: "3", contract.LabelScaleMax: "2"}, nil), "greater than"},
+		{"deploy min not a number", http.MethodPost, "/system/functions", spec("x", map[string]string{contract.LabelScaleMin: "one"}, nil), "non-negative integer"},
+		{"deploy negative max", http.MethodPost, "/system/functions", spec("x", map[string]string{contract.LabelScaleMax: "-1"}, nil), "non-negative integer"},
 		{"deploy missing secret", http.MethodPost, "/system/functions", types.FunctionDeployment{Service: "x", Image: testImage, Secrets: []string{"db-pass"}}, "secret \"db-pass\" does not exist"},
 		{"deploy bad timeout", http.MethodPost, "/system/functions", spec("x", nil, map[string]string{"exec_timeout": "soon"}), "exec_timeout"},
 		{"deploy sets port", http.MethodPost, "/system/functions", spec("x", nil, map[string]string{"port": "80"}), "set by the provider"},
@@ -155,7 +157,7 @@ func TestInfoHealthTelemetry(t *testing.T) {
 	if code, body := h.do(http.MethodHead, "/healthz", nil, false); code != http.StatusOK {
 		t.Errorf("HEAD /healthz = %d %q", code, body)
 	}
-	h.deploy(spec("idle", map[string]string{labelScaleMin: "0"}, nil))
+	h.deploy(spec("idle", map[string]string{contract.LabelScaleMin: "0"}, nil))
 	var tel Telemetry
 	if err := json.Unmarshal([]byte(h.must(http.StatusOK, http.MethodGet, "/system/telemetry", nil)), &tel); err != nil {
 		t.Fatal(err)

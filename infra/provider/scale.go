@@ -5,6 +5,8 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/openfaas/faas-provider/types"
+
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // MakeReplicaUpdater sets a function's replica count (POST
@@ -44,7 +46,7 @@ func (p *Provider) scaleFunction(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if hi >= 0 && req.Replicas > uint64(hi) {
-		return badRequest("function %s: %d replicas is above its label %s=%d", name, req.Replicas, labelScaleMax, hi)
+		return badRequest("function %s: %d replicas is above its label %s=%d", name, req.Replicas, contract.LabelScaleMax, hi)
 	}
 	if req.Replicas > uint64(p.cfg.MaxReplicas) {
 		return badRequest("function %s: %d replicas is above the provider's limit of %d", name, req.Replicas, p.cfg.MaxReplicas)

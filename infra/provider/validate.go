@@ -9,14 +9,9 @@ import (
 	"strconv"
 
 	"github.com/mysimbdp/mysimbdp/infra/build/images"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/fnrun"
 	"github.com/openfaas/faas-provider/types"
-)
-
-// Scaling labels, as OpenFaaS names them.
-const (
-	labelScaleMin = "com.openfaas.scale.min"
-	labelScaleMax = "com.openfaas.scale.max"
 )
 
 // dns1123Label is the OpenFaaS (Kubernetes) rule for function and
@@ -59,14 +54,14 @@ func scaleBounds(labels *map[string]string) (lo, hi int, err error) {
 		*dst = n
 		return nil
 	}
-	if err := parse(labelScaleMin, &lo); err != nil {
+	if err := parse(contract.LabelScaleMin, &lo); err != nil {
 		return 0, 0, err
 	}
-	if err := parse(labelScaleMax, &hi); err != nil {
+	if err := parse(contract.LabelScaleMax, &hi); err != nil {
 		return 0, 0, err
 	}
 	if hi >= 0 && lo > hi {
-		return 0, 0, badRequest("label %s=%d is greater than %s=%d", labelScaleMin, lo, labelScaleMax, hi)
+		return 0, 0, badRequest("label %s=%d is greater than %s=%d", contract.LabelScaleMin, lo, contract.LabelScaleMax, hi)
 	}
 	return lo, hi, nil
 }
@@ -98,7 +93,7 @@ func (p *Provider) validateSpec(spec *types.FunctionDeployment) (string, error) 
 	}
 	// The replica's runtime would refuse these; say so now rather than
 	// crash-looping. port/host are the provider's to set.
-	for _, k := range []string{"port", "host", "MYSIMBDP_SECRETS_DIR"} {
+	for _, k := range []string{"port", "host", contract.EnvSecretsDir} {
 		if _, ok := spec.EnvVars[k]; ok {
 			return "", badRequest("envVars: %q is set by the provider and cannot be overridden", k)
 		}

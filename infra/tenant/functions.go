@@ -25,7 +25,7 @@ type FunctionEnv struct {
 	S3Secure   bool
 	MongoURI   string
 	// NATSURL carries the platform user's credentials: the functions
-	// publish reports to mysimbdp.reports.<tenant>.
+	// publish reports to contract.ReportSubject(…, tenant).
 	NATSURL string
 }
 
@@ -41,10 +41,10 @@ func Deployments(p *profile.Profile, env FunctionEnv, c Credentials) []types.Fun
 		out = append(out, deployment(p, env, c, p.BatchFunction(), BatchImage,
 			map[string]string{contract.AnnotationTopic: "s3:" + p.Bucket()},
 			map[string]string{
-				"MYSIMBDP_S3_ENDPOINT":   env.S3Endpoint,
-				"MYSIMBDP_S3_ACCESS_KEY": c.S3AccessKey,
-				"MYSIMBDP_S3_SECRET_KEY": c.S3SecretKey,
-				"MYSIMBDP_S3_SECURE":     strconv.FormatBool(env.S3Secure),
+				contract.EnvS3Endpoint:  env.S3Endpoint,
+				contract.EnvS3AccessKey: c.S3AccessKey,
+				contract.EnvS3SecretKey: c.S3SecretKey,
+				contract.EnvS3Secure:    strconv.FormatBool(env.S3Secure),
 				// A file may take minutes; the connector keeps the event in progress.
 				"read_timeout":  "15m",
 				"write_timeout": "15m",
@@ -54,10 +54,10 @@ func Deployments(p *profile.Profile, env FunctionEnv, c Credentials) []types.Fun
 	if p.Apps.Stream != profile.AppOwn {
 		out = append(out, deployment(p, env, c, p.StreamFunction(), StreamImage,
 			map[string]string{
-				contract.AnnotationTopic:    p.StreamSubject(),
-				"com.mysimbdp.batch-size":   "100",
-				"com.mysimbdp.batch-window": "20ms",
-				"com.mysimbdp.max-inflight": "2",
+				contract.AnnotationTopic:       p.StreamSubject(),
+				contract.AnnotationBatchSize:   "100",
+				contract.AnnotationBatchWindow: "20ms",
+				contract.AnnotationMaxInflight: "2",
 			},
 			map[string]string{
 				"read_timeout":  "1m",
@@ -73,20 +73,20 @@ func deployment(p *profile.Profile, env FunctionEnv, c Credentials, name, image 
 		contract.LabelTenant: p.Tenant,
 		// OpenFaaS's min is at least one replica; "may go to zero when
 		// idle" is its own label, which the scaler reads.
-		"com.openfaas.scale.min": strconv.Itoa(max(p.Scaling.Min, 1)),
-		"com.openfaas.scale.max": strconv.Itoa(max(p.Scaling.Max, 1)),
+		contract.LabelScaleMin: strconv.Itoa(max(p.Scaling.Min, 1)),
+		contract.LabelScaleMax: strconv.Itoa(max(p.Scaling.Max, 1)),
 	}
 	if p.Scaling.TargetBacklogPerReplica > 0 {
-		labels["com.openfaas.scale.target"] = strconv.FormatInt(p.Scaling.TargetBacklogPerReplica, 10)
+		labels[contract.LabelScaleTarget] = strconv.FormatInt(p.Scaling.TargetBacklogPerReplica, 10)
 	}
 	if p.Scaling.Min == 0 {
-		labels["com.openfaas.scale.zero"] = "true"
-		labels["com.openfaas.scale.zero-duration"] = p.Scaling.IdleBeforeZero.String()
+		labels[contract.LabelScaleZero] = "true"
+		labels[contract.LabelScaleZeroDuration] = p.Scaling.IdleBeforeZero.String()
 	}
 	envVars := map[string]string{
-		"MYSIMBDP_MONGO_URI":      env.MongoURI,
-		"MYSIMBDP_NATS_URL":       env.NATSURL,
-		"MYSIMBDP_PROFILE_SECRET": ProfileSecret(p.Tenant),
+		contract.EnvMongoURI:      env.MongoURI,
+		contract.EnvNATSURL:       env.NATSURL,
+		contract.EnvProfileSecret: contract.ProfileSecret(p.Tenant),
 	}
 	for k, v := range vars {
 		envVars[k] = v
@@ -95,7 +95,7 @@ func deployment(p *profile.Profile, env FunctionEnv, c Credentials, name, image 
 		Service:     name,
 		Image:       image,
 		EnvVars:     envVars,
-		Secrets:     []string{ProfileSecret(p.Tenant)},
+		Secrets:     []string{contract.ProfileSecret(p.Tenant)},
 		Labels:      &labels,
 		Annotations: &annotations,
 	}

@@ -62,7 +62,7 @@ func List(ctx context.Context, pl Platform) ([]Status, error) {
 	}
 	names := pl.JetStream.StreamNames(ctx)
 	for n := range names.Name() {
-		if t, ok := strings.CutPrefix(n, contract.TenantStreamPrefix); ok {
+		if t, ok := contract.TenantOfStream(n); ok {
 			known[t] = true
 		}
 	}

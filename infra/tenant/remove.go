@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/mysimbdp/mysimbdp/shared/quota"
 	"strings"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/natsauth"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
+	"github.com/mysimbdp/mysimbdp/shared/quota"
 )
 
 // RemoveResult is what Remove did.
@@ -64,7 +64,7 @@ func Remove(ctx context.Context, pl Platform, tenant string, keepData bool) (Rem
 		}
 		res.Functions = append(res.Functions, fn.Name)
 	}
-	if err := pl.Gateway.DeleteSecret(ctx, ProfileSecret(tenant), ""); err != nil {
+	if err := pl.Gateway.DeleteSecret(ctx, contract.ProfileSecret(tenant), ""); err != nil {
 		return res, wrap(err)
 	}
 

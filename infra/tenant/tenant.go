@@ -27,8 +27,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/mysimbdp/mysimbdp/infra/minioadmin"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
-	"github.com/mysimbdp/mysimbdp/shared/ingest"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 	"github.com/mysimbdp/mysimbdp/shared/quota"
 )
@@ -40,10 +40,6 @@ const EventsARN = "arn:minio:sqs::_:nats"
 
 // IncomingPrefix is the tenant's staging folder in its bucket.
 const IncomingPrefix = "incoming/"
-
-// ProfileSecret is the name of the OpenFaaS secret holding a tenant's
-// profile YAML; the tenant's functions declare it in stack.yml.
-func ProfileSecret(tenant string) string { return tenant + "-profile" }
 
 // Platform is what Apply provisions against: clients of every part, with
 // admin rights.
@@ -147,8 +143,8 @@ func Apply(ctx context.Context, pl Platform, t Loaded) (Result, error) {
 	if res.MongoUser, err = applyDatabase(ctx, pl.Mongo, p, creds); err != nil {
 		return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)
 	}
-	log.Info("profile secret", "secret", ProfileSecret(p.Tenant))
-	if err := pl.Gateway.SetSecret(ctx, types.Secret{Name: ProfileSecret(p.Tenant), RawValue: t.YAML}); err != nil {
+	log.Info("profile secret", "secret", contract.ProfileSecret(p.Tenant))
+	if err := pl.Gateway.SetSecret(ctx, types.Secret{Name: contract.ProfileSecret(p.Tenant), RawValue: t.YAML}); err != nil {
 		return res, fmt.Errorf("apply tenant %s: store profile secret: %w", p.Tenant, err)
 	}
 	// The stats function judges every tenant against its profile.
@@ -158,7 +154,7 @@ func Apply(ctx context.Context, pl Platform, t Loaded) (Result, error) {
 	for _, d := range Deployments(p, pl.FunctionEnv, creds) {
 		// The profile's digest makes an edited profile a changed
 		// deployment, so that replicas restart and read it.
-		(*d.Annotations)[ProfileDigestAnnotation] = digest(t.YAML)
+		(*d.Annotations)[contract.AnnotationProfileDigest] = digest(t.YAML)
 		changed, err := deployIfChanged(ctx, pl.Gateway, d)
 		if err != nil {
 			return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)
@@ -171,10 +167,6 @@ func Apply(ctx context.Context, pl Platform, t Loaded) (Result, error) {
 	}
 	return res, nil
 }
-
-// ProfileDigestAnnotation holds the SHA-256 of the profile a tenant's
-// function was deployed with.
-const ProfileDigestAnnotation = "com.mysimbdp.profile-sha256"
 
 func digest(b []byte) string {
 	sum := sha256.Sum256(b)
@@ -203,7 +195,7 @@ func deref(m *map[string]string) map[string]string {
 }
 
 // reservedDatabases are the platform's and MongoDB's own databases.
-var reservedDatabases = []string{ingest.DefaultPlatformDB, "admin", "local", "config"}
+var reservedDatabases = []string{contract.DefaultPlatformDB, "admin", "local", "config"}
 
 // checkDatabase refuses a sink database that is not the tenant's to have:
 // the platform's, MongoDB's own, or one another tenant's profile names.

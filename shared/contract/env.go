@@ -63,13 +63,17 @@ const (
 
 // Defaults of the settings that have one.
 const (
-	DefaultGatewayURL  = "http://127.0.0.1:8080"
-	DefaultNATSURL     = "nats://127.0.0.1:4222"
-	DefaultPlatformDB  = "mysimbdp"
-	DefaultStatsWindow = 10 * time.Second
-	DefaultMetricsAddr = ":8081"
-	DefaultLogLevel    = "info"
-	DefaultDataDir     = ".data"
+	DefaultGatewayURL = "http://127.0.0.1:8080"
+	// DefaultClusterGatewayURL is the gateway as a function inside an
+	// OpenFaaS cluster reaches it: a platform function's default, where
+	// DefaultGatewayURL (this machine) is the CLI's.
+	DefaultClusterGatewayURL = "http://gateway.openfaas:8080"
+	DefaultNATSURL           = "nats://127.0.0.1:4222"
+	DefaultPlatformDB        = "mysimbdp"
+	DefaultStatsWindow       = 10 * time.Second
+	DefaultMetricsAddr       = ":8081"
+	DefaultLogLevel          = "info"
+	DefaultDataDir           = ".data"
 )
 
 // Old names still read, each for the name that replaced it; the new name
@@ -143,7 +147,18 @@ type Env struct {
 	// Deprecated names each old variable that was read, with its new
 	// name; Warn logs them.
 	Deprecated []string
+
+	// set holds the variables given a value (under their new names), so
+	// that a part can tell a setting left at its default from one given
+	// (IsSet).
+	set map[string]bool
 }
+
+// IsSet reports whether variable name (an Env* constant) was given a
+// value, itself or under an old name; a default, or S3 keys taken from
+// AWS's variables, is not. The CLI uses it to prefer the local stack's
+// endpoints to defaults.
+func (e Env) IsSet(name string) bool { return e.set[name] }
 
 // FromEnv reads every setting through getenv (os.Getenv, or a map's
 // lookup in tests), as of-watchdog's config.New does. A value that cannot
@@ -151,14 +166,17 @@ type Env struct {
 // reported at once.
 func FromEnv(getenv func(string) string) (Env, error) {
 	var deprecated []string
+	set := map[string]bool{}
 	get := func(name string) string {
 		if v := getenv(name); v != "" {
+			set[name] = true
 			return v
 		}
 		for _, d := range deprecatedNames() {
 			if d.now == name {
 				if v := getenv(d.old); v != "" {
 					deprecated = append(deprecated, d.old+" (use "+d.now+")")
+					set[name] = true
 					return v
 				}
 			}
@@ -232,7 +250,7 @@ func FromEnv(getenv func(string) string) (Env, error) {
 			e.ScaleStabilization = d
 		}
 	}
-	e.Deprecated = deprecated
+	e.Deprecated, e.set = deprecated, set
 	return e, errors.Join(errs...)
 }
 

@@ -106,7 +106,9 @@ const (
 	// function can tell a retry from a first try in its logs.
 	HeaderDelivery = "X-Mysimbdp-Delivery"
 	// HeaderEventSource and HeaderCallID are what the Lambda adapter
-	// passes to a handler: the event source's ARN and the request id.
+	// passes to a handler: the event source (aws:sqs, aws:kinesis, aws:s3,
+	// minio:s3, or passthrough) and the Lambda request id, as OpenFaaS
+	// sends X-Call-Id.
 	HeaderEventSource = "X-Mysimbdp-Event-Source"
 	HeaderCallID      = "X-Call-Id"
 )

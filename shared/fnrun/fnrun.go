@@ -37,6 +37,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/lambdafn"
 	"github.com/mysimbdp/mysimbdp/shared/secret"
 )
@@ -115,7 +116,11 @@ func parseDuration(v string) (time.Duration, error) {
 // it serves Lambda invocations with the same handler instead.
 func Main(handler http.HandlerFunc) {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
+	// The function validates the settings it needs itself (its handler's
+	// ConfigFromEnv); here the process only says which old names it read.
+	env, _ := contract.FromEnv(os.Getenv)
+	env.Warn(log)
+	if env.LambdaRuntimeAPI != "" {
 		lambdafn.Start(handler, log) // never returns
 		return
 	}
@@ -202,6 +207,7 @@ func ServeListener(ctx context.Context, ln net.Listener, handler http.Handler, c
 // ReadSecret returns the value of an OpenFaaS secret given to the function
 // (see shared/secret for where secrets are).
 func ReadSecret(name string) (string, error) {
-	b, _, err := secret.Read(os.Getenv, name)
+	env, _ := contract.FromEnv(os.Getenv)
+	b, _, err := secret.Read(env.SecretsDir, name)
 	return string(b), err
 }

@@ -3,16 +3,9 @@ package ingest
 import (
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
-)
-
-// Defaults of the optional settings.
-const (
-	DefaultPlatformDB    = "mysimbdp"
-	DefaultReportSubject = "mysimbdp.reports"
 )
 
 // Sinks a Config may name. SinkDiscard is a benchmarking aid, never for
@@ -52,7 +45,7 @@ type Config struct {
 
 	// Sink is where good rows go: SinkMongo (the default) writes them to
 	// the tenant's collection. SinkDiscard is a BENCHMARKING AID: rows are
-	// read, coerced, given their ids, batched and counted (Report.RowsOK)
+	// read, coerced, given their ids, batched and counted (contract.BatchReport.RowsOK)
 	// as usual, but each full batch of good rows is dropped instead of
 	// written, so that a benchmark measures the function's parsing and
 	// memory without the database. Rejected rows, the ingestion record and
@@ -61,60 +54,46 @@ type Config struct {
 }
 
 // ConfigFromEnv reads the Config from the environment through getenv
-// (os.Getenv in a function; a map in tests). Every problem is reported at
-// once, naming the variable.
+// (os.Getenv in a function; a map in tests) with contract.FromEnv. Every
+// problem is reported at once, naming the variable.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	c := Config{
-		S3Endpoint:    getenv("MYSIMBDP_S3_ENDPOINT"),
-		S3AccessKey:   getenv("MYSIMBDP_S3_ACCESS_KEY"),
-		S3SecretKey:   getenv("MYSIMBDP_S3_SECRET_KEY"),
-		S3Region:      getenv("MYSIMBDP_S3_REGION"),
-		Bucket:        getenv("MYSIMBDP_S3_BUCKET"),
-		MongoURI:      getenv("MYSIMBDP_MONGO_URI"),
-		PlatformDB:    orDefault(getenv("MYSIMBDP_PLATFORM_DB"), DefaultPlatformDB),
-		NATSURL:       getenv("MYSIMBDP_NATS_URL"),
-		ReportSubject: strings.TrimSuffix(orDefault(getenv("MYSIMBDP_REPORT_SUBJECT"), DefaultReportSubject), "."),
-		Sink:          getenv("MYSIMBDP_SINK"),
-	}
-	if c.S3AccessKey == "" && c.S3SecretKey == "" {
-		// AWS Lambda gives its execution role's temporary credentials in
-		// the variables every AWS SDK reads; no key need be configured.
-		c.S3AccessKey, c.S3SecretKey, c.S3SessionToken = getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"), getenv("AWS_SESSION_TOKEN")
-	}
+	env, err := contract.FromEnv(getenv)
 	var errs []error
-	var err error
-	if c.Profile, c.ProfileSource, err = profile.FromEnv(getenv); err != nil {
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c := Config{
+		S3Endpoint:     env.S3Endpoint,
+		S3AccessKey:    env.S3AccessKey,
+		S3SecretKey:    env.S3SecretKey,
+		S3SessionToken: env.S3SessionToken,
+		S3Secure:       env.S3Secure,
+		S3Region:       env.S3Region,
+		Bucket:         env.S3Bucket,
+		MongoURI:       env.MongoURI,
+		PlatformDB:     env.PlatformDB,
+		NATSURL:        env.NATSURL,
+		ReportSubject:  env.ReportSubject,
+		Sink:           env.Sink,
+	}
+	if c.Profile, c.ProfileSource, err = profile.FromEnv(env); err != nil {
 		errs = append(errs, err)
 	}
 	for _, req := range []struct{ name, val string }{
-		{"MYSIMBDP_S3_ENDPOINT", c.S3Endpoint},
-		{"MYSIMBDP_S3_ACCESS_KEY (or AWS_ACCESS_KEY_ID)", c.S3AccessKey},
-		{"MYSIMBDP_S3_SECRET_KEY (or AWS_SECRET_ACCESS_KEY)", c.S3SecretKey},
-		{"MYSIMBDP_MONGO_URI", c.MongoURI},
+		{contract.EnvS3Endpoint, c.S3Endpoint},
+		{contract.EnvS3AccessKey + " (or " + contract.EnvAWSAccessKeyID + ")", c.S3AccessKey},
+		{contract.EnvS3SecretKey + " (or " + contract.EnvAWSSecretAccessKey + ")", c.S3SecretKey},
+		{contract.EnvMongoURI, c.MongoURI},
 	} {
 		if req.val == "" {
 			errs = append(errs, fmt.Errorf("%s is not set", req.name))
 		}
 	}
-	if v := getenv("MYSIMBDP_S3_SECURE"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("MYSIMBDP_S3_SECURE=%q: want true or false", v))
-		}
-		c.S3Secure = b
-	}
 	if c.Sink != SinkMongo && c.Sink != SinkDiscard {
-		errs = append(errs, fmt.Errorf("MYSIMBDP_SINK=%q: want empty (MongoDB) or %q (benchmarks only)", c.Sink, SinkDiscard))
+		errs = append(errs, fmt.Errorf("%s=%q: want empty (MongoDB) or %q (benchmarks only)", contract.EnvSink, c.Sink, SinkDiscard))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return c, fmt.Errorf("ingest configuration: %w", err)
 	}
 	return c, nil
-}
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }

@@ -59,13 +59,14 @@
 //
 // # Outcomes
 //
-// Status is one of done, rejected (the file as a whole was refused: too
-// large, empty, wrong header, unreadable; rows read before a mid-file error
-// stay stored), deferred (over the files-per-window quota: retry after
-// Report.RetryAfter, the object stays in incoming/), failed (a transient
-// error, returned as an error too: retry), skipped (nothing to do: the key is
-// not under incoming/, or the object is gone or was replaced by a newer
-// upload, which has its own event) and running (only ever seen in the
+// A report's status (contract.Status) is one of done, rejected (the file
+// as a whole was refused: too large, empty, wrong header, unreadable; rows
+// read before a mid-file error stay stored), deferred (over the
+// files-per-window quota: retry after contract.BatchReport.RetryAfter, the
+// object stays in incoming/), failed (a transient error, returned as an
+// error too: retry), skipped (nothing to do: the key is not under
+// incoming/, or the object is gone or was replaced by a newer upload,
+// which has its own event) and running (only ever seen in the
 // ingestions collection, while a file is being read or after a crash).
 //
 // The files-per-window quota is this package's alone (shared/quota's doc

@@ -18,6 +18,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 	"github.com/mysimbdp/mysimbdp/shared/records"
 	"github.com/mysimbdp/mysimbdp/shared/replace"
@@ -124,7 +125,7 @@ func New(cfg Config, opts Options) (*Batch, error) {
 	}
 	platform := cfg.PlatformDB
 	if platform == "" {
-		platform = DefaultPlatformDB
+		platform = contract.DefaultPlatformDB
 	}
 	b.ingestions = b.db.Database(platform).Collection(IngestionsCollection)
 	b.slots = b.db.Database(platform).Collection(SlotsCollection)
@@ -136,7 +137,7 @@ func New(cfg Config, opts Options) (*Batch, error) {
 	case SinkMongo:
 	case SinkDiscard:
 		b.discard = true
-		b.log.Warn("MYSIMBDP_SINK=discard: good rows are counted but NOT stored (benchmarking aid)")
+		b.log.Warn(contract.EnvSink + "=discard: good rows are counted but NOT stored (benchmarking aid)")
 	default:
 		return nil, fmt.Errorf("sink %q: want empty (MongoDB) or %q", cfg.Sink, SinkDiscard)
 	}
@@ -165,19 +166,19 @@ func (b *Batch) Close(ctx context.Context) error {
 // Files. The error is non-nil when something is worth retrying (the whole
 // event may then be redelivered: finished objects are not read again) or
 // the event is refused (ErrForbidden, ErrBadEvent). A deferred object is not
-// an error: see Report.RetryAfter.
-func (b *Batch) HandleEvent(ctx context.Context, ev events.S3Event) (Report, error) {
+// an error: see contract.BatchReport.RetryAfter.
+func (b *Batch) HandleEvent(ctx context.Context, ev events.S3Event) (contract.BatchReport, error) {
 	if len(ev.Records) == 0 {
-		return Report{}, fmt.Errorf("%w: no Records", ErrBadEvent)
+		return contract.BatchReport{}, fmt.Errorf("%w: no Records", ErrBadEvent)
 	}
 	for _, rec := range ev.Records {
 		if name := rec.S3.Bucket.Name; name != b.bucket {
 			b.log.WarnContext(ctx, "refused an event for another bucket", "bucket", name)
-			return Report{}, fmt.Errorf("%w: the function of tenant %s may only read its own bucket %q, not %q",
+			return contract.BatchReport{}, fmt.Errorf("%w: the function of tenant %s may only read its own bucket %q, not %q",
 				ErrForbidden, b.prof.Tenant, b.bucket, name)
 		}
 	}
-	reps := make([]Report, 0, len(ev.Records))
+	reps := make([]contract.BatchReport, 0, len(ev.Records))
 	var errs []error
 	for _, rec := range ev.Records {
 		rep, err := b.handleRecord(ctx, rec)
@@ -196,21 +197,21 @@ func ingestionID(tenant, bucket, key, etag string) string {
 
 // record is the stored form of an ingestion.
 type record struct {
-	ID     string `bson:"_id"`
-	Report `bson:",inline"`
+	ID                   string `bson:"_id"`
+	contract.BatchReport `bson:",inline"`
 	// Slot says whether the ingestion took one of the tenant's
 	// files-per-window slots (it read the file, or is reading it).
 	Slot bool `bson:"slot"`
 }
 
-func (b *Batch) handleRecord(ctx context.Context, ev events.S3EventRecord) (Report, error) {
+func (b *Batch) handleRecord(ctx context.Context, ev events.S3EventRecord) (contract.BatchReport, error) {
 	start := b.clock()
 	key, err := url.QueryUnescape(ev.S3.Object.Key)
 	if err != nil || key == "" {
-		return Report{}, fmt.Errorf("%w: object key %q is not URL-encoded text", ErrBadEvent, ev.S3.Object.Key)
+		return contract.BatchReport{}, fmt.Errorf("%w: object key %q is not URL-encoded text", ErrBadEvent, ev.S3.Object.Key)
 	}
-	rep := Report{
-		Kind: KindBatch, Tenant: b.prof.Tenant, Bucket: ev.S3.Bucket.Name, Key: key,
+	rep := contract.BatchReport{
+		Kind: contract.KindBatch, Tenant: b.prof.Tenant, Bucket: ev.S3.Bucket.Name, Key: key,
 		ETag: strings.Trim(ev.S3.Object.ETag, `"`), Size: ev.S3.Object.Size,
 		StartedAt: start,
 	}
@@ -251,7 +252,7 @@ func (b *Batch) handleRecord(ctx context.Context, ev events.S3EventRecord) (Repo
 
 	// Quotas before reading a byte.
 	if limit := int64(b.prof.Batch.MaxFileSize); limit > 0 && rep.Size > limit {
-		rep.Status, rep.Error = StatusRejected, tooLarge(rep.Size, b.prof.Batch.MaxFileSize)
+		rep.Status, rep.Error = contract.StatusRejected, tooLarge(rep.Size, b.prof.Batch.MaxFileSize)
 		return b.conclude(ctx, log, rep, false)
 	}
 	if deferred, ok, err := b.checkWindow(ctx, rep); err != nil {
@@ -261,7 +262,7 @@ func (b *Batch) handleRecord(ctx context.Context, ev events.S3EventRecord) (Repo
 		return deferred, nil
 	}
 
-	rep.Status = StatusRunning
+	rep.Status = contract.StatusRunning
 	if err := b.store(ctx, rep, true); err != nil {
 		return b.fail(ctx, rep, false, err)
 	}
@@ -275,8 +276,8 @@ func (b *Batch) handleRecord(ctx context.Context, ev events.S3EventRecord) (Repo
 // incoming/ and publishes the report. The record comes first: if the move
 // fails or the process dies, a redelivery finds the record and only
 // finishes the move.
-func (b *Batch) conclude(ctx context.Context, log *slog.Logger, rep Report, slot bool) (Report, error) {
-	rep.end(b.clock())
+func (b *Batch) conclude(ctx context.Context, log *slog.Logger, rep contract.BatchReport, slot bool) (contract.BatchReport, error) {
+	end(&rep, b.clock())
 	if err := b.store(ctx, rep, slot); err != nil {
 		return b.fail(ctx, rep, slot, err)
 	}
@@ -288,19 +289,19 @@ func (b *Batch) conclude(ctx context.Context, log *slog.Logger, rep Report, slot
 
 // skip answers an event there is nothing to do for. It stores nothing: the
 // event carries no version worth remembering.
-func (b *Batch) skip(rep Report, reason string) Report {
-	rep.Status, rep.Error = StatusSkipped, reason
-	rep.end(b.clock())
+func (b *Batch) skip(rep contract.BatchReport, reason string) contract.BatchReport {
+	rep.Status, rep.Error = contract.StatusSkipped, reason
+	end(&rep, b.clock())
 	b.log.Info("skipped", "key", rep.Key, "reason", reason)
 	return rep
 }
 
 // fail records a transient failure (best effort: the store may be what
 // failed) and returns it as an error, so that the event is redelivered.
-func (b *Batch) fail(ctx context.Context, rep Report, slot bool, err error) (Report, error) {
+func (b *Batch) fail(ctx context.Context, rep contract.BatchReport, slot bool, err error) (contract.BatchReport, error) {
 	err = fmt.Errorf("ingest %s: %w", rep.Key, err)
-	rep.Status, rep.Error = StatusFailed, err.Error()
-	rep.end(b.clock())
+	rep.Status, rep.Error = contract.StatusFailed, err.Error()
+	end(&rep, b.clock())
 	b.log.ErrorContext(ctx, "ingestion failed; the event should be redelivered", "key", rep.Key, "err", err)
 	if rep.ETag != "" {
 		// Recorded even when ctx is done (a timeout is a likely cause).
@@ -348,7 +349,7 @@ func (b *Batch) docID(key, etag string, rec records.Record) string {
 // read streams the object through the tenant's plan into the sink. A
 // file-level problem makes rep rejected and is not an error; an error is
 // transient (S3 or MongoDB) and the file should be read again.
-func (b *Batch) read(ctx context.Context, rep *Report) error {
+func (b *Batch) read(ctx context.Context, rep *contract.BatchReport) error {
 	opts := minio.GetObjectOptions{}
 	if err := opts.SetMatchETag(rep.ETag); err != nil {
 		return fmt.Errorf("get s3://%s/%s: %w", rep.Bucket, rep.Key, err)
@@ -398,12 +399,12 @@ func (b *Batch) read(ctx context.Context, rep *Report) error {
 	}
 	st := rd.Stats()
 	rep.RowsOK, rep.RowsRejected, rep.Bytes = int64(st.Good), int64(st.Rejected), st.Bytes
-	rep.Status = StatusDone
+	rep.Status = contract.StatusDone
 	if fileErr != nil {
 		if !isFileLevel(fileErr) { // S3 broke off, the context ended...
 			return fileErr
 		}
-		rep.Status, rep.Error = StatusRejected, fileErr.Error()
+		rep.Status, rep.Error = contract.StatusRejected, fileErr.Error()
 	}
 	return nil
 }
@@ -433,7 +434,7 @@ type quarantinedRow struct {
 	At     time.Time `bson:"at"`
 }
 
-func quarantined(rep *Report, e *records.RowError, at time.Time) quarantinedRow {
+func quarantined(rep *contract.BatchReport, e *records.RowError, at time.Time) quarantinedRow {
 	return quarantinedRow{
 		ID:     records.DocID(rep.Tenant, rep.Key, rep.ETag, e.Line),
 		Tenant: rep.Tenant, File: rep.Key, ETag: rep.ETag, Line: e.Line, Unit: e.Unit,

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 )
 
@@ -38,7 +39,7 @@ func TestConfigFromEnv(t *testing.T) {
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Fatalf("error %v, want %q", err, tc.wantErr)
 			}
-			if err == nil && (c.PlatformDB != DefaultPlatformDB || c.ReportSubject != DefaultReportSubject) {
+			if err == nil && (c.PlatformDB != contract.DefaultPlatformDB || c.ReportSubject != contract.ReportSubjectPrefix) {
 				t.Errorf("defaults not applied: %+v", c)
 			}
 		})
@@ -88,11 +89,11 @@ func TestTooLarge(t *testing.T) {
 func TestDestination(t *testing.T) {
 	for _, tc := range []struct {
 		key  string
-		st   Status
+		st   contract.Status
 		want string
 	}{
-		{"incoming/a/b.csv", StatusDone, "processed/a/b.csv"},
-		{"incoming/b.csv", StatusRejected, "rejected/b.csv"},
+		{"incoming/a/b.csv", contract.StatusDone, "processed/a/b.csv"},
+		{"incoming/b.csv", contract.StatusRejected, "rejected/b.csv"},
 	} {
 		if got := Destination(tc.key, tc.st); got != tc.want {
 			t.Errorf("Destination(%s, %s) = %s, want %s", tc.key, tc.st, got, tc.want)
@@ -102,14 +103,14 @@ func TestDestination(t *testing.T) {
 
 func TestSummarize(t *testing.T) {
 	t0 := time.Unix(0, 0)
-	a := Report{Status: StatusDone, RowsOK: 3, StartedAt: t0, EndedAt: t0.Add(time.Second)}
-	b := Report{Status: StatusDeferred, StartedAt: t0, EndedAt: t0.Add(2 * time.Second)}
-	b.setRetryAfter(1500 * time.Millisecond)
-	s := summarize([]Report{a, b})
-	if s.Status != StatusDeferred || s.RowsOK != 3 || s.RetryAfterSeconds != 2 || len(s.Files) != 2 || s.DurationMS != 2000 {
+	a := contract.BatchReport{Status: contract.StatusDone, RowsOK: 3, StartedAt: t0, EndedAt: t0.Add(time.Second)}
+	b := contract.BatchReport{Status: contract.StatusDeferred, StartedAt: t0, EndedAt: t0.Add(2 * time.Second)}
+	setRetryAfter(&b, 1500*time.Millisecond)
+	s := summarize([]contract.BatchReport{a, b})
+	if s.Status != contract.StatusDeferred || s.RowsOK != 3 || s.RetryAfterSeconds != 2 || len(s.Files) != 2 || s.DurationMS != 2000 {
 		t.Errorf("summary %+v", s)
 	}
-	if one := summarize([]Report{a}); one.Files != nil || one.RowsOK != 3 {
+	if one := summarize([]contract.BatchReport{a}); one.Files != nil || one.RowsOK != 3 {
 		t.Errorf("one report summarised as %+v", one)
 	}
 }

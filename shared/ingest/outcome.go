@@ -12,6 +12,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/nats-io/nats.go"
+
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // maxCopyObject is the largest object one server-side copy may move (S3's
@@ -20,9 +22,9 @@ const maxCopyObject = 5 << 30
 
 // Destination is where an object in incoming/ goes once its ingestion is
 // over: processed/<rest> when done, rejected/<rest> when rejected.
-func Destination(key string, st Status) string {
+func Destination(key string, st contract.Status) string {
 	prefix := ProcessedPrefix
-	if st == StatusRejected {
+	if st == contract.StatusRejected {
 		prefix = RejectedPrefix
 	}
 	return prefix + strings.TrimPrefix(key, IncomingPrefix)
@@ -33,8 +35,8 @@ func Destination(key string, st Status) string {
 // incoming/. Each step can be repeated, so a redelivery after a crash in
 // between just finishes the job. Only the version that was ingested moves:
 // a newer upload under the same key stays in incoming/ for its own event.
-func (b *Batch) moveOut(ctx context.Context, rep Report) error {
-	if !rep.Status.finished() {
+func (b *Batch) moveOut(ctx context.Context, rep contract.BatchReport) error {
+	if !rep.Status.Finished() {
 		return nil
 	}
 	dst := Destination(rep.Key, rep.Status)
@@ -94,13 +96,10 @@ type reporter struct {
 
 func newReporter(url, prefix string, log *slog.Logger) *reporter {
 	if prefix == "" {
-		prefix = DefaultReportSubject
+		prefix = contract.ReportSubjectPrefix
 	}
 	return &reporter{url: url, prefix: prefix, log: log, retryWait: 30 * time.Second}
 }
-
-// Subject is the NATS subject of a tenant's reports.
-func Subject(prefix, tenant string) string { return prefix + "." + tenant }
 
 func (r *reporter) conn() *nats.Conn {
 	r.mu.Lock()
@@ -122,15 +121,15 @@ func (r *reporter) conn() *nats.Conn {
 	return nc
 }
 
-func (r *reporter) publish(ctx context.Context, rep Report) {
+func (r *reporter) publish(ctx context.Context, rep contract.BatchReport) {
 	nc := r.conn()
 	if nc == nil {
 		return
 	}
-	rep.Kind = KindBatch // a stored report read back may predate the field
+	rep.Kind = contract.KindBatch // a stored report read back may predate the field
 	body, err := json.Marshal(rep)
 	if err == nil {
-		err = nc.Publish(Subject(r.prefix, rep.Tenant), body)
+		err = nc.Publish(contract.ReportSubject(r.prefix, rep.Tenant), body)
 	}
 	if err != nil {
 		r.log.WarnContext(ctx, "report not published", "key", rep.Key, "err", err)

@@ -9,31 +9,33 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // finished returns the stored report of this object version if its
 // ingestion is over (done or rejected).
-func (b *Batch) finished(ctx context.Context, rep Report) (Report, bool, error) {
+func (b *Batch) finished(ctx context.Context, rep contract.BatchReport) (contract.BatchReport, bool, error) {
 	var rec record
 	err := b.ingestions.FindOne(ctx, bson.D{{Key: "_id", Value: ingestionID(rep.Tenant, rep.Bucket, rep.Key, rep.ETag)}}).Decode(&rec)
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
-		return Report{}, false, nil
+		return contract.BatchReport{}, false, nil
 	case err != nil:
-		return Report{}, false, fmt.Errorf("look up the ingestion record: %w", err)
+		return contract.BatchReport{}, false, fmt.Errorf("look up the ingestion record: %w", err)
 	}
-	if !rec.Status.finished() {
-		return Report{}, false, nil
+	if !rec.Status.Finished() {
+		return contract.BatchReport{}, false, nil
 	}
-	return rec.Report, true, nil
+	return rec.BatchReport, true, nil
 }
 
 // store upserts the ingestion record of rep.
-func (b *Batch) store(ctx context.Context, rep Report, slot bool) error {
+func (b *Batch) store(ctx context.Context, rep contract.BatchReport, slot bool) error {
 	b.indexOnce.Do(func() { b.ensureIndex(ctx) })
 	id := ingestionID(rep.Tenant, rep.Bucket, rep.Key, rep.ETag)
 	_, err := b.ingestions.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}},
-		record{ID: id, Report: rep, Slot: slot}, options.Replace().SetUpsert(true))
+		record{ID: id, BatchReport: rep, Slot: slot}, options.Replace().SetUpsert(true))
 	if err != nil {
 		return fmt.Errorf("store the ingestion record (%s): %w", rep.Status, err)
 	}
@@ -59,10 +61,10 @@ func (b *Batch) ensureIndex(ctx context.Context) {
 // A retry of a file that holds a slot keeps it. Without a free slot it
 // stores and returns a deferred report whose RetryAfter is when the next
 // window opens.
-func (b *Batch) checkWindow(ctx context.Context, rep Report) (Report, bool, error) {
+func (b *Batch) checkWindow(ctx context.Context, rep contract.BatchReport) (contract.BatchReport, bool, error) {
 	limit, window := b.prof.Batch.MaxFilesPerWindow, time.Duration(b.prof.Batch.Window)
 	if limit <= 0 || window <= 0 {
-		return Report{}, false, nil
+		return contract.BatchReport{}, false, nil
 	}
 	now := b.clock()
 	start := now.Truncate(window)
@@ -75,24 +77,24 @@ func (b *Batch) checkWindow(ctx context.Context, rep Report) (Report, bool, erro
 				// A new window: the slots of old ones are of no use.
 				_, _ = b.slots.DeleteMany(ctx, bson.D{{Key: "tenant", Value: rep.Tenant}, {Key: "at", Value: bson.D{{Key: "$lt", Value: start}}}})
 			}
-			return Report{}, false, nil
+			return contract.BatchReport{}, false, nil
 		}
 		if !mongo.IsDuplicateKeyError(err) {
-			return Report{}, false, fmt.Errorf("claim a files-per-window slot: %w", err)
+			return contract.BatchReport{}, false, fmt.Errorf("claim a files-per-window slot: %w", err)
 		}
 		var held slot
 		if err := b.slots.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&held); err == nil && held.File == file {
-			return Report{}, false, nil // a retry keeps its slot
+			return contract.BatchReport{}, false, nil // a retry keeps its slot
 		}
 	}
 	retry := start.Add(window).Sub(now)
-	rep.Status = StatusDeferred
+	rep.Status = contract.StatusDeferred
 	rep.Error = fmt.Sprintf("tenant %s has had its %d files of the %s window from %s (batch.max_files_per_window); retry in %s",
 		rep.Tenant, limit, window, start.UTC().Format(time.TimeOnly), retry.Round(time.Millisecond))
-	rep.setRetryAfter(retry)
-	rep.end(now)
+	setRetryAfter(&rep, retry)
+	end(&rep, now)
 	if err := b.store(ctx, rep, false); err != nil {
-		return Report{}, false, err
+		return contract.BatchReport{}, false, err
 	}
 	b.reports.publish(ctx, rep)
 	return rep, true, nil

@@ -63,8 +63,8 @@
 // of type MalformedEvent whose message says what is wrong; the function is
 // not called.
 //
-// The stream batch's wire types come from shared/streambatch, which links
-// nothing else: fnrun (and so every function, echo included) imports this
+// The stream batch's wire types and the headers come from shared/contract,
+// which links nothing else: fnrun (and so every function, echo included) imports this
 // package, and must not pull a database driver into every binary.
 package lambdafn
 
@@ -97,17 +97,6 @@ const (
 	SourceKinesis = "aws:kinesis"
 )
 
-// Headers the adapter sets on the request it makes.
-const (
-	// HeaderTenant is the tenant header the platform's connector sets.
-	HeaderTenant = contract.HeaderTenant
-	// HeaderEventSource names the Lambda event source ("aws:sqs"), or
-	// "passthrough".
-	HeaderEventSource = "X-Mysimbdp-Event-Source"
-	// HeaderCallID carries the Lambda request id, like OpenFaaS's X-Call-Id.
-	HeaderCallID = "X-Call-Id"
-)
-
 // MaxResponseBytes is Lambda's limit on a synchronous invocation's result;
 // a larger answer cannot be returned, so the adapter stops buffering there.
 const MaxResponseBytes = 6 << 20
@@ -138,7 +127,7 @@ func (e *Error) Error() string { return e.Type + ": " + e.Message }
 // Options configure an Adapter.
 type Options struct {
 	// Tenant is the batch's tenant for SQS and Kinesis events and the
-	// X-Mysimbdp-Tenant header; empty sets neither.
+	// contract.HeaderTenant header; empty sets neither.
 	Tenant string
 	// Name names the function in errors and logs (AWS_LAMBDA_FUNCTION_NAME).
 	Name string
@@ -163,9 +152,10 @@ func New(fn http.Handler, opts Options) *Adapter {
 }
 
 // OptionsFromEnv reads Options from the environment Lambda gives the
-// function: MYSIMBDP_TENANT and AWS_LAMBDA_FUNCTION_NAME.
+// function (contract.EnvTenant and contract.EnvAWSLambdaFunction).
 func OptionsFromEnv(getenv func(string) string, log *slog.Logger) Options {
-	return Options{Tenant: getenv("MYSIMBDP_TENANT"), Name: getenv("AWS_LAMBDA_FUNCTION_NAME"), Log: log}
+	env, _ := contract.FromEnv(getenv) // neither setting can be malformed
+	return Options{Tenant: env.Tenant, Name: env.LambdaFunction, Log: log}
 }
 
 // Start serves fn on the Lambda Runtime API named by AWS_LAMBDA_RUNTIME_API
@@ -366,12 +356,12 @@ func (a *Adapter) call(ctx context.Context, source string, body []byte) (int, []
 		return 0, nil, fmt.Errorf("build the request for %s: %w", a.opts.Name, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(HeaderEventSource, source)
+	req.Header.Set(contract.HeaderEventSource, source)
 	if a.opts.Tenant != "" {
-		req.Header.Set(HeaderTenant, a.opts.Tenant)
+		req.Header.Set(contract.HeaderTenant, a.opts.Tenant)
 	}
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		req.Header.Set(HeaderCallID, lc.AwsRequestID)
+		req.Header.Set(contract.HeaderCallID, lc.AwsRequestID)
 	}
 	w := &responseWriter{header: http.Header{}}
 	a.fn.ServeHTTP(w, req)

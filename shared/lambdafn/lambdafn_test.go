@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
-	"github.com/mysimbdp/mysimbdp/shared/streamingest"
 )
 
 // What the adapter sends, shared/streamingest reads, and back.
@@ -27,18 +26,18 @@ func TestWireTypesMatchStreamingest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got streamingest.Batch
+	var got contract.Batch
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}
-	want := streamingest.Batch{Tenant: "tenant1", Records: []streamingest.Record{{
+	want := contract.Batch{Tenant: "tenant1", Records: []contract.Record{{
 		ID: "m-1", Headers: map[string][]string{"k": {"v"}}, Data: []byte(`{"a":1}`), PublishedAt: sent.Records[0].PublishedAt,
 	}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("streamingest reads %+v, want %+v", got, want)
 	}
 
-	resp := streamingest.Response{BatchItemFailures: []streamingest.ItemFailure{{ItemIdentifier: "m-1", Reason: "field cases: not an int"}}}
+	resp := contract.Response{BatchItemFailures: []contract.ItemFailure{{ItemIdentifier: "m-1", Reason: "field cases: not an int"}}}
 	b, _ = json.Marshal(resp)
 	var back contract.Response
 	if err := json.Unmarshal(b, &back); err != nil {
@@ -93,7 +92,7 @@ func TestInvokeConvertsEvents(t *testing.T) {
 			answer:     `{"batchItemFailures":[{"itemIdentifier":"m-2","reason":"message is not JSON"}]}`,
 			wantSource: "aws:sqs",
 			wantBody: func(t *testing.T, body []byte) {
-				var b streamingest.Batch
+				var b contract.Batch
 				if err := json.Unmarshal(body, &b); err != nil {
 					t.Fatal(err)
 				}
@@ -115,7 +114,7 @@ func TestInvokeConvertsEvents(t *testing.T) {
 			answer:     `{"batchItemFailures":[{"itemIdentifier":"shardId-000000000000:222","reason":"bad"}]}`,
 			wantSource: "aws:kinesis",
 			wantBody: func(t *testing.T, body []byte) {
-				var b streamingest.Batch
+				var b contract.Batch
 				if err := json.Unmarshal(body, &b); err != nil {
 					t.Fatal(err)
 				}
@@ -157,10 +156,10 @@ func TestInvokeConvertsEvents(t *testing.T) {
 				t.Fatal(err)
 			}
 			equalJSON(t, string(out), tt.want)
-			if s := got.header.Get(HeaderEventSource); s != tt.wantSource {
+			if s := got.header.Get(contract.HeaderEventSource); s != tt.wantSource {
 				t.Errorf("event source header = %q, want %q", s, tt.wantSource)
 			}
-			if h := got.header.Get(HeaderTenant); h != "tenant1" {
+			if h := got.header.Get(contract.HeaderTenant); h != "tenant1" {
 				t.Errorf("tenant header = %q", h)
 			}
 			if tt.wantBody != nil {

@@ -1,26 +1,27 @@
 package profile
 
 import (
-	"errors"
 	"fmt"
 
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/secret"
 )
 
-// FromEnv finds a function's tenant profile through getenv: the YAML text
-// in MYSIMBDP_PROFILE, or else the secret MYSIMBDP_PROFILE_SECRET names. It
-// returns the text unparsed and where it came from, for Parse's messages.
-func FromEnv(getenv func(string) string) (yaml []byte, source string, err error) {
-	if v := getenv("MYSIMBDP_PROFILE"); v != "" {
-		return []byte(v), "$MYSIMBDP_PROFILE", nil
+// FromEnv finds a function's tenant profile in its environment: the YAML
+// text of contract.EnvProfile, or else the secret contract.EnvProfileSecret
+// names. It returns the text unparsed and where it came from, for Parse's
+// messages.
+func FromEnv(env contract.Env) (yaml []byte, source string, err error) {
+	if env.Profile != "" {
+		return []byte(env.Profile), "$" + contract.EnvProfile, nil
 	}
-	name := getenv("MYSIMBDP_PROFILE_SECRET")
+	name := env.ProfileSecret
 	if name == "" {
-		return nil, "", errors.New("MYSIMBDP_PROFILE is empty: it must hold the tenant profile's YAML (or set MYSIMBDP_PROFILE_SECRET)")
+		return nil, "", fmt.Errorf("%s is empty: it must hold the tenant profile's YAML (or set %s)", contract.EnvProfile, contract.EnvProfileSecret)
 	}
-	b, path, err := secret.Read(getenv, name)
+	b, path, err := secret.Read(env.SecretsDir, name)
 	if err != nil {
-		return nil, path, fmt.Errorf("MYSIMBDP_PROFILE_SECRET=%s: read the profile secret: %w", name, err)
+		return nil, path, fmt.Errorf("%s=%s: read the profile secret: %w", contract.EnvProfileSecret, name, err)
 	}
 	return b, path, nil
 }

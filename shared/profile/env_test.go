@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 func TestFromEnv(t *testing.T) {
@@ -23,7 +25,8 @@ func TestFromEnv(t *testing.T) {
 		{"neither", map[string]string{}, "", "", "MYSIMBDP_PROFILE is empty"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			yaml, source, err := FromEnv(func(k string) string { return c.env[k] })
+			env, _ := contract.FromEnv(func(k string) string { return c.env[k] })
+			yaml, source, err := FromEnv(env)
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Fatalf("error %v, want one saying %q", err, c.err)

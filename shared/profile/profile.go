@@ -1,5 +1,7 @@
 package profile
 
+import "github.com/mysimbdp/mysimbdp/shared/contract"
+
 // Profile is one tenant's profile. Build it with Load or Parse, which apply
 // the defaults and validate; a Profile built in code should be checked with
 // Validate before use.
@@ -156,10 +158,10 @@ func (p *Profile) StreamFunction() string { return p.Tenant + "-stream-ingest" }
 
 // StreamSubject is the NATS subject filter of everything the tenant
 // publishes: ingest.<tenant>.>.
-func (p *Profile) StreamSubject() string { return "ingest." + p.Tenant + ".>" }
+func (p *Profile) StreamSubject() string { return contract.TenantSubjects(p.Tenant) }
 
 // StreamName is the name of the tenant's JetStream stream.
-func (p *Profile) StreamName() string { return "ingest-" + p.Tenant }
+func (p *Profile) StreamName() string { return contract.TenantStream(p.Tenant) }
 
 // Accepts reports whether the tenant may send files in format f.
 func (p *Profile) Accepts(f Format) bool {

@@ -10,15 +10,9 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/natskv"
 )
-
-// ControlBucket is the KV bucket through which the platform steers the
-// connector (paused.<tenant> flags and quota.<tenant> decisions).
-const ControlBucket = "mysimbdp-control"
-
-// KeyPrefix starts every decision's key: quota.<tenant>.
-const KeyPrefix = "quota."
 
 // State is what a decision allows.
 type State string
@@ -57,12 +51,9 @@ func (d Decision) Holds(now time.Time) bool {
 	return false
 }
 
-// Key is tenant's decision key in ControlBucket.
-func Key(tenant string) string { return KeyPrefix + tenant }
-
 // TenantOfKey is the tenant of a decision key, or "" when key is not one.
 func TenantOfKey(key string) string {
-	t, ok := strings.CutPrefix(key, KeyPrefix)
+	t, ok := strings.CutPrefix(key, contract.QuotaKeyPrefix)
 	if !ok {
 		return ""
 	}
@@ -87,7 +78,7 @@ func Decode(v []byte) (Decision, error) {
 // ControlKV returns the control bucket, creating it if it is missing.
 func ControlKV(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
 	return natskv.Open(ctx, js, jetstream.KeyValueConfig{
-		Bucket:      ControlBucket,
+		Bucket:      contract.ControlBucket,
 		Description: "mysimbdp control: paused.<tenant> flags and quota.<tenant> decisions",
 		History:     1,
 		Storage:     jetstream.FileStorage,
@@ -100,7 +91,7 @@ func Put(ctx context.Context, kv jetstream.KeyValue, d Decision) error {
 	if err != nil {
 		return fmt.Errorf("quota decision for %s: %w", d.Tenant, err)
 	}
-	if _, err := kv.Put(ctx, Key(d.Tenant), v); err != nil {
+	if _, err := kv.Put(ctx, contract.QuotaKey(d.Tenant), v); err != nil {
 		return fmt.Errorf("store quota decision for %s: %w", d.Tenant, err)
 	}
 	return nil
@@ -108,7 +99,7 @@ func Put(ctx context.Context, kv jetstream.KeyValue, d Decision) error {
 
 // Get returns tenant's decision; a tenant with none is allowed.
 func Get(ctx context.Context, kv jetstream.KeyValue, tenant string) (Decision, error) {
-	e, err := kv.Get(ctx, Key(tenant))
+	e, err := kv.Get(ctx, contract.QuotaKey(tenant))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return Decision{Tenant: tenant, State: Allowed}, nil
 	}
@@ -125,12 +116,12 @@ func Get(ctx context.Context, kv jetstream.KeyValue, tenant string) (Decision, e
 // Forget deletes tenant's decision (when the tenant is removed); a missing
 // bucket or decision is no error.
 func Forget(ctx context.Context, js jetstream.JetStream, tenant string) error {
-	kv, err := js.KeyValue(ctx, ControlBucket)
+	kv, err := js.KeyValue(ctx, contract.ControlBucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		return nil
 	}
 	if err == nil {
-		err = kv.Purge(ctx, Key(tenant))
+		err = kv.Purge(ctx, contract.QuotaKey(tenant))
 	}
 	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("forget quota decision of %s: %w", tenant, err)

@@ -7,20 +7,19 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/natskv"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 )
 
-// ProfileBucket holds every onboarded tenant's profile (key: tenant, value:
-// the profile's YAML), published by onboarding for the parts that judge all
-// tenants at once, like the stats function. A tenant's own functions read
-// their profile from their secret instead.
-const ProfileBucket = "mysimbdp-profiles"
-
-// ProfilesKV returns the profile bucket, creating it if it is missing.
+// ProfilesKV returns contract.ProfileBucket, creating it if it is missing:
+// every onboarded tenant's profile (key: tenant, value: the profile's
+// YAML), published by onboarding for the parts that judge all tenants at
+// once, like the stats function. A tenant's own functions read their
+// profile from their secret instead.
 func ProfilesKV(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
 	return natskv.Open(ctx, js, jetstream.KeyValueConfig{
-		Bucket:      ProfileBucket,
+		Bucket:      contract.ProfileBucket,
 		Description: "mysimbdp tenant profiles (YAML), as onboarded",
 		History:     1,
 		Storage:     jetstream.FileStorage,
@@ -41,7 +40,7 @@ func PublishProfile(ctx context.Context, js jetstream.JetStream, tenant string, 
 
 // UnpublishProfile removes a tenant's profile; a missing one is no error.
 func UnpublishProfile(ctx context.Context, js jetstream.JetStream, tenant string) error {
-	kv, err := js.KeyValue(ctx, ProfileBucket)
+	kv, err := js.KeyValue(ctx, contract.ProfileBucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		return nil
 	}
@@ -57,7 +56,7 @@ func UnpublishProfile(ctx context.Context, js jetstream.JetStream, tenant string
 // Profiles reads every published profile. A profile that no longer parses
 // is reported in the joined error and left out; the others are returned.
 func Profiles(ctx context.Context, js jetstream.JetStream) (map[string]*profile.Profile, error) {
-	kv, err := js.KeyValue(ctx, ProfileBucket)
+	kv, err := js.KeyValue(ctx, contract.ProfileBucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		return map[string]*profile.Profile{}, nil
 	}
@@ -79,7 +78,7 @@ func Profiles(ctx context.Context, js jetstream.JetStream) (map[string]*profile.
 			errs = append(errs, fmt.Errorf("read profile %s: %w", k, err))
 			continue
 		}
-		p, err := profile.Parse(e.Value(), ProfileBucket+"/"+k)
+		p, err := profile.Parse(e.Value(), contract.ProfileBucket+"/"+k)
 		if err != nil {
 			errs = append(errs, err)
 			continue

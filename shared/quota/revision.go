@@ -7,12 +7,14 @@ import (
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // Current is tenant's decision with the KV revision it was read at (0 when
 // there is none: the tenant is allowed), for a later Replace.
 func Current(ctx context.Context, kv jetstream.KeyValue, tenant string) (Decision, uint64, error) {
-	e, err := kv.Get(ctx, Key(tenant))
+	e, err := kv.Get(ctx, contract.QuotaKey(tenant))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return Decision{Tenant: tenant, State: Allowed}, 0, nil
 	}
@@ -37,9 +39,9 @@ func Replace(ctx context.Context, kv jetstream.KeyValue, d Decision, revision ui
 		return false, fmt.Errorf("quota decision for %s: %w", d.Tenant, err)
 	}
 	if revision == 0 {
-		_, err = kv.Create(ctx, Key(d.Tenant), v)
+		_, err = kv.Create(ctx, contract.QuotaKey(d.Tenant), v)
 	} else {
-		_, err = kv.Update(ctx, Key(d.Tenant), v, revision)
+		_, err = kv.Update(ctx, contract.QuotaKey(d.Tenant), v, revision)
 	}
 	switch {
 	case err == nil:

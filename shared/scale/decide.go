@@ -6,17 +6,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
-// The labels the scaler reads.
+// The defaults of the scaling labels (contract.LabelScale*).
 const (
-	LabelMin           = "com.openfaas.scale.min"
-	LabelMax           = "com.openfaas.scale.max"
-	LabelTarget        = "com.openfaas.scale.target"
-	LabelZero          = "com.openfaas.scale.zero"
-	LabelZeroDuration  = "com.openfaas.scale.zero-duration"
-	LabelStabilization = "com.mysimbdp.scale.stabilization"
-
 	DefaultMin          = 1
 	DefaultMax          = 20
 	DefaultTarget       = 100
@@ -35,7 +30,7 @@ type Policy struct {
 // Managed reports whether labels ask for scaling at all.
 func Managed(labels map[string]string) bool {
 	for k := range labels {
-		if strings.HasPrefix(k, "com.openfaas.scale.") {
+		if strings.HasPrefix(k, contract.LabelScalePrefix) {
 			return true
 		}
 	}
@@ -67,22 +62,22 @@ func ReadPolicy(labels map[string]string, stabilization time.Duration) (p Policy
 			*into = d
 		}
 	}
-	num(LabelMin, &p.Min, 0)
-	num(LabelMax, &p.Max, 1)
+	num(contract.LabelScaleMin, &p.Min, 0)
+	num(contract.LabelScaleMax, &p.Max, 1)
 	target := int(p.Target)
-	num(LabelTarget, &target, 1)
+	num(contract.LabelScaleTarget, &target, 1)
 	p.Target = int64(target)
-	dur(LabelZeroDuration, &p.ZeroDuration)
-	dur(LabelStabilization, &p.Stabilization)
-	if v, ok := labels[LabelZero]; ok {
+	dur(contract.LabelScaleZeroDuration, &p.ZeroDuration)
+	dur(contract.LabelScaleStabilization, &p.Stabilization)
+	if v, ok := labels[contract.LabelScaleZero]; ok {
 		b, err := strconv.ParseBool(strings.TrimSpace(v))
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s=%q is not true or false", LabelZero, v))
+			problems = append(problems, fmt.Sprintf("%s=%q is not true or false", contract.LabelScaleZero, v))
 		}
 		p.Zero = b
 	}
 	if p.Min > p.Max {
-		problems = append(problems, fmt.Sprintf("%s=%d is above %s=%d; using %d for both", LabelMin, p.Min, LabelMax, p.Max, p.Max))
+		problems = append(problems, fmt.Sprintf("%s=%d is above %s=%d; using %d for both", contract.LabelScaleMin, p.Min, contract.LabelScaleMax, p.Max, p.Max))
 		p.Min = p.Max
 	}
 	return p, problems

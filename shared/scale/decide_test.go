@@ -4,22 +4,24 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 func TestReadPolicy(t *testing.T) {
-	p, problems := ReadPolicy(map[string]string{LabelMin: "2", LabelMax: "6", LabelTarget: "50", LabelZero: "true",
-		LabelZeroDuration: "30s", LabelStabilization: "10s"}, time.Minute)
+	p, problems := ReadPolicy(map[string]string{contract.LabelScaleMin: "2", contract.LabelScaleMax: "6", contract.LabelScaleTarget: "50", contract.LabelScaleZero: "true",
+		contract.LabelScaleZeroDuration: "30s", contract.LabelScaleStabilization: "10s"}, time.Minute)
 	if p != (Policy{Min: 2, Max: 6, Target: 50, Zero: true, ZeroDuration: 30 * time.Second, Stabilization: 10 * time.Second}) || len(problems) != 0 {
 		t.Errorf("policy %+v, problems %v", p, problems)
 	}
-	p, problems = ReadPolicy(map[string]string{LabelMin: "five", LabelMax: "0", LabelTarget: "-1", LabelZero: "yes", LabelZeroDuration: "soon"}, time.Minute)
+	p, problems = ReadPolicy(map[string]string{contract.LabelScaleMin: "five", contract.LabelScaleMax: "0", contract.LabelScaleTarget: "-1", contract.LabelScaleZero: "yes", contract.LabelScaleZeroDuration: "soon"}, time.Minute)
 	if p != (Policy{Min: DefaultMin, Max: DefaultMax, Target: DefaultTarget, ZeroDuration: DefaultZeroDuration, Stabilization: time.Minute}) || len(problems) != 5 {
 		t.Errorf("policy %+v, problems %v", p, problems)
 	}
-	if p, problems = ReadPolicy(map[string]string{LabelMin: "4", LabelMax: "2"}, 0); p.Min != 2 || len(problems) != 1 {
+	if p, problems = ReadPolicy(map[string]string{contract.LabelScaleMin: "4", contract.LabelScaleMax: "2"}, 0); p.Min != 2 || len(problems) != 1 {
 		t.Errorf("min above max: %+v %v", p, problems)
 	}
-	if Managed(map[string]string{"com.mysimbdp.tenant": "t"}) || !Managed(map[string]string{LabelMax: "3"}) {
+	if Managed(map[string]string{"com.mysimbdp.tenant": "t"}) || !Managed(map[string]string{contract.LabelScaleMax: "3"}) {
 		t.Error("Managed")
 	}
 }

@@ -27,6 +27,6 @@
 // Decisions scale up at once and down only once every recommendation in
 // the stabilisation window is lower (as Kubernetes' HPA does), so replicas
 // do not flap. What the scaler remembers between runs (recommendations,
-// last activity) lives in NATS KV bucket StateBucket, so any replica of the
-// scaler, or a restarted one, carries on.
+// last activity) lives in NATS KV bucket contract.ScalerBucket, so any
+// replica of the scaler, or a restarted one, carries on.
 package scale

@@ -12,15 +12,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/openfaas/faas-provider/types"
 
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/natskv"
 )
-
-// StateBucket is the NATS KV bucket of the scaler's memory.
-const StateBucket = "mysimbdp-scaler"
-
-// ConsumerFunctionKey is the consumer metadata key naming the function a
-// JetStream consumer feeds (name.namespace); the connector sets it.
-const ConsumerFunctionKey = "mysimbdp.function"
 
 // Gateway is what the scaler needs of an OpenFaaS gateway
 // (shared/gateway.Client has it).
@@ -197,7 +191,7 @@ func (s *Scaler) backlogs(ctx context.Context) (map[string]consumerLoad, error) 
 		}
 		cons := st.ListConsumers(ctx)
 		for ci := range cons.Info() {
-			fn := ci.Config.Metadata[ConsumerFunctionKey]
+			fn := ci.Config.Metadata[contract.ConsumerFunctionKey]
 			if fn == "" {
 				continue
 			}
@@ -216,7 +210,7 @@ func (s *Scaler) backlogs(ctx context.Context) (map[string]consumerLoad, error) 
 // stateKV returns the state bucket, creating it if it is missing.
 func (s *Scaler) stateKV(ctx context.Context) (jetstream.KeyValue, error) {
 	return natskv.Open(ctx, s.js, jetstream.KeyValueConfig{
-		Bucket:      StateBucket,
+		Bucket:      contract.ScalerBucket,
 		Description: "mysimbdp scaler: per-function recommendations and last activity",
 		History:     1,
 		Storage:     jetstream.FileStorage,

@@ -3,18 +3,9 @@ package stats
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/mysimbdp/mysimbdp/shared/streamingest"
-)
-
-// Defaults of the optional settings; the platform database and report
-// subject are the ingest apps' (streamingest's defaults equal ingest's).
-const (
-	DefaultPlatformDB    = streamingest.DefaultPlatformDB
-	DefaultReportSubject = streamingest.DefaultReportSubject
-	DefaultWindow        = 10 * time.Second
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // ErrConfig marks a configuration error: the function is misdeployed,
@@ -33,39 +24,29 @@ type Config struct {
 }
 
 // ConfigFromEnv reads the Config through getenv (os.Getenv in the
-// function, a map in tests), reporting every problem at once.
+// function, a map in tests) with contract.FromEnv, reporting every problem
+// at once.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	c := Config{
-		MongoURI:      getenv("MYSIMBDP_MONGO_URI"),
-		PlatformDB:    orDefault(getenv("MYSIMBDP_PLATFORM_DB"), DefaultPlatformDB),
-		NATSURL:       getenv("MYSIMBDP_NATS_URL"),
-		ReportSubject: strings.TrimSuffix(orDefault(getenv("MYSIMBDP_REPORT_SUBJECT"), DefaultReportSubject), "."),
-		Window:        DefaultWindow,
-	}
+	env, err := contract.FromEnv(getenv)
 	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c := Config{
+		MongoURI:      env.MongoURI,
+		PlatformDB:    env.PlatformDB,
+		NATSURL:       env.NATSURL,
+		ReportSubject: env.ReportSubject,
+		Window:        env.StatsWindow,
+	}
 	if c.MongoURI == "" {
-		errs = append(errs, errors.New("MYSIMBDP_MONGO_URI is not set"))
+		errs = append(errs, fmt.Errorf("%s is not set", contract.EnvMongoURI))
 	}
 	if c.NATSURL == "" {
-		errs = append(errs, errors.New("MYSIMBDP_NATS_URL is not set: profiles and quota decisions live in NATS KV"))
-	}
-	if v := getenv("MYSIMBDP_STATS_WINDOW"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Second {
-			errs = append(errs, fmt.Errorf("MYSIMBDP_STATS_WINDOW=%q: want a duration of at least 1s, such as 10s", v))
-		} else {
-			c.Window = d
-		}
+		errs = append(errs, fmt.Errorf("%s is not set: profiles and quota decisions live in NATS KV", contract.EnvNATSURL))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return c, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return c, nil
-}
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }

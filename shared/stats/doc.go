@@ -3,8 +3,8 @@
 //
 //   - Ingest takes a batch of reports as the connector delivers them from
 //     the REPORTS stream (subjects mysimbdp.reports.<tenant>): the batch
-//     apps' per-file ingest.Report (kind "batch") and the stream apps'
-//     streamingest.WindowReport (kind "stream"). Each is stored once in the
+//     apps' per-file contract.BatchReport (kind "batch") and the stream apps'
+//     contract.WindowReport (kind "stream"). Each is stored once in the
 //     platform database under its record id, so a redelivered record is
 //     never counted twice, and each finished file once under its
 //     bucket/key@etag, so a file reported twice is one file. The platform

@@ -4,8 +4,7 @@ import (
 	"math"
 	"sort"
 
-	"github.com/mysimbdp/mysimbdp/shared/ingest"
-	"github.com/mysimbdp/mysimbdp/shared/streamingest"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // Figures are the sums over a set of reports: a window, a time range, a
@@ -55,17 +54,17 @@ func (a *acc) addFile(e *entry) {
 func (a *acc) addReport(e *entry) {
 	a.n++
 	switch e.Kind {
-	case streamingest.KindStream:
+	case contract.KindStream:
 		a.f.Messages += e.Messages
 		a.f.StreamBytes += e.Bytes
 		a.f.StreamFailures += e.Failures
 		a.f.Batches += e.Batches
 		a.batchMS.add(e.AvgIngestMS, e.Batches)
-	case ingest.KindBatch:
-		switch ingest.Status(e.Status) {
-		case ingest.StatusDeferred:
+	case contract.KindBatch:
+		switch contract.Status(e.Status) {
+		case contract.StatusDeferred:
 			a.f.Deferrals++
-		case ingest.StatusFailed:
+		case contract.StatusFailed:
 			a.f.FileFailures++
 		}
 	}

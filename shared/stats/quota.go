@@ -11,9 +11,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 	"github.com/mysimbdp/mysimbdp/shared/quota"
-	"github.com/mysimbdp/mysimbdp/shared/streamingest"
 )
 
 // streamHorizon is how many stream windows back a late report still
@@ -110,7 +110,7 @@ func (s *Service) usage(ctx context.Context, p *profile.Profile, now time.Time) 
 		}
 		var recent []window // bounded: a few windows' reports per replica
 		err := each(ctx, s.reports, bson.D{
-			{Key: "tenant", Value: p.Tenant}, {Key: "kind", Value: streamingest.KindStream},
+			{Key: "tenant", Value: p.Tenant}, {Key: "kind", Value: contract.KindStream},
 			{Key: "at", Value: bson.D{{Key: "$gt", Value: now.Add(-streamHorizon * w)}}},
 		}, func(e *entry) {
 			recent = append(recent, window{e.At, e.Messages, e.Bytes})

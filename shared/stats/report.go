@@ -7,8 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mysimbdp/mysimbdp/shared/ingest"
-	"github.com/mysimbdp/mysimbdp/shared/streamingest"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // entry is one stored report, of either kind: a document of
@@ -48,17 +47,17 @@ type entry struct {
 // finished reports whether a batch entry is a file's final outcome, the
 // one its rows count from.
 func (e *entry) finished() bool {
-	return e.Kind == ingest.KindBatch &&
-		(e.Status == string(ingest.StatusDone) || e.Status == string(ingest.StatusRejected))
+	return e.Kind == contract.KindBatch &&
+		(e.Status == string(contract.StatusDone) || e.Status == string(contract.StatusRejected))
 }
 
 // fileID names one version of one object, as shared/ingest does.
-func fileID(r ingest.Report) string { return r.Bucket + "/" + r.Key + "@" + r.ETag }
+func fileID(r contract.BatchReport) string { return r.Bucket + "/" + r.Key + "@" + r.ETag }
 
 // decode turns a delivered record into an entry, or says why it is not a
 // report. A report on <prefix>.<tenant> must be that tenant's: a tenant's
 // app cannot report for another.
-func decode(rec streamingest.Record, prefix string, now time.Time) (entry, error) {
+func decode(rec contract.Record, prefix string, now time.Time) (entry, error) {
 	var probe struct {
 		Kind   string `json:"kind"`
 		Tenant string `json:"tenant"`
@@ -74,20 +73,20 @@ func decode(rec streamingest.Record, prefix string, now time.Time) (entry, error
 	}
 	e := entry{ID: rec.ID, Tenant: probe.Tenant, Kind: probe.Kind, Subject: rec.Subject, ReceivedAt: now}
 	switch probe.Kind {
-	case ingest.KindBatch:
-		var r ingest.Report
+	case contract.KindBatch:
+		var r contract.BatchReport
 		if err := json.Unmarshal(rec.Data, &r); err != nil {
 			return entry{}, fmt.Errorf("not a batch report: %v", err)
 		}
 		switch r.Status {
-		case ingest.StatusDone, ingest.StatusRejected, ingest.StatusDeferred, ingest.StatusFailed, ingest.StatusSkipped:
+		case contract.StatusDone, contract.StatusRejected, contract.StatusDeferred, contract.StatusFailed, contract.StatusSkipped:
 		default:
 			return entry{}, fmt.Errorf("batch report of %s: status %q is not done, rejected, deferred, failed or skipped", r.Key, r.Status)
 		}
 		if r.EndedAt.IsZero() {
 			return entry{}, fmt.Errorf("batch report of %s: no ended_at", r.Key)
 		}
-		if r.Key == "" || (r.Status == ingest.StatusDone || r.Status == ingest.StatusRejected) && (r.Bucket == "" || r.ETag == "") {
+		if r.Key == "" || (r.Status == contract.StatusDone || r.Status == contract.StatusRejected) && (r.Bucket == "" || r.ETag == "") {
 			return entry{}, fmt.Errorf("batch report (%s): a file is named by bucket, key and etag; got %q, %q, %q", r.Status, r.Bucket, r.Key, r.ETag)
 		}
 		if r.RowsOK < 0 || r.RowsRejected < 0 || r.Bytes < 0 || r.DurationMS < 0 {
@@ -95,8 +94,8 @@ func decode(rec streamingest.Record, prefix string, now time.Time) (entry, error
 		}
 		e.At, e.File, e.Status, e.StartedAt = r.EndedAt, fileID(r), string(r.Status), r.StartedAt
 		e.Size, e.RowsOK, e.RowsRejected, e.Bytes, e.DurationMS, e.Error = r.Size, r.RowsOK, r.RowsRejected, r.Bytes, r.DurationMS, r.Error
-	case streamingest.KindStream:
-		var r streamingest.WindowReport
+	case contract.KindStream:
+		var r contract.WindowReport
 		if err := json.Unmarshal(rec.Data, &r); err != nil {
 			return entry{}, fmt.Errorf("not a stream window report: %v", err)
 		}
@@ -109,7 +108,7 @@ func decode(rec streamingest.Record, prefix string, now time.Time) (entry, error
 		e.At, e.WindowStart = r.WindowEnd, r.WindowStart
 		e.Messages, e.Bytes, e.Failures, e.Batches, e.AvgIngestMS = r.Messages, r.Bytes, r.Failures, r.Batches, r.AvgIngestMS
 	default:
-		return entry{}, fmt.Errorf("report kind %q is neither %q nor %q", probe.Kind, ingest.KindBatch, streamingest.KindStream)
+		return entry{}, fmt.Errorf("report kind %q is neither %q nor %q", probe.Kind, contract.KindBatch, contract.KindStream)
 	}
 	return e, nil
 }

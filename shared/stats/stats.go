@@ -14,7 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/mysimbdp/mysimbdp/shared/streamingest"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // Collections of the platform database.
@@ -75,13 +75,13 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 		s.now = time.Now
 	}
 	if s.cfg.Window <= 0 {
-		s.cfg.Window = DefaultWindow
+		s.cfg.Window = contract.DefaultStatsWindow
 	}
 	if s.cfg.PlatformDB == "" {
-		s.cfg.PlatformDB = DefaultPlatformDB
+		s.cfg.PlatformDB = contract.DefaultPlatformDB
 	}
 	if s.cfg.ReportSubject == "" {
-		s.cfg.ReportSubject = DefaultReportSubject
+		s.cfg.ReportSubject = contract.ReportSubjectPrefix
 	}
 	db, err := mongo.Connect(options.Client().ApplyURI(cfg.MongoURI))
 	if err != nil {
@@ -123,9 +123,9 @@ func (s *Service) Close(ctx context.Context) error {
 // as every write is idempotent. An empty batch stores nothing and only
 // re-evaluates the quotas: a scheduler may send one to lift throttles on
 // time when no report arrives.
-func (s *Service) Ingest(ctx context.Context, b streamingest.Batch) (streamingest.Response, error) {
+func (s *Service) Ingest(ctx context.Context, b contract.Batch) (contract.Response, error) {
 	now := s.now()
-	resp := streamingest.Response{BatchItemFailures: []streamingest.ItemFailure{}}
+	resp := contract.Response{BatchItemFailures: []contract.ItemFailure{}}
 	var reps, files []any
 	touched := map[time.Time]map[string]bool{}
 	for _, rec := range b.Records {
@@ -135,7 +135,7 @@ func (s *Service) Ingest(ctx context.Context, b streamingest.Batch) (streaminges
 		e, err := decode(rec, s.cfg.ReportSubject, now)
 		if err != nil {
 			s.log.WarnContext(ctx, "not a report; it will be dead-lettered", "id", rec.ID, "subject", rec.Subject, "reason", err)
-			resp.BatchItemFailures = append(resp.BatchItemFailures, streamingest.ItemFailure{ItemIdentifier: rec.ID, Reason: err.Error()})
+			resp.BatchItemFailures = append(resp.BatchItemFailures, contract.ItemFailure{ItemIdentifier: rec.ID, Reason: err.Error()})
 			continue
 		}
 		reps = append(reps, e)

@@ -7,8 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mysimbdp/mysimbdp/shared/ingest"
-	"github.com/mysimbdp/mysimbdp/shared/streamingest"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -19,7 +18,7 @@ func TestConfigFromEnv(t *testing.T) {
 		window  time.Duration
 		wantErr string
 	}{
-		{"defaults", nil, DefaultWindow, ""},
+		{"defaults", nil, contract.DefaultStatsWindow, ""},
 		{"window", map[string]string{"MYSIMBDP_STATS_WINDOW": "1m"}, time.Minute, ""},
 		{"bad window", map[string]string{"MYSIMBDP_STATS_WINDOW": "soon"}, 0, `MYSIMBDP_STATS_WINDOW="soon"`},
 		{"tiny window", map[string]string{"MYSIMBDP_STATS_WINDOW": "10ms"}, 0, "at least 1s"},
@@ -42,7 +41,7 @@ func TestConfigFromEnv(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.Window != tc.window || c.PlatformDB != ingest.DefaultPlatformDB || c.ReportSubject != ingest.DefaultReportSubject {
+			if c.Window != tc.window || c.PlatformDB != contract.DefaultPlatformDB || c.ReportSubject != contract.ReportSubjectPrefix {
 				t.Errorf("config %+v", c)
 			}
 		})
@@ -59,11 +58,11 @@ func TestDecode(t *testing.T) {
 		}
 		return b
 	}
-	done := ingest.Report{Kind: ingest.KindBatch, Tenant: "tenant1", Bucket: "tenant1", Key: "incoming/a.csv", ETag: "e1",
-		Size: 100, RowsOK: 9, RowsRejected: 1, Bytes: 100, DurationMS: 40, Status: ingest.StatusDone, StartedAt: t0, EndedAt: t0.Add(40 * time.Millisecond)}
-	window := streamingest.WindowReport{Tenant: "tenant1", Kind: streamingest.KindStream, WindowStart: t0, WindowEnd: t0.Add(5 * time.Second),
+	done := contract.BatchReport{Kind: contract.KindBatch, Tenant: "tenant1", Bucket: "tenant1", Key: "incoming/a.csv", ETag: "e1",
+		Size: 100, RowsOK: 9, RowsRejected: 1, Bytes: 100, DurationMS: 40, Status: contract.StatusDone, StartedAt: t0, EndedAt: t0.Add(40 * time.Millisecond)}
+	window := contract.WindowReport{Tenant: "tenant1", Kind: contract.KindStream, WindowStart: t0, WindowEnd: t0.Add(5 * time.Second),
 		Messages: 10, Bytes: 2000, Failures: 1, Batches: 2, AvgIngestMS: 3.5}
-	with := func(f func(r *ingest.Report)) []byte { r := done; f(&r); return js(r) }
+	with := func(f func(r *contract.BatchReport)) []byte { r := done; f(&r); return js(r) }
 	for _, tc := range []struct {
 		name, subject string
 		data          []byte
@@ -77,7 +76,7 @@ func TestDecode(t *testing.T) {
 			want: entry{ID: "r", Tenant: "tenant1", Kind: "stream", At: window.WindowEnd, Subject: "mysimbdp.reports.tenant1", ReceivedAt: now,
 				WindowStart: t0, Messages: 10, Bytes: 2000, Failures: 1, Batches: 2, AvgIngestMS: 3.5}},
 		{name: "deferred without etag is fine", subject: "mysimbdp.reports.tenant1",
-			data: with(func(r *ingest.Report) { r.Status, r.ETag = ingest.StatusDeferred, "" }),
+			data: with(func(r *contract.BatchReport) { r.Status, r.ETag = contract.StatusDeferred, "" }),
 			want: entry{ID: "r", Tenant: "tenant1", Kind: "batch", At: done.EndedAt, Subject: "mysimbdp.reports.tenant1", ReceivedAt: now,
 				File: "tenant1/incoming/a.csv@", Status: "deferred", StartedAt: t0, Size: 100, RowsOK: 9, RowsRejected: 1, Bytes: 100, DurationMS: 40}},
 		{name: "not JSON", data: []byte("hello"), wantErr: "not a report: invalid character 'h'"},
@@ -86,15 +85,15 @@ func TestDecode(t *testing.T) {
 		{name: "no kind", data: []byte(`{"tenant":"tenant1"}`), wantErr: `report kind "" is neither`},
 		{name: "another tenant's subject", subject: "mysimbdp.reports.tenant2", data: js(done),
 			wantErr: "report of tenant tenant1 on mysimbdp.reports.tenant2, which is tenant tenant2's subject"},
-		{name: "bad status", data: with(func(r *ingest.Report) { r.Status = "running" }), wantErr: `status "running" is not done`},
-		{name: "done without etag", data: with(func(r *ingest.Report) { r.ETag = "" }), wantErr: "a file is named by bucket, key and etag"},
-		{name: "no end", data: with(func(r *ingest.Report) { r.EndedAt = time.Time{} }), wantErr: "no ended_at"},
-		{name: "negative rows", data: with(func(r *ingest.Report) { r.RowsOK = -1 }), wantErr: "negative counts"},
+		{name: "bad status", data: with(func(r *contract.BatchReport) { r.Status = "running" }), wantErr: `status "running" is not done`},
+		{name: "done without etag", data: with(func(r *contract.BatchReport) { r.ETag = "" }), wantErr: "a file is named by bucket, key and etag"},
+		{name: "no end", data: with(func(r *contract.BatchReport) { r.EndedAt = time.Time{} }), wantErr: "no ended_at"},
+		{name: "negative rows", data: with(func(r *contract.BatchReport) { r.RowsOK = -1 }), wantErr: "negative counts"},
 		{name: "stream without end", data: []byte(`{"tenant":"tenant1","kind":"stream","messages":3}`), wantErr: "no window_end"},
 		{name: "batch fields of the wrong type", data: []byte(`{"tenant":"tenant1","kind":"batch","rows_ok":"many"}`), wantErr: "not a batch report"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := decode(streamingest.Record{ID: "r", Subject: tc.subject, Data: tc.data}, "mysimbdp.reports", now)
+			got, err := decode(contract.Record{ID: "r", Subject: tc.subject, Data: tc.data}, "mysimbdp.reports", now)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want %q", err, tc.wantErr)

@@ -8,9 +8,9 @@
 // ingestion time per batch) for the stats function.
 //
 // It knows nothing of HTTP: functions/stream-ingest calls Ingester.Handle,
-// and a Lambda adapter could call the same method. Batch, Record and
-// Response are the wire contract with the connector (infra/connector), which
-// imports them from here: shared/ never imports infra/.
+// and a Lambda adapter could call the same method. The batch, its records
+// and the answer are the wire contract with the connector
+// (infra/connector): contract.Batch, contract.Record and contract.Response.
 //
 // # Contract
 //

@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 	"github.com/mysimbdp/mysimbdp/shared/records"
 	"github.com/mysimbdp/mysimbdp/shared/replace"
@@ -70,14 +71,14 @@ func New(cfg Config, opts Options) (*Ingester, error) {
 	}
 	prefix := cfg.ReportSubject
 	if prefix == "" {
-		prefix = DefaultReportSubject
+		prefix = contract.ReportSubjectPrefix
 	}
 	return &Ingester{
 		prof: prof, plan: plan, log: log, db: db,
 		sink:          db.Database(prof.Sink.Database).Collection(prof.Sink.Collection),
 		byKey:         len(prof.Sink.Key) > 0,
-		subjectPrefix: "ingest." + prof.Tenant + ".",
-		reports: newReporter(cfg.NATSURL, Subject(prefix, prof.Tenant), prof.Tenant,
+		subjectPrefix: contract.TenantSubjectPrefixOf(prof.Tenant),
+		reports: newReporter(cfg.NATSURL, contract.ReportSubject(prefix, prof.Tenant), prof.Tenant,
 			prof.Stream.Window.D(), now, log),
 	}, nil
 }
@@ -102,22 +103,22 @@ func (in *Ingester) Close(ctx context.Context) error {
 // ErrBadBatch, or a database failure that leaves it unknown which records
 // are stored — then the whole batch should be redelivered, which is
 // harmless since every write is idempotent.
-func (in *Ingester) Handle(ctx context.Context, b Batch) (Response, error) {
+func (in *Ingester) Handle(ctx context.Context, b contract.Batch) (contract.Response, error) {
 	start := time.Now()
 	n := len(b.Records)
 	if b.Tenant != in.prof.Tenant {
-		return Response{}, fmt.Errorf("%w: batch of tenant %q sent to tenant %s's stream ingest", ErrForbidden, b.Tenant, in.prof.Tenant)
+		return contract.Response{}, fmt.Errorf("%w: batch of tenant %q sent to tenant %s's stream ingest", ErrForbidden, b.Tenant, in.prof.Tenant)
 	}
 	for i, r := range b.Records {
 		if r.ID == "" {
 			// Without an id its failure could not be reported.
-			return Response{}, fmt.Errorf("%w: record %d of %d has no id", ErrBadBatch, i+1, n)
+			return contract.Response{}, fmt.Errorf("%w: record %d of %d has no id", ErrBadBatch, i+1, n)
 		}
 	}
 
-	resp := Response{BatchItemFailures: []ItemFailure{}}
-	fail := func(r Record, reason string) {
-		resp.BatchItemFailures = append(resp.BatchItemFailures, ItemFailure{ItemIdentifier: r.ID, Reason: oneLine(reason)})
+	resp := contract.Response{BatchItemFailures: []contract.ItemFailure{}}
+	fail := func(r contract.Record, reason string) {
+		resp.BatchItemFailures = append(resp.BatchItemFailures, contract.ItemFailure{ItemIdentifier: r.ID, Reason: oneLine(reason)})
 	}
 	var bytes int64
 	docs := make([]any, 0, n)
@@ -151,7 +152,7 @@ func (in *Ingester) Handle(ctx context.Context, b Batch) (Response, error) {
 	if err != nil {
 		in.reports.add(int64(n), bytes, int64(n), time.Since(start))
 		in.log.ErrorContext(ctx, "stream batch not stored; it should be redelivered", "records", n, "err", err)
-		return Response{}, fmt.Errorf("ingest batch of %d: %w", n, err)
+		return contract.Response{}, fmt.Errorf("ingest batch of %d: %w", n, err)
 	}
 	for _, f := range refused {
 		fail(b.Records[owner[f.index]], f.reason)
@@ -169,7 +170,7 @@ func (in *Ingester) Handle(ctx context.Context, b Batch) (Response, error) {
 // Without a key it is derived from the record id, which is stable across
 // redeliveries; hashing keeps it short whatever the publisher's
 // Nats-Msg-Id.
-func (in *Ingester) docID(r Record, rec records.Record) string {
+func (in *Ingester) docID(r contract.Record, rec records.Record) string {
 	if in.byKey {
 		return records.KeyID(in.prof.Tenant, rec.Key...)
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // reporter sums up the batches of each window and publishes a WindowReport
@@ -29,7 +31,7 @@ type reporter struct {
 	retryWait            time.Duration
 
 	mu      sync.Mutex
-	cur     WindowReport
+	cur     contract.WindowReport
 	ingest  time.Duration // sum of the window's batch durations
 	started bool
 	closed  bool
@@ -81,15 +83,15 @@ func (r *reporter) loop() {
 }
 
 // take ends the current window and starts the next.
-func (r *reporter) take() WindowReport {
+func (r *reporter) take() contract.WindowReport {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rep := r.cur
-	rep.Tenant, rep.Kind, rep.WindowEnd = r.tenant, KindStream, r.now()
+	rep.Tenant, rep.Kind, rep.WindowEnd = r.tenant, contract.KindStream, r.now()
 	if rep.Batches > 0 {
 		rep.AvgIngestMS = float64(r.ingest.Microseconds()) / 1000 / float64(rep.Batches)
 	}
-	r.cur, r.ingest = WindowReport{WindowStart: rep.WindowEnd}, 0
+	r.cur, r.ingest = contract.WindowReport{WindowStart: rep.WindowEnd}, 0
 	return rep
 }
 

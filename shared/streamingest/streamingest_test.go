@@ -1,7 +1,6 @@
 package streamingest
 
 import (
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
@@ -10,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mysimbdp/mysimbdp/shared/ingest"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/records"
 )
 
@@ -53,55 +52,10 @@ func TestConfigFromEnv(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if string(c.Profile) != testProfile || c.PlatformDB != DefaultPlatformDB || strings.HasSuffix(c.ReportSubject, ".") {
+			if string(c.Profile) != testProfile || c.PlatformDB != contract.DefaultPlatformDB || strings.HasSuffix(c.ReportSubject, ".") {
 				t.Errorf("config %+v", c)
 			}
 		})
-	}
-}
-
-// The stream app must read the same environment as the batch app.
-func TestDefaultsMatchBatchIngest(t *testing.T) {
-	if DefaultPlatformDB != ingest.DefaultPlatformDB || DefaultReportSubject != ingest.DefaultReportSubject ||
-		Subject("p", "t") != ingest.Subject("p", "t") {
-		t.Error("defaults differ from shared/ingest's")
-	}
-}
-
-func TestWireFormat(t *testing.T) {
-	in := `{"tenant":"tenant1","records":[{"id":"ingest-tenant1:42","subject":"ingest.tenant1.covid",` +
-		`"headers":{"Nats-Msg-Id":["abc"]},"data":"eyJhIjoxfQ==","published_at":"2020-07-06T10:00:00.123456789Z"}]}`
-	var b Batch
-	if err := json.Unmarshal([]byte(in), &b); err != nil {
-		t.Fatal(err)
-	}
-	r := b.Records[0]
-	if b.Tenant != "tenant1" || r.ID != "ingest-tenant1:42" || string(r.Data) != `{"a":1}` ||
-		r.Headers["Nats-Msg-Id"][0] != "abc" || r.PublishedAt.Nanosecond() != 123456789 {
-		t.Errorf("decoded %+v", b)
-	}
-	out, err := json.Marshal(Response{BatchItemFailures: []ItemFailure{}})
-	if err != nil || string(out) != `{"batchItemFailures":[]}` {
-		t.Errorf("empty response = %s, %v", out, err)
-	}
-	out, _ = json.Marshal(Response{BatchItemFailures: []ItemFailure{{ItemIdentifier: "x", Reason: "r"}}})
-	if string(out) != `{"batchItemFailures":[{"itemIdentifier":"x","reason":"r"}]}` {
-		t.Errorf("response = %s", out)
-	}
-}
-
-func TestRecordID(t *testing.T) {
-	for _, tc := range []struct {
-		msgID, stream string
-		seq           uint64
-		want          string
-	}{
-		{"abc", "ingest-tenant1", 42, "abc"},
-		{"", "ingest-tenant1", 42, "ingest-tenant1:42"},
-	} {
-		if got := RecordID(tc.msgID, tc.stream, tc.seq); got != tc.want {
-			t.Errorf("RecordID(%q, %q, %d) = %q, want %q", tc.msgID, tc.stream, tc.seq, got, tc.want)
-		}
 	}
 }
 
@@ -132,11 +86,11 @@ func TestHandleRefuses(t *testing.T) {
 	t.Cleanup(func() { _ = in.Close(t.Context()) })
 	for _, tc := range []struct {
 		name string
-		b    Batch
+		b    contract.Batch
 		want error
 	}{
-		{"other tenant", Batch{Tenant: "unit2", Records: []Record{{ID: "1", Data: []byte(`{"a":1}`)}}}, ErrForbidden},
-		{"record without id", Batch{Tenant: "unit1", Records: []Record{{ID: "1"}, {Data: []byte(`{"a":1}`)}}}, ErrBadBatch},
+		{"other tenant", contract.Batch{Tenant: "unit2", Records: []contract.Record{{ID: "1", Data: []byte(`{"a":1}`)}}}, ErrForbidden},
+		{"record without id", contract.Batch{Tenant: "unit1", Records: []contract.Record{{ID: "1"}, {Data: []byte(`{"a":1}`)}}}, ErrBadBatch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := in.Handle(t.Context(), tc.b); !errors.Is(err, tc.want) {
@@ -145,7 +99,7 @@ func TestHandleRefuses(t *testing.T) {
 		})
 	}
 	// Poison only: nothing to write, so no database is touched.
-	resp, err := in.Handle(t.Context(), Batch{Tenant: "unit1", Records: []Record{
+	resp, err := in.Handle(t.Context(), contract.Batch{Tenant: "unit1", Records: []contract.Record{
 		{ID: "p1", Subject: "ingest.unit1.x", Data: []byte(`{"a":`)},
 		{ID: "p2", Subject: "ingest.unit1.x", Data: []byte(`{"a":"x"}`)},
 		{ID: "p3", Subject: "ingest.unit2.x", Data: []byte(`{"a":1}`)},
@@ -173,7 +127,7 @@ func TestReporterWindows(t *testing.T) {
 	r.add(5, 500, 0, 20*time.Millisecond)
 	clock = t0.Add(5 * time.Second)
 	got := r.take()
-	want := WindowReport{Tenant: "t", Kind: KindStream, WindowStart: t0, WindowEnd: clock,
+	want := contract.WindowReport{Tenant: "t", Kind: contract.KindStream, WindowStart: t0, WindowEnd: clock,
 		Messages: 15, Bytes: 1500, Failures: 1, Batches: 2, AvgIngestMS: 15}
 	if got != want {
 		t.Errorf("window\n got %+v\nwant %+v", got, want)

@@ -9,6 +9,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/ingest"
 )
@@ -65,7 +66,7 @@ func TestHostileFilesAreRefusedEarly(t *testing.T) {
 				bb = newBatch(t, tenant1Profile(tenant, "  max_file_size: 4MiB\n  max_files_per_window: 100\n  window: 1m"))
 			}
 			rep := handle(t, bb, put(t, tenant, key, tc.data))
-			if rep.Status != ingest.StatusRejected || !strings.Contains(rep.Error, tc.reason) {
+			if rep.Status != contract.StatusRejected || !strings.Contains(rep.Error, tc.reason) {
 				t.Fatalf("report %s: %q, want rejected saying %q", rep.Status, rep.Error, tc.reason)
 			}
 			if rep.RowsOK > tc.maxOK {
@@ -96,7 +97,7 @@ func TestRepeatedKeysInOneFileLastWins(t *testing.T) {
 		}
 	}
 	rep := handle(t, b, put(t, tenant, "incoming/corrections.csv", []byte(csv.String())))
-	if rep.Status != ingest.StatusDone || rep.RowsOK != int64(rounds*len(keys)) {
+	if rep.Status != contract.StatusDone || rep.RowsOK != int64(rounds*len(keys)) {
 		t.Fatalf("report %s with %d rows ok: %s; want done with %d", rep.Status, rep.RowsOK, rep.Error, rounds*len(keys))
 	}
 	if n := count(t, tenant, "covid_daily", nil); n != int64(len(keys)) {

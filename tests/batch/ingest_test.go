@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ingest"
 )
 
@@ -27,7 +28,7 @@ func TestTwoTenantsEveryRowOnceInItsOwnDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	reports, err := nc.SubscribeSync(ingest.DefaultReportSubject + ".>")
+	reports, err := nc.SubscribeSync(contract.ReportSubjectPrefix + ".>")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func TestTwoTenantsEveryRowOnceInItsOwnDatabase(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s %s: %v", tenant, key, err)
 			}
-			if rep.Status != ingest.StatusDone || rep.RowsOK != rows || rep.RowsRejected != 0 || rep.Key != key {
+			if rep.Status != contract.StatusDone || rep.RowsOK != rows || rep.RowsRejected != 0 || rep.Key != key {
 				t.Fatalf("%s %s: report %+v", tenant, key, rep)
 			}
 			if exists(t, tenant, key) || !exists(t, tenant, "processed/2020/"+key[len("incoming/2020/"):]) {
@@ -56,7 +57,7 @@ func TestTwoTenantsEveryRowOnceInItsOwnDatabase(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var stored ingest.Report
+			var stored contract.BatchReport
 			if err := json.Unmarshal(readAll(t, obj), &stored); err != nil || stored.RowsOK != rows || stored.ETag != rep.ETag {
 				t.Errorf("report.json: %+v, %v", stored, err)
 			}
@@ -123,8 +124,8 @@ func TestTwoTenantsEveryRowOnceInItsOwnDatabase(t *testing.T) {
 		if err != nil {
 			t.Fatalf("report %d: %v", len(seen), err)
 		}
-		var r ingest.Report
-		if err := json.Unmarshal(msg.Data, &r); err != nil || !strings.HasSuffix(msg.Subject, "."+r.Tenant) || r.Kind != ingest.KindBatch {
+		var r contract.BatchReport
+		if err := json.Unmarshal(msg.Data, &r); err != nil || !strings.HasSuffix(msg.Subject, "."+r.Tenant) || r.Kind != contract.KindBatch {
 			t.Fatalf("report on %s: %s (%v)", msg.Subject, msg.Data, err)
 		}
 		seen[r.Tenant]++

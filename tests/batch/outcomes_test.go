@@ -21,10 +21,11 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	batchingest "github.com/mysimbdp/mysimbdp/functions/batch-ingest"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ingest"
 )
 
-func handle(t *testing.T, b *ingest.Batch, ev events.S3Event) ingest.Report {
+func handle(t *testing.T, b *ingest.Batch, ev events.S3Event) contract.BatchReport {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -36,12 +37,12 @@ func handle(t *testing.T, b *ingest.Batch, ev events.S3Event) ingest.Report {
 }
 
 // post sends the event to the HTTP function and decodes its answer.
-func post(t *testing.T, h http.Handler, body []byte) (*http.Response, ingest.Report) {
+func post(t *testing.T, h http.Handler, body []byte) (*http.Response, contract.BatchReport) {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body)))
 	res := rec.Result()
-	var rep ingest.Report
+	var rep contract.BatchReport
 	_ = json.Unmarshal(rec.Body.Bytes(), &rep)
 	if res.StatusCode >= 300 {
 		t.Logf("HTTP %d: %s", res.StatusCode, strings.TrimSpace(rec.Body.String()))
@@ -73,7 +74,7 @@ func TestRedeliveryAndNewVersions(t *testing.T) {
 	ev := put(t, tenant, key, ecdcCSV(0, 300))
 
 	first := handle(t, b, ev)
-	if first.Status != ingest.StatusDone || first.RowsOK != 300 {
+	if first.Status != contract.StatusDone || first.RowsOK != 300 {
 		t.Fatalf("first delivery: %+v", first)
 	}
 	// The same event again, directly and through HTTP: the stored report,
@@ -98,7 +99,7 @@ func TestRedeliveryAndNewVersions(t *testing.T) {
 	v2 = strings.Replace(v2, "6/07/2020,6,7,2020,-20,0,Afghanistan", "6/07/2020,6,7,2020,4242,0,Afghanistan", 1)
 	v2 += string(ecdcCSV(300, 400))[len("\ufeff"+ecdcHeader+"\r\n"):]
 	second := handle(t, b, put(t, tenant, key, []byte(v2)))
-	if second.Status != ingest.StatusDone || second.ETag == first.ETag || second.RowsOK != 350 {
+	if second.Status != contract.StatusDone || second.ETag == first.ETag || second.RowsOK != 350 {
 		t.Fatalf("second version: %+v", second)
 	}
 	if n := count(t, tenant, "covid_daily", nil); n != 400 {
@@ -134,7 +135,7 @@ func TestMultipartUploadIsIngested(t *testing.T) {
 		t.Fatalf("upload of %d bytes with ETag %s is not a multipart upload of 16 MiB or more", info.Size, info.ETag)
 	}
 	rep := handle(t, b, event(tenant, key, info.ETag, info.Size))
-	if rep.Status != ingest.StatusDone || rep.RowsOK != rows || rep.Bytes != info.Size {
+	if rep.Status != contract.StatusDone || rep.RowsOK != rows || rep.Bytes != info.Size {
 		t.Fatalf("report %+v", rep)
 	}
 	if n := count(t, tenant, "ecdc_cases", nil); n != rows {
@@ -151,7 +152,7 @@ func TestOversizeFileRejectedUnread(t *testing.T) {
 	data := ecdcCSV(0, 100) // about 6.5 kB
 	key := "incoming/too big.csv"
 	rep := handle(t, b, put(t, tenant, key, data))
-	if rep.Status != ingest.StatusRejected || rep.Bytes != 0 || rep.RowsOK != 0 {
+	if rep.Status != contract.StatusRejected || rep.Bytes != 0 || rep.RowsOK != 0 {
 		t.Fatalf("report %+v, want rejected with nothing read", rep)
 	}
 	want := regexp.MustCompile(`^file is \d+\.\d kB, over the tenant's max_file_size of 4 kB$`)
@@ -193,22 +194,22 @@ func TestFilesOverTheWindowAreDeferredThenIngested(t *testing.T) {
 	// The windows are aligned (on the Unix epoch): no window may see more
 	// than two files read.
 	perWindow := map[time.Time]int{}
-	read := func(rep ingest.Report) { perWindow[rep.StartedAt.Truncate(window)]++ }
+	read := func(rep contract.BatchReport) { perWindow[rep.StartedAt.Truncate(window)]++ }
 	for i := range 2 {
 		rep := handle(t, b, evs[i])
-		if rep.Status != ingest.StatusDone {
+		if rep.Status != contract.StatusDone {
 			t.Fatalf("file %d: %+v", i, rep)
 		}
 		read(rep)
 	}
 	// The third directly, the fourth through HTTP: deferred, kept in incoming/.
 	rep := handle(t, b, evs[2])
-	if rep.Status != ingest.StatusDeferred || rep.RetryAfter <= 0 || rep.RetryAfter > window {
+	if rep.Status != contract.StatusDeferred || rep.RetryAfter <= 0 || rep.RetryAfter > window {
 		t.Fatalf("third file: %+v, want deferred within %s", rep, window)
 	}
 	res, rep4 := post(t, h, mustJSON(t, evs[3]))
 	ra, _ := strconv.Atoi(res.Header.Get("Retry-After"))
-	if res.StatusCode != http.StatusTooManyRequests || ra < 1 || ra > 5 || rep4.Status != ingest.StatusDeferred {
+	if res.StatusCode != http.StatusTooManyRequests || ra < 1 || ra > 5 || rep4.Status != contract.StatusDeferred {
 		t.Fatalf("fourth file over HTTP: %d Retry-After %q %+v", res.StatusCode, res.Header.Get("Retry-After"), rep4)
 	}
 	if time.Since(start) < window && (!exists(t, tenant, "incoming/f2.csv") || !exists(t, tenant, "incoming/f3.csv")) {
@@ -227,9 +228,9 @@ func TestFilesOverTheWindowAreDeferredThenIngested(t *testing.T) {
 		for _, ev := range pending {
 			rep := handle(t, b, ev)
 			switch rep.Status {
-			case ingest.StatusDone:
+			case contract.StatusDone:
 				read(rep)
-			case ingest.StatusDeferred:
+			case contract.StatusDeferred:
 				still, wait = append(still, ev), max(wait, rep.RetryAfter)
 			default:
 				t.Fatalf("redelivery: %+v", rep)
@@ -265,17 +266,17 @@ func TestFilesArrivingTogetherTakeOnlyTheWindowsSlots(t *testing.T) {
 		evs = append(evs, put(t, tenant, "incoming/r"+strconv.Itoa(i)+".csv", ecdcCSV(i*10, (i+1)*10)))
 	}
 	awaitWindowRoom(time.Minute, 20*time.Second)
-	reps := make([]ingest.Report, files)
+	reps := make([]contract.BatchReport, files)
 	var wg sync.WaitGroup
 	for i := range files {
 		wg.Go(func() { reps[i] = handle(t, b, evs[i]) })
 	}
 	wg.Wait()
-	statuses := map[ingest.Status]int{}
+	statuses := map[contract.Status]int{}
 	for _, r := range reps {
 		statuses[r.Status]++
 	}
-	if statuses[ingest.StatusDone] != 2 || statuses[ingest.StatusDeferred] != files-2 {
+	if statuses[contract.StatusDone] != 2 || statuses[contract.StatusDeferred] != files-2 {
 		t.Errorf("statuses %v, want 2 done and %d deferred", statuses, files-2)
 	}
 	if n := count(t, tenant, "covid_daily", nil); n != 20 {
@@ -298,28 +299,28 @@ func TestMalformedFiles(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, key, data string
-		status          ingest.Status
+		status          contract.Status
 		ok, rejected    int64
 		reason          string // in the report's error
 		rowReason       string // in the quarantined row
 	}{
-		{name: "binary garbage", key: "garbage.csv", data: string(garbage), status: ingest.StatusRejected, reason: "header"},
-		{name: "wrong columns", key: "columns.csv", data: "date,country,cases\r\n1/1/2020,X,3\r\n", status: ingest.StatusRejected,
+		{name: "binary garbage", key: "garbage.csv", data: string(garbage), status: contract.StatusRejected, reason: "header"},
+		{name: "wrong columns", key: "columns.csv", data: "date,country,cases\r\n1/1/2020,X,3\r\n", status: contract.StatusRejected,
 			reason: "missing required columns"},
-		{name: "empty file", key: "empty.csv", data: "", status: ingest.StatusRejected, reason: "file is empty"},
+		{name: "empty file", key: "empty.csv", data: "", status: contract.StatusRejected, reason: "file is empty"},
 		{name: "unterminated quote", key: "quote.csv",
 			data:   good(1000, 1003) + `6/07/2020,6,7,2020,1,1,"Bonaire, Saint Eustatius and Saba,BQ,BES,25983,America` + "\r\n" + good(1003, 1006)[len("\ufeff"+ecdcHeader+"\r\n"):],
-			status: ingest.StatusDone, ok: 6, rejected: 1, rowReason: "quote"},
+			status: contract.StatusDone, ok: 6, rejected: 1, rowReason: "quote"},
 		{name: "invalid UTF-8", key: "latin1.csv",
 			data:   good(2000, 2002) + "6/07/2020,6,7,2020,0,0,Cura\xe7ao,CW,CUW,163423,America\r\n",
-			status: ingest.StatusDone, ok: 2, rejected: 1, rowReason: "UTF-8"},
+			status: contract.StatusDone, ok: 2, rejected: 1, rowReason: "UTF-8"},
 		{name: "bad values", key: "values.csv",
 			data:   good(3000, 3002) + "31/02/2020,31,2,2020,x,0,Benin,BJ,BEN,1,Africa\r\n",
-			status: ingest.StatusDone, ok: 2, rejected: 1, rowReason: "is not a date"},
+			status: contract.StatusDone, ok: 2, rejected: 1, rowReason: "is not a date"},
 		{name: "JSON syntax error", key: "broken.json", data: "[" + jsonRow(1) + "," + jsonRow(2) + `,{"dateRep": oops}]`,
-			status: ingest.StatusRejected, ok: 2, reason: "syntax error"},
+			status: contract.StatusRejected, ok: 2, reason: "syntax error"},
 		{name: "NDJSON bad line", key: "lines.ndjson", data: jsonRow(3) + "\n{not json\n" + jsonRow(4) + "\n",
-			status: ingest.StatusDone, ok: 2, rejected: 1, rowReason: "not valid JSON"},
+			status: contract.StatusDone, ok: 2, rejected: 1, rowReason: "not valid JSON"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			key := "incoming/" + tc.key
@@ -374,7 +375,7 @@ func TestAnotherTenantsBucketIsRefused(t *testing.T) {
 		t.Error("tenant1's function touched tenant2's file")
 	}
 	// tenant2's own function ingests it.
-	if rep := handle(t, b2, ev); rep.Status != ingest.StatusDone || rep.RowsOK != 10 {
+	if rep := handle(t, b2, ev); rep.Status != contract.StatusDone || rep.RowsOK != 10 {
 		t.Errorf("tenant2: %+v", rep)
 	}
 }
@@ -431,7 +432,7 @@ func TestCorrectedFilesSideBySide(t *testing.T) {
 	}
 	for round, evs := range [][]events.S3Event{first, second} {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-		reps := make([]ingest.Report, files)
+		reps := make([]contract.BatchReport, files)
 		errs := make([]error, files)
 		var wg sync.WaitGroup
 		for i := range files {
@@ -440,7 +441,7 @@ func TestCorrectedFilesSideBySide(t *testing.T) {
 		wg.Wait()
 		cancel()
 		for i := range files {
-			if errs[i] != nil || reps[i].Status != ingest.StatusDone || reps[i].RowsOK != rows {
+			if errs[i] != nil || reps[i].Status != contract.StatusDone || reps[i].RowsOK != rows {
 				t.Fatalf("round %d, file %d: %v, report %+v", round+1, i, errs[i], reps[i])
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"io"
 	"log/slog"
@@ -284,7 +285,7 @@ func RunFullVsRaw(ctx context.Context, r *BatchRig, name string, data []byte, ro
 		if err != nil {
 			return fmt.Errorf("%s full: ingest %s: %w", name, key, err)
 		}
-		if rep.Status != ingest.StatusDone || rep.RowsOK != int64(rows) {
+		if rep.Status != contract.StatusDone || rep.RowsOK != int64(rows) {
 			return fmt.Errorf("%s full: ingest %s: status %s, %d rows ok, %d rejected, want done with %d: %s",
 				name, key, rep.Status, rep.RowsOK, rep.RowsRejected, rows, rep.Error)
 		}
@@ -471,7 +472,7 @@ func RunHuge(ctx context.Context, r *BatchRig, size, baseline int64, progress io
 		return res, err
 	}
 	res.Ingest = time.Duration(rep.DurationMS) * time.Millisecond
-	if rep.Status != ingest.StatusDone || rep.RowsOK != int64(res.Rows) || rep.Bytes != res.Bytes {
+	if rep.Status != contract.StatusDone || rep.RowsOK != int64(res.Rows) || rep.Bytes != res.Bytes {
 		return res, fmt.Errorf("huge: status %s, %d rows ok, %d rejected, %d bytes read; want done, %d rows, %d bytes: %s",
 			rep.Status, rep.RowsOK, rep.RowsRejected, rep.Bytes, res.Rows, res.Bytes, rep.Error)
 	}
@@ -591,8 +592,8 @@ func waitReady(ctx context.Context, url string, within time.Duration) error {
 }
 
 // invoke posts an S3 event to the function and decodes its report.
-func invoke(ctx context.Context, url string, body []byte) (ingest.Report, error) {
-	var rep ingest.Report
+func invoke(ctx context.Context, url string, body []byte) (contract.BatchReport, error) {
+	var rep contract.BatchReport
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return rep, err
@@ -707,7 +708,7 @@ func RunSeed(ctx context.Context, r *BatchRig, tenants, files int) (Seed, error)
 					errs[t] = fmt.Errorf("seed: ingest %s/%s: %w", bucket, key, err)
 					return
 				}
-				if rep.Status != ingest.StatusDone || rep.RowsOK != SeedRowsPerFile {
+				if rep.Status != contract.StatusDone || rep.RowsOK != SeedRowsPerFile {
 					errs[t] = fmt.Errorf("seed: ingest %s/%s: status %s, %d rows ok, %d rejected: %s",
 						bucket, key, rep.Status, rep.RowsOK, rep.RowsRejected, rep.Error)
 					return

@@ -20,6 +20,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/ingest"
 	"github.com/mysimbdp/mysimbdp/shared/records"
@@ -187,7 +188,7 @@ func uploadAndWait(ctx context.Context, s3 *minio.Client, phase string, o Platfo
 	defer cancel()
 	pending := map[string]bool{}
 	for _, k := range keys {
-		pending[ingest.Destination(k, ingest.StatusDone)+".report.json"] = true
+		pending[ingest.Destination(k, contract.StatusDone)+".report.json"] = true
 	}
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
@@ -203,7 +204,7 @@ func uploadAndWait(ctx context.Context, s3 *minio.Client, phase string, o Platfo
 			if !ok {
 				continue
 			}
-			if rep.Status != ingest.StatusDone || rep.RowsOK != int64(o.RowsPerFile) {
+			if rep.Status != contract.StatusDone || rep.RowsOK != int64(o.RowsPerFile) {
 				return time.Since(start), fmt.Errorf("%s: status %s with %d rows ok and %d rejected, want done with %d: %s",
 					rep.Key, rep.Status, rep.RowsOK, rep.RowsRejected, o.RowsPerFile, rep.Error)
 			}
@@ -231,7 +232,7 @@ func collect(errs <-chan error) []error {
 
 // readReport reads a report beside a processed file; ok is false while
 // it is not there.
-func readReport(ctx context.Context, s3 *minio.Client, key string) (rep ingest.Report, ok bool, err error) {
+func readReport(ctx context.Context, s3 *minio.Client, key string) (rep contract.BatchReport, ok bool, err error) {
 	obj, err := s3.GetObject(ctx, platformTenant, key, minio.GetObjectOptions{})
 	if err != nil {
 		return rep, false, fmt.Errorf("get %s: %w", key, err)

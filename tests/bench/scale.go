@@ -22,7 +22,6 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
-	"github.com/mysimbdp/mysimbdp/shared/scale"
 )
 
 // ScaleOptions shape the step-load benchmark of the scaler.
@@ -136,9 +135,9 @@ func (r *ScaleRig) Run(ctx context.Context, withScaler bool) (ScaleRun, error) {
 		return res, err
 	}
 	if err := r.gw.Redeploy(ctx, scaleFunction, "", func(d *types.FunctionDeployment) {
-		(*d.Labels)[scale.LabelMin] = "1"
-		(*d.Labels)[scale.LabelMax] = strconv.Itoa(r.o.Max)
-		(*d.Labels)[scale.LabelTarget] = strconv.Itoa(r.o.Target)
+		(*d.Labels)[contract.LabelScaleMin] = "1"
+		(*d.Labels)[contract.LabelScaleMax] = strconv.Itoa(r.o.Max)
+		(*d.Labels)[contract.LabelScaleTarget] = strconv.Itoa(r.o.Target)
 		(*d.Annotations)[contract.AnnotationBatchSize] = strconv.Itoa(r.o.BatchSize)
 		(*d.Annotations)[contract.AnnotationMaxInflight] = "1"
 	}); err != nil {

@@ -8,7 +8,6 @@ import (
 	"github.com/openfaas/faas-provider/types"
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
-	"github.com/mysimbdp/mysimbdp/shared/scale"
 	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
 
@@ -33,17 +32,17 @@ func TestScalerFollowsTheLoad(t *testing.T) {
 	// tenant1's function takes small batches one at a time, so a burst
 	// makes a backlog; target 200 per replica, at most 3.
 	p.redeploy(t, "tenant1-stream-ingest", func(d *types.FunctionDeployment) {
-		(*d.Labels)[scale.LabelMin] = "1"
-		(*d.Labels)[scale.LabelMax] = "3"
-		(*d.Labels)[scale.LabelTarget] = "200"
+		(*d.Labels)[contract.LabelScaleMin] = "1"
+		(*d.Labels)[contract.LabelScaleMax] = "3"
+		(*d.Labels)[contract.LabelScaleTarget] = "200"
 		(*d.Annotations)[contract.AnnotationBatchSize] = "20"
 		(*d.Annotations)[contract.AnnotationMaxInflight] = "1"
 	})
 	// tenant2's goes to zero after 3 idle seconds.
 	p.redeploy(t, "tenant2-stream-ingest", func(d *types.FunctionDeployment) {
-		(*d.Labels)[scale.LabelMin] = "1"
-		(*d.Labels)[scale.LabelZero] = "true"
-		(*d.Labels)[scale.LabelZeroDuration] = "3s"
+		(*d.Labels)[contract.LabelScaleMin] = "1"
+		(*d.Labels)[contract.LabelScaleZero] = "true"
+		(*d.Labels)[contract.LabelScaleZeroDuration] = "3s"
 	})
 
 	// The burst starts once the connector fires the scaler on its new

@@ -95,7 +95,7 @@ func TestStreamRecordsLandOnceAndPauseHoldsThem(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		m, err := s.GetLastMsgForSubject(ctx, contract.DeadLetterSubjectPrefix+".tenant1")
+		m, err := s.GetLastMsgForSubject(ctx, contract.DeadLetterSubject(contract.DeadLetterSubjectPrefix, "tenant1"))
 		if err != nil {
 			return err
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/ingest"
 )
@@ -78,11 +79,11 @@ func TestBatchIngestTakesS3Events(t *testing.T) {
 	event := mustJSON(t, s3Event(bucket, key, info.ETag, info.Size))
 
 	for _, delivery := range []string{"first", "redelivered"} {
-		var rep ingest.Report
+		var rep contract.BatchReport
 		if err := json.Unmarshal(fn.mustInvoke(t, event), &rep); err != nil {
 			t.Fatal(err)
 		}
-		if rep.Status != ingest.StatusDone || rep.RowsOK != rows || rep.RowsRejected != 1 || rep.Bucket != bucket || rep.Key != key || rep.Tenant != tenant {
+		if rep.Status != contract.StatusDone || rep.RowsOK != rows || rep.RowsRejected != 1 || rep.Bucket != bucket || rep.Key != key || rep.Tenant != tenant {
 			t.Fatalf("%s: report %+v, want done with %d rows ok and 1 rejected", delivery, rep, rows)
 		}
 		coll := env.db.Database(tenant).Collection("covid_daily")

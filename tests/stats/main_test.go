@@ -24,11 +24,10 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	function "github.com/mysimbdp/mysimbdp/functions/stats"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
-	"github.com/mysimbdp/mysimbdp/shared/ingest"
 	"github.com/mysimbdp/mysimbdp/shared/quota"
 	"github.com/mysimbdp/mysimbdp/shared/stats"
-	"github.com/mysimbdp/mysimbdp/shared/streamingest"
 	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
 
@@ -77,9 +76,9 @@ func (p *platform) onboard(t *testing.T, tenant, limits string) {
 }
 
 // post delivers records as the connector does and decodes the answer.
-func (p *platform) post(t *testing.T, recs ...streamingest.Record) streamingest.Response {
+func (p *platform) post(t *testing.T, recs ...contract.Record) contract.Response {
 	t.Helper()
-	body, err := json.Marshal(streamingest.Batch{Records: recs})
+	body, err := json.Marshal(contract.Batch{Records: recs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +91,7 @@ func (p *platform) post(t *testing.T, recs ...streamingest.Record) streamingest.
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("POST answered %d: %s", res.StatusCode, raw)
 	}
-	var resp streamingest.Response
+	var resp contract.Response
 	if err := json.Unmarshal(raw, &resp); err != nil || resp.BatchItemFailures == nil {
 		t.Fatalf("answer %s: %v (batchItemFailures must be a list)", raw, err)
 	}
@@ -148,7 +147,7 @@ func (p *platform) decision(t *testing.T, tenant string) quota.Decision {
 }
 
 // record wraps a report as the connector delivers it from REPORTS.
-func record(id string, report any) streamingest.Record {
+func record(id string, report any) contract.Record {
 	data, ok := report.([]byte)
 	if !ok {
 		var err error
@@ -161,23 +160,23 @@ func record(id string, report any) streamingest.Record {
 	if json.Unmarshal(data, &probe) == nil {
 		tenant = probe.Tenant
 	}
-	return streamingest.Record{ID: id, Subject: "mysimbdp.reports." + tenant, Data: data, PublishedAt: time.Now()}
+	return contract.Record{ID: id, Subject: "mysimbdp.reports." + tenant, Data: data, PublishedAt: time.Now()}
 }
 
 // fileReport is a batch app's report of one file.
-func fileReport(tenant, name, etag string, st ingest.Status, rowsOK, rowsRejected, ms int64, ended time.Time) ingest.Report {
-	return ingest.Report{Kind: ingest.KindBatch, Tenant: tenant, Bucket: tenant, Key: "incoming/" + name, ETag: etag,
+func fileReport(tenant, name, etag string, st contract.Status, rowsOK, rowsRejected, ms int64, ended time.Time) contract.BatchReport {
+	return contract.BatchReport{Kind: contract.KindBatch, Tenant: tenant, Bucket: tenant, Key: "incoming/" + name, ETag: etag,
 		Size: 1000 * (rowsOK + rowsRejected), Bytes: 1000 * (rowsOK + rowsRejected), RowsOK: rowsOK, RowsRejected: rowsRejected,
 		DurationMS: ms, Status: st, StartedAt: ended.Add(-time.Duration(ms) * time.Millisecond), EndedAt: ended}
 }
 
 // windowReport is a stream app's report of one window.
-func windowReport(tenant string, messages, bytes int64, end time.Time, window time.Duration) streamingest.WindowReport {
-	return streamingest.WindowReport{Tenant: tenant, Kind: streamingest.KindStream, WindowStart: end.Add(-window), WindowEnd: end,
+func windowReport(tenant string, messages, bytes int64, end time.Time, window time.Duration) contract.WindowReport {
+	return contract.WindowReport{Tenant: tenant, Kind: contract.KindStream, WindowStart: end.Add(-window), WindowEnd: end,
 		Messages: messages, Bytes: bytes, Batches: max(1, messages/10), AvgIngestMS: 4}
 }
 
-func failures(r streamingest.Response) []string {
+func failures(r contract.Response) []string {
 	out := make([]string, len(r.BatchItemFailures))
 	for i, f := range r.BatchItemFailures {
 		out[i] = fmt.Sprintf("%s: %s", f.ItemIdentifier, f.Reason)

@@ -9,10 +9,9 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/mysimbdp/mysimbdp/shared/ingest"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/quota"
 	"github.com/mysimbdp/mysimbdp/shared/stats"
-	"github.com/mysimbdp/mysimbdp/shared/streamingest"
 	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
 
@@ -22,7 +21,7 @@ const streamLimits = "stream:\n  max_messages_per_window: 100\n  window: 1s\n"
 func (p *platform) decisions(t *testing.T, tenant string) []quota.Decision {
 	t.Helper()
 	ctx := context.Background()
-	cur, err := p.db.Database(stats.DefaultPlatformDB).Collection(stats.DecisionsCollection).
+	cur, err := p.db.Database(contract.DefaultPlatformDB).Collection(stats.DecisionsCollection).
 		Find(ctx, bson.D{{Key: "tenant", Value: tenant}})
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +50,7 @@ func TestStreamOverQuotaThrottlesThenAllows(t *testing.T) {
 	p.onboard(t, "hot", streamLimits)
 	p.onboard(t, "calm", streamLimits)
 	end := time.Now().Add(-100 * time.Millisecond)
-	batch := []streamingest.Record{
+	batch := []contract.Record{
 		record("REPORTS:1", windowReport("hot", 600, 60_000, end, time.Second)),
 		record("REPORTS:2", windowReport("calm", 90, 9_000, end, time.Second)),
 	}
@@ -125,11 +124,11 @@ func TestFilesOverQuotaThrottle(t *testing.T) {
 	p := startPlatform(t, "1s")
 	p.onboard(t, "busy", "batch:\n  max_files_per_window: 3\n  window: 2s\n")
 	now := time.Now()
-	var recs []streamingest.Record
+	var recs []contract.Record
 	for i := range 5 {
-		st := ingest.StatusDone
+		st := contract.StatusDone
 		if i >= 3 {
-			st = ingest.StatusDeferred // the function defers what is over
+			st = contract.StatusDeferred // the function defers what is over
 		}
 		r := fileReport("busy", fmt.Sprintf("f%d.csv", i), "e", st, 10, 0, 10, now)
 		recs = append(recs, record(fmt.Sprintf("REPORTS:%d", i), r))
@@ -153,8 +152,8 @@ func TestFilesOverQuotaThrottle(t *testing.T) {
 		return d.State == quota.Allowed, fmt.Sprintf("%+v", d)
 	})
 	// The deferred files are ingested after all: each counted once.
-	p.post(t, record("REPORTS:10", fileReport("busy", "f3.csv", "e", ingest.StatusDone, 10, 0, 10, time.Now())),
-		record("REPORTS:11", fileReport("busy", "f4.csv", "e", ingest.StatusDone, 10, 0, 10, time.Now())))
+	p.post(t, record("REPORTS:10", fileReport("busy", "f3.csv", "e", contract.StatusDone, 10, 0, 10, time.Now())),
+		record("REPORTS:11", fileReport("busy", "f4.csv", "e", contract.StatusDone, 10, 0, 10, time.Now())))
 	if d := p.decision(t, "busy"); d.State != quota.Allowed {
 		t.Errorf("busy: %+v after its deferred files, want allowed", d)
 	}

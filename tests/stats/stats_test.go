@@ -9,10 +9,9 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/mysimbdp/mysimbdp/shared/ingest"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/quota"
 	"github.com/mysimbdp/mysimbdp/shared/stats"
-	"github.com/mysimbdp/mysimbdp/shared/streamingest"
 )
 
 const generous = "batch:\n  max_files_per_window: 100\n"
@@ -30,11 +29,11 @@ func TestTotalsAreTheStoredReportsOnce(t *testing.T) {
 	// so that the window checks below see them all in one.
 	now := time.Now().Add(-10 * time.Second).Truncate(10 * time.Second).Add(5 * time.Second)
 
-	var recs []streamingest.Record
+	var recs []contract.Record
 	var wantA stats.Figures
 	var fileMS int64
 	for i := 1; i <= 6; i++ {
-		r := fileReport("stats-a", fmt.Sprintf("f%d.csv", i), fmt.Sprintf("etag%d", i), ingest.StatusDone, int64(i*10), int64(i), int64(100+i*10), now)
+		r := fileReport("stats-a", fmt.Sprintf("f%d.csv", i), fmt.Sprintf("etag%d", i), contract.StatusDone, int64(i*10), int64(i), int64(100+i*10), now)
 		recs = append(recs, record(fmt.Sprintf("REPORTS:%d", i), r))
 		wantA.Files++
 		wantA.RowsOK += r.RowsOK
@@ -45,10 +44,10 @@ func TestTotalsAreTheStoredReportsOnce(t *testing.T) {
 			recs = append(recs, record("REPORTS:1-again", r))
 		}
 	}
-	rejected := fileReport("stats-a", "bad-header.csv", "etag9", ingest.StatusRejected, 0, 0, 20, now)
-	deferred := fileReport("stats-a", "late.csv", "etag10", ingest.StatusDeferred, 0, 0, 5, now.Add(-500*time.Millisecond))
-	late := fileReport("stats-a", "late.csv", "etag10", ingest.StatusDone, 7, 0, 30, now)
-	failed := fileReport("stats-a", "flaky.csv", "etag11", ingest.StatusFailed, 0, 0, 15, now)
+	rejected := fileReport("stats-a", "bad-header.csv", "etag9", contract.StatusRejected, 0, 0, 20, now)
+	deferred := fileReport("stats-a", "late.csv", "etag10", contract.StatusDeferred, 0, 0, 5, now.Add(-500*time.Millisecond))
+	late := fileReport("stats-a", "late.csv", "etag10", contract.StatusDone, 7, 0, 30, now)
+	failed := fileReport("stats-a", "flaky.csv", "etag11", contract.StatusFailed, 0, 0, 15, now)
 	recs = append(recs, record("REPORTS:20", rejected), record("REPORTS:21", deferred), record("REPORTS:22", late), record("REPORTS:23", failed))
 	wantA.Files += 2
 	wantA.RowsOK += late.RowsOK
@@ -66,7 +65,7 @@ func TestTotalsAreTheStoredReportsOnce(t *testing.T) {
 	}
 	// Not reports: dead-lettered with a reason.
 	recs = append(recs, record("REPORTS:40", []byte("hello")))
-	spoof := record("REPORTS:41", fileReport("stats-b", "x.csv", "e", ingest.StatusDone, 1000, 0, 1, now))
+	spoof := record("REPORTS:41", fileReport("stats-b", "x.csv", "e", contract.StatusDone, 1000, 0, 1, now))
 	spoof.Subject = "mysimbdp.reports.stats-a"
 	recs = append(recs, spoof)
 	valid := len(recs) - 2
@@ -86,7 +85,7 @@ func TestTotalsAreTheStoredReportsOnce(t *testing.T) {
 		}
 	}
 
-	platform := p.db.Database(stats.DefaultPlatformDB)
+	platform := p.db.Database(contract.DefaultPlatformDB)
 	if n, err := platform.Collection(stats.ReportsCollection).CountDocuments(ctx, bson.D{}); err != nil || n != int64(valid) {
 		t.Errorf("%s holds %d reports (%v), want %d: each record once", stats.ReportsCollection, n, err, valid)
 	}

@@ -8,9 +8,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 	"github.com/mysimbdp/mysimbdp/shared/records"
-	"github.com/mysimbdp/mysimbdp/shared/streamingest"
 )
 
 const benchRecords = 10_000
@@ -78,10 +78,10 @@ func checkCount(b *testing.B, name string, n int64) {
 }
 
 // split cuts a batch into batches of size records.
-func split(all streamingest.Batch, size int) []streamingest.Batch {
-	var out []streamingest.Batch
+func split(all contract.Batch, size int) []contract.Batch {
+	var out []contract.Batch
 	for from := 0; from < len(all.Records); from += size {
-		out = append(out, streamingest.Batch{Tenant: all.Tenant, Records: all.Records[from:min(from+size, len(all.Records))]})
+		out = append(out, contract.Batch{Tenant: all.Tenant, Records: all.Records[from:min(from+size, len(all.Records))]})
 	}
 	return out
 }

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
-	"github.com/mysimbdp/mysimbdp/shared/streamingest"
 )
 
 // ECDC rows as a tenant's app publishes them come from shared/ecdc.Fields;
@@ -27,17 +27,17 @@ func mustJSON(v any) []byte {
 
 // ecdcBatch is rows [from, to) as the connector delivers them from stream
 // sequence from+1 on.
-func ecdcBatch(tenant string, from, to, delta int) streamingest.Batch {
-	b := streamingest.Batch{Tenant: tenant}
+func ecdcBatch(tenant string, from, to, delta int) contract.Batch {
+	b := contract.Batch{Tenant: tenant}
 	for i := from; i < to; i++ {
 		b.Records = append(b.Records, record(tenant, uint64(i+1), mustJSON(ecdcRow(i, delta))))
 	}
 	return b
 }
 
-func record(tenant string, seq uint64, data []byte) streamingest.Record {
-	return streamingest.Record{
-		ID:          streamingest.RecordID("", "ingest-"+tenant, seq),
+func record(tenant string, seq uint64, data []byte) contract.Record {
+	return contract.Record{
+		ID:          contract.RecordID("", "ingest-"+tenant, seq),
 		Subject:     "ingest." + tenant + ".covid",
 		Data:        data,
 		PublishedAt: time.Date(2020, 7, 6, 10, 0, 0, int(seq), time.UTC),

@@ -20,6 +20,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	function "github.com/mysimbdp/mysimbdp/functions/stream-ingest"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/streamingest"
 	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
@@ -98,14 +99,14 @@ func (p *platform) subscribe(tb testing.TB, subject string) <-chan *nats.Msg {
 }
 
 // post sends a batch as the connector does and decodes the answer.
-func post(tb testing.TB, url, tenant string, body []byte) (int, streamingest.Response, string) {
+func post(tb testing.TB, url, tenant string, body []byte) (int, contract.Response, string) {
 	tb.Helper()
 	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(string(body)))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(streamingest.HeaderTenant, tenant)
+	req.Header.Set(contract.HeaderTenant, tenant)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)
@@ -115,7 +116,7 @@ func post(tb testing.TB, url, tenant string, body []byte) (int, streamingest.Res
 	if err := json.NewDecoder(res.Body).Decode(&raw); err != nil {
 		tb.Fatalf("answer %d is not JSON: %v", res.StatusCode, err)
 	}
-	var resp streamingest.Response
+	var resp contract.Response
 	if res.StatusCode == http.StatusOK {
 		if err := json.Unmarshal(raw, &resp); err != nil {
 			tb.Fatal(err)
@@ -139,7 +140,7 @@ func count(tb testing.TB, coll *mongo.Collection) int64 {
 func testLog(tb testing.TB) *slog.Logger { return harness.Logger(tb, slog.LevelWarn) }
 
 // failures renders a response's failures as "id: reason" for messages.
-func failures(r streamingest.Response) []string {
+func failures(r contract.Response) []string {
 	out := make([]string, len(r.BatchItemFailures))
 	for i, f := range r.BatchItemFailures {
 		out[i] = fmt.Sprintf("%s: %s", f.ItemIdentifier, f.Reason)

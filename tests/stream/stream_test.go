@@ -14,13 +14,13 @@ import (
 	"github.com/nats-io/nats.go"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/records"
-	"github.com/mysimbdp/mysimbdp/shared/streamingest"
 )
 
 // ingestFunc delivers one batch and returns the 200 answer.
-type ingestFunc func(t *testing.T, b streamingest.Batch) streamingest.Response
+type ingestFunc func(t *testing.T, b contract.Batch) contract.Response
 
 // paths are the two ways in: the function over HTTP, as the connector
 // calls it, and the shared/streamingest API, as a Lambda adapter would.
@@ -30,7 +30,7 @@ var paths = []struct {
 }{
 	{"http", func(t *testing.T, p *platform, profileYAML string) ingestFunc {
 		srv := p.handler(t, profileYAML)
-		return func(t *testing.T, b streamingest.Batch) streamingest.Response {
+		return func(t *testing.T, b contract.Batch) contract.Response {
 			t.Helper()
 			code, resp, raw := post(t, srv.URL, b.Tenant, mustJSON(b))
 			if code != http.StatusOK {
@@ -41,7 +41,7 @@ var paths = []struct {
 	}},
 	{"api", func(t *testing.T, p *platform, profileYAML string) ingestFunc {
 		in := p.ingester(t, profileYAML)
-		return func(t *testing.T, b streamingest.Batch) streamingest.Response {
+		return func(t *testing.T, b contract.Batch) contract.Response {
 			t.Helper()
 			resp, err := in.Handle(t.Context(), b)
 			if err != nil {
@@ -235,11 +235,11 @@ func TestNoKeyIdempotentPerRecord(t *testing.T) {
 	batch := ecdcBatch(tenant, 0, n, 0)
 	again := ecdcBatch(tenant, 0, n, 0)
 	for i := range again.Records {
-		again.Records[i].ID = streamingest.RecordID("", "ingest-"+tenant, uint64(1000+i))
+		again.Records[i].ID = contract.RecordID("", "ingest-"+tenant, uint64(1000+i))
 	}
 	for _, tc := range []struct {
 		name string
-		b    streamingest.Batch
+		b    contract.Batch
 		want int64
 	}{
 		{"first delivery", batch, n},
@@ -258,18 +258,18 @@ func TestNoKeyIdempotentPerRecord(t *testing.T) {
 // waitReports sums the window reports on ch until they count messages,
 // failing at the deadline. Summing makes the test independent of where
 // the window boundaries fall.
-func waitReports(t *testing.T, ch <-chan *nats.Msg, messages int64, deadline time.Duration) streamingest.WindowReport {
+func waitReports(t *testing.T, ch <-chan *nats.Msg, messages int64, deadline time.Duration) contract.WindowReport {
 	t.Helper()
-	var sum streamingest.WindowReport
+	var sum contract.WindowReport
 	timeout := time.After(deadline)
 	for sum.Messages < messages {
 		select {
 		case m := <-ch:
-			var rep streamingest.WindowReport
+			var rep contract.WindowReport
 			if err := json.Unmarshal(m.Data, &rep); err != nil {
 				t.Fatalf("report %s: %v", m.Data, err)
 			}
-			if rep.Kind != streamingest.KindStream || rep.Batches == 0 || !rep.WindowEnd.After(rep.WindowStart) || rep.AvgIngestMS <= 0 {
+			if rep.Kind != contract.KindStream || rep.Batches == 0 || !rep.WindowEnd.After(rep.WindowStart) || rep.AvgIngestMS <= 0 {
 				t.Errorf("report %s", m.Data)
 			}
 			if sum.Batches == 0 {
@@ -308,7 +308,7 @@ func TestWindowReports(t *testing.T) {
 			a.Records = append(a.Records, record(tenant, 50, []byte(`{oops`)), record(tenant, 51, []byte(`{"cases":"abc"}`)))
 			b := ecdcBatch(tenant, 10, 15, 0)
 			var bytes int64
-			for _, batch := range []streamingest.Batch{a, b} {
+			for _, batch := range []contract.Batch{a, b} {
 				if _, err := in.Handle(t.Context(), batch); err != nil {
 					t.Fatal(err)
 				}
@@ -359,7 +359,7 @@ func TestHTTPAnswers(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.header != "" {
-				req.Header.Set(streamingest.HeaderTenant, tc.header)
+				req.Header.Set(contract.HeaderTenant, tc.header)
 			}
 			res, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -390,7 +390,7 @@ func TestConcurrentBatches(t *testing.T) {
 	const tenant, batches, per = "group", 8, 40
 	in := p.ingester(t, tenant1Profile(tenant, "5s"))
 	coll := p.db.Database(tenant).Collection("covid_daily")
-	all := make([]streamingest.Batch, batches)
+	all := make([]contract.Batch, batches)
 	for k := range all {
 		all[k] = ecdcBatch(tenant, k*per, (k+1)*per, 0)
 		bad := record(tenant, uint64(10000+k), []byte(`{"cases": "abc"`))
@@ -399,7 +399,7 @@ func TestConcurrentBatches(t *testing.T) {
 	}
 	for round := 1; round <= 2; round++ {
 		var wg sync.WaitGroup
-		resps := make([]streamingest.Response, batches)
+		resps := make([]contract.Response, batches)
 		errs := make([]error, batches)
 		// Bounded, so that a store that hangs (as FerretDB did on too many
 		// replaces at once) fails the test rather than outlasting it.

@@ -380,7 +380,7 @@ func TestApplyIsIdempotentAndUpdatesQuota(t *testing.T) {
 		t.Error("editing the profile changed the tenant's credentials")
 	}
 	for name, fn := range edited.Functions {
-		if (*fn.Annotations)[tenant.ProfileDigestAnnotation] == (*before.Functions[name].Annotations)[tenant.ProfileDigestAnnotation] {
+		if (*fn.Annotations)[contract.AnnotationProfileDigest] == (*before.Functions[name].Annotations)[contract.AnnotationProfileDigest] {
 			t.Errorf("%s still carries the old profile's digest", name)
 		}
 	}
@@ -429,7 +429,7 @@ func (e *env) wantNothingOf(t *testing.T, name string, dataKept bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if slices.Contains(secrets, tenant.ProfileSecret(name)) {
+	if slices.Contains(secrets, contract.ProfileSecret(name)) {
 		t.Errorf("%s's profile secret is still there", name)
 	}
 	if _, err := e.pl.Admin.User(ctx, tenant.S3User(name)); !minioadmin.IsNotFound(err) {

@@ -3,9 +3,9 @@ package main
 import (
 	"flag"
 	"fmt"
-	"os"
 
 	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 )
 
@@ -14,11 +14,15 @@ type clientFlags struct {
 	gateway, username, password, data, namespace string
 }
 
-func (c *clientFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.gateway, "gateway", os.Getenv("OPENFAAS_URL"), "gateway URL (env OPENFAAS_URL); default: the local stack's, else http://127.0.0.1:8080")
-	fs.StringVar(&c.username, "username", os.Getenv("OPENFAAS_USERNAME"), "gateway user (env OPENFAAS_USERNAME); default: the local stack's")
-	fs.StringVar(&c.password, "password", os.Getenv("OPENFAAS_PASSWORD"), "gateway password (env OPENFAAS_PASSWORD); default: the local stack's")
-	fs.StringVar(&c.data, "data", envOr("MYSIMBDP_DATA", ".data"), "local stack data folder, for its credentials (env MYSIMBDP_DATA)")
+func (c *clientFlags) register(fs *flag.FlagSet, env contract.Env) {
+	gateway := ""
+	if env.IsSet(contract.EnvGatewayURL) {
+		gateway = env.GatewayURL // else the local stack's: see client
+	}
+	fs.StringVar(&c.gateway, "gateway", gateway, "gateway URL (env "+contract.EnvGatewayURL+"); default: the local stack's, else "+contract.DefaultGatewayURL)
+	fs.StringVar(&c.username, "username", env.GatewayUser, "gateway user (env "+contract.EnvGatewayUser+"); default: the local stack's")
+	fs.StringVar(&c.password, "password", env.GatewayPassword, "gateway password (env "+contract.EnvGatewayPassword+"); default: the local stack's")
+	fs.StringVar(&c.data, "data", env.DataDir, "local stack data folder, for its credentials (env "+contract.EnvDataDir+")")
 	fs.StringVar(&c.namespace, "namespace", "", "function namespace (default: the gateway's)")
 }
 
@@ -26,7 +30,7 @@ func (c *clientFlags) register(fs *flag.FlagSet) {
 // local stack's generated ones.
 func (c *clientFlags) client() (*gateway.Client, error) {
 	if c.gateway == "" {
-		c.gateway = "http://127.0.0.1:8080"
+		c.gateway = contract.DefaultGatewayURL
 		if e, err := localstack.ReadEndpoints(c.data); err == nil {
 			c.gateway = e.Gateway
 		}
@@ -39,13 +43,6 @@ func (c *clientFlags) client() (*gateway.Client, error) {
 		return nil, fmt.Errorf("%w\n(no --username/--password given and no local stack credentials in %s: start the stack with `mysimbdp up` or pass credentials)", err, c.data)
 	}
 	return gw, nil
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }
 
 // parse parses a command's flags and checks its positional arguments.

@@ -13,13 +13,15 @@ import (
 	"time"
 
 	"github.com/openfaas/faas-provider/logs"
+
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
-func runList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runList(ctx context.Context, env contract.Env, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("list", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cf clientFlags
-	cf.register(fs)
+	cf.register(fs, env)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -39,11 +41,11 @@ func runList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return tw.Flush()
 }
 
-func runInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runInvoke(ctx context.Context, env contract.Env, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cf clientFlags
-	cf.register(fs)
+	cf.register(fs, env)
 	var headers headerFlags
 	fs.Var(&headers, "H", "request header `Name=Value` (repeatable)")
 	contentType := fs.String("content-type", "text/plain", "request Content-Type")
@@ -83,11 +85,11 @@ type headerFlags []string
 func (h *headerFlags) String() string     { return strings.Join(*h, ",") }
 func (h *headerFlags) Set(v string) error { *h = append(*h, v); return nil }
 
-func runScale(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runScale(ctx context.Context, env contract.Env, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("scale", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cf clientFlags
-	cf.register(fs)
+	cf.register(fs, env)
 	pos, err := parse(fs, args, "NAME", "REPLICAS")
 	if err != nil {
 		return err
@@ -107,11 +109,11 @@ func runScale(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runLogs(ctx context.Context, env contract.Env, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("logs", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cf clientFlags
-	cf.register(fs)
+	cf.register(fs, env)
 	tail := fs.Int("tail", -1, "only the last N lines (-1: all kept)")
 	follow := fs.Bool("follow", false, "keep printing new lines")
 	since := fs.Duration("since", 0, "only lines newer than this (e.g. 10m)")

@@ -10,13 +10,14 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/build/fnbuild"
 	"github.com/mysimbdp/mysimbdp/infra/build/stack"
 	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
-func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runDeploy(ctx context.Context, env contract.Env, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("deploy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cf clientFlags
-	cf.register(fs)
+	cf.register(fs, env)
 	file := fs.String("f", "stack.yml", "stack file")
 	images := fs.String("images", "", "local images folder to build into (default <data>/images); builds only make sense for the local provider")
 	if _, err := parse(fs, args); err != nil {

@@ -8,13 +8,14 @@ import (
 	"log/slog"
 
 	"github.com/mysimbdp/mysimbdp/infra/local/ferret"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // runFerretDB is `mysimbdp ferretdb`: the embedded FerretDB that `up`
 // runs, alone in its own process, until interrupted. It gives the store
 // its own machine, or its own cores (`taskset`), with `up --mongo-uri`
 // and `scripts/bench stream -mongo-uri` pointing at it.
-func runFerretDB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runFerretDB(ctx context.Context, env contract.Env, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ferretdb", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:27017", "host:port to serve the MongoDB wire protocol on")

@@ -15,7 +15,7 @@
 //	mysimbdp ferretdb                run only the embedded FerretDB
 //
 // The client commands talk to any OpenFaaS-compatible gateway: --gateway
-// (or OPENFAAS_URL) and credentials from --username/--password, or from the
+// (or OPENFAAS_URL, with OPENFAAS_USERNAME and OPENFAAS_PASSWORD) and credentials from --username/--password, or from the
 // local stack's data folder.
 package main
 
@@ -25,16 +25,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // command is one subcommand: it parses its own flags from args.
 type command struct {
 	name    string
 	summary string
-	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+	run     func(ctx context.Context, env contract.Env, args []string, stdout, stderr io.Writer) error
 }
 
 func commands() []command {
@@ -74,7 +77,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
-			return c.run(ctx, args[1:], stdout, stderr)
+			// The environment gives the flags their defaults; a value that
+			// cannot be read is an error rather than a silent default.
+			env, err := contract.FromEnv(os.Getenv)
+			if err != nil {
+				return fmt.Errorf("environment: %w", err)
+			}
+			env.Warn(slog.New(slog.NewTextHandler(stderr, nil)))
+			return c.run(ctx, env, args[1:], stdout, stderr)
 		}
 	}
 	usage(stderr)

@@ -11,30 +11,31 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/infra/connector/control"
 	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
-func runPause(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return pauseOrResume(ctx, "pause", args, stdout, stderr)
+func runPause(ctx context.Context, env contract.Env, args []string, stdout, stderr io.Writer) error {
+	return pauseOrResume(ctx, env, "pause", args, stdout, stderr)
 }
 
-func runResume(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return pauseOrResume(ctx, "resume", args, stdout, stderr)
+func runResume(ctx context.Context, env contract.Env, args []string, stdout, stderr io.Writer) error {
+	return pauseOrResume(ctx, env, "resume", args, stdout, stderr)
 }
 
 // pauseOrResume flips a tenant's stream delivery: while paused the
 // connector pulls nothing for the tenant's stream functions and records stay
 // queued in its JetStream stream; resume picks up where delivery stopped.
-func pauseOrResume(ctx context.Context, verb string, args []string, stdout, stderr io.Writer) error {
+func pauseOrResume(ctx context.Context, env contract.Env, verb string, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(verb, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	natsURL := fs.String("nats", envOr("NATS_URL", ""), "NATS URL (env NATS_URL); default: the local stack's, else nats://127.0.0.1:4222")
-	data := fs.String("data", envOr("MYSIMBDP_DATA", ".data"), "local stack data folder (env MYSIMBDP_DATA)")
+	natsURL := fs.String("nats", env.NATSURL, "NATS URL (env "+contract.EnvNATSURL+"); default: the local stack's, else "+contract.DefaultNATSURL)
+	data := fs.String("data", env.DataDir, "local stack data folder (env "+contract.EnvDataDir+")")
 	pos, err := parse(fs, args, "TENANT")
 	if err != nil {
 		return err
 	}
 	if *natsURL == "" {
-		*natsURL = nats.DefaultURL
+		*natsURL = contract.DefaultNATSURL
 		if e, err := localstack.ReadEndpoints(*data); err == nil {
 			*natsURL = e.NATS
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -8,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -16,10 +16,11 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
 	"github.com/mysimbdp/mysimbdp/infra/natsauth"
 	"github.com/mysimbdp/mysimbdp/infra/tenant"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // runTenant is `mysimbdp tenant apply|remove|list`.
-func runTenant(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runTenant(ctx context.Context, env contract.Env, args []string, stdout, stderr io.Writer) error {
 	usage := func() {
 		fmt.Fprint(stderr, `usage:
   mysimbdp tenant apply -f PROFILE.yaml   provision a tenant, or update it to an edited profile
@@ -38,11 +39,11 @@ Run `+"`mysimbdp tenant apply -h`"+` for the endpoint flags (default: the local 
 	}
 	switch args[0] {
 	case "apply":
-		return tenantApply(ctx, args[1:], stdout, stderr)
+		return tenantApply(ctx, env, args[1:], stdout, stderr)
 	case "remove", "rm", "delete":
-		return tenantRemove(ctx, args[1:], stdout, stderr)
+		return tenantRemove(ctx, env, args[1:], stdout, stderr)
 	case "list", "ls":
-		return tenantList(ctx, args[1:], stdout, stderr)
+		return tenantList(ctx, env, args[1:], stdout, stderr)
 	}
 	usage()
 	return fmt.Errorf("tenant: unknown subcommand %q", args[0])
@@ -60,20 +61,26 @@ type platformFlags struct {
 	verbose                         bool
 }
 
-func (f *platformFlags) register(fs *flag.FlagSet) {
-	f.gw.register(fs)
-	fs.StringVar(&f.s3, "s3-endpoint", os.Getenv("MYSIMBDP_S3_ENDPOINT"), "MinIO host:port (env MYSIMBDP_S3_ENDPOINT); default: the local stack's")
-	fs.StringVar(&f.s3User, "s3-access-key", os.Getenv("MYSIMBDP_S3_ACCESS_KEY"), "MinIO admin access key (env MYSIMBDP_S3_ACCESS_KEY); default: the local stack's")
-	fs.StringVar(&f.s3Password, "s3-secret-key", os.Getenv("MYSIMBDP_S3_SECRET_KEY"), "MinIO admin secret key (env MYSIMBDP_S3_SECRET_KEY); default: the local stack's")
-	fs.BoolVar(&f.s3Secure, "s3-secure", os.Getenv("MYSIMBDP_S3_SECURE") == "true", "talk HTTPS to MinIO (env MYSIMBDP_S3_SECURE=true)")
-	fs.StringVar(&f.mc, "mc-bin", envOr("MYSIMBDP_MC", filepath.Join("bin", "mc")), "MinIO client binary, built by scripts/setup (env MYSIMBDP_MC)")
-	fs.StringVar(&f.natsURL, "nats", os.Getenv("NATS_URL"), "NATS URL (env NATS_URL); default: the local stack's")
-	fs.StringVar(&f.natsUser, "nats-user", os.Getenv("NATS_USER"), "NATS user with full rights (env NATS_USER)")
-	fs.StringVar(&f.natsPassword, "nats-password", os.Getenv("NATS_PASSWORD"), "its password (env NATS_PASSWORD)")
-	fs.StringVar(&f.mongoURI, "mongo-uri", os.Getenv("MYSIMBDP_MONGO_URI"), "MongoDB URI with admin rights (env MYSIMBDP_MONGO_URI); default: the local stack's")
-	fs.StringVar(&f.fnS3, "function-s3-endpoint", os.Getenv("MYSIMBDP_FUNCTION_S3_ENDPOINT"), "MinIO host:port as functions reach it (env MYSIMBDP_FUNCTION_S3_ENDPOINT); default: --s3-endpoint")
-	fs.StringVar(&f.fnMongo, "function-mongo-uri", os.Getenv("MYSIMBDP_FUNCTION_MONGO_URI"), "MongoDB URI functions use (env MYSIMBDP_FUNCTION_MONGO_URI); default: --mongo-uri")
-	fs.StringVar(&f.fnNATS, "function-nats-url", os.Getenv("MYSIMBDP_FUNCTION_NATS_URL"), "NATS URL with the platform user functions use (env MYSIMBDP_FUNCTION_NATS_URL); default: --nats with --nats-user")
+func (f *platformFlags) register(fs *flag.FlagSet, env contract.Env) {
+	f.gw.register(fs, env)
+	// The admin keys of MinIO, never AWS's own variables (contract.FromEnv
+	// falls back on those for functions on Lambda).
+	s3User, s3Password := "", ""
+	if env.IsSet(contract.EnvS3AccessKey) || env.IsSet(contract.EnvS3SecretKey) {
+		s3User, s3Password = env.S3AccessKey, env.S3SecretKey
+	}
+	fs.StringVar(&f.s3, "s3-endpoint", env.S3Endpoint, "MinIO host:port (env "+contract.EnvS3Endpoint+"); default: the local stack's")
+	fs.StringVar(&f.s3User, "s3-access-key", s3User, "MinIO admin access key (env "+contract.EnvS3AccessKey+"); default: the local stack's")
+	fs.StringVar(&f.s3Password, "s3-secret-key", s3Password, "MinIO admin secret key (env "+contract.EnvS3SecretKey+"); default: the local stack's")
+	fs.BoolVar(&f.s3Secure, "s3-secure", env.S3Secure, "talk HTTPS to MinIO (env "+contract.EnvS3Secure+"=true)")
+	fs.StringVar(&f.mc, "mc-bin", cmp.Or(env.MCBin, filepath.Join("bin", "mc")), "MinIO client binary, built by scripts/setup (env "+contract.EnvMCBin+")")
+	fs.StringVar(&f.natsURL, "nats", env.NATSURL, "NATS URL (env "+contract.EnvNATSURL+"); default: the local stack's")
+	fs.StringVar(&f.natsUser, "nats-user", env.NATSUser, "NATS user with full rights (env "+contract.EnvNATSUser+")")
+	fs.StringVar(&f.natsPassword, "nats-password", env.NATSPassword, "its password (env "+contract.EnvNATSPassword+")")
+	fs.StringVar(&f.mongoURI, "mongo-uri", env.MongoURI, "MongoDB URI with admin rights (env "+contract.EnvMongoURI+"); default: the local stack's")
+	fs.StringVar(&f.fnS3, "function-s3-endpoint", env.FunctionS3Endpoint, "MinIO host:port as functions reach it (env "+contract.EnvFunctionS3Endpoint+"); default: --s3-endpoint")
+	fs.StringVar(&f.fnMongo, "function-mongo-uri", env.FunctionMongoURI, "MongoDB URI functions use (env "+contract.EnvFunctionMongoURI+"); default: --mongo-uri")
+	fs.StringVar(&f.fnNATS, "function-nats-url", env.FunctionNATSURL, "NATS URL with the platform user functions use (env "+contract.EnvFunctionNATSURL+"); default: --nats with --nats-user")
 	fs.BoolVar(&f.verbose, "v", false, "log each step")
 }
 
@@ -140,12 +147,12 @@ func (f *platformFlags) platform(ctx context.Context, stderr io.Writer) (tenant.
 	}, gw)
 }
 
-func tenantApply(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func tenantApply(ctx context.Context, env contract.Env, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tenant apply", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("f", "", "the tenant's profile (YAML)")
 	var pf platformFlags
-	pf.register(fs)
+	pf.register(fs, env)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -180,7 +187,7 @@ func printApplied(w io.Writer, pf platformFlags, t tenant.Loaded, res tenant.Res
 	}
 	fmt.Fprintf(w, "tenant %s applied\n\n", p.Tenant)
 	fmt.Fprintf(w, "  S3         %s://%s  bucket %s, quota %s; upload files under %s\n", scheme(pf.s3Secure), pf.s3, p.Bucket(), p.Storage.MaxBytes, tenant.IncomingPrefix)
-	fmt.Fprintf(w, "  NATS       %s  publish to ingest.%s.<dataset> (stream %s); reply inbox prefix %s\n", withoutUser(pf.natsURL), p.Tenant, p.StreamName(), natsauth.InboxPrefix(p.Tenant))
+	fmt.Fprintf(w, "  NATS       %s  publish to %s<dataset> (stream %s); reply inbox prefix %s\n", withoutUser(pf.natsURL), contract.TenantSubjectPrefixOf(p.Tenant), p.StreamName(), natsauth.InboxPrefix(p.Tenant))
 	fmt.Fprintf(w, "  database   %s (collection %s)\n", p.Sink.Database, p.Sink.Collection)
 	fmt.Fprintf(w, "  functions  %s\n", fns)
 	if !res.NATSUsersManaged {
@@ -221,12 +228,12 @@ func withoutUser(urls string) string {
 	return strings.Join(parts, ",")
 }
 
-func tenantRemove(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func tenantRemove(ctx context.Context, env contract.Env, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tenant remove", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	keep := fs.Bool("keep-data", false, "keep the tenant's bucket, stream and database")
 	var pf platformFlags
-	pf.register(fs)
+	pf.register(fs, env)
 	pos, err := parse(fs, args, "TENANT")
 	if err != nil {
 		return err
@@ -253,11 +260,11 @@ func tenantRemove(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return nil
 }
 
-func tenantList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func tenantList(ctx context.Context, env contract.Env, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tenant list", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var pf platformFlags
-	pf.register(fs)
+	pf.register(fs, env)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}

@@ -13,13 +13,14 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/infra/local/demo"
 	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
-func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runUp(ctx context.Context, env contract.Env, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg localstack.Config
-	fs.StringVar(&cfg.DataDir, "data", envOr("MYSIMBDP_DATA", ".data"), "data folder; everything the platform stores lives here (env MYSIMBDP_DATA)")
+	fs.StringVar(&cfg.DataDir, "data", env.DataDir, "data folder; everything the platform stores lives here (env "+contract.EnvDataDir+")")
 	fs.StringVar(&cfg.StackFile, "f", "stack.yml", "stack file whose functions are deployed")
 	fs.StringVar(&cfg.MinIOBinary, "minio-bin", "", "MinIO server binary (default <stack dir>/bin/minio, built by scripts/setup)")
 	fs.StringVar(&cfg.MCBinary, "mc-bin", "", "MinIO client binary, which provisions tenants (default <stack dir>/bin/mc, built by scripts/setup)")
@@ -27,7 +28,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.NATSHost, "nats-host", "127.0.0.1", "NATS listen host")
 	fs.IntVar(&cfg.NATSPort, "nats-port", 4222, "NATS client port")
 	fs.StringVar(&cfg.MongoAddr, "mongo-addr", "127.0.0.1:27017", "embedded FerretDB listen address")
-	fs.StringVar(&cfg.MongoURI, "mongo-uri", os.Getenv("MYSIMBDP_MONGO_URI"), "use this MongoDB instead of embedded FerretDB (env MYSIMBDP_MONGO_URI)")
+	fs.StringVar(&cfg.MongoURI, "mongo-uri", env.MongoURI, "use this MongoDB instead of embedded FerretDB (env "+contract.EnvMongoURI+")")
 	fs.StringVar(&cfg.MinIOAddr, "minio-addr", "127.0.0.1:9000", "MinIO S3 API address")
 	fs.StringVar(&cfg.MinIOConsoleAddr, "minio-console-addr", "127.0.0.1:9001", "MinIO console address")
 	fs.IntVar(&cfg.ConnectorMaxAttempts, "max-attempts", 0, "failed deliveries of an event or record before it is dead-lettered (default: the connector's, 10)")
@@ -111,10 +112,10 @@ Try: echo hello | ./bin/mysimbdp invoke echo
 	return stopErr
 }
 
-func runDown(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runDown(ctx context.Context, env contract.Env, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("down", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	data := fs.String("data", envOr("MYSIMBDP_DATA", ".data"), "data folder of the running stack (env MYSIMBDP_DATA)")
+	data := fs.String("data", env.DataDir, "data folder of the running stack (env "+contract.EnvDataDir+")")
 	wait := fs.Duration("timeout", 90*time.Second, "how long to wait for it to stop")
 	if _, err := parse(fs, args); err != nil {
 		return err

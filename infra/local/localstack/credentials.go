@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // Credentials are the local stack's generated secrets. They are created on
@@ -55,8 +57,8 @@ func LoadOrCreateCredentials(dataDir string) (Credentials, error) {
 		dir, name, fixed string
 		dst              *string
 	}{
-		{GatewaySecretsDir(dataDir), "basic-auth-user", "admin", &c.GatewayUser},
-		{GatewaySecretsDir(dataDir), "basic-auth-password", "", &c.GatewayPassword},
+		{GatewaySecretsDir(dataDir), contract.SecretGatewayUser, "admin", &c.GatewayUser},
+		{GatewaySecretsDir(dataDir), contract.SecretGatewayPassword, "", &c.GatewayPassword},
 		{minioSecretsDir(dataDir), "root-user", "mysimbdp", &c.MinIOUser},
 		{minioSecretsDir(dataDir), "root-password", "", &c.MinIOPassword},
 		{natsSecretsDir(dataDir), "platform-password", "", &c.NATSPassword},

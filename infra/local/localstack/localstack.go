@@ -42,6 +42,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/local/natsd"
 	"github.com/mysimbdp/mysimbdp/infra/natsauth"
 	"github.com/mysimbdp/mysimbdp/infra/provider"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 )
 
@@ -298,7 +299,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 
 	// Platform functions that call the gateway (the scaler) read its
 	// credentials from these secrets, as OpenFaaS components do.
-	for name, v := range map[string]string{"basic-auth-user": s.Creds.GatewayUser, "basic-auth-password": s.Creds.GatewayPassword} {
+	for name, v := range map[string]string{contract.SecretGatewayUser: s.Creds.GatewayUser, contract.SecretGatewayPassword: s.Creds.GatewayPassword} {
 		if err := gw.SetSecret(ctx, types.Secret{Name: name, Value: v}); err != nil {
 			return nil, fmt.Errorf("store the gateway credentials as secret %s: %w", name, err)
 		}
@@ -357,12 +358,12 @@ func (s *Stack) ensureStreams(ctx context.Context) error {
 // first, then the process environment.
 func (s *Stack) lookup(name string) (string, bool) {
 	v, ok := map[string]string{
-		"MYSIMBDP_S3_ENDPOINT":   s.Endpoints.MinIO,
-		"MYSIMBDP_S3_ACCESS_KEY": s.Creds.MinIOUser,
-		"MYSIMBDP_S3_SECRET_KEY": s.Creds.MinIOPassword,
-		"MYSIMBDP_MONGO_URI":     s.Endpoints.MongoURI,
-		"MYSIMBDP_NATS_URL":      s.Endpoints.NATS,
-		"MYSIMBDP_GATEWAY_URL":   s.Endpoints.Gateway,
+		contract.EnvS3Endpoint:  s.Endpoints.MinIO,
+		contract.EnvS3AccessKey: s.Creds.MinIOUser,
+		contract.EnvS3SecretKey: s.Creds.MinIOPassword,
+		contract.EnvMongoURI:    s.Endpoints.MongoURI,
+		contract.EnvNATSURL:     s.Endpoints.NATS,
+		contract.EnvGatewayURL:  s.Endpoints.Gateway,
 	}[name]
 	if ok {
 		return v, true
