@@ -19,7 +19,7 @@ import (
 
 func repoStack(t *testing.T) *stack.Stack {
 	t.Helper()
-	s, err := stack.Load("../../stack.yml")
+	s, err := stack.Load("../../../stack.yml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 // the packaging without compiling the platform's dependencies twice more.
 func TestBuildPackagesBootstrapPerArch(t *testing.T) {
 	out := t.TempDir()
-	arts, err := Build(context.Background(), Options{Root: "../..", Functions: []string{"echo"}, Archs: []string{"amd64", "arm64"}, OutDir: out})
+	arts, err := Build(context.Background(), Options{Root: "../../..", Functions: []string{"echo"}, Archs: []string{"amd64", "arm64"}, OutDir: out})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestBuildPackagesBootstrapPerArch(t *testing.T) {
 	}
 	// Rebuilding unchanged code gives the same zip: CloudFormation sees no change.
 	first, _ := os.ReadFile(arts[0].Zip)
-	if _, err := Build(context.Background(), Options{Root: "../..", Functions: []string{"echo"}, Archs: []string{"amd64"}, OutDir: out}); err != nil {
+	if _, err := Build(context.Background(), Options{Root: "../../..", Functions: []string{"echo"}, Archs: []string{"amd64"}, OutDir: out}); err != nil {
 		t.Fatal(err)
 	}
 	if again, _ := os.ReadFile(arts[0].Zip); !bytes.Equal(first, again) {
@@ -79,10 +79,10 @@ func TestBuildRefusesBadOptions(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{"no functions", Options{Root: "../..", Archs: []string{"amd64"}}, "no functions to build"},
-		{"unknown arch", Options{Root: "../..", Functions: []string{"echo"}, Archs: []string{"386"}}, `architecture "386": Lambda runs amd64 (x86_64) and arm64`},
-		{"path as function", Options{Root: "../..", Functions: []string{"../infra"}, Archs: []string{"amd64"}}, `function "../infra": name a folder under functions/`},
-		{"missing function", Options{Root: "../..", Functions: []string{"nope"}, Archs: []string{"amd64"}, OutDir: t.TempDir()}, "function nope: handler"},
+		{"no functions", Options{Root: "../../..", Archs: []string{"amd64"}}, "no functions to build"},
+		{"unknown arch", Options{Root: "../../..", Functions: []string{"echo"}, Archs: []string{"386"}}, `architecture "386": Lambda runs amd64 (x86_64) and arm64`},
+		{"path as function", Options{Root: "../../..", Functions: []string{"../infra"}, Archs: []string{"amd64"}}, `function "../infra": name a folder under functions/`},
+		{"missing function", Options{Root: "../../..", Functions: []string{"nope"}, Archs: []string{"amd64"}, OutDir: t.TempDir()}, "function nope: handler"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Build(context.Background(), tc.o)

@@ -17,7 +17,7 @@ import (
 // functions read their environment: a rename on either side fails here
 // rather than in a deployment.
 func TestSAMTemplateMatchesBuildAndCode(t *testing.T) {
-	raw, err := os.ReadFile("../deploy/lambda/template.yaml")
+	raw, err := os.ReadFile("../../deploy/lambda/template.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

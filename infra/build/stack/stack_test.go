@@ -110,7 +110,7 @@ func TestEnvironmentFileIsMergedUnderEnvironment(t *testing.T) {
 
 // The repo's own stack.yml must stay loadable.
 func TestRepoStackLoads(t *testing.T) {
-	s, err := Load("../../stack.yml")
+	s, err := Load("../../../stack.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
