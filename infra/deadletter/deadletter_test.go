@@ -66,6 +66,7 @@ func run(m *testing.M) int {
 // wires them, plus a Store.
 type env struct {
 	t     *testing.T
+	url   string
 	gw    *gateway.Client
 	js    jetstream.JetStream
 	store *deadletter.Store
@@ -111,36 +112,42 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &env{t: t, url: ns.ClientURL(), gw: gw, js: js, store: deadletter.New(js, deadletter.Config{})}
+}
 
+// start runs the connector until the test ends. Tests deploy their
+// functions first, so that its first function list has them: an event
+// with no subscriber yet would spend an attempt.
+func (e *env) start() {
+	e.t.Helper()
 	c, err := connector.New(connector.Config{
-		NATSURL:     ns.ClientURL(),
+		NATSURL:     e.url,
 		MaxAttempts: maxAttempts, BackoffInitial: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
 		AckWait: time.Second, RefreshInterval: 200 * time.Millisecond, InvokeTimeout: 20 * time.Second,
 		MaxConcurrent: 4, MaxAckPending: 64, FetchWait: 300 * time.Millisecond, ShutdownTimeout: 10 * time.Second,
-	}, gw, log.With("part", "connector"))
+	}, e.gw, harness.Logger(e.t, slog.LevelInfo).With("part", "connector"))
 	if err != nil {
-		t.Fatalf("connector: %v", err)
+		e.t.Fatalf("connector: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := c.EnsureStreams(ctx, js); err != nil {
-		t.Fatalf("EnsureStreams: %v", err)
+	if err := c.EnsureStreams(ctx, e.js); err != nil {
+		e.t.Fatalf("EnsureStreams: %v", err)
 	}
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(runCtx) }()
-	t.Cleanup(func() {
+	e.t.Cleanup(func() {
 		stop()
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("connector Run: %v", err)
+				e.t.Errorf("connector Run: %v", err)
 			}
 		case <-time.After(20 * time.Second):
-			t.Errorf("connector Run did not return 20s after cancel")
+			e.t.Errorf("connector Run did not return 20s after cancel")
 		}
 	})
-	return &env{t: t, gw: gw, js: js, store: deadletter.New(js, deadletter.Config{})}
 }
 
 // tenant provisions tenant's stream and deploys its function, subscribed
@@ -273,6 +280,7 @@ func ctx(t *testing.T) context.Context {
 func TestReplayS3Event(t *testing.T) {
 	e := newEnv(t)
 	dir := e.tenant("t1")
+	e.start()
 	body := s3Event("t1", "incoming/a b.csv")
 	orig := e.publish(&nats.Msg{Subject: contract.S3EventsSubject, Data: body})
 
@@ -325,6 +333,7 @@ func TestReplayS3Event(t *testing.T) {
 func TestReplayStreamRecords(t *testing.T) {
 	e := newEnv(t)
 	dir := e.tenant("t1")
+	e.start()
 	subject := contract.TenantSubjectPrefixOf("t1") + "orders"
 	plain := e.publish(&nats.Msg{Subject: subject, Data: []byte(`{"n":1}`)})
 	plainID := contract.RecordID("", plain.Stream, plain.Sequence)
@@ -385,6 +394,7 @@ func TestPurge(t *testing.T) {
 	e := newEnv(t)
 	e.tenant("t1")
 	e.tenant("t2")
+	e.start()
 	for _, k := range []string{"incoming/1.csv", "incoming/2.csv"} {
 		e.publish(&nats.Msg{Subject: contract.S3EventsSubject, Data: s3Event("t1", k)})
 	}
