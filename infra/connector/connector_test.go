@@ -141,10 +141,10 @@ func TestDelivery(t *testing.T) {
 			case c.wantDL != "" && m == nil:
 				t.Errorf("no dead letter, want one with %q", c.wantDL)
 			case m != nil:
-				if r := m.Header.Get(core.DLHeaderReason); !strings.Contains(r, c.wantDL) {
+				if r := m.Header.Get(contract.DeadLetterHeaderReason); !strings.Contains(r, c.wantDL) {
 					t.Errorf("dead-letter reason %q, want it to contain %q", r, c.wantDL)
 				}
-				if m.Header.Get(core.DLHeaderSubject) != contract.S3EventsSubject || m.Header.Get(core.DLHeaderSeq) == "" || m.Header.Get(core.DLHeaderStream) != contract.S3EventsStream {
+				if m.Header.Get(contract.DeadLetterHeaderSubject) != contract.S3EventsSubject || m.Header.Get(contract.DeadLetterHeaderSeq) == "" || m.Header.Get(contract.DeadLetterHeaderStream) != contract.S3EventsStream {
 					t.Errorf("dead letter lacks its origin: %v", m.Header)
 				}
 				if len(m.Data) == 0 {
@@ -155,7 +155,7 @@ func TestDelivery(t *testing.T) {
 	}
 	b := e.deadLetter("broken")
 	if b != nil {
-		for k, v := range map[string]string{core.DLHeaderFunction: "broken-ingest.openfaas-fn", core.DLHeaderAttempts: "3", core.DLHeaderLastStatus: "500", core.DLHeaderTenant: "broken"} {
+		for k, v := range map[string]string{contract.DeadLetterHeaderFunction: "broken-ingest.openfaas-fn", contract.DeadLetterHeaderAttempts: "3", contract.DeadLetterHeaderLastStatus: "500", contract.DeadLetterHeaderTenant: "broken"} {
 			if got := b.Header.Get(k); got != v {
 				t.Errorf("broken's dead letter: %s = %q, want %q", k, got, v)
 			}

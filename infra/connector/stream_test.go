@@ -18,7 +18,6 @@ import (
 	"github.com/openfaas/faas-provider/types"
 
 	"github.com/mysimbdp/mysimbdp/infra/connector/control"
-	"github.com/mysimbdp/mysimbdp/infra/connector/core"
 	"github.com/mysimbdp/mysimbdp/infra/connector/stream"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/tests/harness"
@@ -324,14 +323,14 @@ func TestStreamDelivery(t *testing.T) {
 		t.Fatal("no dead letter for tenant1")
 	}
 	for k, want := range map[string]string{
-		core.DLHeaderRecordID: poison, core.DLHeaderAttempts: "3", core.DLHeaderFunction: "t1-stream." + defaultNS, core.DLHeaderTenant: "tenant1",
-		core.DLHeaderSubject: "ingest.tenant1.covid", core.DLHeaderStream: "ingest-tenant1", core.DLHeaderLastStatus: "200",
+		contract.DeadLetterHeaderRecordID: poison, contract.DeadLetterHeaderAttempts: "3", contract.DeadLetterHeaderFunction: "t1-stream." + defaultNS, contract.DeadLetterHeaderTenant: "tenant1",
+		contract.DeadLetterHeaderSubject: "ingest.tenant1.covid", contract.DeadLetterHeaderStream: "ingest-tenant1", contract.DeadLetterHeaderLastStatus: "200",
 	} {
 		if got := dl.Header.Get(k); got != want {
 			t.Errorf("dead letter %s = %q, want %q", k, got, want)
 		}
 	}
-	if r := dl.Header.Get(core.DLHeaderReason); !strings.Contains(r, "poison record") || !strings.Contains(r, "gave up after 3 attempts") {
+	if r := dl.Header.Get(contract.DeadLetterHeaderReason); !strings.Contains(r, "poison record") || !strings.Contains(r, "gave up after 3 attempts") {
 		t.Errorf("dead-letter reason %q", r)
 	}
 	if string(dl.Data) != `{"i":700,"note":"poison"}` {

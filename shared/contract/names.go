@@ -113,6 +113,26 @@ const (
 	HeaderCallID      = "X-Call-Id"
 )
 
+// Headers of a dead letter, a message of DeadLetterStream. Its body is
+// the original message's body, unchanged, so that it can be replayed as
+// it is. The S3 events flow also carries the first two on an event that
+// waits, to remember where it was first stored.
+const (
+	DeadLetterHeaderSubject    = "Mysimbdp-Original-Subject"
+	DeadLetterHeaderStream     = "Mysimbdp-Original-Stream"
+	DeadLetterHeaderSeq        = "Mysimbdp-Stream-Seq"
+	DeadLetterHeaderTenant     = "Mysimbdp-Tenant"
+	DeadLetterHeaderFunction   = "Mysimbdp-Function"
+	DeadLetterHeaderAttempts   = "Mysimbdp-Attempts"
+	DeadLetterHeaderLastStatus = "Mysimbdp-Last-Status"
+	DeadLetterHeaderReason     = "Mysimbdp-Reason"
+	// DeadLetterHeaderRecordID is a stream record's id (Record.ID).
+	DeadLetterHeaderRecordID = "Mysimbdp-Record-Id"
+	// HeaderReplayOf marks a message republished from a dead letter; it
+	// holds the dead letter's sequence in DeadLetterStream.
+	HeaderReplayOf = "Mysimbdp-Replay-Of"
+)
+
 // Labels and annotations on a function.
 const (
 	// LabelTenant names the tenant a function belongs to; an event is

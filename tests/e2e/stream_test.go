@@ -17,7 +17,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/mysimbdp/mysimbdp/infra/connector/core"
 	"github.com/mysimbdp/mysimbdp/infra/connector/stream"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
@@ -99,7 +98,7 @@ func TestStreamRecordsLandOnceAndPauseHoldsThem(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if reason := m.Header.Get(core.DLHeaderReason); !containsAll(reason, "cases", "many") {
+		if reason := m.Header.Get(contract.DeadLetterHeaderReason); !containsAll(reason, "cases", "many") {
 			return fmt.Errorf("reason %q does not name the field and value", reason)
 		}
 		return nil

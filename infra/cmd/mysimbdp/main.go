@@ -12,6 +12,7 @@
 //	mysimbdp tenant apply -f P.yaml  provision a tenant (or update it)
 //	mysimbdp tenant remove TENANT    tear a tenant down (--keep-data)
 //	mysimbdp tenant list             every tenant with its state
+//	mysimbdp deadletter list|show|replay|purge   what the connector gave up on
 //	mysimbdp ferretdb                run only the embedded FerretDB
 //
 // The client commands talk to any OpenFaaS-compatible gateway: --gateway
@@ -52,6 +53,7 @@ func commands() []command {
 		{"pause", "pause a tenant's stream ingestion (records stay queued)", runPause},
 		{"resume", "resume a tenant's stream ingestion", runResume},
 		{"tenant", "apply, remove or list tenants", runTenant},
+		{"deadletter", "list, show, replay or purge dead letters", runDeadLetter},
 		{"ferretdb", "run only the embedded FerretDB (a store on its own cores)", runFerretDB},
 	}
 }
@@ -94,7 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: mysimbdp COMMAND [flags]\n\ncommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun `mysimbdp COMMAND -h` for a command's flags.")
 }

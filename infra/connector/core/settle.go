@@ -107,21 +107,6 @@ func SettleBatch(ctx context.Context, nc *nats.Conn, batch []Settled, log *slog.
 	}
 }
 
-// Headers of a dead-letter message. Its body is the original message's
-// body, unchanged, so it can be replayed as it is.
-const (
-	DLHeaderSubject    = "Mysimbdp-Original-Subject"
-	DLHeaderStream     = "Mysimbdp-Original-Stream"
-	DLHeaderSeq        = "Mysimbdp-Stream-Seq"
-	DLHeaderTenant     = "Mysimbdp-Tenant"
-	DLHeaderFunction   = "Mysimbdp-Function"
-	DLHeaderAttempts   = "Mysimbdp-Attempts"
-	DLHeaderLastStatus = "Mysimbdp-Last-Status"
-	DLHeaderReason     = "Mysimbdp-Reason"
-	// DLHeaderRecordID is a stream record's id (contract.Record.ID).
-	DLHeaderRecordID = "Mysimbdp-Record-Id"
-)
-
 // ReasonLimit bounds the function's answer quoted in a dead letter's reason.
 const ReasonLimit = 1024
 
@@ -171,16 +156,16 @@ func (p *DeadLetters) Publish(ctx context.Context, msg jetstream.Msg, dl DeadLet
 	o := dl.Origin
 	out := nats.NewMsg(contract.DeadLetterSubject(p.prefix, subjectToken(dl.Tenant)))
 	out.Data = msg.Data()
-	out.Header.Set(DLHeaderSubject, o.Subject)
-	out.Header.Set(DLHeaderStream, o.Stream)
-	out.Header.Set(DLHeaderSeq, o.Seq)
-	out.Header.Set(DLHeaderTenant, headerValue(dl.Tenant))
-	out.Header.Set(DLHeaderFunction, dl.Function)
-	out.Header.Set(DLHeaderAttempts, strconv.Itoa(dl.Attempts))
-	out.Header.Set(DLHeaderLastStatus, strconv.Itoa(dl.LastStatus))
-	out.Header.Set(DLHeaderReason, headerValue(dl.Reason))
+	out.Header.Set(contract.DeadLetterHeaderSubject, o.Subject)
+	out.Header.Set(contract.DeadLetterHeaderStream, o.Stream)
+	out.Header.Set(contract.DeadLetterHeaderSeq, o.Seq)
+	out.Header.Set(contract.DeadLetterHeaderTenant, headerValue(dl.Tenant))
+	out.Header.Set(contract.DeadLetterHeaderFunction, dl.Function)
+	out.Header.Set(contract.DeadLetterHeaderAttempts, strconv.Itoa(dl.Attempts))
+	out.Header.Set(contract.DeadLetterHeaderLastStatus, strconv.Itoa(dl.LastStatus))
+	out.Header.Set(contract.DeadLetterHeaderReason, headerValue(dl.Reason))
 	if dl.RecordID != "" {
-		out.Header.Set(DLHeaderRecordID, headerValue(dl.RecordID))
+		out.Header.Set(contract.DeadLetterHeaderRecordID, headerValue(dl.RecordID))
 	}
 	out.Header.Set(jetstream.MsgIDHeader, "dl-"+o.Stream+"-"+o.Seq+"-"+dl.Function)
 	if _, err := p.js.PublishMsg(ctx, out); err != nil {

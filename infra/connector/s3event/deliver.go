@@ -264,8 +264,8 @@ func (f *Flow) wait(ctx context.Context, ev *event, st core.DeliveryState, delay
 	}
 	w, _ := json.Marshal(waitState{Failures: st.Failures, Deferrals: st.Deferrals, Done: slices.Sorted(maps.Keys(st.Done))})
 	m.Header.Set(hdrEventID, ev.origin.id)
-	m.Header.Set(core.DLHeaderSubject, ev.origin.subject)
-	m.Header.Set(core.DLHeaderStream, ev.origin.stream)
+	m.Header.Set(contract.DeadLetterHeaderSubject, ev.origin.subject)
+	m.Header.Set(contract.DeadLetterHeaderStream, ev.origin.stream)
 	m.Header.Set(hdrDeliveries, strconv.FormatUint(ev.origin.delivery(ev.meta), 10))
 	m.Header.Set(hdrState, string(w))
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

@@ -195,8 +195,9 @@ func (f *Flow) Run(ctx, work context.Context, js jetstream.JetStream, dls *core.
 	f.handlers.Wait()
 }
 
-// Headers an event that waited carries (besides core.DLHeaderSubject and
-// core.DLHeaderStream: where it was first stored).
+// Headers an event that waited carries (besides
+// contract.DeadLetterHeaderSubject and DeadLetterHeaderStream: where it
+// was first stored).
 const (
 	hdrEventID    = "Mysimbdp-Event-Id"
 	hdrDeliveries = "Mysimbdp-Deliveries"

@@ -206,7 +206,7 @@ func (f *Flow) originOf(msg jetstream.Msg, meta *jetstream.MsgMetadata) origin {
 	if id := h.Get(hdrEventID); id != "" {
 		o.id = id
 	}
-	if subj, stream := h.Get(core.DLHeaderSubject), h.Get(core.DLHeaderStream); subj != "" && stream != "" {
+	if subj, stream := h.Get(contract.DeadLetterHeaderSubject), h.Get(contract.DeadLetterHeaderStream); subj != "" && stream != "" {
 		o.subject, o.stream = subj, stream
 	}
 	o.deliveries, _ = strconv.ParseUint(h.Get(hdrDeliveries), 10, 64)
