@@ -204,7 +204,7 @@ func (s *Supervisor) loop(p Process) {
 			next := time.Now().Add(delay)
 			st := s.update(func(st *Status) { st.State, st.Pid, st.NextRestartAt = StateRestarting, 0, next })
 			s.log.Warn("part exited unexpectedly; restarting it", "part", s.cfg.Part, "exit", exit,
-				"ran", ran.Round(time.Millisecond), "restarts", st.Restarts, "next_delay", delay)
+				"ran", ran.Round(time.Millisecond).String(), "restarts", st.Restarts, "next_delay", delay.String())
 			t := time.NewTimer(delay)
 			select {
 			case <-s.stopping:
@@ -222,7 +222,7 @@ func (s *Supervisor) loop(p Process) {
 				}
 				exit = "restart failed"
 				s.update(func(st *Status) { st.LastError = err.Error() })
-				s.log.Error("restart failed; trying again", "part", s.cfg.Part, "err", err, "next_delay", delay)
+				s.log.Error("restart failed; trying again", "part", s.cfg.Part, "err", err, "next_delay", delay.String())
 				continue
 			}
 			p, started = np, time.Now()
