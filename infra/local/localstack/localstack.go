@@ -35,15 +35,15 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/mysimbdp/mysimbdp/infra/build/fnbuild"
+	"github.com/mysimbdp/mysimbdp/infra/build/stack"
 	"github.com/mysimbdp/mysimbdp/infra/connector"
 	"github.com/mysimbdp/mysimbdp/infra/local/ferret"
-	"github.com/mysimbdp/mysimbdp/infra/build/fnbuild"
 	"github.com/mysimbdp/mysimbdp/infra/local/minioserver"
-	"github.com/mysimbdp/mysimbdp/infra/natsauth"
 	"github.com/mysimbdp/mysimbdp/infra/local/natsd"
 	"github.com/mysimbdp/mysimbdp/infra/local/supervise"
+	"github.com/mysimbdp/mysimbdp/infra/natsauth"
 	"github.com/mysimbdp/mysimbdp/infra/provider"
-	"github.com/mysimbdp/mysimbdp/infra/build/stack"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 )
 
