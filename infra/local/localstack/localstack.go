@@ -143,9 +143,14 @@ type Stack struct {
 	connectorDone chan error
 
 	// What status.json says of the parts this process runs (parts.go).
-	statusMu     sync.Mutex
-	connStatus   *supervise.Status
-	statusClosed bool
+	statusMu      sync.Mutex
+	connStatus    *supervise.Status
+	statusClosed  bool
+	minioRestarts int // the restarts already seen (resync.go)
+	// background runs the passes after MinIO's restarts; bgCtx ends them.
+	background sync.WaitGroup
+	bgCtx      context.Context
+	stopBg     context.CancelFunc
 }
 
 // Start brings up every part, deploys the stack file's functions and
@@ -444,6 +449,10 @@ func (s *Stack) Stop(ctx context.Context) error {
 		if err := s.provider.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop functions: %w", err))
 		}
+	}
+	if s.stopBg != nil {
+		s.stopBg()
+		s.background.Wait()
 	}
 	if s.minioSup != nil {
 		if err := s.minioSup.Stop(ctx); err != nil {

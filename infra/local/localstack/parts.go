@@ -52,6 +52,7 @@ func ReadPartsStatus(dataDir string) (PartsStatus, error) {
 // exits unasked.
 func (s *Stack) startMinIO(ctx context.Context, cfg minioserver.Config) error {
 	log := s.log.With("part", PartMinIO)
+	s.bgCtx, s.stopBg = context.WithCancel(context.WithoutCancel(ctx))
 	sup, err := supervise.Start(ctx, supervise.Config{
 		Part: PartMinIO,
 		Start: func(ctx context.Context) (supervise.Process, error) {
@@ -64,7 +65,7 @@ func (s *Stack) startMinIO(ctx context.Context, cfg minioserver.Config) error {
 			cfg.Address, cfg.ConsoleAddress = srv.ListenAddress(), srv.ConsoleListenAddress()
 			return srv, nil
 		},
-		OnChange: func(supervise.Status) { s.writeStatus() },
+		OnChange: s.onMinIOChange,
 	}, s.log)
 	if err != nil {
 		return err
