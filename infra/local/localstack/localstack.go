@@ -429,6 +429,11 @@ func (s *Stack) Stop(ctx context.Context) error {
 		_ = os.Remove(endpointsFile(s.cfg.DataDir))
 	}
 	s.closeStatus()
+	if s.minioSup != nil {
+		// The functions still read objects while they drain, but a MinIO
+		// that dies now is not started again.
+		s.minioSup.Hold()
+	}
 	if s.stopConnector != nil {
 		s.stopConnector()
 		select {

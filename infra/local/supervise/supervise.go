@@ -94,6 +94,8 @@ type Supervisor struct {
 	cancelRun context.CancelFunc
 	stopping  chan struct{} // closed by Stop
 	stopOnce  sync.Once
+	held      chan struct{} // closed by Hold
+	holdOnce  sync.Once
 	done      chan struct{} // closed when the loop has returned
 	stopErr   error         // the last run's Stop error; valid after done
 
@@ -126,7 +128,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Supervisor, erro
 	if err != nil {
 		return nil, err
 	}
-	s := &Supervisor{cfg: cfg, log: log, stopping: make(chan struct{}), done: make(chan struct{})}
+	s := &Supervisor{cfg: cfg, log: log, stopping: make(chan struct{}), held: make(chan struct{}), done: make(chan struct{})}
 	s.runCtx, s.cancelRun = context.WithCancel(context.WithoutCancel(ctx))
 	s.current = p
 	s.status = Status{Part: cfg.Part, State: StateRunning, Pid: p.Pid(), Since: time.Now()}
@@ -168,6 +170,32 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 	}
 }
 
+// Hold ends the restarts but leaves the current run alone, for a
+// platform that is shutting down and still needs the part while others
+// drain: an exit from now on is recorded, not followed by a restart.
+func (s *Supervisor) Hold() {
+	s.holdOnce.Do(func() { close(s.held) })
+}
+
+func (s *Supervisor) isHeld() bool {
+	select {
+	case <-s.held:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitStop records an exit that is not followed by a restart and waits
+// for Stop.
+func (s *Supervisor) waitStop(exit string) {
+	s.update(func(st *Status) {
+		st.State, st.Pid, st.NextRestartAt, st.LastExit, st.LastExitAt = StateStopped, 0, time.Time{}, exit, time.Now()
+	})
+	s.log.Warn("part exited while the platform stops; not restarted", "part", s.cfg.Part, "exit", exit)
+	<-s.stopping
+}
+
 func (s *Supervisor) isStopping() bool {
 	select {
 	case <-s.stopping:
@@ -194,6 +222,10 @@ func (s *Supervisor) loop(p Process) {
 			s.update(func(st *Status) { st.State, st.Pid, st.NextRestartAt = StateStopped, 0, time.Time{} })
 			return
 		}
+		if s.isHeld() {
+			s.waitStop(describeExit(p.ExitErr()))
+			continue // to the stop above
+		}
 		ran := time.Since(started)
 		if ran >= s.cfg.StableAfter {
 			delay = s.cfg.MinBackoff
@@ -209,10 +241,16 @@ func (s *Supervisor) loop(p Process) {
 			select {
 			case <-s.stopping:
 				t.Stop()
+			case <-s.held:
+				t.Stop()
 			case <-t.C:
 			}
 			if s.isStopping() {
 				break // the outer loop stops what is left
+			}
+			if s.isHeld() {
+				s.waitStop(exit)
+				break
 			}
 			delay = min(delay*2, s.cfg.MaxBackoff)
 			np, err := s.cfg.Start(s.runCtx)

@@ -170,6 +170,33 @@ func TestSupervisorStopsCleanlyAndDoesNotRestartWhileStopping(t *testing.T) {
 	}
 }
 
+// After Hold the run goes on, but a kill is not followed by a restart.
+func TestSupervisorHoldEndsRestarts(t *testing.T) {
+	r, s := newRig(t, 0)
+	s.Hold()
+	p := s.Process().(*sleeper)
+	if err := syscall.Kill(p.Pid(), 0); err != nil {
+		t.Fatalf("Hold stopped the run: %v", err)
+	}
+	if err := syscall.Kill(p.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	until(t, 10*time.Second, "the exit recorded", func() error {
+		if st := s.Status(); st.State != StateStopped || st.LastExit != "signal: killed" {
+			return fmt.Errorf("status %+v", st)
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(r.all()); n != 1 || s.Status().Restarts != 0 {
+		t.Fatalf("%d processes started, %d restarts; want no restart after Hold", n, s.Status().Restarts)
+	}
+}
+
 // A kill during the back-off wait, then Stop: no restart happens.
 func TestSupervisorStopDuringBackoff(t *testing.T) {
 	r := &rig{}
