@@ -2,6 +2,7 @@
 //
 //	mysimbdp up                      run the whole platform on this machine
 //	mysimbdp down                    stop a running `up`
+//	mysimbdp status                  each part of a running `up`: up or down, and why
 //	mysimbdp deploy -f stack.yml     build and deploy functions (faas-cli up)
 //	mysimbdp list                    list functions with their replicas
 //	mysimbdp invoke NAME             call a function with stdin as the body
@@ -45,6 +46,7 @@ func commands() []command {
 	return []command{
 		{"up", "run the whole platform on this machine", runUp},
 		{"down", "stop a running `mysimbdp up`", runDown},
+		{"status", "each part of the running platform: up or down, and why", runStatus},
 		{"deploy", "build and deploy the functions of a stack file", runDeploy},
 		{"list", "list functions with their replicas", runList},
 		{"invoke", "invoke a function with standard input as the body", runInvoke},

@@ -38,6 +38,8 @@ func runUp(ctx context.Context, env contract.Env, args []string, stdout, stderr 
 	runDemo := fs.Bool("demo", false, "once up, run the platform's main job: every tenant uploads ECDC-shaped files and the summary of what was ingested is printed")
 	demoFiles := fs.Int("demo-files", 5, "with --demo: files per tenant")
 	demoRows := fs.Int("demo-rows", 60000, "with --demo: rows per file (60000 rows is about 4.3 MB, the seed's file size)")
+	demoTimeout := fs.Duration("demo-timeout", demo.DefaultTimeout, "with --demo: how long to wait for every file's outcome")
+	demoExit := fs.Bool("demo-exit", false, "with --demo: stop the platform once the demo is over and exit with its result (for scripts)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -80,36 +82,46 @@ Try: echo hello | ./bin/mysimbdp invoke echo
 `, time.Since(start).Round(100*time.Millisecond), e.Gateway, st.Creds.GatewayUser, st.Creds.GatewayPassword, e.GatewaySecret,
 		e.NATS, e.MongoURI, e.MinIO, st.Creds.MinIOUser, st.Creds.MinIOPassword, e.MinIOConsole, cfg.DataDir, strings.Join(st.Tenants, ", "))
 
+	var demoErr error
 	if *runDemo {
 		fmt.Fprintf(stdout, "\n==> demo: %d tenants × %d files × %d rows\n", len(st.Tenants), *demoFiles, *demoRows)
-		err := demo.Run(ctx, demo.Config{
+		demoErr = demo.Run(ctx, demo.Config{
 			MinIO: e.MinIO, MinIOUser: st.Creds.MinIOUser, MinIOPassword: st.Creds.MinIOPassword,
 			NATS: e.NATS, MongoURI: e.MongoURI, Tenants: st.Tenants,
-			Files: *demoFiles, Rows: *demoRows, Timeout: 15 * time.Minute,
+			Files: *demoFiles, Rows: *demoRows, Timeout: *demoTimeout,
 		}, stdout)
-		if err != nil {
-			fmt.Fprintln(stderr, "mysimbdp:", err)
-		} else {
+		switch {
+		case demoErr != nil:
+			fmt.Fprintf(stdout, "\n==> demo FAILED: %v\n", demoErr)
+		case *demoExit:
+			fmt.Fprintln(stdout, "\n==> demo done")
+		default:
 			fmt.Fprintln(stdout, "\n==> demo done; the platform keeps running (Ctrl-C stops it)")
+		}
+		if demoErr != nil && !*demoExit {
+			fmt.Fprintln(stdout, "==> the platform keeps running for a look (`mysimbdp status`, `mysimbdp logs NAME`); Ctrl-C stops it")
 		}
 	}
 
 	var served error
-	select {
-	case <-ctx.Done():
-	case served = <-st.Done():
+	if !*runDemo || !*demoExit {
+		select {
+		case <-ctx.Done():
+		case served = <-st.Done():
+		}
 	}
 	fmt.Fprintln(stderr, "==> stopping (draining functions, then MinIO, FerretDB, NATS)")
 	stopCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	stopErr := st.Stop(stopCtx)
 	if served != nil {
-		return errors.Join(fmt.Errorf("gateway stopped: %w", served), stopErr)
+		return errors.Join(fmt.Errorf("gateway stopped: %w", served), stopErr, demoErr)
 	}
 	if stopErr == nil {
 		fmt.Fprintln(stderr, "==> stopped")
 	}
-	return stopErr
+	// The exit status says whether the demo failed, however the platform ends.
+	return errors.Join(stopErr, demoErr)
 }
 
 func runDown(ctx context.Context, env contract.Env, args []string, stdout, stderr io.Writer) error {

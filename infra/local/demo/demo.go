@@ -1,51 +1,88 @@
 // Package demo runs the platform's main job once on a running local stack,
 // the way the seed system's demo did: each tenant uploads ECDC-shaped files
 // (shared/ecdc) into its bucket's incoming/ with a plain S3 client, and the
-// demo waits until the connector has delivered every resulting event, then
-// prints what landed in each tenant's database. `mysimbdp up --demo` runs it.
+// demo waits, printing its progress, until every file has an outcome the
+// platform recorded — its ingestion report (the ingestions collection, as
+// shared/ingest keeps it) or its dead letter — and the tenants' databases
+// hold the rows the reports say were stored. It then prints each file with
+// its status, rows stored and rejected, and the reason of every file that
+// did not end done, and fails unless every file ended done.
+// `mysimbdp up --demo` runs it.
 package demo
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"text/tabwriter"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
+	"github.com/mysimbdp/mysimbdp/shared/profile"
+	"github.com/mysimbdp/mysimbdp/shared/quota"
+)
+
+// Defaults used when the matching Config field is zero.
+const (
+	DefaultTimeout       = 15 * time.Minute
+	DefaultProgressEvery = 5 * time.Second
+	pollEvery            = time.Second
 )
 
 // Config is one demo run.
 type Config struct {
 	MinIO, MinIOUser, MinIOPassword string
-	NATS                            string
-	MongoURI                        string
-	// Tenants are the tenants (= buckets) to upload to.
+	// NATS is the platform user's URL (profiles, dead letters).
+	NATS     string
+	MongoURI string
+	// PlatformDB holds the ingestions collection; default
+	// contract.DefaultPlatformDB.
+	PlatformDB string
+	// Tenants are the tenants to upload to.
 	Tenants []string
 	// Files per tenant and rows per file; the seed's files had ~60k rows
 	// (4.3 MB).
 	Files, Rows int
-	// Timeout bounds the wait for the connector to deliver every event.
+	// Timeout bounds the wait for every file's outcome.
 	Timeout time.Duration
+	// ProgressEvery is how often a progress line is printed while
+	// waiting (also whenever the counts change).
+	ProgressEvery time.Duration
 }
 
-// Run uploads, waits and prints a summary to out.
+// Run uploads, waits and prints a summary to out. It returns an error
+// unless every file ended done and the databases hold their rows.
 func Run(ctx context.Context, cfg Config, out io.Writer) error {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.ProgressEvery <= 0 {
+		cfg.ProgressEvery = DefaultProgressEvery
+	}
+	if cfg.PlatformDB == "" {
+		cfg.PlatformDB = contract.DefaultPlatformDB
+	}
+	if len(cfg.Tenants) == 0 || cfg.Files <= 0 || cfg.Rows <= 0 {
+		return fmt.Errorf("demo: nothing to do (%d tenants, %d files of %d rows)", len(cfg.Tenants), cfg.Files, cfg.Rows)
+	}
 	mc, err := minio.New(cfg.MinIO, &minio.Options{Creds: credentials.NewStaticV4(cfg.MinIOUser, cfg.MinIOPassword, "")})
 	if err != nil {
 		return fmt.Errorf("demo: MinIO client: %w", err)
 	}
-	nc, err := nats.Connect(cfg.NATS)
+	nc, err := nats.Connect(cfg.NATS, nats.Name("mysimbdp demo"))
 	if err != nil {
 		return fmt.Errorf("demo: connect to NATS: %w", err)
 	}
@@ -54,95 +91,92 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("demo: JetStream: %w", err)
 	}
-	events, err := js.Stream(ctx, contract.S3EventsStream)
-	if err != nil {
-		return fmt.Errorf("demo: events stream: %w", err)
-	}
-	before, err := events.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("demo: events stream: %w", err)
-	}
-
-	start := time.Now()
-	stamp := start.UTC().Format("20060102T150405")
-	for _, t := range cfg.Tenants {
-		for f := range cfg.Files {
-			// Distinct row ranges per file, so every row has its own business key.
-			body := ecdc.CSV(f*cfg.Rows, (f+1)*cfg.Rows)
-			key := fmt.Sprintf("incoming/ecdc-%s-%d.csv", stamp, f)
-			if _, err := mc.PutObject(ctx, t, key, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{ContentType: "text/csv"}); err != nil {
-				return fmt.Errorf("demo: upload s3://%s/%s: %w", t, key, err)
-			}
-			fmt.Fprintf(out, "uploaded s3://%s/%s (%d rows, %.1f MB)\n", t, key, cfg.Rows, float64(len(body))/1e6)
-		}
-	}
-
-	want := before.State.LastSeq + uint64(len(cfg.Tenants)*cfg.Files)
-	if err := waitDelivered(ctx, js, want, cfg.Timeout); err != nil {
-		return err
-	}
-	elapsed := time.Since(start)
-
 	db, err := mongo.Connect(options.Client().ApplyURI(cfg.MongoURI))
 	if err != nil {
 		return fmt.Errorf("demo: connect to MongoDB: %w", err)
 	}
-	defer db.Disconnect(context.Background())
-	fmt.Fprintf(out, "\nall %d files ingested in %s (%.1f s per file); what each tenant's database holds now:\n",
-		len(cfg.Tenants)*cfg.Files, elapsed.Round(100*time.Millisecond), elapsed.Seconds()/float64(len(cfg.Tenants)*cfg.Files))
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TENANT\tCOLLECTION\tDOCUMENTS")
-	for _, t := range cfg.Tenants {
-		names, err := db.Database(t).ListCollectionNames(ctx, bson.D{})
-		if err != nil {
-			return fmt.Errorf("demo: collections of %s: %w", t, err)
-		}
-		for _, n := range names {
-			count, err := db.Database(t).Collection(n).CountDocuments(ctx, bson.D{})
+	defer db.Disconnect(context.WithoutCancel(ctx))
+
+	profiles, err := quota.Profiles(ctx, js)
+	if profiles == nil {
+		return fmt.Errorf("demo: tenants' profiles: %w", err)
+	}
+	if err != nil {
+		// A tenant whose profile does not parse is taken to run the
+		// platform's app; its files then need reports to count as done.
+		fmt.Fprintf(out, "warning: %v\n", err)
+	}
+	w := &watch{cfg: cfg, js: js, db: db, ingestions: db.Database(cfg.PlatformDB).Collection(ingestionsCollection)}
+	for _, id := range cfg.Tenants {
+		w.tenants = append(w.tenants, newTenant(id, profiles[id]))
+	}
+	if err := w.start(ctx); err != nil {
+		return err
+	}
+
+	first, err := nextFirstRow(ctx, mc, w.tenants)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	stamp := start.UTC().Format("20060102T150405")
+	for _, t := range w.tenants {
+		for f := range cfg.Files {
+			// Rows never uploaded by an earlier demo on this data folder,
+			// so that what the databases gain is what this run stored.
+			from := first + f*cfg.Rows
+			to := from + cfg.Rows
+			body := ecdc.CSV(from, to)
+			key := fmt.Sprintf("%sdemo-%s-rows-%d-%d.csv", profile.IncomingPrefix, stamp, from, to)
+			info, err := mc.PutObject(ctx, t.bucket, key, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{ContentType: "text/csv"})
 			if err != nil {
-				return fmt.Errorf("demo: count %s.%s: %w", t, n, err)
+				return fmt.Errorf("demo: upload s3://%s/%s: %w", t.bucket, key, err)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\n", t, n, count)
+			t.files = append(t.files, &file{key: key, etag: strings.Trim(info.ETag, `"`), rows: int64(cfg.Rows), state: stateWaiting})
+			fmt.Fprintf(out, "uploaded s3://%s/%s (%d rows, %.1f MB)\n", t.bucket, key, cfg.Rows, float64(len(body))/1e6)
 		}
 	}
-	return tw.Flush()
+
+	fmt.Fprintf(out, "\nwaiting for every file's outcome (at most %s)\n", cfg.Timeout)
+	waitErr := w.wait(ctx, start, out)
+	elapsed := time.Since(start)
+	if err := w.finalCounts(ctx); err != nil && waitErr == nil {
+		waitErr = err
+	}
+	if err := printSummary(out, w.tenants); err != nil {
+		return err
+	}
+	if bad := w.verdict(); bad != nil || waitErr != nil {
+		return errors.Join(waitErr, bad)
+	}
+	n := len(w.tenants) * cfg.Files
+	rows := int64(0)
+	for _, t := range w.tenants {
+		rows += t.gained
+	}
+	fmt.Fprintf(out, "\nall %d files ingested in %s (%.1f s per file): %d rows stored\n",
+		n, elapsed.Round(100*time.Millisecond), elapsed.Seconds()/float64(n), rows)
+	return nil
 }
 
-// waitDelivered waits until the events stream holds the uploads' events
-// and the connector has acknowledged all of them.
-func waitDelivered(ctx context.Context, js jetstream.JetStream, lastSeq uint64, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		s, err := js.Stream(ctx, contract.S3EventsStream)
-		if err != nil {
-			return fmt.Errorf("demo: events stream: %w", err)
-		}
-		info, err := s.Info(ctx)
-		if err != nil {
-			return fmt.Errorf("demo: events stream: %w", err)
-		}
-		var pending uint64 = 1
-		if info.State.LastSeq >= lastSeq {
-			c, err := s.Consumer(ctx, contract.S3EventsDurable)
-			if err == nil {
-				ci, err := c.Info(ctx)
-				if err == nil {
-					pending = ci.NumPending + uint64(ci.NumAckPending)
+// demoKey matches the files earlier demos uploaded, wherever the platform
+// moved them (incoming/, processed/, rejected/).
+var demoKey = regexp.MustCompile(`demo-[0-9T]+-rows-([0-9]+)-([0-9]+)\.csv$`)
+
+// nextFirstRow is the first row no earlier demo uploaded to these tenants.
+func nextFirstRow(ctx context.Context, mc *minio.Client, tenants []*tenant) (int, error) {
+	next := 0
+	for _, t := range tenants {
+		for o := range mc.ListObjects(ctx, t.bucket, minio.ListObjectsOptions{Recursive: true}) {
+			if o.Err != nil {
+				return 0, fmt.Errorf("demo: list s3://%s: %w", t.bucket, o.Err)
+			}
+			if m := demoKey.FindStringSubmatch(path.Base(o.Key)); m != nil {
+				if to, err := strconv.Atoi(m[2]); err == nil && to > next {
+					next = to
 				}
 			}
 		}
-		if pending == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("demo: the connector has not delivered every event within %s (see mysimbdp logs <tenant>-batch-ingest)", within)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
 	}
+	return next, nil
 }

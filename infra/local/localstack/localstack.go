@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -40,6 +41,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/local/ferret"
 	"github.com/mysimbdp/mysimbdp/infra/local/minioserver"
 	"github.com/mysimbdp/mysimbdp/infra/local/natsd"
+	"github.com/mysimbdp/mysimbdp/infra/local/supervise"
 	"github.com/mysimbdp/mysimbdp/infra/natsauth"
 	"github.com/mysimbdp/mysimbdp/infra/provider"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
@@ -132,7 +134,7 @@ type Stack struct {
 	natsUsers *natsauth.Service
 	natsCtl   *nats.Conn // serves natsUsers
 	ferret    *ferret.Server
-	minio     *minioserver.Server
+	minioSup  *supervise.Supervisor // runs the MinIO server
 	provider  *provider.Provider
 	http      *http.Server
 	served    chan error
@@ -140,6 +142,16 @@ type Stack struct {
 	connector     *connector.Connector
 	stopConnector context.CancelFunc
 	connectorDone chan error
+
+	// What status.json says of the parts this process runs (parts.go).
+	statusMu      sync.Mutex
+	connStatus    *supervise.Status
+	statusClosed  bool
+	minioRestarts int // the restarts already seen (resync.go)
+	// background runs the passes after MinIO's restarts; bgCtx ends them.
+	background sync.WaitGroup
+	bgCtx      context.Context
+	stopBg     context.CancelFunc
 }
 
 // Start brings up every part, deploys the stack file's functions and
@@ -266,7 +278,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	}
 
 	cfg.Progress("starting MinIO server %s (data in %s)", cfg.MinIOBinary, filepath.Join(dataDir, "minio"))
-	s.minio, err = minioserver.Start(ctx, minioserver.Config{
+	err = s.startMinIO(ctx, minioserver.Config{
 		Binary:         cfg.MinIOBinary,
 		DataDir:        filepath.Join(dataDir, "minio"),
 		Address:        cfg.MinIOAddr,
@@ -274,12 +286,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		RootUser:       s.Creds.MinIOUser,
 		RootPassword:   s.Creds.MinIOPassword,
 		Env:            minioNotifyEnv(s.nats.ClientURL(), s.Creds.NATSPassword, filepath.Join(dataDir, "minio-events")),
-	}, log.With("part", "minio"))
+	})
 	if err != nil {
 		return nil, fmt.Errorf("start MinIO: %w", err)
 	}
-	s.Endpoints.MinIO = s.minio.Endpoint()
-	s.Endpoints.MinIOConsole = s.minio.ConsoleAddress()
 
 	cfg.Progress("starting the OpenFaaS provider on %s", ln.Addr())
 	s.provider, err = provider.New(ctx, provider.Config{
@@ -324,7 +334,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		cfg.Progress("starting the connector (S3 events and stream records -> tenants' functions)")
 		runCtx, stop := context.WithCancel(context.Background())
 		s.stopConnector, s.connectorDone = stop, make(chan error, 1)
-		go func() { s.connectorDone <- s.connector.Run(runCtx) }()
+		go func() { s.connectorDone <- s.runConnector(runCtx) }()
 	}
 	raw, err := json.MarshalIndent(s.Endpoints, "", "  ")
 	if err != nil {
@@ -334,6 +344,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	if err := os.WriteFile(endpointsFile(dataDir), raw, 0o600); err != nil {
 		return nil, fmt.Errorf("write endpoints: %w", err)
 	}
+	s.writeStatus()
 	return s, nil
 }
 
@@ -418,6 +429,12 @@ func (s *Stack) Stop(ctx context.Context) error {
 	if s.cfg.DataDir != "" {
 		_ = os.Remove(endpointsFile(s.cfg.DataDir))
 	}
+	s.closeStatus()
+	if s.minioSup != nil {
+		// The functions still read objects while they drain, but a MinIO
+		// that dies now is not started again.
+		s.minioSup.Hold()
+	}
 	if s.stopConnector != nil {
 		s.stopConnector()
 		select {
@@ -439,8 +456,12 @@ func (s *Stack) Stop(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("stop functions: %w", err))
 		}
 	}
-	if s.minio != nil {
-		if err := s.minio.Stop(ctx); err != nil {
+	if s.stopBg != nil {
+		s.stopBg()
+		s.background.Wait()
+	}
+	if s.minioSup != nil {
+		if err := s.minioSup.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop MinIO: %w", err))
 		}
 	}

@@ -72,6 +72,8 @@ type Server struct {
 	cmd         *exec.Cmd
 	endpoint    string
 	console     string
+	listen      string // as given to --address, port resolved
+	listenCon   string // as given to --console-address
 	user, pass  string
 	stopTimeout time.Duration
 	log         *slog.Logger
@@ -208,6 +210,8 @@ func startOnce(ctx context.Context, cfg Config, addr, console string, log *slog.
 	s := &Server{
 		endpoint:    dialable(addr),
 		console:     dialable(console),
+		listen:      addr,
+		listenCon:   console,
 		user:        orDefault(cfg.RootUser, DefaultRootUser),
 		pass:        orDefault(cfg.RootPassword, DefaultRootPassword),
 		stopTimeout: cfg.StopTimeout,
@@ -345,6 +349,31 @@ func (s *Server) Endpoint() string { return s.endpoint }
 
 // ConsoleAddress is the web console's host:port.
 func (s *Server) ConsoleAddress() string { return s.console }
+
+// ListenAddress and ConsoleListenAddress are the addresses MinIO was told
+// to listen on, with the ports it got: a restart passes them again so that
+// clients find it where it was.
+func (s *Server) ListenAddress() string { return s.listen }
+
+// ConsoleListenAddress: see ListenAddress.
+func (s *Server) ConsoleListenAddress() string { return s.listenCon }
+
+// Pid is the child's process id.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
+// Done is closed once the child has exited, asked to or not.
+func (s *Server) Done() <-chan struct{} { return s.exited }
+
+// ExitErr says how the child exited ("signal: killed"); valid once Done
+// is closed.
+func (s *Server) ExitErr() error {
+	select {
+	case <-s.exited:
+		return s.exitErr
+	default:
+		return nil
+	}
+}
 
 // RootUser is the admin access key.
 func (s *Server) RootUser() string { return s.user }
