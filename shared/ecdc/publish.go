@@ -2,8 +2,10 @@ package ecdc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,6 +21,17 @@ func Publish(ctx context.Context, js jetstream.JetStream, subject string, from, 
 		msg := &nats.Msg{Subject: subject, Data: JSON(i), Header: nats.Header{}}
 		msg.Header.Set(jetstream.MsgIDHeader, subject+"-"+strconv.Itoa(i))
 		f, err := js.PublishMsgAsync(msg)
+		for errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+			// The server acks more slowly than we publish (a loaded
+			// machine): wait for the outstanding acks, then go on.
+			select {
+			case <-js.PublishAsyncComplete():
+			case <-time.After(time.Second):
+			case <-ctx.Done():
+				return fmt.Errorf("publish row %d to %s: %w", i, subject, ctx.Err())
+			}
+			f, err = js.PublishMsgAsync(msg)
+		}
 		if err != nil {
 			return fmt.Errorf("publish row %d to %s: %w", i, subject, err)
 		}

@@ -117,10 +117,12 @@ func TestStreamOverQuotaThrottlesThenAllows(t *testing.T) {
 	}
 }
 
-// Files over batch.max_files_per_window — deferred ones count, a file
-// asked for twice counts once — throttle the tenant until a window after
-// the last one started.
-func TestFilesOverQuotaThrottle(t *testing.T) {
+// Files over batch.max_files_per_window are not the stats function's to
+// throttle: batch ingestion claims a slot of the window before it reads a
+// file, and defers what is over (shared/quota's doc says why one owner).
+// The reports of files done and deferred leave the tenant allowed, and
+// are counted — a file asked for twice once.
+func TestFilesOverQuotaAreTheFunctionsNotAThrottle(t *testing.T) {
 	p := startPlatform(t, "1s")
 	p.onboard(t, "busy", "batch:\n  max_files_per_window: 3\n  window: 2s\n")
 	now := time.Now()
@@ -138,19 +140,9 @@ func TestFilesOverQuotaThrottle(t *testing.T) {
 		}
 	}
 	p.post(t, recs...)
-	d := p.decision(t, "busy")
-	start := now.Add(-10 * time.Millisecond)
-	if wait := d.Until.Sub(start); d.State != quota.Throttled || wait < 2*time.Second-time.Millisecond || wait > 2*time.Second {
-		t.Fatalf("busy: %+v, want throttled until 2s after the last start %v", d, start)
+	if d := p.decision(t, "busy"); d.State != quota.Allowed {
+		t.Fatalf("busy: %+v, want allowed: files per window are batch ingestion's quota", d)
 	}
-	if want := "5 files started in the 2s window up to"; !strings.Contains(d.Reason, want) {
-		t.Errorf("reason %q lacks %q", d.Reason, want)
-	}
-	harness.Until(t, 20*time.Second, "busy allowed again", func() (bool, string) {
-		p.post(t)
-		d := p.decision(t, "busy")
-		return d.State == quota.Allowed, fmt.Sprintf("%+v", d)
-	})
 	// The deferred files are ingested after all: each counted once.
 	p.post(t, record("REPORTS:10", fileReport("busy", "f3.csv", "e", contract.StatusDone, 10, 0, 10, time.Now())),
 		record("REPORTS:11", fileReport("busy", "f4.csv", "e", contract.StatusDone, 10, 0, 10, time.Now())))
