@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/openfaas/faas-provider/types"
 
@@ -11,11 +12,24 @@ import (
 
 // The images of the platform's generic ingest apps (built from
 // functions/batch-ingest and functions/stream-ingest, see
-// platform-apps.yml).
+// platform-apps.yml), as Docker Hub names; FunctionEnv.Registry moves
+// them to another registry (Image).
 const (
 	BatchImage  = "mysimbdp/batch-ingest:latest"
 	StreamImage = "mysimbdp/stream-ingest:latest"
 )
+
+// Image is image pushed to registry (host and path, e.g. ghcr.io/acme):
+// the registry takes the place of the Docker Hub namespace, as
+// platform-apps.yml's ${MYSIMBDP_REGISTRY:-mysimbdp}/<app> does. An empty
+// registry leaves image as it is.
+func Image(registry, image string) string {
+	registry = strings.TrimRight(strings.TrimSpace(registry), "/")
+	if registry == "" {
+		return image
+	}
+	return registry + "/" + image[strings.LastIndex(image, "/")+1:]
+}
 
 // FunctionEnv is where a tenant's functions find the platform's parts, as
 // the functions (not the CLI) reach them: on a cluster these are service
@@ -27,6 +41,9 @@ type FunctionEnv struct {
 	// NATSURL carries the platform user's credentials: the functions
 	// publish reports to contract.ReportSubject(…, tenant).
 	NATSURL string
+	// Registry is where the platform apps' images were pushed (see
+	// Image); empty means their Docker Hub names.
+	Registry string
 }
 
 // Deployments are the functions `tenant apply` deploys for the tenant: its
@@ -38,7 +55,7 @@ type FunctionEnv struct {
 func Deployments(p *profile.Profile, env FunctionEnv, c Credentials) []types.FunctionDeployment {
 	var out []types.FunctionDeployment
 	if p.Apps.Batch != profile.AppOwn {
-		out = append(out, deployment(p, env, c, p.BatchFunction(), BatchImage,
+		out = append(out, deployment(p, env, c, p.BatchFunction(), Image(env.Registry, BatchImage),
 			map[string]string{contract.AnnotationTopic: "s3:" + p.Bucket()},
 			map[string]string{
 				contract.EnvS3Endpoint:  env.S3Endpoint,
@@ -52,7 +69,7 @@ func Deployments(p *profile.Profile, env FunctionEnv, c Credentials) []types.Fun
 			}))
 	}
 	if p.Apps.Stream != profile.AppOwn {
-		out = append(out, deployment(p, env, c, p.StreamFunction(), StreamImage,
+		out = append(out, deployment(p, env, c, p.StreamFunction(), Image(env.Registry, StreamImage),
 			map[string]string{
 				contract.AnnotationTopic:       p.StreamSubject(),
 				contract.AnnotationBatchSize:   "100",
@@ -72,7 +89,7 @@ func deployment(p *profile.Profile, env FunctionEnv, c Credentials, name, image 
 	labels := map[string]string{
 		contract.LabelTenant: p.Tenant,
 		// OpenFaaS's min is at least one replica; "may go to zero when
-		// idle" is its own label, which the scaler reads.
+		// idle" is a label of our own, which only the scaler reads.
 		contract.LabelScaleMin: strconv.Itoa(max(p.Scaling.Min, 1)),
 		contract.LabelScaleMax: strconv.Itoa(max(p.Scaling.Max, 1)),
 	}

@@ -33,7 +33,7 @@ func TestDeployments(t *testing.T) {
 			for _, d := range ds {
 				names = append(names, d.Service)
 				l, a := *d.Labels, *d.Annotations
-				if l["com.mysimbdp.tenant"] != "acme" || l["com.openfaas.scale.min"] != tc.min || l["com.openfaas.scale.zero"] != tc.zero || l["com.openfaas.scale.max"] != "3" && tc.scaling != "" {
+				if l["com.mysimbdp.tenant"] != "acme" || l["com.openfaas.scale.min"] != tc.min || l["com.mysimbdp.scale.zero"] != tc.zero || l["com.openfaas.scale.zero"] != "" || l["com.openfaas.scale.max"] != "3" && tc.scaling != "" {
 					t.Errorf("%s labels %v", d.Service, l)
 				}
 				if !slices.Equal(d.Secrets, []string{"acme-profile"}) || d.EnvVars["MYSIMBDP_PROFILE_SECRET"] != "acme-profile" || d.EnvVars["MYSIMBDP_MONGO_URI"] != env.MongoURI {
@@ -54,5 +54,29 @@ func TestDeployments(t *testing.T) {
 				t.Errorf("functions %v, want %v", names, tc.want)
 			}
 		})
+	}
+}
+
+// TestRegistry: a registry moves the platform apps' images off Docker Hub,
+// as platform-apps.yml's ${MYSIMBDP_REGISTRY:-mysimbdp}/<app> does.
+func TestRegistry(t *testing.T) {
+	for _, tc := range []struct{ registry, image, want string }{
+		{"", BatchImage, "mysimbdp/batch-ingest:latest"},
+		{"ghcr.io/acme", BatchImage, "ghcr.io/acme/batch-ingest:latest"},
+		{"registry.example.com:5000/team/", StreamImage, "registry.example.com:5000/team/stream-ingest:latest"},
+		{" localhost:5000 ", "stream-ingest:1", "localhost:5000/stream-ingest:1"},
+	} {
+		if got := Image(tc.registry, tc.image); got != tc.want {
+			t.Errorf("Image(%q, %q) = %q, want %q", tc.registry, tc.image, got, tc.want)
+		}
+	}
+	p, err := profile.Parse([]byte("tenant: acme\nsink:\n  collection: c\n  schema:\n    - {name: a, type: string}\n"), "acme.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range Deployments(p, FunctionEnv{Registry: "ghcr.io/acme"}, Credentials{}) {
+		if want := "ghcr.io/acme/" + d.Service[len("acme-"):] + ":latest"; d.Image != want {
+			t.Errorf("%s image %q, want %q", d.Service, d.Image, want)
+		}
 	}
 }

@@ -52,6 +52,11 @@ const (
 	EnvFunctionS3Endpoint = "MYSIMBDP_FUNCTION_S3_ENDPOINT"
 	EnvFunctionMongoURI   = "MYSIMBDP_FUNCTION_MONGO_URI"
 	EnvFunctionNATSURL    = "MYSIMBDP_FUNCTION_NATS_URL"
+	// EnvRegistry is where the platform apps' images are pushed
+	// (registry host and path, e.g. ghcr.io/acme): tenants' functions
+	// run <registry>/batch-ingest:latest rather than Docker Hub's
+	// mysimbdp/batch-ingest:latest.
+	EnvRegistry = "MYSIMBDP_REGISTRY"
 
 	// AWS's own, read under Lambda.
 	EnvAWSAccessKeyID      = "AWS_ACCESS_KEY_ID"
@@ -138,6 +143,7 @@ type Env struct {
 
 	DataDir                                               string
 	MCBin                                                 string
+	Registry                                              string
 	FunctionS3Endpoint, FunctionMongoURI, FunctionNATSURL string
 
 	// LambdaRuntimeAPI is set when the binary runs under AWS Lambda;
@@ -214,6 +220,7 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		LogLevel:           or(get(EnvLogLevel), DefaultLogLevel),
 		DataDir:            or(get(EnvDataDir), DefaultDataDir),
 		MCBin:              get(EnvMCBin),
+		Registry:           get(EnvRegistry),
 		FunctionS3Endpoint: get(EnvFunctionS3Endpoint),
 		FunctionMongoURI:   get(EnvFunctionMongoURI),
 		FunctionNATSURL:    get(EnvFunctionNATSURL),

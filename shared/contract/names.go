@@ -154,15 +154,32 @@ const (
 	// function was deployed with, so re-applying it changes nothing.
 	AnnotationProfileDigest = "com.mysimbdp.profile-sha256"
 
-	// Scaling labels, as OpenFaaS names them, plus ours.
+	// Scaling labels. OpenFaaS itself honours min and max (faas-netes
+	// starts min replicas, OpenFaaS Pro's autoscaler keeps within them),
+	// so they keep OpenFaaS's names; the others only mysimbdp's scaler
+	// reads, and carry our own names so that OpenFaaS Pro's autoscaler
+	// (which reads com.openfaas.scale.target and .zero) does not set the
+	// same replicas too.
 	LabelScalePrefix        = "com.openfaas.scale."
+	LabelScaleOwnPrefix     = "com.mysimbdp.scale."
 	LabelScaleMin           = "com.openfaas.scale.min"
 	LabelScaleMax           = "com.openfaas.scale.max"
-	LabelScaleTarget        = "com.openfaas.scale.target"
-	LabelScaleZero          = "com.openfaas.scale.zero"
-	LabelScaleZeroDuration  = "com.openfaas.scale.zero-duration"
+	LabelScaleTarget        = "com.mysimbdp.scale.target"
+	LabelScaleZero          = "com.mysimbdp.scale.zero"
+	LabelScaleZeroDuration  = "com.mysimbdp.scale.zero-duration"
 	LabelScaleStabilization = "com.mysimbdp.scale.stabilization"
 )
+
+// DeprecatedScaleLabels maps each old name of a scaler-only label to the
+// name that replaced it. The scaler still reads an old name (the new one
+// wins when both are set) and logs that it did.
+func DeprecatedScaleLabels() map[string]string {
+	return map[string]string{
+		LabelScalePrefix + "target":        LabelScaleTarget,
+		LabelScalePrefix + "zero":          LabelScaleZero,
+		LabelScalePrefix + "zero-duration": LabelScaleZeroDuration,
+	}
+}
 
 // OpenFaaS secrets the platform's functions read.
 const (

@@ -3,6 +3,7 @@ package scale
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -30,11 +31,24 @@ type Policy struct {
 // Managed reports whether labels ask for scaling at all.
 func Managed(labels map[string]string) bool {
 	for k := range labels {
-		if strings.HasPrefix(k, contract.LabelScalePrefix) {
+		if strings.HasPrefix(k, contract.LabelScalePrefix) || strings.HasPrefix(k, contract.LabelScaleOwnPrefix) {
 			return true
 		}
 	}
 	return false
+}
+
+// Deprecated names each old scaling label labels carry (as "old (use
+// new)"), sorted, for a deprecation warning: ReadPolicy still reads them.
+func Deprecated(labels map[string]string) []string {
+	var out []string
+	for old, now := range contract.DeprecatedScaleLabels() {
+		if _, ok := labels[old]; ok {
+			out = append(out, old+" (use "+now+")")
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // ReadPolicy reads labels; a value that cannot be read keeps its default
@@ -42,6 +56,19 @@ func Managed(labels map[string]string) bool {
 // scaling.
 func ReadPolicy(labels map[string]string, stabilization time.Duration) (p Policy, problems []string) {
 	p = Policy{Min: DefaultMin, Max: DefaultMax, Target: DefaultTarget, ZeroDuration: DefaultZeroDuration, Stabilization: stabilization}
+	// An old label name stands for its new one unless that is set too.
+	if olds := Deprecated(labels); len(olds) > 0 {
+		withOld := make(map[string]string, len(labels))
+		for old, now := range contract.DeprecatedScaleLabels() {
+			if v, ok := labels[old]; ok {
+				withOld[now] = v
+			}
+		}
+		for k, v := range labels {
+			withOld[k] = v
+		}
+		labels = withOld
+	}
 	num := func(key string, into *int, lo int) {
 		if v, ok := labels[key]; ok {
 			n, err := strconv.Atoi(strings.TrimSpace(v))

@@ -26,6 +26,49 @@ func TestReadPolicy(t *testing.T) {
 	}
 }
 
+// TestScalerLabelNames: the scaler-only labels are read under our own
+// names first, and under OpenFaaS's old names (with a deprecation entry)
+// when ours are absent, so functions deployed before the rename keep
+// their policy.
+func TestScalerLabelNames(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		labels     map[string]string
+		want       Policy
+		deprecated []string
+		managed    bool
+	}{
+		{name: "new names", labels: map[string]string{"com.mysimbdp.scale.target": "50", "com.mysimbdp.scale.zero": "true", "com.mysimbdp.scale.zero-duration": "30s"},
+			want: Policy{Min: DefaultMin, Max: DefaultMax, Target: 50, Zero: true, ZeroDuration: 30 * time.Second}, managed: true},
+		{name: "old names still read", labels: map[string]string{"com.openfaas.scale.target": "40", "com.openfaas.scale.zero": "true", "com.openfaas.scale.zero-duration": "1m"},
+			want: Policy{Min: DefaultMin, Max: DefaultMax, Target: 40, Zero: true, ZeroDuration: time.Minute},
+			deprecated: []string{"com.openfaas.scale.target (use com.mysimbdp.scale.target)", "com.openfaas.scale.zero (use com.mysimbdp.scale.zero)",
+				"com.openfaas.scale.zero-duration (use com.mysimbdp.scale.zero-duration)"}, managed: true},
+		{name: "new name wins over old", labels: map[string]string{"com.openfaas.scale.target": "40", "com.mysimbdp.scale.target": "70"},
+			want:       Policy{Min: DefaultMin, Max: DefaultMax, Target: 70, ZeroDuration: DefaultZeroDuration},
+			deprecated: []string{"com.openfaas.scale.target (use com.mysimbdp.scale.target)"}, managed: true},
+		{name: "min and max keep OpenFaaS's names", labels: map[string]string{"com.openfaas.scale.min": "2", "com.openfaas.scale.max": "3"},
+			want: Policy{Min: 2, Max: 3, Target: DefaultTarget, ZeroDuration: DefaultZeroDuration}, managed: true},
+		{name: "our label alone makes a function managed", labels: map[string]string{"com.mysimbdp.scale.zero": "false"},
+			want: Policy{Min: DefaultMin, Max: DefaultMax, Target: DefaultTarget, ZeroDuration: DefaultZeroDuration}, managed: true},
+		{name: "no scaling label", labels: map[string]string{"com.mysimbdp.tenant": "t"},
+			want: Policy{Min: DefaultMin, Max: DefaultMax, Target: DefaultTarget, ZeroDuration: DefaultZeroDuration}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, problems := ReadPolicy(tc.labels, 0)
+			if p != tc.want || len(problems) != 0 {
+				t.Errorf("policy %+v, problems %v; want %+v", p, problems, tc.want)
+			}
+			if got := Deprecated(tc.labels); strings.Join(got, "|") != strings.Join(tc.deprecated, "|") {
+				t.Errorf("Deprecated = %q, want %q", got, tc.deprecated)
+			}
+			if Managed(tc.labels) != tc.managed {
+				t.Errorf("Managed = %v, want %v", !tc.managed, tc.managed)
+			}
+		})
+	}
+}
+
 func TestDecide(t *testing.T) {
 	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }

@@ -110,6 +110,9 @@ func (s *Scaler) scaleOne(ctx context.Context, kv jetstream.KeyValue, fn types.F
 	}
 	log := s.log.With("function", id)
 	p, problems := ReadPolicy(labels, s.stabilization)
+	for _, old := range Deprecated(labels) {
+		log.Warn("deprecated scaling label; it still works but will go", "label", old)
+	}
 	for _, pr := range problems {
 		log.Warn("scaling label ignored", "problem", pr)
 	}

@@ -17,12 +17,17 @@
 //	-gateway-url       OPENFAAS_URL           http://127.0.0.1:8080
 //	-secret-mount-path MYSIMBDP_SECRETS_DIR   /var/openfaas/secrets (basic-auth-user, basic-auth-password;
 //	                                          optional nats-user, nats-password: the platform NATS user)
-//	-metrics-addr      MYSIMBDP_METRICS_ADDR  :8081 (/metrics, /healthz)
+//	-metrics-addr      MYSIMBDP_METRICS_ADDR  :8081 (/metrics, /healthz, /readyz)
 //	-log-level         MYSIMBDP_LOG_LEVEL     info
 //
 // The gateway's credentials are OPENFAAS_USERNAME and OPENFAAS_PASSWORD
 // when set, else the secret files; the NATS user is MYSIMBDP_NATS_USER and
 // MYSIMBDP_NATS_PASSWORD when set, else the secret files.
+//
+// /healthz answers 200 while the process serves; /readyz answers 200 only
+// while NATS is connected with JetStream answering and the gateway accepts
+// the connector's credentials, else 503 saying which is not (a Kubernetes
+// readiness probe).
 //
 // It runs until SIGTERM or SIGINT, then lets in-flight invocations finish
 // (bounded) and exits.
@@ -44,6 +49,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/mysimbdp/mysimbdp/infra/connector"
@@ -154,9 +161,15 @@ func run(args []string, getenv func(string) string) error {
 	var srv *http.Server
 	srvErr := make(chan error, 1)
 	if st.metricsAddr != "" {
+		ready, err := newReadiness(cfg, gw)
+		if err != nil {
+			return err
+		}
+		defer ready.close()
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", c.MetricsHandler())
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("OK")) })
+		mux.Handle("GET /readyz", ready)
 		ln, err := net.Listen("tcp", st.metricsAddr)
 		if err != nil {
 			return fmt.Errorf("metrics listener on %s: %w", st.metricsAddr, err)
@@ -189,4 +202,55 @@ func redact(natsURL string) string {
 		}
 	}
 	return strings.Join(parts, ",")
+}
+
+// readiness answers /readyz. It holds a NATS connection of its own (the
+// connector's is inside its flows) with the same server and user, kept
+// reconnecting, so a probe costs a JetStream account lookup and one
+// authenticated gateway request, never a new connection.
+type readiness struct {
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	gw      *gateway.Client
+	timeout time.Duration
+}
+
+func newReadiness(cfg connector.Config, gw *gateway.Client) (*readiness, error) {
+	opts := []nats.Option{nats.Name("mysimbdp-connector-readiness"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true)}
+	if cfg.NATSUser != "" {
+		opts = append(opts, nats.UserInfo(cfg.NATSUser, cfg.NATSPassword))
+	}
+	nc, err := nats.Connect(cfg.NATSURL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("readiness: connect to NATS %s: %w", redact(cfg.NATSURL), err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("readiness: JetStream client: %w", err)
+	}
+	return &readiness{nc: nc, js: js, gw: gw, timeout: 3 * time.Second}, nil
+}
+
+func (r *readiness) close() { r.nc.Close() }
+
+func (r *readiness) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	ctx, cancel := context.WithTimeout(req.Context(), r.timeout)
+	defer cancel()
+	var problems []string
+	if !r.nc.IsConnected() {
+		problems = append(problems, "NATS: not connected ("+r.nc.Status().String()+")")
+	} else if _, err := r.js.AccountInfo(ctx); err != nil {
+		// Connected, but JetStream (a cluster without a meta leader, or an
+		// account without JetStream) does not answer.
+		problems = append(problems, "NATS JetStream: "+err.Error())
+	}
+	if _, err := r.gw.Info(ctx); err != nil {
+		problems = append(problems, "gateway: "+err.Error())
+	}
+	if len(problems) > 0 {
+		http.Error(w, strings.Join(problems, "\n"), http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("OK"))
 }

@@ -58,6 +58,7 @@ type platformFlags struct {
 	natsURL, natsUser, natsPassword string
 	mongoURI                        string
 	fnS3, fnMongo, fnNATS           string
+	registry                        string
 	verbose                         bool
 }
 
@@ -81,6 +82,7 @@ func (f *platformFlags) register(fs *flag.FlagSet, env contract.Env) {
 	fs.StringVar(&f.fnS3, "function-s3-endpoint", env.FunctionS3Endpoint, "MinIO host:port as functions reach it (env "+contract.EnvFunctionS3Endpoint+"); default: --s3-endpoint")
 	fs.StringVar(&f.fnMongo, "function-mongo-uri", env.FunctionMongoURI, "MongoDB URI functions use (env "+contract.EnvFunctionMongoURI+"); default: --mongo-uri")
 	fs.StringVar(&f.fnNATS, "function-nats-url", env.FunctionNATSURL, "NATS URL with the platform user functions use (env "+contract.EnvFunctionNATSURL+"); default: --nats with --nats-user")
+	fs.StringVar(&f.registry, "registry", env.Registry, "registry the platform apps' images were pushed to, e.g. ghcr.io/acme (env "+contract.EnvRegistry+"); default: Docker Hub's mysimbdp/")
 	fs.BoolVar(&f.verbose, "v", false, "log each step")
 }
 
@@ -126,7 +128,7 @@ func (f *platformFlags) platform(ctx context.Context, stderr io.Writer) (tenant.
 	if err := fromLocal(&f.mongoURI, "--mongo-uri", local.MongoURI); err != nil {
 		return tenant.Platform{}, nil, err
 	}
-	env := tenant.FunctionEnv{S3Endpoint: f.fnS3, S3Secure: f.s3Secure, MongoURI: f.fnMongo, NATSURL: f.fnNATS}
+	env := tenant.FunctionEnv{S3Endpoint: f.fnS3, S3Secure: f.s3Secure, MongoURI: f.fnMongo, NATSURL: f.fnNATS, Registry: f.registry}
 	if env.S3Endpoint == "" {
 		env.S3Endpoint = f.s3
 	}

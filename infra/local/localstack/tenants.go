@@ -98,11 +98,14 @@ func (s *Stack) buildPlatformApps(ctx context.Context) error {
 // Platform returns admin clients of the running stack's parts, for
 // provisioning tenants; close the returned function when done.
 func (s *Stack) Platform(ctx context.Context, gw *gateway.Client) (tenant.Platform, func(), error) {
+	// Tenants' functions run the platform apps under the registry
+	// platform-apps.yml's images were built with.
+	registry := os.Getenv(contract.EnvRegistry)
 	return PlatformFor(ctx, PlatformConfig{
 		MinIOEndpoint: s.Endpoints.MinIO, MinIOUser: s.Creds.MinIOUser, MinIOPassword: s.Creds.MinIOPassword,
 		MCBinary: s.cfg.MCBinary, NATSURL: s.Endpoints.NATS, MongoURI: s.Endpoints.MongoURI,
 		DataDir:     s.cfg.DataDir,
-		FunctionEnv: tenant.FunctionEnv{S3Endpoint: s.Endpoints.MinIO, MongoURI: s.Endpoints.MongoURI, NATSURL: s.Endpoints.NATS},
+		FunctionEnv: tenant.FunctionEnv{S3Endpoint: s.Endpoints.MinIO, MongoURI: s.Endpoints.MongoURI, NATSURL: s.Endpoints.NATS, Registry: registry},
 	}, gw)
 }
 
