@@ -202,7 +202,18 @@ func (c *Connector) Run(ctx context.Context) error {
 	// The flows return once their in-flight work is settled.
 	var flows sync.WaitGroup
 	flows.Go(func() { c.streams.Run(ctx, work, js, dls) })
-	flows.Go(func() { c.s3.Run(ctx, work, js, dls) })
+	flows.Go(func() {
+		// S3 events wait in their stream until the function list was read
+		// once: pulled before, each would be postponed and come back with
+		// a delivery spent on nothing. (The stream flow waits for the
+		// list by itself.)
+		select {
+		case <-c.dir.Ready():
+		case <-ctx.Done():
+			return
+		}
+		c.s3.Run(ctx, work, js, dls)
+	})
 
 	<-ctx.Done()
 	done := make(chan struct{})

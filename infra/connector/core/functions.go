@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -160,13 +161,20 @@ type Directory struct {
 	// routes is the latest table; nil until the first successful read.
 	routes atomic.Pointer[Routes]
 	subs   []chan []types.FunctionStatus
+	// ready is closed by the first successful read.
+	ready     chan struct{}
+	readyOnce sync.Once
 }
 
 // NewDirectory returns a directory reading gw's function list every
 // interval. Subscribe before Run.
 func NewDirectory(gw *gateway.Client, interval time.Duration, owner OwnerFunc, m *Metrics, log *slog.Logger) *Directory {
-	return &Directory{gw: gw, interval: interval, owner: owner, m: m, log: log}
+	return &Directory{gw: gw, interval: interval, owner: owner, m: m, log: log, ready: make(chan struct{})}
 }
+
+// Ready is closed once the function list was read: a flow that starts
+// before then would only postpone what it pulls, spending deliveries.
+func (d *Directory) Ready() <-chan struct{} { return d.ready }
 
 // Subscribe returns a channel carrying the newest function list after
 // each read. It holds one list: an older one not yet taken is replaced,
@@ -238,6 +246,7 @@ func (d *Directory) refresh(ctx context.Context, warned map[string]bool) error {
 		warned[k] = true
 	}
 	old := d.routes.Swap(rt)
+	d.readyOnce.Do(func() { close(d.ready) })
 	if old == nil || old.functions != rt.functions {
 		d.log.Info("function list refreshed", "subscribed_functions", rt.functions, "topics", len(rt.byTopic))
 	}
