@@ -37,7 +37,8 @@ type Status struct {
 }
 
 // List reports every tenant the platform knows: the tenants applied with
-// this data folder, and any other that has functions or a stream.
+// this data folder, those removed with their data kept, and any other that
+// has functions or a stream.
 func List(ctx context.Context, pl Platform) ([]Status, error) {
 	known := map[string]bool{}
 	stored, err := pl.Store.Tenants()
@@ -46,6 +47,13 @@ func List(ctx context.Context, pl Platform) ([]Status, error) {
 	}
 	for _, t := range stored {
 		known[t] = true
+	}
+	kept, err := pl.Store.AllKept()
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range kept {
+		known[k.Tenant] = true
 	}
 	fns, err := pl.Gateway.Functions(ctx, "")
 	if err != nil {
