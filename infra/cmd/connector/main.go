@@ -36,7 +36,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -49,6 +48,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/connector"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
+	"github.com/mysimbdp/mysimbdp/shared/secret"
 )
 
 func main() {
@@ -166,7 +166,7 @@ func run(args []string, getenv func(string) string) error {
 		log.Info("serving metrics", "addr", ln.Addr().String())
 	}
 
-	log.Info("connector starting", "nats", redact(cfg.NATSURL), "gateway", gw.URL())
+	log.Info("connector starting", "nats", secret.RedactURLs(cfg.NATSURL), "gateway", gw.URL())
 	runErr := c.Run(ctx)
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -177,16 +177,4 @@ func run(args []string, getenv func(string) string) error {
 		}
 	}
 	return runErr
-}
-
-// redact hides any password written in the (comma-separated) NATS URLs,
-// for the log.
-func redact(natsURL string) string {
-	parts := strings.Split(natsURL, ",")
-	for i, p := range parts {
-		if u, err := url.Parse(strings.TrimSpace(p)); err == nil {
-			parts[i] = u.Redacted()
-		}
-	}
-	return strings.Join(parts, ",")
 }
