@@ -44,6 +44,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/provider"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
+	"github.com/mysimbdp/mysimbdp/shared/secret"
 )
 
 // Config says where the local stack keeps its data and where it listens.
@@ -341,7 +342,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 func (s *Stack) ensureStreams(ctx context.Context) error {
 	nc, err := nats.Connect(s.Endpoints.NATS)
 	if err != nil {
-		return fmt.Errorf("connect to NATS %s: %w", s.Endpoints.NATS, err)
+		return fmt.Errorf("connect to NATS %s: %w", secret.RedactURLs(s.Endpoints.NATS), err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
