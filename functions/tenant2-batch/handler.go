@@ -40,6 +40,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/shared/secret"
 )
 
 // app holds the connections for the life of the process; Handle's
@@ -89,8 +90,10 @@ func (a *App) connect() error {
 	}
 	// The platform's settings, by the contract's names; the app's own
 	// (TENANT2_*) are its business.
-	env, err := contract.FromEnv(a.getenv)
-	errs := []error{err}
+	// Credentials come from the tenant's credentials secret.
+	getenv, credErr := secret.Getenv(a.getenv)
+	env, err := contract.FromEnv(getenv)
+	errs := []error{credErr, err}
 	for _, req := range []struct{ name, val string }{
 		{contract.EnvS3Endpoint, env.S3Endpoint},
 		{contract.EnvMongoURI, env.MongoURI},
