@@ -13,7 +13,9 @@
 //
 // Environment: MYSIMBDP_S3_ENDPOINT, MYSIMBDP_S3_ACCESS_KEY,
 // MYSIMBDP_S3_SECRET_KEY, MYSIMBDP_S3_SECURE and MYSIMBDP_MONGO_URI as the
-// platform gives every batch app, read with shared/contract's FromEnv; TENANT2_BUCKET (default tenant2),
+// platform gives every batch app, read with shared/contract's FromEnv (the
+// credentials from the secret MYSIMBDP_CREDENTIALS_SECRET names, which
+// `mysimbdp tenant apply` stores as tenant2-credentials); TENANT2_BUCKET (default tenant2),
 // TENANT2_DB (default tenant2) and TENANT2_COLLECTION (default ecdc_by_app).
 package function
 

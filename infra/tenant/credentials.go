@@ -139,7 +139,7 @@ func (s Store) LoadOrCreate(tenant string) (c Credentials, created bool, err err
 	}
 	c = Credentials{Tenant: tenant, S3AccessKey: S3User(tenant), NATSUser: natsauth.TenantUser(tenant), MongoUser: MongoUser(tenant)}
 	for _, p := range []*string{&c.S3SecretKey, &c.NATSPassword, &c.MongoPassword} {
-		if *p, err = secret(); err != nil {
+		if *p, err = newPassword(); err != nil {
 			return c, false, err
 		}
 	}
@@ -234,9 +234,9 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// secret is 32 hex characters of randomness: long enough for every part
+// newPassword is 32 hex characters of randomness: long enough for every part
 // (MinIO wants 8 to 40 characters) and safe in URLs and config files.
-func secret() (string, error) {
+func newPassword() (string, error) {
 	buf := make([]byte, 16)
 	if _, err := rand.Read(buf); err != nil {
 		return "", fmt.Errorf("generate a password: %w", err)

@@ -165,7 +165,7 @@ func status(ctx context.Context, pl Platform, t string, fns []string, natsManage
 	need(st.NATSUser != "no", "NATS user")
 	need(st.Stream, "stream")
 	need(!st.Bucket || st.QuotaBytes == uint64(p.Storage.MaxBytes), "quota")
-	for _, d := range Deployments(p, FunctionEnv{}, Credentials{}) {
+	for _, d := range Deployments(p, FunctionEnv{}) {
 		found := false
 		for _, f := range fns {
 			found = found || strings.HasPrefix(f, d.Service+" ")

@@ -78,8 +78,10 @@ func Remove(ctx context.Context, pl Platform, tenant string, opts RemoveOptions)
 		}
 		res.Functions = append(res.Functions, fn.Name)
 	}
-	if err := pl.Gateway.DeleteSecret(ctx, contract.ProfileSecret(tenant), ""); err != nil {
-		return res, wrap(err)
+	for _, s := range []string{contract.ProfileSecret(tenant), contract.CredentialsSecret(tenant)} {
+		if err := pl.Gateway.DeleteSecret(ctx, s, ""); err != nil {
+			return res, wrap(err)
+		}
 	}
 
 	log.Info("delete NATS user", "user", natsauth.TenantUser(tenant))

@@ -170,10 +170,19 @@ func ApplyWith(ctx context.Context, pl Platform, t Loaded, opts ApplyOptions) (R
 	if err := quota.PublishProfile(ctx, pl.JetStream, p.Tenant, t.YAML); err != nil {
 		return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)
 	}
-	for _, d := range Deployments(p, pl.FunctionEnv, creds) {
-		// The profile's digest makes an edited profile a changed
-		// deployment, so that replicas restart and read it.
+	credSecret, err := CredentialsSecret(pl.FunctionEnv, creds)
+	if err != nil {
+		return res, fmt.Errorf("apply tenant %s: credentials secret: %w", p.Tenant, err)
+	}
+	log.Info("credentials secret", "secret", contract.CredentialsSecret(p.Tenant))
+	if err := pl.Gateway.SetSecret(ctx, types.Secret{Name: contract.CredentialsSecret(p.Tenant), RawValue: credSecret}); err != nil {
+		return res, fmt.Errorf("apply tenant %s: store credentials secret: %w", p.Tenant, err)
+	}
+	for _, d := range Deployments(p, pl.FunctionEnv) {
+		// The digests make an edited profile or changed credentials a
+		// changed deployment, so that replicas restart and read them.
 		(*d.Annotations)[contract.AnnotationProfileDigest] = digest(t.YAML)
+		(*d.Annotations)[contract.AnnotationCredentialsDigest] = digest(credSecret)
 		changed, err := deployIfChanged(ctx, pl.Gateway, d)
 		if err != nil {
 			return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)

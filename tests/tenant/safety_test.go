@@ -1,6 +1,9 @@
 package tenant
 
 import (
+	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -8,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/openfaas/faas-provider/types"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
@@ -123,5 +127,63 @@ func TestKeptDataStaysTheTenants(t *testing.T) {
 	}
 	if slices.Contains(dbs, "mike") {
 		t.Error("database mike still there after both tenants were removed")
+	}
+}
+
+// TestFunctionListingHoldsNoSecret: after `tenant apply` the gateway's
+// function listing and each function's status answer hold no credential
+// of the tenant or of the platform: credentials reach functions as
+// secrets, not environment variables.
+func TestFunctionListingHoldsNoSecret(t *testing.T) {
+	e := platform(t)
+	papa, _ := e.apply(t, profileFile(t, "papa", ""))
+	secrets := map[string]string{
+		"papa's S3 secret key":       papa.S3SecretKey,
+		"papa's NATS password":       papa.NATSPassword,
+		"papa's MongoDB password":    papa.MongoPassword,
+		"the platform NATS password": e.st.Creds.NATSPassword,
+		"MinIO's root password":      e.st.Creds.MinIOPassword,
+		"the gateway password":       e.st.Creds.GatewayPassword,
+	}
+	get := func(path string) string {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, e.st.Endpoints.Gateway+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth(e.st.Creds.GatewayUser, e.st.Creds.GatewayPassword)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %v\n%s", path, resp.StatusCode, err, body)
+		}
+		return string(body)
+	}
+	list := get("/system/functions")
+	answers := map[string]string{"/system/functions": list}
+	var fns []types.FunctionStatus
+	if err := json.Unmarshal([]byte(list), &fns); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, fn := range fns {
+		names = append(names, fn.Name)
+		answers["/system/function/"+fn.Name] = get("/system/function/" + fn.Name)
+	}
+	for _, want := range []string{"papa-batch-ingest", "papa-stream-ingest", "stats", "scaler"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("the listing lacks %s: %v", want, names)
+		}
+	}
+	for path, body := range answers {
+		for what, v := range secrets {
+			if v != "" && strings.Contains(body, v) {
+				t.Errorf("GET %s holds %s", path, what)
+			}
+		}
 	}
 }
