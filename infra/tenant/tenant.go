@@ -322,13 +322,12 @@ func (pl Platform) checkDatabase(p *profile.Profile, adopt bool) ([]string, erro
 	var adopted []string
 	for _, k := range []struct {
 		what, name string
-		holder     Kept
-		ok         bool
+		holder     Kept // zero: nobody kept it
 	}{
-		{"sink.database", db, h.keptDB[db], h.keptDB[db].Tenant != ""},
-		{"bucket", p.Bucket(), h.keptBucket[p.Bucket()], h.keptBucket[p.Bucket()].Tenant != ""},
+		{"sink.database", db, h.keptDB[db]},
+		{"bucket", p.Bucket(), h.keptBucket[p.Bucket()]},
 	} {
-		if !k.ok {
+		if k.holder.Tenant == "" {
 			continue
 		}
 		if !adopt {
