@@ -35,6 +35,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/fnrun"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/shared/scale"
+	"github.com/mysimbdp/mysimbdp/shared/secret"
 )
 
 // process is the one value that lives as long as the process: Handle's
@@ -63,8 +64,10 @@ func NewHandler(getenv func(string) string, log *slog.Logger) *Handler {
 }
 
 func build(getenv func(string) string, log *slog.Logger) (*running, error) {
+	// Credentials come from the function's credentials secret.
+	getenv, credErr := secret.Getenv(getenv)
 	env, err := contract.FromEnv(getenv)
-	var errs []error
+	errs := []error{credErr}
 	if err != nil {
 		errs = append(errs, err)
 	}

@@ -13,7 +13,9 @@
 //
 // Environment: MYSIMBDP_S3_ENDPOINT, MYSIMBDP_S3_ACCESS_KEY,
 // MYSIMBDP_S3_SECRET_KEY, MYSIMBDP_S3_SECURE and MYSIMBDP_MONGO_URI as the
-// platform gives every batch app, read with shared/contract's FromEnv; TENANT2_BUCKET (default tenant2),
+// platform gives every batch app, read with shared/contract's FromEnv (the
+// credentials from the secret MYSIMBDP_CREDENTIALS_SECRET names, which
+// `mysimbdp tenant apply` stores as tenant2-credentials); TENANT2_BUCKET (default tenant2),
 // TENANT2_DB (default tenant2) and TENANT2_COLLECTION (default ecdc_by_app).
 package function
 
@@ -40,6 +42,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/shared/secret"
 )
 
 // app holds the connections for the life of the process; Handle's
@@ -89,8 +92,10 @@ func (a *App) connect() error {
 	}
 	// The platform's settings, by the contract's names; the app's own
 	// (TENANT2_*) are its business.
-	env, err := contract.FromEnv(a.getenv)
-	errs := []error{err}
+	// Credentials come from the tenant's credentials secret.
+	getenv, credErr := secret.Getenv(a.getenv)
+	env, err := contract.FromEnv(getenv)
+	errs := []error{credErr, err}
 	for _, req := range []struct{ name, val string }{
 		{contract.EnvS3Endpoint, env.S3Endpoint},
 		{contract.EnvMongoURI, env.MongoURI},

@@ -22,6 +22,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/connector/schedule"
 	"github.com/mysimbdp/mysimbdp/infra/connector/stream"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
+	"github.com/mysimbdp/mysimbdp/shared/secret"
 )
 
 // Connector delivers JetStream events to OpenFaaS functions. Create it with
@@ -167,14 +168,14 @@ func (c *Connector) Run(ctx context.Context) error {
 				log.Warn("disconnected from NATS", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("reconnected to NATS", "url", nc.ConnectedUrl()) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("reconnected to NATS", "url", nc.ConnectedUrlRedacted()) }),
 	}
 	if c.cfg.NATSUser != "" {
 		opts = append(opts, nats.UserInfo(c.cfg.NATSUser, c.cfg.NATSPassword))
 	}
 	nc, err := nats.Connect(c.cfg.NATSURL, opts...)
 	if err != nil {
-		return fmt.Errorf("connect to NATS %s: %w", c.cfg.NATSURL, err)
+		return fmt.Errorf("connect to NATS %s: %w", secret.RedactURLs(c.cfg.NATSURL), err)
 	}
 	defer func() {
 		// Push out the last acks and naks before closing.

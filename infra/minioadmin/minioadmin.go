@@ -4,9 +4,11 @@
 // MinIO's admin client library (madmin-go) and mc are AGPL-licensed, so
 // neither is linked into this module: scripts/setup builds mc at a pinned
 // version into bin/mc, and this package only runs it, with --json output.
-// The server is named through mc's MC_HOST_<alias> environment variable and
-// mc's configuration folder is a throw-away one, so nothing is written to
-// the user's ~/.mc and credentials never appear on a command line.
+// Each run of mc gets a throw-away configuration folder (mode 0700) whose
+// config.json (0600) names the server and its admin credentials, so nothing
+// is written to the user's ~/.mc, and no secret is on mc's command line
+// (which `ps` shows to every user) or in its environment: a user's secret
+// key reaches `mc admin user add` on its standard input.
 package minioadmin
 
 import (
@@ -25,13 +27,13 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/local/setupbin"
 )
 
-// alias is the name mc knows the server by, in MC_HOST_<alias>.
+// alias is the name mc knows the server by, in its config.json.
 const alias = "mysimbdp"
 
 // Client runs mc against one MinIO server as its admin.
 type Client struct {
 	bin      string
-	hostURL  string // http(s)://user:password@host:port for MC_HOST_<alias>
+	config   []byte // mc's config.json, naming the server as alias
 	endpoint string
 }
 
@@ -58,8 +60,22 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Secure {
 		scheme = "https"
 	}
-	u := url.URL{Scheme: scheme, Host: cfg.Endpoint, User: url.UserPassword(cfg.AccessKey, cfg.SecretKey)}
-	return &Client{bin: cfg.Binary, hostURL: u.String(), endpoint: cfg.Endpoint}, nil
+	u := url.URL{Scheme: scheme, Host: cfg.Endpoint}
+	type mcAlias struct {
+		URL       string `json:"url"`
+		AccessKey string `json:"accessKey"`
+		SecretKey string `json:"secretKey"`
+		API       string `json:"api"`
+		Path      string `json:"path"`
+	}
+	config, err := json.Marshal(struct {
+		Version string             `json:"version"`
+		Aliases map[string]mcAlias `json:"aliases"`
+	}{"10", map[string]mcAlias{alias: {URL: u.String(), AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey, API: "s3v4", Path: "auto"}}})
+	if err != nil {
+		return nil, fmt.Errorf("minio admin: mc configuration: %w", err)
+	}
+	return &Client{bin: cfg.Binary, config: config, endpoint: cfg.Endpoint}, nil
 }
 
 // Error is mc's report of a failed command.
@@ -109,14 +125,27 @@ type message struct {
 // run runs mc with args and returns its JSON lines; out, if set, receives
 // the last success line.
 func (c *Client) run(ctx context.Context, op string, out any, args ...string) error {
+	return c.runInput(ctx, op, out, nil, args...)
+}
+
+// runInput is run with stdin as mc's standard input.
+func (c *Client) runInput(ctx context.Context, op string, out any, stdin []byte, args ...string) error {
+	// MkdirTemp makes the folder 0700: only this user reads the
+	// credentials in it.
 	cfgDir, err := os.MkdirTemp("", "mysimbdp-mc-")
 	if err != nil {
 		return fmt.Errorf("minio admin %s: %w", op, err)
 	}
 	defer os.RemoveAll(cfgDir)
+	if err := os.WriteFile(filepath.Join(cfgDir, "config.json"), c.config, 0o600); err != nil {
+		return fmt.Errorf("minio admin %s: write mc configuration: %w", op, err)
+	}
 	full := append([]string{"--config-dir", cfgDir, "--json", "--no-color", "--disable-pager"}, args...)
 	cmd := exec.CommandContext(ctx, c.bin, full...)
-	cmd.Env = append(mcEnv(), "MC_HOST_"+alias+"="+c.hostURL)
+	cmd.Env = mcEnv()
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
@@ -164,9 +193,13 @@ func mcEnv() []string {
 }
 
 // PutUser creates the user or sets its secret key; either way it is
-// enabled.
+// enabled. Both keys go to mc on its standard input (it asks for them
+// when its command line has neither), never on its command line.
 func (c *Client) PutUser(ctx context.Context, accessKey, secretKey string) error {
-	return c.run(ctx, "add user "+accessKey, nil, "admin", "user", "add", alias, accessKey, secretKey)
+	if strings.ContainsAny(accessKey+secretKey, "\r\n") {
+		return fmt.Errorf("minio admin add user %s: a key holds a line break", accessKey)
+	}
+	return c.runInput(ctx, "add user "+accessKey, nil, []byte(accessKey+"\n"+secretKey+"\n"), "admin", "user", "add", alias)
 }
 
 // UserInfo is what the server says about a user.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -123,5 +124,68 @@ func TestUserPolicyQuota(t *testing.T) {
 	}
 	if err := put(1); err == nil {
 		t.Error("a removed user could still write")
+	}
+}
+
+// TestNoSecretOnCommandLine runs mc through a wrapper that records the
+// command line and environment each run of mc gets (what `ps` and
+// /proc/<pid>/environ show): neither holds the admin's secret key nor a
+// user's, while the user is still created with its secret key.
+func TestNoSecretOnCommandLine(t *testing.T) {
+	_, root, endpoint := start(t)
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	record := filepath.Join(dir, "runs.txt")
+	wrapper := filepath.Join(dir, "mc")
+	script := "#!/bin/sh\nprintf 'argv: %s\\n' \"$*\" >> '" + record + "'\nenv | sed 's/^/env: /' >> '" + record + "'\nexec '" + filepath.Join(repo, "bin", "mc") + "' \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := New(Config{Binary: wrapper, Endpoint: endpoint, AccessKey: "root", SecretKey: "root-password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if err := root.MakeBucket(ctx, "argv", minio.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const userSecret = "user-secret-4f9a1c"
+	steps := []func() error{
+		func() error { return admin.PutUser(ctx, "argv-user", userSecret) },
+		func() error {
+			return admin.PutPolicy(ctx, "argv-policy", []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:PutObject"],"Resource":["arn:aws:s3:::argv/*"]}]}`))
+		},
+		func() error { return admin.AttachPolicy(ctx, "argv-policy", "argv-user") },
+		func() error { return admin.SetQuota(ctx, "argv", 1<<20) },
+		func() error { _, err := admin.User(ctx, "argv-user"); return err },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	user, err := minio.New(endpoint, &minio.Options{Creds: credentials.NewStaticV4("argv-user", userSecret, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := user.PutObject(ctx, "argv", "o", bytes.NewReader([]byte("x")), 1, minio.PutObjectOptions{}); err != nil {
+		t.Errorf("the user added through stdin cannot write with its secret key: %v", err)
+	}
+	raw, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(raw), "argv: "); n != len(steps) {
+		t.Fatalf("the wrapper recorded %d runs of mc, want %d:\n%s", n, len(steps), raw)
+	}
+	for _, secret := range []string{"root-password", userSecret} {
+		for line := range strings.Lines(string(raw)) {
+			if strings.Contains(line, secret) {
+				t.Errorf("mc's command line or environment holds a secret: %s", line)
+			}
+		}
 	}
 }

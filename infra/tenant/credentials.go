@@ -10,8 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/mysimbdp/mysimbdp/infra/natsauth"
+	"github.com/mysimbdp/mysimbdp/shared/profile"
 )
 
 // Credentials are what a tenant's clients log in with. They are generated
@@ -45,11 +47,83 @@ func S3Policy(tenant string) string { return "mysimbdp-tenant-" + tenant }
 func MongoUser(tenant string) string { return "tenant-" + tenant }
 
 // Store keeps tenants' credentials and last applied profiles in a folder,
-// one sub-folder per tenant:
+// one sub-folder per tenant, and what `tenant remove --keep-data` left of
+// removed tenants:
 //
 //	<dir>/<tenant>/credentials.json   (mode 0600)
 //	<dir>/<tenant>/profile.yaml       the profile last applied
+//	<dir>/.kept/<tenant>.json         the tenant's kept data (Kept)
 type Store struct{ Dir string }
+
+// keptDir holds the Kept records; its name is no tenant id, so Tenants
+// never lists it.
+func (s Store) keptDir() string { return filepath.Join(s.Dir, ".kept") }
+
+// Kept is the data a removed tenant kept (`tenant remove --keep-data`):
+// it stays the tenant's. Applying the same tenant id again takes it back;
+// another tenant whose profile names it is refused unless it adopts it.
+type Kept struct {
+	Tenant    string   `json:"tenant"`
+	Databases []string `json:"databases,omitempty"`
+	Bucket    string   `json:"bucket,omitempty"`
+	Stream    string   `json:"stream,omitempty"`
+}
+
+func (k Kept) empty() bool { return len(k.Databases) == 0 && k.Bucket == "" && k.Stream == "" }
+
+// KeptData returns what tenant kept (fs.ErrNotExist if nothing).
+func (s Store) KeptData(tenant string) (Kept, error) {
+	var k Kept
+	raw, err := os.ReadFile(filepath.Join(s.keptDir(), tenant+".json"))
+	if err != nil {
+		return k, fmt.Errorf("tenant %s kept data: %w", tenant, err)
+	}
+	if err := json.Unmarshal(raw, &k); err != nil {
+		return k, fmt.Errorf("tenant %s kept data: %w", tenant, err)
+	}
+	return k, nil
+}
+
+// SaveKept records what k.Tenant kept; a record with nothing left in it
+// is deleted.
+func (s Store) SaveKept(k Kept) error {
+	path := filepath.Join(s.keptDir(), k.Tenant+".json")
+	if k.empty() {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("tenant %s: forget kept data: %w", k.Tenant, err)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(s.keptDir(), 0o700); err != nil {
+		return fmt.Errorf("tenant %s: record kept data: %w", k.Tenant, err)
+	}
+	return writeFile(path, mustJSON(k))
+}
+
+// AllKept lists every removed tenant's kept data, sorted by tenant.
+func (s Store) AllKept() ([]Kept, error) {
+	entries, err := os.ReadDir(s.keptDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list kept data in %s: %w", s.keptDir(), err)
+	}
+	var out []Kept
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || e.IsDir() {
+			continue
+		}
+		k, err := s.KeptData(name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Tenant < out[j].Tenant })
+	return out, nil
+}
 
 func (s Store) tenantDir(tenant string) string { return filepath.Join(s.Dir, tenant) }
 
@@ -65,7 +139,7 @@ func (s Store) LoadOrCreate(tenant string) (c Credentials, created bool, err err
 	}
 	c = Credentials{Tenant: tenant, S3AccessKey: S3User(tenant), NATSUser: natsauth.TenantUser(tenant), MongoUser: MongoUser(tenant)}
 	for _, p := range []*string{&c.S3SecretKey, &c.NATSPassword, &c.MongoPassword} {
-		if *p, err = secret(); err != nil {
+		if *p, err = newPassword(); err != nil {
 			return c, false, err
 		}
 	}
@@ -120,7 +194,7 @@ func (s Store) Tenants() ([]string, error) {
 	}
 	var out []string
 	for _, e := range entries {
-		if e.IsDir() {
+		if e.IsDir() && profile.CheckTenantID(e.Name()) == nil {
 			out = append(out, e.Name())
 		}
 	}
@@ -133,13 +207,21 @@ func (s Store) write(tenant, name string, data []byte) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("tenant %s: create %s: %w", tenant, dir, err)
 	}
-	path := filepath.Join(dir, name)
+	if err := writeFile(filepath.Join(dir, name), data); err != nil {
+		return fmt.Errorf("tenant %s: %w", tenant, err)
+	}
+	return nil
+}
+
+// writeFile writes a 0600 file through a rename, so that a reader never
+// sees half of it.
+func writeFile(path string, data []byte) error {
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("tenant %s: write %s: %w", tenant, path, err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("tenant %s: write %s: %w", tenant, path, err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }
@@ -152,9 +234,9 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// secret is 32 hex characters of randomness: long enough for every part
+// newPassword is 32 hex characters of randomness: long enough for every part
 // (MinIO wants 8 to 40 characters) and safe in URLs and config files.
-func secret() (string, error) {
+func newPassword() (string, error) {
 	buf := make([]byte, 16)
 	if _, err := rand.Read(buf); err != nil {
 		return "", fmt.Errorf("generate a password: %w", err)

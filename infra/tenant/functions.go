@@ -8,6 +8,7 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
+	"github.com/mysimbdp/mysimbdp/shared/secret"
 )
 
 // The images of the platform's generic ingest apps (built from
@@ -39,29 +40,42 @@ type FunctionEnv struct {
 	S3Secure   bool
 	MongoURI   string
 	// NATSURL carries the platform user's credentials: the functions
-	// publish reports to contract.ReportSubject(…, tenant).
+	// publish reports to contract.ReportSubject(…, tenant). It and
+	// MongoURI reach the functions in their credentials secret.
 	NATSURL string
 	// Registry is where the platform apps' images were pushed (see
 	// Image); empty means their Docker Hub names.
 	Registry string
 }
 
+// CredentialsSecret is the value of the tenant's credentials secret
+// (contract.CredentialsSecret), which its functions read through
+// MYSIMBDP_CREDENTIALS_SECRET: its own S3 keys, so that a function reaches
+// only its tenant's bucket, and the MongoDB and NATS URLs, which may carry
+// passwords. Credentials are never environment variables, which the
+// gateway's API shows to whoever may list functions.
+func CredentialsSecret(env FunctionEnv, c Credentials) ([]byte, error) {
+	return secret.FormatEnv(map[string]string{
+		contract.EnvS3AccessKey: c.S3AccessKey,
+		contract.EnvS3SecretKey: c.S3SecretKey,
+		contract.EnvMongoURI:    env.MongoURI,
+		contract.EnvNATSURL:     env.NATSURL,
+	})
+}
+
 // Deployments are the functions `tenant apply` deploys for the tenant: its
 // batch and stream apps, the platform's generic ones, unless the profile
 // says the tenant brings its own (apps.batch / apps.stream: own). They have
 // the shape stack.yml gives functions: the tenant label, the topic
-// annotation, the profile as a secret, and the tenant's own S3 credentials,
-// so that a function reaches only its tenant's bucket.
-func Deployments(p *profile.Profile, env FunctionEnv, c Credentials) []types.FunctionDeployment {
+// annotation, the profile and the tenant's credentials as secrets.
+func Deployments(p *profile.Profile, env FunctionEnv) []types.FunctionDeployment {
 	var out []types.FunctionDeployment
 	if p.Apps.Batch != profile.AppOwn {
-		out = append(out, deployment(p, env, c, p.BatchFunction(), Image(env.Registry, BatchImage),
+		out = append(out, deployment(p, p.BatchFunction(), Image(env.Registry, BatchImage),
 			map[string]string{contract.AnnotationTopic: "s3:" + p.Bucket()},
 			map[string]string{
-				contract.EnvS3Endpoint:  env.S3Endpoint,
-				contract.EnvS3AccessKey: c.S3AccessKey,
-				contract.EnvS3SecretKey: c.S3SecretKey,
-				contract.EnvS3Secure:    strconv.FormatBool(env.S3Secure),
+				contract.EnvS3Endpoint: env.S3Endpoint,
+				contract.EnvS3Secure:   strconv.FormatBool(env.S3Secure),
 				// A file may take minutes; the connector keeps the event in progress.
 				"read_timeout":  "15m",
 				"write_timeout": "15m",
@@ -69,7 +83,7 @@ func Deployments(p *profile.Profile, env FunctionEnv, c Credentials) []types.Fun
 			}))
 	}
 	if p.Apps.Stream != profile.AppOwn {
-		out = append(out, deployment(p, env, c, p.StreamFunction(), Image(env.Registry, StreamImage),
+		out = append(out, deployment(p, p.StreamFunction(), Image(env.Registry, StreamImage),
 			map[string]string{
 				contract.AnnotationTopic:       p.StreamSubject(),
 				contract.AnnotationBatchSize:   "100",
@@ -85,7 +99,7 @@ func Deployments(p *profile.Profile, env FunctionEnv, c Credentials) []types.Fun
 	return out
 }
 
-func deployment(p *profile.Profile, env FunctionEnv, c Credentials, name, image string, annotations, vars map[string]string) types.FunctionDeployment {
+func deployment(p *profile.Profile, name, image string, annotations, vars map[string]string) types.FunctionDeployment {
 	labels := map[string]string{
 		contract.LabelTenant: p.Tenant,
 		// OpenFaaS's min is at least one replica; "may go to zero when
@@ -101,9 +115,8 @@ func deployment(p *profile.Profile, env FunctionEnv, c Credentials, name, image 
 		labels[contract.LabelScaleZeroDuration] = p.Scaling.IdleBeforeZero.String()
 	}
 	envVars := map[string]string{
-		contract.EnvMongoURI:      env.MongoURI,
-		contract.EnvNATSURL:       env.NATSURL,
-		contract.EnvProfileSecret: contract.ProfileSecret(p.Tenant),
+		contract.EnvProfileSecret:     contract.ProfileSecret(p.Tenant),
+		contract.EnvCredentialsSecret: contract.CredentialsSecret(p.Tenant),
 	}
 	for k, v := range vars {
 		envVars[k] = v
@@ -112,7 +125,7 @@ func deployment(p *profile.Profile, env FunctionEnv, c Credentials, name, image 
 		Service:     name,
 		Image:       image,
 		EnvVars:     envVars,
-		Secrets:     []string{contract.ProfileSecret(p.Tenant)},
+		Secrets:     []string{contract.ProfileSecret(p.Tenant), contract.CredentialsSecret(p.Tenant)},
 		Labels:      &labels,
 		Annotations: &annotations,
 	}

@@ -37,7 +37,8 @@ type Status struct {
 }
 
 // List reports every tenant the platform knows: the tenants applied with
-// this data folder, and any other that has functions or a stream.
+// this data folder, those removed with their data kept, and any other that
+// has functions or a stream.
 func List(ctx context.Context, pl Platform) ([]Status, error) {
 	known := map[string]bool{}
 	stored, err := pl.Store.Tenants()
@@ -46,6 +47,13 @@ func List(ctx context.Context, pl Platform) ([]Status, error) {
 	}
 	for _, t := range stored {
 		known[t] = true
+	}
+	kept, err := pl.Store.AllKept()
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range kept {
+		known[k.Tenant] = true
 	}
 	fns, err := pl.Gateway.Functions(ctx, "")
 	if err != nil {
@@ -157,7 +165,7 @@ func status(ctx context.Context, pl Platform, t string, fns []string, natsManage
 	need(st.NATSUser != "no", "NATS user")
 	need(st.Stream, "stream")
 	need(!st.Bucket || st.QuotaBytes == uint64(p.Storage.MaxBytes), "quota")
-	for _, d := range Deployments(p, FunctionEnv{}, Credentials{}) {
+	for _, d := range Deployments(p, FunctionEnv{}) {
 		found := false
 		for _, f := range fns {
 			found = found || strings.HasPrefix(f, d.Service+" ")

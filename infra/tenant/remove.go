@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,24 +33,36 @@ type RemoveResult struct {
 // for a removed function.
 const consumersIdleTimeout = 30 * time.Second
 
+// RemoveOptions change what Remove does and accepts.
+type RemoveOptions struct {
+	// KeepData keeps the tenant's bucket, stream and database, recorded
+	// as its own (Store.KeptData).
+	KeepData bool
+	// Force removes what the platform holds under a tenant id that this
+	// store does not know (no stored profile, no kept data). Reserved
+	// databases and other tenants' data are refused even so.
+	Force bool
+}
+
 // Remove tears the tenant down: its functions, profile secret, stream
 // consumers, NATS, MinIO and database users and its bucket notification,
 // so that nothing of it runs and none of its credentials work. Without
-// keepData its bucket (with every object), stream and database are deleted
-// too. Removing a tenant that is (partly) gone is not an error.
-func Remove(ctx context.Context, pl Platform, tenant string, keepData bool) (RemoveResult, error) {
+// KeepData its bucket (with every object), stream and database are deleted
+// too, and any data it kept before. Removing a tenant that is (partly)
+// gone is not an error; removing a tenant the store does not know is,
+// unless Force.
+func Remove(ctx context.Context, pl Platform, tenant string, opts RemoveOptions) (RemoveResult, error) {
 	var res RemoveResult
+	wrap := func(err error) error { return fmt.Errorf("remove tenant %s: %w", tenant, err) }
+	databases, kept, err := pl.removable(tenant, opts.Force)
+	if err != nil {
+		return res, wrap(err)
+	}
 	if err := pl.check(ctx); err != nil {
-		return res, fmt.Errorf("remove tenant %s: %w", tenant, err)
+		return res, wrap(err)
 	}
 	log := pl.log().With("tenant", tenant)
-	wrap := func(err error) error { return fmt.Errorf("remove tenant %s: %w", tenant, err) }
-	database := tenant
-	if raw, err := pl.Store.Profile(tenant); err == nil {
-		if p, err := profile.Parse(raw, "stored profile of "+tenant); err == nil {
-			database = p.Sink.Database
-		}
-	}
+	keepData := opts.KeepData
 
 	fns, err := pl.Gateway.Functions(ctx, "")
 	if err != nil {
@@ -64,8 +78,10 @@ func Remove(ctx context.Context, pl Platform, tenant string, keepData bool) (Rem
 		}
 		res.Functions = append(res.Functions, fn.Name)
 	}
-	if err := pl.Gateway.DeleteSecret(ctx, contract.ProfileSecret(tenant), ""); err != nil {
-		return res, wrap(err)
+	for _, s := range []string{contract.ProfileSecret(tenant), contract.CredentialsSecret(tenant)} {
+		if err := pl.Gateway.DeleteSecret(ctx, s, ""); err != nil {
+			return res, wrap(err)
+		}
 	}
 
 	log.Info("delete NATS user", "user", natsauth.TenantUser(tenant))
@@ -104,11 +120,84 @@ func Remove(ctx context.Context, pl Platform, tenant string, keepData bool) (Rem
 	if err := removeBucket(ctx, pl.S3, tenant, keepData); err != nil {
 		return res, wrap(err)
 	}
-	log.Info("database", "database", database, "keep_data", keepData)
-	if err := removeDatabase(ctx, pl.Mongo, database, tenant, keepData); err != nil {
+	for _, db := range databases {
+		log.Info("database", "database", db, "keep_data", keepData)
+		if err := removeDatabase(ctx, pl.Mongo, db, tenant, keepData); err != nil {
+			return res, wrap(err)
+		}
+	}
+	kept.Tenant = tenant
+	if keepData {
+		kept.Databases = databases
+		kept.Bucket, kept.Stream = tenant, contract.TenantStream(tenant)
+	} else {
+		kept = Kept{Tenant: tenant} // nothing left: the record goes
+	}
+	if err := pl.Store.SaveKept(kept); err != nil {
 		return res, wrap(err)
 	}
 	return res, pl.Store.Remove(tenant)
+}
+
+// removable checks that tenant may be removed and returns the databases
+// that are its data: its stored profile's and any it kept when removed
+// before, or with force (a tenant this store does not know) the one named
+// after it. It refuses a name that is no tenant id, a tenant it does not
+// know without force, and ever a database that is reserved or another
+// tenant's.
+func (pl Platform) removable(tenant string, force bool) ([]string, Kept, error) {
+	var kept Kept
+	if err := profile.CheckTenantID(tenant); err != nil {
+		return nil, kept, err
+	}
+	var databases []string
+	known := false
+	raw, err := pl.Store.Profile(tenant)
+	switch {
+	case err == nil:
+		p, err := profile.Parse(raw, "stored profile of "+tenant)
+		if err != nil {
+			return nil, kept, fmt.Errorf("its stored profile: %w", err)
+		}
+		databases, known = append(databases, p.Sink.Database), true
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, kept, fmt.Errorf("its stored profile: %w", err)
+	}
+	kept, err = pl.Store.KeptData(tenant)
+	switch {
+	case err == nil:
+		known = true
+		for _, db := range kept.Databases {
+			if !slices.Contains(databases, db) {
+				databases = append(databases, db)
+			}
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, kept, err
+	}
+	if !known {
+		if !force {
+			return nil, kept, fmt.Errorf("no such tenant: %s holds no profile or kept data of it (it was not applied with this data folder); "+
+				"use --force to remove what the platform holds under that name", pl.Store.Dir)
+		}
+		databases = []string{tenant}
+	}
+	h, err := pl.holders(tenant)
+	if err != nil {
+		return nil, kept, err
+	}
+	for _, db := range databases {
+		if pl.reserved(db) {
+			return nil, kept, fmt.Errorf("database %q is reserved for the platform: never removed, even with --force", db)
+		}
+		if o, ok := h.live[db]; ok {
+			return nil, kept, fmt.Errorf("database %q is tenant %s's: remove that tenant instead", db, o)
+		}
+		if k, ok := h.keptDB[db]; ok {
+			return nil, kept, fmt.Errorf("database %q is data that tenant %s kept when it was removed: remove that tenant instead", db, k.Tenant)
+		}
+	}
+	return databases, kept, nil
 }
 
 // removeConsumers deletes the durable consumers on the tenant's stream

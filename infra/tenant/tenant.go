@@ -9,11 +9,13 @@
 package tenant
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -54,6 +56,9 @@ type Platform struct {
 	FunctionEnv FunctionEnv
 	// Store keeps the tenants' generated credentials.
 	Store Store
+	// PlatformDB is the platform's own database (empty: the default,
+	// contract.DefaultPlatformDB); no tenant may have or remove it.
+	PlatformDB string
 	// Log receives one line per step; nil means none.
 	Log *slog.Logger
 }
@@ -103,14 +108,28 @@ type Result struct {
 	Functions []string
 }
 
+// ApplyOptions change what Apply accepts.
+type ApplyOptions struct {
+	// Adopt lets the tenant take over a database that a removed tenant
+	// kept (`tenant remove --keep-data`); without it such a database is
+	// refused, since it is still that tenant's data.
+	Adopt bool
+}
+
 // Apply provisions the tenant idempotently: applying the same profile
 // twice changes nothing, applying an edited one updates in place. It checks
 // that every part answers before it changes anything, so that a part being
 // down does not leave a tenant half-provisioned.
 func Apply(ctx context.Context, pl Platform, t Loaded) (Result, error) {
+	return ApplyWith(ctx, pl, t, ApplyOptions{})
+}
+
+// ApplyWith is Apply with options.
+func ApplyWith(ctx context.Context, pl Platform, t Loaded, opts ApplyOptions) (Result, error) {
 	p := t.Profile
 	var res Result
-	if err := pl.checkDatabase(p); err != nil {
+	adopted, err := pl.checkDatabase(p, opts.Adopt)
+	if err != nil {
 		return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)
 	}
 	if err := pl.check(ctx); err != nil {
@@ -151,10 +170,19 @@ func Apply(ctx context.Context, pl Platform, t Loaded) (Result, error) {
 	if err := quota.PublishProfile(ctx, pl.JetStream, p.Tenant, t.YAML); err != nil {
 		return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)
 	}
-	for _, d := range Deployments(p, pl.FunctionEnv, creds) {
-		// The profile's digest makes an edited profile a changed
-		// deployment, so that replicas restart and read it.
+	credSecret, err := CredentialsSecret(pl.FunctionEnv, creds)
+	if err != nil {
+		return res, fmt.Errorf("apply tenant %s: credentials secret: %w", p.Tenant, err)
+	}
+	log.Info("credentials secret", "secret", contract.CredentialsSecret(p.Tenant))
+	if err := pl.Gateway.SetSecret(ctx, types.Secret{Name: contract.CredentialsSecret(p.Tenant), RawValue: credSecret}); err != nil {
+		return res, fmt.Errorf("apply tenant %s: store credentials secret: %w", p.Tenant, err)
+	}
+	for _, d := range Deployments(p, pl.FunctionEnv) {
+		// The digests make an edited profile or changed credentials a
+		// changed deployment, so that replicas restart and read them.
 		(*d.Annotations)[contract.AnnotationProfileDigest] = digest(t.YAML)
+		(*d.Annotations)[contract.AnnotationCredentialsDigest] = digest(credSecret)
 		changed, err := deployIfChanged(ctx, pl.Gateway, d)
 		if err != nil {
 			return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)
@@ -165,7 +193,33 @@ func Apply(ctx context.Context, pl Platform, t Loaded) (Result, error) {
 	if err := pl.Store.SaveProfile(p.Tenant, t.YAML); err != nil {
 		return res, err
 	}
-	return res, nil
+	return res, pl.reclaim(p, adopted)
+}
+
+// reclaim updates the kept-data records once the tenant holds its data
+// again: what it kept itself is its own again, and what it adopted is no
+// longer the removed tenant's.
+func (pl Platform) reclaim(p *profile.Profile, adopted []string) error {
+	for _, o := range append(adopted, p.Tenant) {
+		k, err := pl.Store.KeptData(o)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		k.Databases = slices.DeleteFunc(k.Databases, func(db string) bool { return db == p.Sink.Database })
+		if k.Bucket == p.Bucket() {
+			k.Bucket = ""
+		}
+		if k.Stream == p.StreamName() {
+			k.Stream = ""
+		}
+		if err := pl.Store.SaveKept(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func digest(b []byte) string {
@@ -194,34 +248,94 @@ func deref(m *map[string]string) map[string]string {
 	return *m
 }
 
-// reservedDatabases are the platform's and MongoDB's own databases.
-var reservedDatabases = []string{contract.DefaultPlatformDB, "admin", "local", "config"}
+// reservedDatabases are MongoDB's own databases; the platform's
+// (Platform.PlatformDB) is reserved too.
+var reservedDatabases = []string{"admin", "local", "config"}
 
-// checkDatabase refuses a sink database that is not the tenant's to have:
-// the platform's, MongoDB's own, or one another tenant's profile names.
-func (pl Platform) checkDatabase(p *profile.Profile) error {
-	db := p.Sink.Database
-	if slices.Contains(reservedDatabases, db) {
-		return fmt.Errorf("%s: sink.database: %q is reserved for the platform", p.Source(), db)
-	}
+// reserved says whether db is the platform's or MongoDB's own.
+func (pl Platform) reserved(db string) bool {
+	return slices.Contains(reservedDatabases, db) || db == cmp.Or(pl.PlatformDB, contract.DefaultPlatformDB)
+}
+
+// holders says which tenant, other than tenant, holds each database: the
+// onboarded tenants (by their stored profiles) and the removed tenants
+// that kept their data.
+type holders struct {
+	live       map[string]string // database -> onboarded tenant
+	keptDB     map[string]Kept   // database -> removed tenant that kept it
+	keptBucket map[string]Kept   // bucket -> removed tenant that kept it
+}
+
+func (pl Platform) holders(tenant string) (holders, error) {
+	h := holders{live: map[string]string{}, keptDB: map[string]Kept{}, keptBucket: map[string]Kept{}}
 	others, err := pl.Store.Tenants()
 	if err != nil {
-		return err
+		return h, err
 	}
 	for _, o := range others {
-		if o == p.Tenant {
+		if o == tenant {
 			continue
 		}
 		raw, err := pl.Store.Profile(o)
 		if err != nil {
 			continue // a tenant without a stored profile claims nothing
 		}
-		op, err := profile.Parse(raw, "stored profile of "+o)
-		if err == nil && op.Sink.Database == db {
-			return fmt.Errorf("%s: sink.database: %q is tenant %s's database", p.Source(), db, o)
+		if op, err := profile.Parse(raw, "stored profile of "+o); err == nil {
+			h.live[op.Sink.Database] = o
 		}
 	}
-	return nil
+	kept, err := pl.Store.AllKept()
+	if err != nil {
+		return h, err
+	}
+	for _, k := range kept {
+		if k.Tenant == tenant {
+			continue
+		}
+		for _, db := range k.Databases {
+			h.keptDB[db] = k
+		}
+		if k.Bucket != "" {
+			h.keptBucket[k.Bucket] = k
+		}
+	}
+	return h, nil
+}
+
+// checkDatabase refuses a sink database that is not the tenant's to have:
+// the platform's, MongoDB's own, one another tenant's profile names, or
+// one a removed tenant kept (unless adopt). It returns the removed tenants
+// whose kept data the tenant adopts.
+func (pl Platform) checkDatabase(p *profile.Profile, adopt bool) ([]string, error) {
+	db := p.Sink.Database
+	if pl.reserved(db) {
+		return nil, fmt.Errorf("%s: sink.database: %q is reserved for the platform", p.Source(), db)
+	}
+	h, err := pl.holders(p.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	if o, ok := h.live[db]; ok {
+		return nil, fmt.Errorf("%s: sink.database: %q is tenant %s's database", p.Source(), db, o)
+	}
+	// The tenants whose kept data this one adopts.
+	var adopted []string
+	for _, k := range []struct {
+		what, name string
+		holder     Kept // zero: nobody kept it
+	}{
+		{"sink.database", db, h.keptDB[db]},
+		{"bucket", p.Bucket(), h.keptBucket[p.Bucket()]},
+	} {
+		if k.holder.Tenant == "" {
+			continue
+		}
+		if !adopt {
+			return nil, fmt.Errorf("%s: %s: %q is data that tenant %s kept when it was removed (tenant remove --keep-data); apply with --adopt to take it over", p.Source(), k.what, k.name, k.holder.Tenant)
+		}
+		adopted = append(adopted, k.holder.Tenant)
+	}
+	return adopted, nil
 }
 
 // check asks every part a harmless question, so that Apply and Remove

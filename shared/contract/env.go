@@ -37,7 +37,13 @@ const (
 	EnvProfile       = "MYSIMBDP_PROFILE"
 	EnvProfileSecret = "MYSIMBDP_PROFILE_SECRET"
 	EnvSecretsDir    = "MYSIMBDP_SECRETS_DIR"
-	EnvSink          = "MYSIMBDP_SINK"
+	// EnvCredentialsSecret names a secret holding settings that are
+	// credentials, one NAME=value line each (NAME one of these variables,
+	// e.g. MYSIMBDP_S3_SECRET_KEY), so that no credential is an
+	// environment variable, which the gateway's API shows; a variable
+	// that is set wins over the secret's line (see shared/secret.Getenv).
+	EnvCredentialsSecret = "MYSIMBDP_CREDENTIALS_SECRET"
+	EnvSink              = "MYSIMBDP_SINK"
 
 	EnvStatsWindow        = "MYSIMBDP_STATS_WINDOW"
 	EnvScaleStabilization = "MYSIMBDP_SCALE_STABILIZATION"

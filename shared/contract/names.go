@@ -153,6 +153,10 @@ const (
 	// AnnotationProfileDigest is the digest of the profile a tenant's
 	// function was deployed with, so re-applying it changes nothing.
 	AnnotationProfileDigest = "com.mysimbdp.profile-sha256"
+	// AnnotationCredentialsDigest is the digest of the credentials secret
+	// a function was deployed with, so that changed credentials restart
+	// its replicas (which copy secrets when they start).
+	AnnotationCredentialsDigest = "com.mysimbdp.credentials-sha256"
 
 	// Scaling labels. OpenFaaS itself honours min and max (faas-netes
 	// starts min replicas, OpenFaaS Pro's autoscaler keeps within them),
@@ -191,3 +195,12 @@ const (
 
 // ProfileSecret is the name of the secret holding tenant t's profile.
 func ProfileSecret(tenant string) string { return tenant + "-profile" }
+
+// CredentialsSecret is the name of the secret holding the credentials
+// tenant t's functions use (its S3 keys, the NATS and MongoDB URLs with
+// their passwords), as EnvCredentialsSecret describes.
+func CredentialsSecret(tenant string) string { return tenant + "-credentials" }
+
+// PlatformCredentialsSecret holds the credentials of the platform's own
+// functions (stats, scaler), in the same form.
+const PlatformCredentialsSecret = "mysimbdp-credentials"

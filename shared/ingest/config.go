@@ -6,6 +6,7 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
+	"github.com/mysimbdp/mysimbdp/shared/secret"
 )
 
 // Sinks a Config may name. SinkDiscard is a benchmarking aid, never for
@@ -57,8 +58,10 @@ type Config struct {
 // (os.Getenv in a function; a map in tests) with contract.FromEnv. Every
 // problem is reported at once, naming the variable.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	// Credentials come from the function's credentials secret.
+	getenv, credErr := secret.Getenv(getenv)
 	env, err := contract.FromEnv(getenv)
-	var errs []error
+	errs := []error{credErr}
 	if err != nil {
 		errs = append(errs, err)
 	}

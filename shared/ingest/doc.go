@@ -40,6 +40,12 @@
 //	                          parsed, batched and counted but not written
 //	                          (see Config.Sink)
 //
+// MYSIMBDP_CREDENTIALS_SECRET names an OpenFaaS secret (infra/tenant
+// stores <tenant>-credentials) of NAME=value lines that supplies any of
+// these variables left unset: on OpenFaaS the S3 keys and the URLs with
+// passwords come from it, so that no credential is an environment variable
+// the gateway's API would show.
+//
 // When neither S3 key is set, the standard AWS_ACCESS_KEY_ID,
 // AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN are used: on AWS Lambda they
 // hold the function's execution role credentials.

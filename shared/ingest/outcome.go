@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/shared/secret"
 )
 
 // maxCopyObject is the largest object one server-side copy may move (S3's
@@ -114,7 +115,7 @@ func (r *reporter) conn() *nats.Conn {
 		nats.MaxReconnects(-1))
 	if err != nil {
 		r.nextTry = time.Now().Add(r.retryWait)
-		r.log.Warn("cannot connect to NATS for reports; trying again later", "url", r.url, "err", err, "retry_in", r.retryWait)
+		r.log.Warn("cannot connect to NATS for reports; trying again later", "url", secret.RedactURLs(r.url), "err", err, "retry_in", r.retryWait)
 		return nil
 	}
 	r.nc = nc

@@ -57,9 +57,18 @@ func (v *validator) tenant() {
 	switch {
 	case t == "":
 		v.errf("tenant", "missing: every profile names its tenant")
-	case !isDNSLabel(t) || len(t) < 3 || len(t) > 40:
+	case CheckTenantID(t) != nil:
 		v.errf("tenant", "%q is not a tenant id (want 3-40 lower-case letters, digits and inner hyphens, starting with a letter, e.g. tenant1)", t)
 	}
+}
+
+// CheckTenantID says whether t is a tenant id a profile may name, for
+// commands that take a tenant id without a profile (`tenant remove`).
+func CheckTenantID(t string) error {
+	if !isDNSLabel(t) || len(t) < 3 || len(t) > 40 {
+		return fmt.Errorf("%q is not a tenant id (want 3-40 lower-case letters, digits and inner hyphens, starting with a letter, e.g. tenant1)", t)
+	}
+	return nil
 }
 
 func isDNSLabel(s string) bool {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/shared/secret"
 )
 
 // ErrConfig marks a configuration error: the function is misdeployed,
@@ -27,8 +28,10 @@ type Config struct {
 // function, a map in tests) with contract.FromEnv, reporting every problem
 // at once.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	// Credentials come from the function's credentials secret.
+	getenv, credErr := secret.Getenv(getenv)
 	env, err := contract.FromEnv(getenv)
-	var errs []error
+	errs := []error{credErr}
 	if err != nil {
 		errs = append(errs, err)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
+	"github.com/mysimbdp/mysimbdp/shared/secret"
 )
 
 // Config is what an Ingester needs: the tenant's profile and where the
@@ -28,8 +29,10 @@ type Config struct {
 // a map in tests) with contract.FromEnv, reporting every problem at once
 // by variable name.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	// Credentials come from the function's credentials secret.
+	getenv, credErr := secret.Getenv(getenv)
 	env, err := contract.FromEnv(getenv)
-	var errs []error
+	errs := []error{credErr}
 	if err != nil {
 		errs = append(errs, err)
 	}

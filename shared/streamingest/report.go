@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/shared/secret"
 )
 
 // reporter sums up the batches of each window and publishes a WindowReport
@@ -129,7 +130,7 @@ func (r *reporter) conn() *nats.Conn {
 		nats.MaxReconnects(-1))
 	if err != nil {
 		r.nextTry = r.now().Add(r.retryWait)
-		r.log.Warn("cannot connect to NATS for reports; trying again later", "url", r.url, "err", err, "retry_in", r.retryWait)
+		r.log.Warn("cannot connect to NATS for reports; trying again later", "url", secret.RedactURLs(r.url), "err", err, "retry_in", r.retryWait)
 		return nil
 	}
 	r.nc = nc

@@ -28,6 +28,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/tenant"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
+	"github.com/mysimbdp/mysimbdp/shared/secret"
 	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
 
@@ -204,8 +205,10 @@ func TestIsolation(t *testing.T) {
 		var names []string
 		for _, fn := range fns {
 			names = append(names, fn.Name)
-			if !slices.Equal(fn.Secrets, []string{"alpha-profile"}) || fn.EnvVars["MYSIMBDP_PROFILE_SECRET"] != "alpha-profile" {
-				t.Errorf("%s: secrets %v, profile secret %q; want alpha's profile only", fn.Name, fn.Secrets, fn.EnvVars["MYSIMBDP_PROFILE_SECRET"])
+			if !slices.Equal(fn.Secrets, []string{"alpha-profile", "alpha-credentials"}) || fn.EnvVars["MYSIMBDP_PROFILE_SECRET"] != "alpha-profile" ||
+				fn.EnvVars["MYSIMBDP_CREDENTIALS_SECRET"] != "alpha-credentials" {
+				t.Errorf("%s: secrets %v, profile secret %q, credentials secret %q; want alpha's only", fn.Name, fn.Secrets,
+					fn.EnvVars["MYSIMBDP_PROFILE_SECRET"], fn.EnvVars["MYSIMBDP_CREDENTIALS_SECRET"])
 			}
 			for k, v := range fn.EnvVars {
 				if strings.Contains(v, "bravo") || v == e.st.Creds.MinIOPassword {
@@ -217,12 +220,20 @@ func TestIsolation(t *testing.T) {
 		if !slices.Equal(names, []string{"alpha-batch-ingest", "alpha-stream-ingest"}) {
 			t.Fatalf("alpha's functions %v", names)
 		}
-		batch := fns[slices.IndexFunc(fns, func(f types.FunctionStatus) bool { return f.Name == "alpha-batch-ingest" })]
-		if batch.EnvVars["MYSIMBDP_S3_ACCESS_KEY"] != alpha.S3AccessKey {
-			t.Errorf("alpha-batch-ingest's S3 user %q, want %q", batch.EnvVars["MYSIMBDP_S3_ACCESS_KEY"], alpha.S3AccessKey)
+		// The functions' credentials secret, as the provider keeps it.
+		raw, err := os.ReadFile(filepath.Join(e.data, "provider", "secrets", "openfaas-fn", "alpha-credentials"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		creds, err := secret.ParseEnv(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if creds["MYSIMBDP_S3_ACCESS_KEY"] != alpha.S3AccessKey {
+			t.Errorf("alpha's functions' S3 user %q, want %q", creds["MYSIMBDP_S3_ACCESS_KEY"], alpha.S3AccessKey)
 		}
 		// What the function holds reaches only alpha's bucket.
-		s3 := e.s3As(t, batch.EnvVars["MYSIMBDP_S3_ACCESS_KEY"], batch.EnvVars["MYSIMBDP_S3_SECRET_KEY"])
+		s3 := e.s3As(t, creds["MYSIMBDP_S3_ACCESS_KEY"], creds["MYSIMBDP_S3_SECRET_KEY"])
 		if _, err := s3.StatObject(ctx, "bravo", "private/data.txt", minio.StatObjectOptions{}); !accessDenied(err) {
 			t.Errorf("alpha's function credentials read bravo's object: %v, want AccessDenied", err)
 		}

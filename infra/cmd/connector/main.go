@@ -41,7 +41,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -56,6 +55,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/connector"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
+	"github.com/mysimbdp/mysimbdp/shared/secret"
 )
 
 func main() {
@@ -179,7 +179,7 @@ func run(args []string, getenv func(string) string) error {
 		log.Info("serving metrics", "addr", ln.Addr().String())
 	}
 
-	log.Info("connector starting", "nats", redact(cfg.NATSURL), "gateway", gw.URL())
+	log.Info("connector starting", "nats", secret.RedactURLs(cfg.NATSURL), "gateway", gw.URL())
 	runErr := c.Run(ctx)
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -190,18 +190,6 @@ func run(args []string, getenv func(string) string) error {
 		}
 	}
 	return runErr
-}
-
-// redact hides any password written in the (comma-separated) NATS URLs,
-// for the log.
-func redact(natsURL string) string {
-	parts := strings.Split(natsURL, ",")
-	for i, p := range parts {
-		if u, err := url.Parse(strings.TrimSpace(p)); err == nil {
-			parts[i] = u.Redacted()
-		}
-	}
-	return strings.Join(parts, ",")
 }
 
 // readiness answers /readyz. It holds a NATS connection of its own (the
@@ -222,7 +210,7 @@ func newReadiness(cfg connector.Config, gw *gateway.Client) (*readiness, error) 
 	}
 	nc, err := nats.Connect(cfg.NATSURL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("readiness: connect to NATS %s: %w", redact(cfg.NATSURL), err)
+		return nil, fmt.Errorf("readiness: connect to NATS %s: %w", secret.RedactURLs(cfg.NATSURL), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {

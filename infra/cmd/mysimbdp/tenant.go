@@ -23,8 +23,10 @@ import (
 func runTenant(ctx context.Context, env contract.Env, args []string, stdout, stderr io.Writer) error {
 	usage := func() {
 		fmt.Fprint(stderr, `usage:
-  mysimbdp tenant apply -f PROFILE.yaml   provision a tenant, or update it to an edited profile
-  mysimbdp tenant remove TENANT [--keep-data]   tear a tenant down (--keep-data keeps its bucket, stream and database)
+  mysimbdp tenant apply -f PROFILE.yaml [--adopt]   provision a tenant, or update it to an edited profile
+                                          (--adopt: take over a database a removed tenant kept)
+  mysimbdp tenant remove TENANT [--keep-data] [--force]   tear a tenant down (--keep-data keeps its bucket,
+                                          stream and database as its own; --force: a tenant with no stored profile)
   mysimbdp tenant list                    every tenant with its state
 
 Run `+"`mysimbdp tenant apply -h`"+` for the endpoint flags (default: the local stack's).
@@ -59,6 +61,7 @@ type platformFlags struct {
 	mongoURI                        string
 	fnS3, fnMongo, fnNATS           string
 	registry                        string
+	platformDB                      string
 	verbose                         bool
 }
 
@@ -83,6 +86,7 @@ func (f *platformFlags) register(fs *flag.FlagSet, env contract.Env) {
 	fs.StringVar(&f.fnMongo, "function-mongo-uri", env.FunctionMongoURI, "MongoDB URI functions use (env "+contract.EnvFunctionMongoURI+"); default: --mongo-uri")
 	fs.StringVar(&f.fnNATS, "function-nats-url", env.FunctionNATSURL, "NATS URL with the platform user functions use (env "+contract.EnvFunctionNATSURL+"); default: --nats with --nats-user")
 	fs.StringVar(&f.registry, "registry", env.Registry, "registry the platform apps' images were pushed to, e.g. ghcr.io/acme (env "+contract.EnvRegistry+"); default: Docker Hub's mysimbdp/")
+	f.platformDB = env.PlatformDB
 	fs.BoolVar(&f.verbose, "v", false, "log each step")
 }
 
@@ -142,17 +146,20 @@ func (f *platformFlags) platform(ctx context.Context, stderr io.Writer) (tenant.
 	if f.verbose {
 		level = slog.LevelInfo
 	}
-	return localstack.PlatformFor(ctx, localstack.PlatformConfig{
+	pl, closePl, err := localstack.PlatformFor(ctx, localstack.PlatformConfig{
 		MinIOEndpoint: f.s3, MinIOUser: f.s3User, MinIOPassword: f.s3Password, MinIOSecure: f.s3Secure,
 		MCBinary: f.mc, NATSURL: f.natsURL, MongoURI: f.mongoURI, DataDir: data, FunctionEnv: env,
 		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}, gw)
+	pl.PlatformDB = f.platformDB
+	return pl, closePl, err
 }
 
 func tenantApply(ctx context.Context, env contract.Env, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tenant apply", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("f", "", "the tenant's profile (YAML)")
+	adopt := fs.Bool("adopt", false, "take over the database a removed tenant kept (tenant remove --keep-data) when the profile names it")
 	var pf platformFlags
 	pf.register(fs, env)
 	if _, err := parse(fs, args); err != nil {
@@ -173,7 +180,7 @@ func tenantApply(ctx context.Context, env contract.Env, args []string, stdout, s
 		return fmt.Errorf("tenant apply: %w", err)
 	}
 	defer closePl()
-	res, err := tenant.Apply(ctx, pl, t)
+	res, err := tenant.ApplyWith(ctx, pl, t, tenant.ApplyOptions{Adopt: *adopt})
 	if err != nil {
 		return err
 	}
@@ -233,7 +240,8 @@ func withoutUser(urls string) string {
 func tenantRemove(ctx context.Context, env contract.Env, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tenant remove", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	keep := fs.Bool("keep-data", false, "keep the tenant's bucket, stream and database")
+	keep := fs.Bool("keep-data", false, "keep the tenant's bucket, stream and database, as its own: only this tenant id, or a tenant applied with --adopt, takes them back")
+	force := fs.Bool("force", false, "remove what the platform holds under a tenant id with no stored profile (never a reserved database or another tenant's)")
 	var pf platformFlags
 	pf.register(fs, env)
 	pos, err := parse(fs, args, "TENANT")
@@ -245,7 +253,7 @@ func tenantRemove(ctx context.Context, env contract.Env, args []string, stdout, 
 		return fmt.Errorf("tenant remove: %w", err)
 	}
 	defer closePl()
-	res, err := tenant.Remove(ctx, pl, pos[0], *keep)
+	res, err := tenant.Remove(ctx, pl, pos[0], tenant.RemoveOptions{KeepData: *keep, Force: *force})
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/infra/local/demo"
 	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
+	"github.com/mysimbdp/mysimbdp/infra/natsauth"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
@@ -67,20 +68,7 @@ func runUp(ctx context.Context, env contract.Env, args []string, stdout, stderr 
 		return err
 	}
 	e := st.Endpoints
-	fmt.Fprintf(stdout, `mysimbdp is up (in %s). Ctrl-C or `+"`mysimbdp down`"+` stops it.
-
-  OpenFaaS gateway  %s   (user %s, password %s; files in %s)
-  NATS JetStream    %s
-  MongoDB (wire)    %s
-  MinIO S3          http://%s   (user %s, password %s)
-  MinIO console     http://%s
-  data folder       %s
-
-  tenants           %s (each a bucket: drop files into incoming/)
-
-Try: echo hello | ./bin/mysimbdp invoke echo
-`, time.Since(start).Round(100*time.Millisecond), e.Gateway, st.Creds.GatewayUser, st.Creds.GatewayPassword, e.GatewaySecret,
-		e.NATS, e.MongoURI, e.MinIO, st.Creds.MinIOUser, st.Creds.MinIOPassword, e.MinIOConsole, cfg.DataDir, strings.Join(st.Tenants, ", "))
+	printUp(stdout, time.Since(start), e, st.Creds, cfg.DataDir, st.Tenants)
 
 	var demoErr error
 	if *runDemo {
@@ -142,4 +130,24 @@ func runDown(ctx context.Context, env contract.Env, args []string, stdout, stder
 	}
 	fmt.Fprintf(stdout, "mysimbdp (pid %d) stopped\n", pid)
 	return nil
+}
+
+// printUp is the banner of a running stack. The NATS URL is shown without
+// the platform user's password, which stays in its 0600 file (and in the
+// data folder's endpoints.json, which clients read).
+func printUp(w io.Writer, took time.Duration, e localstack.Endpoints, creds localstack.Credentials, dataDir string, tenants []string) {
+	fmt.Fprintf(w, `mysimbdp is up (in %s). Ctrl-C or `+"`mysimbdp down`"+` stops it.
+
+  OpenFaaS gateway  %s   (user %s, password %s; files in %s)
+  NATS JetStream    %s   (user %s, password in %s)
+  MongoDB (wire)    %s
+  MinIO S3          http://%s   (user %s, password %s)
+  MinIO console     http://%s
+  data folder       %s
+
+  tenants           %s (each a bucket: drop files into incoming/)
+
+Try: echo hello | ./bin/mysimbdp invoke echo
+`, took.Round(100*time.Millisecond), e.Gateway, creds.GatewayUser, creds.GatewayPassword, e.GatewaySecret,
+		withoutUser(e.NATS), natsauth.PlatformUser, localstack.NATSPasswordFile(dataDir), e.MongoURI, e.MinIO, creds.MinIOUser, creds.MinIOPassword, e.MinIOConsole, dataDir, strings.Join(tenants, ", "))
 }

@@ -33,6 +33,11 @@ func natsSecretsDir(dataDir string) string {
 	return filepath.Join(dataDir, "secrets", "nats")
 }
 
+// NATSPasswordFile holds the platform NATS user's password (mode 0600).
+func NATSPasswordFile(dataDir string) string {
+	return filepath.Join(natsSecretsDir(dataDir), "platform-password")
+}
+
 // natsUsersFile holds the tenants' NATS users (bcrypt hashes).
 func natsUsersFile(dataDir string) string {
 	return filepath.Join(natsSecretsDir(dataDir), "tenant-users.json")
@@ -61,7 +66,7 @@ func LoadOrCreateCredentials(dataDir string) (Credentials, error) {
 		{GatewaySecretsDir(dataDir), contract.SecretGatewayPassword, "", &c.GatewayPassword},
 		{minioSecretsDir(dataDir), "root-user", "mysimbdp", &c.MinIOUser},
 		{minioSecretsDir(dataDir), "root-password", "", &c.MinIOPassword},
-		{natsSecretsDir(dataDir), "platform-password", "", &c.NATSPassword},
+		{filepath.Dir(NATSPasswordFile(dataDir)), filepath.Base(NATSPasswordFile(dataDir)), "", &c.NATSPassword},
 	} {
 		v, err := readOrCreate(filepath.Join(f.dir, f.name), f.fixed)
 		if err != nil {

@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -46,6 +47,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/provider"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
+	"github.com/mysimbdp/mysimbdp/shared/secret"
 )
 
 // Config says where the local stack keeps its data and where it listens.
@@ -126,9 +128,6 @@ type Stack struct {
 	Creds     Credentials
 	// Tenants are the ids of the tenants onboarded from TenantsDir.
 	Tenants []string
-	// tenantVars are stack.yml variables of the onboarded tenants, for
-	// the apps tenants bring: <TENANT>_S3_ACCESS_KEY, <TENANT>_S3_SECRET_KEY.
-	tenantVars map[string]string
 
 	nats      *natsd.Server
 	natsUsers *natsauth.Service
@@ -314,6 +313,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 			return nil, fmt.Errorf("store the gateway credentials as secret %s: %w", name, err)
 		}
 	}
+	// The platform's functions (stats, scaler) read the MongoDB and NATS
+	// URLs, which carry passwords, from a secret rather than from
+	// environment variables, which the gateway's API shows.
+	platformCreds, err := secret.FormatEnv(map[string]string{contract.EnvMongoURI: s.Endpoints.MongoURI, contract.EnvNATSURL: s.Endpoints.NATS})
+	if err != nil {
+		return nil, fmt.Errorf("platform credentials secret: %w", err)
+	}
+	if err := gw.SetSecret(ctx, types.Secret{Name: contract.PlatformCredentialsSecret, RawValue: platformCreds}); err != nil {
+		return nil, fmt.Errorf("store the platform credentials as secret %s: %w", contract.PlatformCredentialsSecret, err)
+	}
 	if err := s.buildPlatformApps(ctx); err != nil {
 		return nil, err
 	}
@@ -352,7 +361,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 func (s *Stack) ensureStreams(ctx context.Context) error {
 	nc, err := nats.Connect(s.Endpoints.NATS)
 	if err != nil {
-		return fmt.Errorf("connect to NATS %s: %w", s.Endpoints.NATS, err)
+		return fmt.Errorf("connect to NATS %s: %w", secret.RedactURLs(s.Endpoints.NATS), err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
@@ -366,20 +375,14 @@ func (s *Stack) ensureStreams(ctx context.Context) error {
 }
 
 // lookup resolves stack.yml's variables: the local stack's own endpoints
-// first, then the process environment.
+// first, then the process environment. Credentials are not among them:
+// functions read theirs from secrets (contract.EnvCredentialsSecret).
 func (s *Stack) lookup(name string) (string, bool) {
 	v, ok := map[string]string{
-		contract.EnvS3Endpoint:  s.Endpoints.MinIO,
-		contract.EnvS3AccessKey: s.Creds.MinIOUser,
-		contract.EnvS3SecretKey: s.Creds.MinIOPassword,
-		contract.EnvMongoURI:    s.Endpoints.MongoURI,
-		contract.EnvNATSURL:     s.Endpoints.NATS,
-		contract.EnvGatewayURL:  s.Endpoints.Gateway,
+		contract.EnvS3Endpoint: s.Endpoints.MinIO,
+		contract.EnvGatewayURL: s.Endpoints.Gateway,
 	}[name]
 	if ok {
-		return v, true
-	}
-	if v, ok := s.tenantVars[name]; ok {
 		return v, true
 	}
 	return os.LookupEnv(name)
@@ -396,11 +399,23 @@ func (s *Stack) deployStack(ctx context.Context, gw *gateway.Client, st *stack.S
 
 // Deploy builds (unless skip_build) and deploys every function of the
 // builder's stack through gw. It is `mysimbdp deploy` and the last step of
-// `mysimbdp up`.
+// `mysimbdp up`. A tenant's own app (a function with a tenant label) whose
+// secrets are missing is skipped: its tenant is not onboarded, and the
+// function could not read its credentials.
 func Deploy(ctx context.Context, b *fnbuild.Builder, gw *gateway.Client, progress func(string, ...any)) error {
+	secrets, err := gw.Secrets(ctx, "")
+	if err != nil {
+		return fmt.Errorf("deploy: %w", err)
+	}
 	built := map[string]bool{} // functions sharing an image are built once
 	for _, name := range b.Stack.Names() {
 		fn := b.Stack.Functions[name]
+		if tenant := fn.Labels[contract.LabelTenant]; tenant != "" {
+			if i := slices.IndexFunc(fn.Secrets, func(s string) bool { return !slices.Contains(secrets, s) }); i >= 0 {
+				progress("skipping %s: secret %s does not exist (onboard tenant %s with `mysimbdp tenant apply` first)", name, fn.Secrets[i], tenant)
+				continue
+			}
+		}
 		if !fn.SkipBuild && !built[fn.Image] {
 			built[fn.Image] = true
 			progress("building function %s (%s)", name, fn.Image)

@@ -169,7 +169,6 @@ func PlatformFor(ctx context.Context, c PlatformConfig, gw *gateway.Client) (ten
 }
 
 func (s *Stack) applyTenants(ctx context.Context, gw *gateway.Client, tenants []tenant.Loaded) error {
-	s.tenantVars = map[string]string{}
 	if len(tenants) == 0 {
 		return nil
 	}
@@ -181,13 +180,9 @@ func (s *Stack) applyTenants(ctx context.Context, gw *gateway.Client, tenants []
 	for _, t := range tenants {
 		p := t.Profile
 		s.cfg.Progress("onboarding tenant %s (bucket %s, users, stream %s on %s, database %s, functions)", p.Tenant, p.Bucket(), p.StreamName(), p.StreamSubject(), p.Sink.Database)
-		res, err := tenant.Apply(ctx, pl, t)
-		if err != nil {
+		if _, err := tenant.Apply(ctx, pl, t); err != nil {
 			return err
 		}
-		v := strings.ToUpper(strings.ReplaceAll(p.Tenant, "-", "_"))
-		s.tenantVars[v+"_S3_ACCESS_KEY"] = res.Credentials.S3AccessKey
-		s.tenantVars[v+"_S3_SECRET_KEY"] = res.Credentials.S3SecretKey
 	}
 	return nil
 }
