@@ -134,10 +134,19 @@ func startPlatform() (_ *env, stop func(), err error) {
 func profileFile(t *testing.T, name, sections string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name+".yaml")
-	if err := os.WriteFile(path, []byte(ecdc.Profile(name, ecdc.SourceNames, sections)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(tenantProfile(name, sections)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// tenantProfile is the demo tenant1's shape under name, with sections
+// added, and a small JetStream stream: each tenant stream reserves its
+// max_bytes (10 GB by default) of the server's store, which is three
+// quarters of the free disk, so a dozen tenants with the default would be
+// refused on a machine with 100 GB free.
+func tenantProfile(name, sections string) string {
+	return ecdc.Profile(name, ecdc.SourceNames, sections+"stream:\n  max_bytes_per_window: 32MiB\n  jetstream:\n    max_bytes: 64MiB\n")
 }
 
 // mysimbdp runs the CLI against the shared platform's data folder.

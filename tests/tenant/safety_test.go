@@ -13,8 +13,6 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/openfaas/faas-provider/types"
 	"go.mongodb.org/mongo-driver/v2/bson"
-
-	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 )
 
 // TestRemoveRefuses: `tenant remove` drops only a tenant's own data: never
@@ -88,7 +86,7 @@ func TestKeptDataStaysTheTenants(t *testing.T) {
 
 	// A new tenant naming mike's kept database.
 	oscar := filepath.Join(t.TempDir(), "oscar.yaml")
-	if err := os.WriteFile(oscar, []byte(strings.Replace(ecdc.Profile("oscar", ecdc.SourceNames, ""), "sink:\n", "sink:\n  database: mike\n", 1)), 0o644); err != nil {
+	if err := os.WriteFile(oscar, []byte(strings.Replace(tenantProfile("oscar", ""), "sink:\n", "sink:\n  database: mike\n", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := e.mysimbdp(t, "tenant", "apply", "-f", oscar)

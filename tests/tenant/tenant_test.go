@@ -113,7 +113,7 @@ func TestIsolation(t *testing.T) {
 	bravo, _ := e.apply(t, profileFile(t, "bravo", ""))
 	// A profile naming another tenant's database is refused.
 	steal := filepath.Join(t.TempDir(), "kilo.yaml")
-	if err := os.WriteFile(steal, []byte(strings.Replace(ecdc.Profile("kilo", ecdc.SourceNames, ""), "sink:\n", "sink:\n  database: bravo\n", 1)), 0o644); err != nil {
+	if err := os.WriteFile(steal, []byte(strings.Replace(tenantProfile("kilo", ""), "sink:\n", "sink:\n  database: bravo\n", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := e.mysimbdp(t, "tenant", "apply", "-f", steal); err == nil || !strings.Contains(out, `sink.database: "bravo" is tenant bravo's database`) {
@@ -379,7 +379,7 @@ func TestApplyIsIdempotentAndUpdatesQuota(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(big), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(big, []byte(ecdc.Profile("charlie", ecdc.SourceNames, "storage:\n  max_bytes: 8MiB\n")), 0o644); err != nil {
+	if err := os.WriteFile(big, []byte(tenantProfile("charlie", "storage:\n  max_bytes: 8MiB\n")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	e.apply(t, big)
@@ -405,11 +405,11 @@ func TestMalformedProfileProvisionsNothing(t *testing.T) {
 	for _, tc := range []struct {
 		name, tenant, yaml, field string
 	}{
-		{"size", "delta-bad", ecdc.Profile("delta-bad", ecdc.SourceNames, "storage:\n  max_bytes: lots\n"), "storage.max_bytes"},
-		{"app source", "echo-bad", ecdc.Profile("echo-bad", ecdc.SourceNames, "apps:\n  batch: mine\n"), "apps.batch"},
-		{"scaling", "fox-bad", ecdc.Profile("fox-bad", ecdc.SourceNames, "scaling:\n  min: 5\n  max: 2\n"), "scaling"},
-		{"platform database", "juliet-bad", strings.Replace(ecdc.Profile("juliet-bad", ecdc.SourceNames, ""), "sink:\n", "sink:\n  database: mysimbdp\n", 1), "sink.database"},
-		{"unknown field", "golf-bad", ecdc.Profile("golf-bad", ecdc.SourceNames, "storage:\n  max_byte: 1GB\n"), "storage.max_byte"},
+		{"size", "delta-bad", tenantProfile("delta-bad", "storage:\n  max_bytes: lots\n"), "storage.max_bytes"},
+		{"app source", "echo-bad", tenantProfile("echo-bad", "apps:\n  batch: mine\n"), "apps.batch"},
+		{"scaling", "fox-bad", tenantProfile("fox-bad", "scaling:\n  min: 5\n  max: 2\n"), "scaling"},
+		{"platform database", "juliet-bad", strings.Replace(tenantProfile("juliet-bad", ""), "sink:\n", "sink:\n  database: mysimbdp\n", 1), "sink.database"},
+		{"unknown field", "golf-bad", tenantProfile("golf-bad", "storage:\n  max_byte: 1GB\n"), "storage.max_byte"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), tc.tenant+".yaml")
