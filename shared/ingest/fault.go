@@ -41,6 +41,10 @@ func transient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
+	if errors.As(err, new(topology.ServerSelectionError)) {
+		// No server for storeSelectTimeout: an outage, not a hiccup.
+		return false
+	}
 	if mongo.IsNetworkError(err) {
 		return true
 	}
