@@ -158,14 +158,15 @@ func TestBurstOfOverlappingFiles(t *testing.T) {
 	const tenant = "burst"
 	r := newRig(t, tenant, profile(tenant))
 	// Rows already stored, with their first values.
-	r.upload("incoming/seed.csv", ecdc.CSV(0, 500))
-	checkReports(t, r.awaitAll([]string{"incoming/seed.csv"}, 3*time.Minute), 500)
+	r.upload("incoming/seed.csv", ecdc.CSV(0, 300))
+	checkReports(t, r.awaitAll([]string{"incoming/seed.csv"}, 3*time.Minute), 300)
 
-	// A stored row that a file repeats costs a replace, FerretDB's
-	// slowest write (findings: ~12 ms a row): the files are small.
-	const files, rows, step = 16, 300, 100
+	// Files of several full batches (1000 rows), each overlapping the
+	// next by 100 rows: a stored row that a file repeats costs a
+	// replace, FerretDB's slowest write (findings: ~12 ms a row).
+	const files, rows, step = 16, 3000, 2900
 	keys := overlapping(r, "burst", files, rows, step)
-	checkReports(t, r.awaitAll(keys, 10*time.Minute), rows)
+	checkReports(t, r.awaitAll(keys, 15*time.Minute), rows)
 	checkStored(t, r, (files-1)*step+rows)
 	if n := r.deadLetters(); n != 0 {
 		t.Errorf("%d dead letters", n)
@@ -181,7 +182,7 @@ func TestBurstOfOverlappingFiles(t *testing.T) {
 func TestStoreOutageDuringBurst(t *testing.T) {
 	const tenant = "outage"
 	r := newRig(t, tenant, profile(tenant))
-	const files, rows, step = 15, 300, 100
+	const files, rows, step = 15, 1000, 900
 	keys := overlapping(r, "outage", files, rows, step)
 	harness.Until(t, 3*time.Minute, "the first file to be ingested", func() (bool, string) {
 		n := len(r.reports(keys))
@@ -195,7 +196,7 @@ func TestStoreOutageDuringBurst(t *testing.T) {
 		return d > 0 && time.Since(down) >= 30*time.Second, fmt.Sprintf("%.0f deferrals, down for %s", d, time.Since(down).Round(time.Second))
 	})
 	r.startStore()
-	checkReports(t, r.awaitAll(keys, 10*time.Minute), rows)
+	checkReports(t, r.awaitAll(keys, 15*time.Minute), rows)
 	checkStored(t, r, (files-1)*step+rows)
 	if n := r.deadLetters(); n != 0 {
 		t.Errorf("%d dead letters", n)
