@@ -8,9 +8,12 @@
 //	400  the body is not an S3 event
 //	403  the event names another tenant's bucket
 //	429  over the files-per-window quota: Retry-After says when to redeliver
-//	500  a failure (S3 or MongoDB unreachable, or the function's environment
-//	     is misconfigured): the connector redelivers with backoff and
+//	500  a failure (the read broke off, or the function's environment is
+//	     misconfigured): the connector redelivers with backoff and
 //	     dead-letters the event if it keeps failing
+//	503  a dependency (the store or S3) is unavailable: Retry-After says
+//	     when to try again; the connector defers the event without
+//	     spending an attempt, up to its total deadline
 //
 // Every non-2xx answer means "retry" to the connector, and redelivery is
 // harmless: finished files are not read again.
@@ -26,6 +29,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -95,6 +99,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fnrun.WriteError(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, ingest.ErrForbidden):
 		fnrun.WriteError(w, http.StatusForbidden, err.Error())
+	case errors.Is(err, ingest.ErrUnavailable):
+		w.Header().Set("Retry-After", strconv.FormatInt(max(rep.RetryAfterSeconds, int64(ingest.OutageRetryAfter/time.Second)), 10))
+		fnrun.WriteJSON(w, http.StatusServiceUnavailable, rep)
 	case err != nil:
 		// The report says how far it got; the status says: redeliver.
 		fnrun.WriteJSON(w, http.StatusInternalServerError, rep)

@@ -73,6 +73,12 @@ type Config struct {
 	// MaxRetryAfter caps a function's Retry-After, so a wrong header
 	// cannot park an event for days (default 15m).
 	MaxRetryAfter time.Duration
+	// UnavailableDeadline bounds how long an S3 event is deferred by 503
+	// answers (a function's dependency outage, the provider's cold
+	// start), counted from the first: deferrals spend no attempt, and
+	// after this the event is dead-lettered with the last answer
+	// (default 24h).
+	UnavailableDeadline time.Duration
 	// MaxDeliveries is the safety net for poison events whose outcome this
 	// connector never recorded (e.g. it crashed while handling them every
 	// time): an event delivered more often than this with no recorded
@@ -142,6 +148,7 @@ func DefaultConfig() Config {
 		BackoffInitial:          time.Second,
 		BackoffMax:              5 * time.Minute,
 		MaxRetryAfter:           15 * time.Minute,
+		UnavailableDeadline:     24 * time.Hour,
 		MaxDeliveries:           10000,
 		AckWait:                 30 * time.Second,
 		RefreshInterval:         15 * time.Second,
@@ -198,6 +205,7 @@ func (c Config) withDefaults() (Config, error) {
 	dur(&c.BackoffInitial, d.BackoffInitial)
 	dur(&c.BackoffMax, d.BackoffMax)
 	dur(&c.MaxRetryAfter, d.MaxRetryAfter)
+	dur(&c.UnavailableDeadline, d.UnavailableDeadline)
 	num(&c.MaxDeliveries, d.MaxDeliveries)
 	dur(&c.AckWait, d.AckWait)
 	dur(&c.RefreshInterval, d.RefreshInterval)

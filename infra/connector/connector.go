@@ -61,7 +61,7 @@ func New(cfg Config, gw *gateway.Client, log *slog.Logger) (*Connector, error) {
 	c.board = control.NewBoard(reg, log)
 	inv := core.NewInvoker(gw, cfg.InvokeTimeout, c.metrics)
 	pol := core.Policy{MaxAttempts: cfg.MaxAttempts, BackoffInitial: cfg.BackoffInitial, BackoffMax: cfg.BackoffMax,
-		MaxRetryAfter: cfg.MaxRetryAfter, MaxDeliveries: cfg.MaxDeliveries, AckWait: cfg.AckWait}
+		MaxRetryAfter: cfg.MaxRetryAfter, UnavailableDeadline: cfg.UnavailableDeadline, MaxDeliveries: cfg.MaxDeliveries, AckWait: cfg.AckWait}
 	s3cfg := s3event.Config{
 		Stream: cfg.Stream, Subject: cfg.Subject, Durable: cfg.Durable,
 		WaitingStream: cfg.WaitingStream, WaitingSubjectPrefix: cfg.WaitingSubjectPrefix, IncomingPrefix: cfg.IncomingPrefix,

@@ -18,10 +18,15 @@
 //   - A message is acked only once every subscribed function answered 2xx
 //     (or, for a batch, took the record), so a crash anywhere before that
 //     ends in a redelivery (functions are idempotent by contract).
-//   - 429 and 503 answers are deferrals (quota, cold start): the message is
-//     delivered again after the function's Retry-After, and deferrals never
-//     count toward MaxAttempts, so over-quota work is delayed, never
-//     dead-lettered.
+//   - 429 and 503 answers are deferrals (quota; a dependency outage, a
+//     cold start): the message is delivered again after the function's
+//     Retry-After, and deferrals never count toward MaxAttempts, so
+//     over-quota work is delayed, never dead-lettered. An S3 event
+//     deferred by 503s is dead-lettered once UnavailableDeadline (24h)
+//     has passed since the first.
+//   - A 503 that fnrun marks as its own (contract.HeaderOrigin: the
+//     function ran past exec_timeout) is a failure: it would time out
+//     again.
 //   - Other answers and transport errors are failures, retried with
 //     exponential back-off; after MaxAttempts failures the message goes to
 //     the dead-letter stream with the reason, and the original is
@@ -32,6 +37,9 @@
 // The S3 events flow (s3event): MinIO publishes every bucket notification
 // to mysimbdp.s3.events (stream S3EVENTS); an s3:ObjectCreated:* record
 // under incoming/ in bucket B goes to B's functions subscribed to s3:B. A
+// function is handed at most com.mysimbdp.max-inflight-files events at
+// once (default 2, what FerretDB's SQLite takes), within MaxConcurrent;
+// the others wait, spending no attempt. A
 // deferred event, like one waiting for its next attempt, waits as a
 // message schedule in the S3WAITING stream, out of the consumer every
 // tenant shares, so that one tenant's held-back files never hold back

@@ -179,9 +179,19 @@ func TestColdStartTimeout(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.ColdStartTimeout = 300 * time.Millisecond })
 	h.deploy(spec("slowstart", map[string]string{contract.LabelScaleMin: "0"}, map[string]string{"TESTFN_START_DELAY": "30s"}))
-	code, body := h.invoke("slowstart")
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, "cold start timeout") {
+	resp, err := h.client.Get(h.srv.URL + "/function/slowstart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if code, body := resp.StatusCode, string(b); code != http.StatusServiceUnavailable || !strings.Contains(body, "cold start timeout") {
 		t.Errorf("invoke = %d %q, want 503 naming the cold start timeout", code, body)
+	}
+	// Marked as the provider's own answer: the connector tells it from a
+	// function's 503.
+	if got := resp.Header.Get(contract.HeaderOrigin); got != contract.OriginProvider {
+		t.Errorf("%s = %q, want %q", contract.HeaderOrigin, got, contract.OriginProvider)
 	}
 	h.pids("slowstart", defNS)
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // internalHeader marks answers made by the provider rather than the
@@ -53,8 +55,12 @@ func MakeProxyHandler(p *Provider) http.HandlerFunc {
 	}
 }
 
+// internalError answers for the provider itself; contract.HeaderOrigin
+// lets the connector tell, say, the provider's cold-start 503 from a
+// function's own 503.
 func internalError(w http.ResponseWriter, code int, format string, args ...any) {
 	w.Header().Set(internalHeader, "proxy")
+	w.Header().Set(contract.HeaderOrigin, contract.OriginProvider)
 	http.Error(w, fmt.Sprintf(format, args...), code)
 }
 

@@ -111,6 +111,16 @@ const (
 	// sends X-Call-Id.
 	HeaderEventSource = "X-Mysimbdp-Event-Source"
 	HeaderCallID      = "X-Call-Id"
+
+	// HeaderOrigin marks an answer that the platform made instead of the
+	// function, so that a caller can tell it from the function's own:
+	// OriginRuntime is fnrun's (the handler ran past exec_timeout: a
+	// failure of the invocation, not a deferral), OriginProvider the
+	// provider's (no ready replica after the cold start, shutting down:
+	// try later).
+	HeaderOrigin   = "X-Mysimbdp-Origin"
+	OriginRuntime  = "mysimbdp.fnrun"
+	OriginProvider = "mysimbdp.provider"
 )
 
 // Headers of a dead letter, a message of DeadLetterStream. Its body is
@@ -150,6 +160,12 @@ const (
 	AnnotationBatchSize   = "com.mysimbdp.batch-size"
 	AnnotationBatchWindow = "com.mysimbdp.batch-window"
 	AnnotationMaxInflight = "com.mysimbdp.max-inflight"
+	// AnnotationMaxInflightFiles bounds the S3 events (files) one
+	// function is handed at once, whatever its replicas (default
+	// DefaultMaxInflightFiles): the store takes only so many concurrent
+	// bulk writes.
+	AnnotationMaxInflightFiles = "com.mysimbdp.max-inflight-files"
+	DefaultMaxInflightFiles    = 2
 	// AnnotationProfileDigest is the digest of the profile a tenant's
 	// function was deployed with, so re-applying it changes nothing.
 	AnnotationProfileDigest = "com.mysimbdp.profile-sha256"

@@ -169,7 +169,7 @@ func ServeListener(ctx context.Context, ln net.Listener, handler http.Handler, c
 	})
 	var fn http.Handler = handler
 	if cfg.ExecTimeout > 0 {
-		fn = http.TimeoutHandler(handler, cfg.ExecTimeout, fmt.Sprintf("function exceeded exec_timeout of %s\n", cfg.ExecTimeout))
+		fn = execTimeout(handler, cfg.ExecTimeout)
 	}
 	mux.Handle("/", fn)
 

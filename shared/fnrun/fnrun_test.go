@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -96,12 +98,41 @@ func TestServeAnswersProbesAndHandler(t *testing.T) {
 	}
 }
 
+// The runtime's own 503 on exec_timeout is marked as the runtime's, so
+// that the connector counts it as a failure; a handler's own 503 (its
+// deferral) and its other answers are not.
 func TestExecTimeoutAnswers503(t *testing.T) {
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-	base, _, _ := serve(t, h, Config{WriteTimeout: 5 * time.Second, ExecTimeout: 50 * time.Millisecond})
-	code, body := get(t, base+"/")
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, "exceeded exec_timeout of 50ms") {
-		t.Fatalf("got %d %q, want 503 naming exec_timeout", code, body)
+	for _, tt := range []struct {
+		name       string
+		h          http.HandlerFunc
+		code       int
+		body       string
+		wantOrigin string
+	}{
+		{name: "timeout", h: func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() },
+			code: http.StatusServiceUnavailable, body: "exceeded exec_timeout of 50ms", wantOrigin: contract.OriginRuntime},
+		{name: "handler's own 503", h: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "10")
+			http.Error(w, "store down", http.StatusServiceUnavailable)
+		}, code: http.StatusServiceUnavailable, body: "store down"},
+		{name: "ok", h: func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "fine") },
+			code: http.StatusOK, body: "fine"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			base, _, _ := serve(t, tt.h, Config{WriteTimeout: 5 * time.Second, ExecTimeout: 50 * time.Millisecond})
+			resp, err := http.Get(base + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.code || !strings.Contains(string(b), tt.body) {
+				t.Fatalf("got %d %q, want %d %q", resp.StatusCode, b, tt.code, tt.body)
+			}
+			if got := resp.Header.Get(contract.HeaderOrigin); got != tt.wantOrigin {
+				t.Errorf("%s = %q, want %q", contract.HeaderOrigin, got, tt.wantOrigin)
+			}
+		})
 	}
 }
 

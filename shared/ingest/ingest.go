@@ -32,6 +32,10 @@ var (
 	ErrForbidden = errors.New("forbidden")
 	// ErrBadEvent: the event cannot be understood (HTTP 400).
 	ErrBadEvent = errors.New("malformed S3 event")
+	// ErrUnavailable: a dependency (the store or S3) cannot be reached or
+	// cannot take the work now; nothing is wrong with the file (HTTP 503
+	// with Retry-After: OutageRetryAfter). It wraps the cause.
+	ErrUnavailable = errors.New("a dependency is unavailable")
 )
 
 // Prefixes of the object's life in the tenant's bucket.
@@ -119,7 +123,13 @@ func New(cfg Config, opts Options) (*Batch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("S3 client for %s: %w", cfg.S3Endpoint, err)
 	}
-	b.db, err = mongo.Connect(options.Client().ApplyURI(cfg.MongoURI))
+	copts := options.Client().ApplyURI(cfg.MongoURI)
+	if copts.ServerSelectionTimeout == nil {
+		// The driver's 30 s would hold every event of a store outage that
+		// long before it can be answered "unavailable, try later".
+		copts.SetServerSelectionTimeout(storeSelectTimeout)
+	}
+	b.db, err = mongo.Connect(copts)
 	if err != nil {
 		return nil, fmt.Errorf("MongoDB client: %w", err)
 	}
@@ -183,6 +193,9 @@ func (b *Batch) HandleEvent(ctx context.Context, ev events.S3Event) (contract.Ba
 	for _, rec := range ev.Records {
 		rep, err := b.handleRecord(ctx, rec)
 		reps = append(reps, rep)
+		if err != nil && !errors.Is(err, ErrUnavailable) && unavailable(err) { // moving out failed
+			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -264,7 +277,7 @@ func (b *Batch) handleRecord(ctx context.Context, ev events.S3EventRecord) (cont
 
 	rep.Status = contract.StatusRunning
 	if err := b.store(ctx, rep, true); err != nil {
-		return b.fail(ctx, rep, false, err)
+		return b.fail(ctx, rep, true, err)
 	}
 	if err := b.read(ctx, &rep); err != nil {
 		return b.fail(ctx, rep, true, err)
@@ -298,8 +311,17 @@ func (b *Batch) skip(rep contract.BatchReport, reason string) contract.BatchRepo
 
 // fail records a transient failure (best effort: the store may be what
 // failed) and returns it as an error, so that the event is redelivered.
-func (b *Batch) fail(ctx context.Context, rep contract.BatchReport, slot bool, err error) (contract.BatchReport, error) {
-	err = fmt.Errorf("ingest %s: %w", rep.Key, err)
+// A file that claimed a files-per-window slot (claimed) gives it back:
+// a failed attempt ingested nothing that counts, and its retry claims a
+// slot again. A dependency that is unavailable makes the error
+// ErrUnavailable, with the report's RetryAfter set.
+func (b *Batch) fail(ctx context.Context, rep contract.BatchReport, claimed bool, err error) (contract.BatchReport, error) {
+	if unavailable(err) {
+		err = fmt.Errorf("ingest %s: %w: %w", rep.Key, ErrUnavailable, err)
+		setRetryAfter(&rep, OutageRetryAfter)
+	} else {
+		err = fmt.Errorf("ingest %s: %w", rep.Key, err)
+	}
 	rep.Status, rep.Error = contract.StatusFailed, err.Error()
 	end(&rep, b.clock())
 	b.log.ErrorContext(ctx, "ingestion failed; the event should be redelivered", "key", rep.Key, "err", err)
@@ -307,8 +329,14 @@ func (b *Batch) fail(ctx context.Context, rep contract.BatchReport, slot bool, e
 		// Recorded even when ctx is done (a timeout is a likely cause).
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if serr := b.store(sctx, rep, slot); serr != nil {
+		if serr := b.store(sctx, rep, false); serr != nil {
 			b.log.WarnContext(ctx, "could not record the failure", "key", rep.Key, "err", serr)
+		}
+		if claimed {
+			if serr := b.releaseSlot(sctx, rep); serr != nil {
+				// The retry finds the slot its own and keeps it.
+				b.log.WarnContext(ctx, "could not give back the files-per-window slot", "key", rep.Key, "err", serr)
+			}
 		}
 	}
 	b.reports.publish(ctx, rep)

@@ -17,7 +17,9 @@ import (
 // ingestion is over (done or rejected).
 func (b *Batch) finished(ctx context.Context, rep contract.BatchReport) (contract.BatchReport, bool, error) {
 	var rec record
-	err := b.ingestions.FindOne(ctx, bson.D{{Key: "_id", Value: ingestionID(rep.Tenant, rep.Bucket, rep.Key, rep.ETag)}}).Decode(&rec)
+	err := b.retrying(ctx, "look up the ingestion record", func() error {
+		return b.ingestions.FindOne(ctx, bson.D{{Key: "_id", Value: ingestionID(rep.Tenant, rep.Bucket, rep.Key, rep.ETag)}}).Decode(&rec)
+	})
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return contract.BatchReport{}, false, nil
@@ -34,8 +36,11 @@ func (b *Batch) finished(ctx context.Context, rep contract.BatchReport) (contrac
 func (b *Batch) store(ctx context.Context, rep contract.BatchReport, slot bool) error {
 	b.indexOnce.Do(func() { b.ensureIndex(ctx) })
 	id := ingestionID(rep.Tenant, rep.Bucket, rep.Key, rep.ETag)
-	_, err := b.ingestions.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}},
-		record{ID: id, BatchReport: rep, Slot: slot}, options.Replace().SetUpsert(true))
+	err := b.retrying(ctx, "store the ingestion record", func() error {
+		_, err := b.ingestions.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}},
+			record{ID: id, BatchReport: rep, Slot: slot}, options.Replace().SetUpsert(true))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("store the ingestion record (%s): %w", rep.Status, err)
 	}
@@ -58,7 +63,9 @@ func (b *Batch) ensureIndex(ctx context.Context) {
 // most that many files are read. A file claims one of the window's
 // numbered slots, whose unique ids make the claim atomic: invocations
 // racing for the last slot cannot both get it, on MongoDB as on FerretDB.
-// A retry of a file that holds a slot keeps it. Without a free slot it
+// A retry of a file that holds a slot keeps it (a failed attempt gives
+// its slot back, see fail; one cut short by a crash keeps it until its
+// retry). Without a free slot it
 // stores and returns a deferred report whose RetryAfter is when the next
 // window opens.
 func (b *Batch) checkWindow(ctx context.Context, rep contract.BatchReport) (contract.BatchReport, bool, error) {
@@ -71,7 +78,10 @@ func (b *Batch) checkWindow(ctx context.Context, rep contract.BatchReport) (cont
 	file := ingestionID(rep.Tenant, rep.Bucket, rep.Key, rep.ETag)
 	for k := range limit {
 		id := fmt.Sprintf("%s|%d|%d", rep.Tenant, start.UnixMilli(), k)
-		_, err := b.slots.InsertOne(ctx, slot{ID: id, Tenant: rep.Tenant, File: file, At: now})
+		err := b.retrying(ctx, "claim a files-per-window slot", func() error {
+			_, err := b.slots.InsertOne(ctx, slot{ID: id, Tenant: rep.Tenant, File: file, At: now})
+			return err
+		})
 		if err == nil {
 			if k == 0 {
 				// A new window: the slots of old ones are of no use.
@@ -100,6 +110,19 @@ func (b *Batch) checkWindow(ctx context.Context, rep contract.BatchReport) (cont
 	return rep, true, nil
 }
 
+// releaseSlot gives back the files-per-window slots rep's file holds.
+func (b *Batch) releaseSlot(ctx context.Context, rep contract.BatchReport) error {
+	file := ingestionID(rep.Tenant, rep.Bucket, rep.Key, rep.ETag)
+	err := b.retrying(ctx, "give back a files-per-window slot", func() error {
+		_, err := b.slots.DeleteMany(ctx, bson.D{{Key: "tenant", Value: rep.Tenant}, {Key: "file", Value: file}})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("give back the files-per-window slot: %w", err)
+	}
+	return nil
+}
+
 // slot is one of a window's files-per-window slots, held by a file.
 type slot struct {
 	ID     string    `bson:"_id"` // <tenant>|<window start, Unix ms>|<k>
@@ -120,6 +143,13 @@ func (b *Batch) write(ctx context.Context, coll *mongo.Collection, docs []any, r
 	if replace {
 		docs = lastPerID(docs)
 	}
+	// Tried again as a whole on transient trouble: documents the failed
+	// call did store are duplicates the second time, which is harmless.
+	return b.retrying(ctx, "write to "+coll.Name(), func() error { return b.insert(ctx, coll, docs, replace) })
+}
+
+// insert is one try of write.
+func (b *Batch) insert(ctx context.Context, coll *mongo.Collection, docs []any, replace bool) error {
 	_, err := coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	if err == nil {
 		return nil

@@ -146,7 +146,13 @@ func (w tWriter) Write(p []byte) (int, error) {
 // newBatch builds a Batch for the profile and makes the tenant's bucket.
 func newBatch(t testing.TB, profileYAML string) *ingest.Batch {
 	t.Helper()
-	cfg, err := ingest.ConfigFromEnv(getenv(profileYAML))
+	return newBatchFrom(t, getenv(profileYAML))
+}
+
+// newBatchFrom builds a Batch from an environment and makes its bucket.
+func newBatchFrom(t testing.TB, getenv func(string) string) *ingest.Batch {
+	t.Helper()
+	cfg, err := ingest.ConfigFromEnv(getenv)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,9 @@ type Target struct {
 	Name      string
 	Namespace string
 	Tenant    string
+	// MaxInflightFiles bounds the S3 events the function is handed at
+	// once (contract.AnnotationMaxInflightFiles; at least 1).
+	MaxInflightFiles int
 }
 
 // ID is the name the gateway invokes (/function/name.namespace) and the
@@ -33,9 +37,14 @@ func (t Target) ID() string {
 }
 
 // TargetOf is fn as a target, its tenant read from its label.
+// An unreadable contract.AnnotationMaxInflightFiles reads as the default.
 func TargetOf(fn types.FunctionStatus) Target {
-	labels, _ := FunctionMaps(fn)
-	return Target{Name: fn.Name, Namespace: fn.Namespace, Tenant: labels[contract.LabelTenant]}
+	labels, ann := FunctionMaps(fn)
+	files, err := strconv.Atoi(strings.TrimSpace(ann[contract.AnnotationMaxInflightFiles]))
+	if err != nil || files < 1 {
+		files = contract.DefaultMaxInflightFiles
+	}
+	return Target{Name: fn.Name, Namespace: fn.Namespace, Tenant: labels[contract.LabelTenant], MaxInflightFiles: files}
 }
 
 // FunctionMaps returns a function's labels and annotations (nil maps when

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 )
 
@@ -27,7 +28,7 @@ type Outcome int
 const (
 	OK          Outcome = iota // 2xx
 	Deferred                   // 429/503: try later, not a failure
-	Failed                     // any other answer or a transport error
+	Failed                     // any other answer (the runtime's exec_timeout 503 too) or a transport error
 	Interrupted                // the connector is shutting down
 )
 
@@ -49,6 +50,9 @@ type Result struct {
 	Outcome Outcome
 	// Status is the HTTP status; 0 for a transport error.
 	Status int
+	// Origin is who made the answer when not the function itself
+	// (contract.HeaderOrigin: contract.OriginRuntime, OriginProvider).
+	Origin string
 	// RetryAfter is the function's Retry-After, if it gave a readable one
 	// (HasRetryAfter).
 	RetryAfter    time.Duration
@@ -118,7 +122,7 @@ func (iv *Invoker) InvokeLimit(ctx context.Context, t Target, body []byte, heade
 	}
 	// Drain the rest (bounded) so the connection can be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	r := Result{Status: resp.StatusCode, Answer: answer, Truncated: truncated, Took: time.Since(start)}
+	r := Result{Status: resp.StatusCode, Origin: resp.Header.Get(contract.HeaderOrigin), Answer: answer, Truncated: truncated, Took: time.Since(start)}
 	r.RetryAfter, r.HasRetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	switch {
 	case resp.StatusCode/100 == 2 && rerr != nil:
@@ -126,6 +130,10 @@ func (iv *Invoker) InvokeLimit(ctx context.Context, t Target, body []byte, heade
 		r.Outcome, r.Err = Failed, rerr
 	case resp.StatusCode/100 == 2:
 		r.Outcome = OK
+	case resp.StatusCode == http.StatusServiceUnavailable && r.Origin == contract.OriginRuntime:
+		// The function ran past its exec_timeout: it will do so again,
+		// so it spends an attempt rather than waiting forever.
+		r.Outcome = Failed
 	case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusServiceUnavailable:
 		r.Outcome = Deferred
 	default:

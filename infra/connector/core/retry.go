@@ -21,6 +21,10 @@ type Policy struct {
 	BackoffInitial, BackoffMax time.Duration
 	// MaxRetryAfter caps a function's Retry-After.
 	MaxRetryAfter time.Duration
+	// UnavailableDeadline bounds how long an S3 event is deferred by 503
+	// answers (a dependency outage, a cold start) from the first one:
+	// after it the event is dead-lettered with the last answer.
+	UnavailableDeadline time.Duration
 	// MaxDeliveries dead-letters a message delivered more often than this
 	// with no recorded state (see UnrecordedReason).
 	MaxDeliveries int

@@ -29,6 +29,9 @@ type DeliveryState struct {
 	Failures int
 	// Deferrals counts rounds deferred by 429/503; unlimited.
 	Deferrals int
+	// UnavailableSince is when a 503 first deferred the message (zero:
+	// never); Policy.UnavailableDeadline counts from it.
+	UnavailableSince time.Time
 	// Done holds the functions that answered 2xx (or were dead-lettered),
 	// so a redelivery goes only to those still owing an answer.
 	Done map[string]bool

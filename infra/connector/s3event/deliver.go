@@ -123,7 +123,11 @@ type failedCall struct {
 
 // roundResult is what one round of invocations came to.
 type roundResult struct {
-	failed        []failedCall
+	failed []failedCall
+	// unavailable are the functions that deferred with 503 (an outage,
+	// a cold start); deferredBy counts every deferring function.
+	unavailable   []failedCall
+	deferredBy    int
 	deferred      bool
 	deferFor      time.Duration
 	deferStatus   int
@@ -141,7 +145,14 @@ func (f *Flow) round(ctx context.Context, ev *event, targets []core.Target, st *
 			continue
 		}
 		r.pending++
+		if !f.inflight.take(t) {
+			r.deferred, r.deferFor = true, max(r.deferFor, busyRecheck)
+			r.deferredBy++
+			ev.log.Debug("function has its files in flight; event waits", "function", t.ID(), "max_inflight_files", t.MaxInflightFiles)
+			continue
+		}
 		res := f.inv.Invoke(ctx, t, ev.msg.Data(), ev.header.Clone())
+		f.inflight.give(t)
 		log := ev.log.With("function", t.ID(), "status", res.Status, "took", res.Took)
 		switch res.Outcome {
 		case core.OK:
@@ -155,6 +166,10 @@ func (f *Flow) round(ctx context.Context, ev *event, targets []core.Target, st *
 			}
 			wait = min(wait, f.pol.MaxRetryAfter)
 			r.deferred, r.deferStatus = true, res.Status
+			r.deferredBy++
+			if res.Status == http.StatusServiceUnavailable {
+				r.unavailable = append(r.unavailable, failedCall{fn: t, res: res})
+			}
 			r.deferFor = max(r.deferFor, wait)
 			f.cm.Deferrals.WithLabelValues(t.ID()).Inc()
 			log.Info("event deferred by the function", "retry_in", wait, "deferrals", st.Deferrals+1)
@@ -184,7 +199,8 @@ func (f *Flow) conclude(ctx context.Context, ev *event, st *core.DeliveryState, 
 	if r.deferred {
 		st.Deferrals++
 	}
-	var dls []core.DeadLetter
+	dls := f.outlasted(ev, st, &r)
+	outlasted := len(dls)
 	if len(r.failed) > 0 {
 		st.Failures++
 		for _, fc := range r.failed {
@@ -220,7 +236,7 @@ func (f *Flow) conclude(ctx context.Context, ev *event, st *core.DeliveryState, 
 		return core.Settlement{Kind: core.Ack}, false
 	}
 	var delay time.Duration
-	if len(r.failed) > len(dls) {
+	if len(r.failed) > len(dls)-outlasted {
 		delay = f.pol.Backoff(st.Failures)
 		ev.log.Info("event will be retried", "attempt", st.Failures, "max_attempts", f.pol.MaxAttempts, "retry_in", delay)
 	}
@@ -230,6 +246,35 @@ func (f *Flow) conclude(ctx context.Context, ev *event, st *core.DeliveryState, 
 	}
 	f.tracker.Store(ev.key, *st)
 	return core.Settlement{Kind: core.Nak, Delay: delay}, delay > 0
+}
+
+// outlasted returns the dead letters of the functions that deferred ev
+// with 503 past the policy's UnavailableDeadline, counted from the first
+// such answer, and takes them out of r's deferrals. Deferrals of an
+// outage spend no attempt, but do not wait forever either.
+func (f *Flow) outlasted(ev *event, st *core.DeliveryState, r *roundResult) []core.DeadLetter {
+	if len(r.unavailable) == 0 {
+		return nil
+	}
+	now := time.Now()
+	if st.UnavailableSince.IsZero() {
+		st.UnavailableSince = now
+	}
+	waited := now.Sub(st.UnavailableSince)
+	if waited < f.pol.UnavailableDeadline {
+		return nil
+	}
+	var dls []core.DeadLetter
+	for _, u := range r.unavailable {
+		dls = append(dls, core.DeadLetter{
+			Origin: ev.origin.dl(), Tenant: ev.tenant, Function: u.fn.ID(), Attempts: st.Failures, LastStatus: u.res.Status,
+			Reason: fmt.Sprintf("unavailable for %s since %s (deadline %s): %s", waited.Round(time.Second),
+				st.UnavailableSince.UTC().Format(time.RFC3339), f.pol.UnavailableDeadline, core.FailureReason(u.fn.ID(), u.res)),
+		})
+	}
+	r.deferredBy -= len(r.unavailable)
+	r.deferred = r.deferredBy > 0
+	return dls
 }
 
 // giveUp publishes dead letters for msg and, once they are stored, ends
@@ -262,7 +307,8 @@ func (f *Flow) wait(ctx context.Context, ev *event, st core.DeliveryState, delay
 			m.Header[k] = v
 		}
 	}
-	w, _ := json.Marshal(waitState{Failures: st.Failures, Deferrals: st.Deferrals, Done: slices.Sorted(maps.Keys(st.Done))})
+	w, _ := json.Marshal(waitState{Failures: st.Failures, Deferrals: st.Deferrals, UnavailableSince: st.UnavailableSince,
+		Done: slices.Sorted(maps.Keys(st.Done))})
 	m.Header.Set(hdrEventID, ev.origin.id)
 	m.Header.Set(contract.DeadLetterHeaderSubject, ev.origin.subject)
 	m.Header.Set(contract.DeadLetterHeaderStream, ev.origin.stream)

@@ -108,6 +108,8 @@ type Flow struct {
 	m       *metrics
 	log     *slog.Logger
 	tracker *core.Tracker
+	// inflight bounds the events each function is handed at once.
+	inflight *inflight
 	// set by Run
 	js  jetstream.JetStream
 	dls *core.DeadLetters
@@ -122,7 +124,8 @@ func New(cfg Config, d Deps) *Flow {
 		cm: d.Metrics, m: newMetrics(d.Registry), log: d.Log,
 		// Twice MaxAckPending: states of messages settled by another
 		// replica or expired are evicted before any live one.
-		tracker: core.NewTracker(2 * cfg.MaxAckPending),
+		tracker:  core.NewTracker(2 * cfg.MaxAckPending),
+		inflight: newInflight(),
 	}
 }
 
@@ -206,9 +209,10 @@ const (
 
 // waitState is core.DeliveryState as an event that waits carries it.
 type waitState struct {
-	Failures  int      `json:"failures,omitempty"`
-	Deferrals int      `json:"deferrals,omitempty"`
-	Done      []string `json:"done,omitempty"`
+	Failures         int       `json:"failures,omitempty"`
+	Deferrals        int       `json:"deferrals,omitempty"`
+	UnavailableSince time.Time `json:"unavailable_since,omitzero"`
+	Done             []string  `json:"done,omitempty"`
 }
 
 // metrics are the flow's own series.

@@ -213,7 +213,7 @@ func (f *Flow) originOf(msg jetstream.Msg, meta *jetstream.MsgMetadata) origin {
 	if raw := h.Get(hdrState); raw != "" {
 		var w waitState
 		if err := json.Unmarshal([]byte(raw), &w); err == nil {
-			st := core.DeliveryState{Failures: w.Failures, Deferrals: w.Deferrals, Done: map[string]bool{}}
+			st := core.DeliveryState{Failures: w.Failures, Deferrals: w.Deferrals, UnavailableSince: w.UnavailableSince, Done: map[string]bool{}}
 			for _, fn := range w.Done {
 				st.Done[fn] = true
 			}

@@ -6,6 +6,7 @@
 //	fail    500 "boom" always
 //	failN   500 for the first $S3FN_N invocations, then 200
 //	defer   429 with Retry-After: 1 for the first $S3FN_N invocations, then 200
+//	down    503 with Retry-After: 1 (a dependency outage) always
 //	sleep   sleeps $S3FN_SLEEP (a Go duration), then 200
 package main
 
@@ -61,6 +62,10 @@ func handle(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "over quota", http.StatusTooManyRequests)
 			return
 		}
+	case "down":
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
 	case "sleep":
 		d, _ := time.ParseDuration(os.Getenv("S3FN_SLEEP"))
 		time.Sleep(d)
