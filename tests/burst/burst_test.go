@@ -162,11 +162,11 @@ func TestBurstOfOverlappingFiles(t *testing.T) {
 	checkReports(t, r.awaitAll([]string{"incoming/seed.csv"}, 3*time.Minute), 300)
 
 	// Files of several full batches (1000 rows), each overlapping the
-	// next by 100 rows: a stored row that a file repeats costs a
+	// next by 500 rows: a stored row that a file repeats costs a
 	// replace, FerretDB's slowest write (findings: ~12 ms a row).
-	const files, rows, step = 16, 3000, 2900
+	const files, rows, step = 16, 3000, 2500
 	keys := overlapping(r, "burst", files, rows, step)
-	checkReports(t, r.awaitAll(keys, 15*time.Minute), rows)
+	checkReports(t, r.awaitAll(keys, 20*time.Minute), rows)
 	checkStored(t, r, (files-1)*step+rows)
 	if n := r.deadLetters(); n != 0 {
 		t.Errorf("%d dead letters", n)
