@@ -65,12 +65,7 @@ func NewHandler(getenv func(string) string, log *slog.Logger) *Handler {
 
 func build(getenv func(string) string, log *slog.Logger) (*running, error) {
 	// Credentials come from the function's credentials secret.
-	getenv, credErr := secret.Getenv(getenv)
-	env, err := contract.FromEnv(getenv)
-	errs := []error{credErr}
-	if err != nil {
-		errs = append(errs, err)
-	}
+	env, errs := secret.FunctionEnv(getenv)
 	// Inside the cluster, not on this machine, unless told otherwise.
 	gwURL := contract.DefaultClusterGatewayURL
 	if env.IsSet(contract.EnvGatewayURL) {

@@ -59,12 +59,7 @@ type Config struct {
 // problem is reported at once, naming the variable.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	// Credentials come from the function's credentials secret.
-	getenv, credErr := secret.Getenv(getenv)
-	env, err := contract.FromEnv(getenv)
-	errs := []error{credErr}
-	if err != nil {
-		errs = append(errs, err)
-	}
+	env, errs := secret.FunctionEnv(getenv)
 	c := Config{
 		S3Endpoint:     env.S3Endpoint,
 		S3AccessKey:    env.S3AccessKey,
@@ -79,6 +74,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		ReportSubject:  env.ReportSubject,
 		Sink:           env.Sink,
 	}
+	var err error
 	if c.Profile, c.ProfileSource, err = profile.FromEnv(env); err != nil {
 		errs = append(errs, err)
 	}

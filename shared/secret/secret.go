@@ -41,6 +41,15 @@ func RedactURLs(urls string) string {
 	return strings.Join(parts, ",")
 }
 
+// FunctionEnv reads a function's settings (contract.FromEnv) from its
+// environment completed by its credentials secret (Getenv). Every problem
+// found is returned, for the caller to report with its own.
+func FunctionEnv(getenv func(string) string) (contract.Env, []error) {
+	getenv, credErr := Getenv(getenv)
+	env, err := contract.FromEnv(getenv)
+	return env, slices.DeleteFunc([]error{credErr, err}, func(e error) bool { return e == nil })
+}
+
 // Getenv returns getenv completed by the credentials secret that the
 // variable contract.EnvCredentialsSecret names, if any: a function's
 // credentials reach it as a secret file, not as environment variables

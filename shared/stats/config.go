@@ -29,12 +29,7 @@ type Config struct {
 // at once.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	// Credentials come from the function's credentials secret.
-	getenv, credErr := secret.Getenv(getenv)
-	env, err := contract.FromEnv(getenv)
-	errs := []error{credErr}
-	if err != nil {
-		errs = append(errs, err)
-	}
+	env, errs := secret.FunctionEnv(getenv)
 	c := Config{
 		MongoURI:      env.MongoURI,
 		PlatformDB:    env.PlatformDB,

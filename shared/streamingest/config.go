@@ -30,18 +30,14 @@ type Config struct {
 // by variable name.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	// Credentials come from the function's credentials secret.
-	getenv, credErr := secret.Getenv(getenv)
-	env, err := contract.FromEnv(getenv)
-	errs := []error{credErr}
-	if err != nil {
-		errs = append(errs, err)
-	}
+	env, errs := secret.FunctionEnv(getenv)
 	c := Config{
 		MongoURI:      env.MongoURI,
 		PlatformDB:    env.PlatformDB,
 		NATSURL:       env.NATSURL,
 		ReportSubject: env.ReportSubject,
 	}
+	var err error
 	if c.Profile, c.ProfileSource, err = profile.FromEnv(env); err != nil {
 		errs = append(errs, err)
 	}
