@@ -25,17 +25,17 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/infra/build/images"
 	"github.com/mysimbdp/mysimbdp/infra/local/natsd"
-	"github.com/mysimbdp/mysimbdp/infra/provider"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/tests/harness"
+	"github.com/mysimbdp/mysimbdp/tests/harness/localgw"
 )
 
 const (
 	testImage   = "mysimbdp/s3fn:1"
 	streamImage = "mysimbdp/streamfn:1"
-	testUser    = "admin"
-	testPass    = "s3cret"
+	testUser    = localgw.User
+	testPass    = localgw.Password
 	defaultNS   = "openfaas-fn"
 )
 
@@ -124,33 +124,7 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(ns.Shutdown)
 
-	secrets := t.TempDir()
-	for f, v := range map[string]string{"basic-auth-user": testUser, "basic-auth-password": testPass} {
-		if err := os.WriteFile(filepath.Join(secrets, f), []byte(v), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p, err := provider.New(context.Background(), provider.Config{
-		DataDir: t.TempDir(), ImagesDir: imagesDir, SecretMountPath: secrets,
-		ColdStartTimeout: 20 * time.Second, DrainTimeout: 10 * time.Second, StopTimeout: 5 * time.Second,
-		ProbeInterval: 200 * time.Millisecond,
-	}, log.With("test", "provider").WithGroup("p"))
-	if err != nil {
-		t.Fatalf("provider: %v", err)
-	}
-	srv := httptest.NewServer(p.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := p.Close(ctx); err != nil {
-			t.Errorf("close provider: %v", err)
-		}
-	})
-	gw, err := gateway.NewFromSecrets(srv.URL, secrets)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gw, gwURL := localgw.Start(t, imagesDir, log.With("test", "provider").WithGroup("p"))
 	nc, err := nats.Connect(ns.ClientURL())
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +134,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, nats: ns, gw: gw, gwURL: srv.URL, js: js}
+	return &env{t: t, nats: ns, gw: gw, gwURL: gwURL, js: js}
 }
 
 // start runs a connector until the test ends; cleanup checks that Run

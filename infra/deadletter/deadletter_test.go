@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -24,10 +23,10 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/build/images"
 	"github.com/mysimbdp/mysimbdp/infra/connector"
 	"github.com/mysimbdp/mysimbdp/infra/deadletter"
-	"github.com/mysimbdp/mysimbdp/infra/provider"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/tests/harness"
+	"github.com/mysimbdp/mysimbdp/tests/harness/localgw"
 )
 
 const (
@@ -76,33 +75,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	log := harness.Logger(t, slog.LevelInfo)
 	ns := harness.NATS(t)
-	secrets := t.TempDir()
-	for f, v := range map[string]string{contract.SecretGatewayUser: "admin", contract.SecretGatewayPassword: "s3cret"} {
-		if err := os.WriteFile(filepath.Join(secrets, f), []byte(v), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p, err := provider.New(context.Background(), provider.Config{
-		DataDir: t.TempDir(), ImagesDir: imagesDir, SecretMountPath: secrets,
-		ColdStartTimeout: 20 * time.Second, DrainTimeout: 10 * time.Second, StopTimeout: 5 * time.Second,
-		ProbeInterval: 200 * time.Millisecond,
-	}, log.With("part", "provider"))
-	if err != nil {
-		t.Fatalf("provider: %v", err)
-	}
-	srv := httptest.NewServer(p.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := p.Close(ctx); err != nil {
-			t.Errorf("close provider: %v", err)
-		}
-	})
-	gw, err := gateway.NewFromSecrets(srv.URL, secrets)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gw, _ := localgw.Start(t, imagesDir, log.With("part", "provider"))
 	nc, err := nats.Connect(ns.ClientURL())
 	if err != nil {
 		t.Fatal(err)
