@@ -34,20 +34,26 @@ func (s Status) Finished() bool { return s == StatusDone || s == StatusRejected 
 // publishes for the stats function and what <key>.report.json holds.
 type BatchReport struct {
 	// Kind is always KindBatch.
-	Kind         string    `json:"kind" bson:"kind"`
-	Tenant       string    `json:"tenant" bson:"tenant"`
-	Bucket       string    `json:"bucket" bson:"bucket"`
-	Key          string    `json:"key" bson:"key"`
-	ETag         string    `json:"etag" bson:"etag"`
-	Size         int64     `json:"size" bson:"size"`
-	RowsOK       int64     `json:"rows_ok" bson:"rows_ok"`
-	RowsRejected int64     `json:"rows_rejected" bson:"rows_rejected"`
-	Bytes        int64     `json:"bytes" bson:"bytes"`
-	DurationMS   int64     `json:"duration_ms" bson:"duration_ms"`
-	Status       Status    `json:"status" bson:"status"`
-	Error        string    `json:"error,omitempty" bson:"error,omitempty"`
-	StartedAt    time.Time `json:"started_at" bson:"started_at"`
-	EndedAt      time.Time `json:"ended_at" bson:"ended_at"`
+	Kind         string `json:"kind" bson:"kind"`
+	Tenant       string `json:"tenant" bson:"tenant"`
+	Bucket       string `json:"bucket" bson:"bucket"`
+	Key          string `json:"key" bson:"key"`
+	ETag         string `json:"etag" bson:"etag"`
+	Size         int64  `json:"size" bson:"size"`
+	RowsOK       int64  `json:"rows_ok" bson:"rows_ok"`
+	RowsRejected int64  `json:"rows_rejected" bson:"rows_rejected"`
+	// RowsUnchanged and RowsReplaced count, of RowsOK, the rows whose
+	// business key was stored already: as they are (left alone: a
+	// re-upload costs a read, not a write) or in another version (now
+	// replaced). Both are of the last attempt only.
+	RowsUnchanged int64     `json:"rows_unchanged" bson:"rows_unchanged"`
+	RowsReplaced  int64     `json:"rows_replaced" bson:"rows_replaced"`
+	Bytes         int64     `json:"bytes" bson:"bytes"`
+	DurationMS    int64     `json:"duration_ms" bson:"duration_ms"`
+	Status        Status    `json:"status" bson:"status"`
+	Error         string    `json:"error,omitempty" bson:"error,omitempty"`
+	StartedAt     time.Time `json:"started_at" bson:"started_at"`
+	EndedAt       time.Time `json:"ended_at" bson:"ended_at"`
 	// RetryAfter is set when Status is deferred: when the tenant's window
 	// has room again.
 	RetryAfter time.Duration `json:"-" bson:"-"`

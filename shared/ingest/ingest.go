@@ -79,7 +79,7 @@ type Batch struct {
 	ingestions *mongo.Collection
 	slots      *mongo.Collection
 	sink       *mongo.Collection
-	// replacing runs this process's replace commands, one at a time.
+	// replacing runs this process's bulk replaces, one at a time.
 	replacing  replace.Runner
 	quarantine *mongo.Collection
 	// byKey says whether documents are identified by the business key.
@@ -393,6 +393,12 @@ func (b *Batch) read(ctx context.Context, rep *contract.BatchReport) error {
 	bad := records.NewBatcher[any](b.policy)
 	at := rep.StartedAt
 	var fileErr error
+	var already replace.Result // of the rows whose key was stored already
+	stored := func(res replace.Result, err error) error {
+		already.Unchanged += res.Unchanged
+		already.Replaced += res.Replaced
+		return err
+	}
 	for rec, err := range rd.All() {
 		if err != nil {
 			fileErr = err
@@ -409,24 +415,25 @@ func (b *Batch) read(ctx context.Context, rep *contract.BatchReport) error {
 			batch, dst = good.Add(doc, records.DocSize(doc)), b.sink
 		}
 		if batch != nil {
-			if err := b.write(ctx, dst, batch, dst == b.sink && b.byKey); err != nil {
+			if err := stored(b.write(ctx, dst, batch, dst == b.sink && b.byKey)); err != nil {
 				return err
 			}
 		}
 	}
 	// Rows read before a file-level error are stored: they were good.
 	if batch := good.Flush(); batch != nil {
-		if err := b.write(ctx, b.sink, batch, b.byKey); err != nil {
+		if err := stored(b.write(ctx, b.sink, batch, b.byKey)); err != nil {
 			return err
 		}
 	}
 	if batch := bad.Flush(); batch != nil {
-		if err := b.write(ctx, b.quarantine, batch, false); err != nil {
+		if err := stored(b.write(ctx, b.quarantine, batch, false)); err != nil {
 			return err
 		}
 	}
 	st := rd.Stats()
 	rep.RowsOK, rep.RowsRejected, rep.Bytes = int64(st.Good), int64(st.Rejected), st.Bytes
+	rep.RowsUnchanged, rep.RowsReplaced = int64(already.Unchanged), int64(already.Replaced)
 	rep.Status = contract.StatusDone
 	if fileErr != nil {
 		if !isFileLevel(fileErr) { // S3 broke off, the context ended...

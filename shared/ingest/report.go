@@ -54,6 +54,8 @@ func summarize(reps []contract.BatchReport) contract.BatchReport {
 		s.Size += r.Size
 		s.RowsOK += r.RowsOK
 		s.RowsRejected += r.RowsRejected
+		s.RowsUnchanged += r.RowsUnchanged
+		s.RowsReplaced += r.RowsReplaced
 		s.Bytes += r.Bytes
 		if r.EndedAt.After(s.EndedAt) {
 			s.EndedAt = r.EndedAt

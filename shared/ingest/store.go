@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/shared/replace"
 )
 
 // finished returns the stored report of this object version if its
@@ -132,81 +133,58 @@ type slot struct {
 }
 
 // write stores a batch with an unordered InsertMany. Duplicate ids are not
-// errors: the document is already there. When replace is set (documents
-// identified by business key) the duplicates are replaced instead, so the
-// last version of a row wins; replacing a document by itself, as a retried
-// file does, changes nothing.
-func (b *Batch) write(ctx context.Context, coll *mongo.Collection, docs []any, replace bool) error {
+// errors: the document is already there. When byKey is set (documents
+// identified by business key) each duplicate is compared with the stored
+// version and, if it differs, replaced (package replace), so the last
+// version of a row wins and a re-uploaded row that did not change costs
+// only a read.
+func (b *Batch) write(ctx context.Context, coll *mongo.Collection, docs []any, byKey bool) (replace.Result, error) {
 	if b.discard && coll == b.sink { // benchmarking aid: see Config.Sink
-		return nil
+		return replace.Result{}, nil
 	}
-	if replace {
-		docs = lastPerID(docs)
+	if byKey {
+		// Every other version would cost a replace, the store's slowest
+		// write (a file repeating one key 3000 times took 18 s, not 2.4).
+		docs = replace.LastPerID(docs)
 	}
 	// Tried again as a whole on transient trouble: documents the failed
 	// call did store are duplicates the second time, which is harmless.
-	return b.retrying(ctx, "write to "+coll.Name(), func() error { return b.insert(ctx, coll, docs, replace) })
+	var res replace.Result
+	err := b.retrying(ctx, "write to "+coll.Name(), func() (err error) {
+		res, err = b.insert(ctx, coll, docs, byKey)
+		return err
+	})
+	return res, err
 }
 
 // insert is one try of write.
-func (b *Batch) insert(ctx context.Context, coll *mongo.Collection, docs []any, replace bool) error {
+func (b *Batch) insert(ctx context.Context, coll *mongo.Collection, docs []any, byKey bool) (replace.Result, error) {
 	_, err := coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	if err == nil {
-		return nil
+		return replace.Result{}, nil
 	}
 	var bwe mongo.BulkWriteException
 	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
-		return fmt.Errorf("insert %d documents into %s: %w", len(docs), coll.Name(), err)
+		return replace.Result{}, fmt.Errorf("insert %d documents into %s: %w", len(docs), coll.Name(), err)
 	}
-	var dups []mongo.WriteModel
+	var dups []any
 	for _, we := range bwe.WriteErrors {
-		if we.Code != 11000 && we.Code != 11001 { // duplicate key
-			return fmt.Errorf("insert %d documents into %s: document %d: %w", len(docs), coll.Name(), we.Index, err)
+		if !replace.IsDuplicateKey(we.WriteError) {
+			return replace.Result{}, fmt.Errorf("insert %d documents into %s: document %d: %w", len(docs), coll.Name(), we.Index, err)
 		}
-		if replace && we.Index >= 0 && we.Index < len(docs) {
-			doc := docs[we.Index]
-			dups = append(dups, mongo.NewReplaceOneModel().
-				SetFilter(bson.D{{Key: "_id", Value: idOf(doc)}}).SetReplacement(doc).SetUpsert(true))
+		if byKey && we.Index >= 0 && we.Index < len(docs) {
+			dups = append(dups, docs[we.Index])
 		}
 	}
 	if len(dups) == 0 {
-		return nil
+		return replace.Result{}, nil
 	}
-	// In order, so that two rows with the same key in one batch end as the
-	// later one.
-	return b.replacing.Run(ctx, coll, dups, func(_, n int, err error) error {
-		return fmt.Errorf("replace %d documents already in %s: %w", n, coll.Name(), err)
-	})
-}
-
-// lastPerID keeps, of documents sharing an _id (rows with one business
-// key), only the last, in order: it is what would be stored in the end,
-// and every other one would cost a replace, the store's slowest write (a
-// file repeating one key 3000 times took 18 s instead of 2.4 s).
-func lastPerID(docs []any) []any {
-	last := make(map[any]int, len(docs))
-	for i, d := range docs {
-		last[idOf(d)] = i
+	res, refused, err := b.replacing.Replace(ctx, coll, dups)
+	if err != nil {
+		return res, err
 	}
-	if len(last) == len(docs) {
-		return docs
+	if len(refused) > 0 {
+		return res, fmt.Errorf("replace %d documents already in %s: %d refused, the first: %w", len(dups), coll.Name(), len(refused), refused[0].Err)
 	}
-	kept := make([]any, 0, len(last))
-	for i, d := range docs {
-		if last[idOf(d)] == i {
-			kept = append(kept, d)
-		}
-	}
-	return kept
-}
-
-// idOf is the _id of a document this package built.
-func idOf(doc any) any {
-	if d, ok := doc.(bson.D); ok && len(d) > 0 && d[0].Key == "_id" {
-		return d[0].Value
-	}
-	if q, ok := doc.(quarantinedRow); ok {
-		return q.ID
-	}
-	return nil
+	return res, nil
 }

@@ -34,7 +34,7 @@ type Ingester struct {
 
 	db   *mongo.Client
 	sink *mongo.Collection
-	// replacing runs this process's replace commands, one at a time.
+	// replacing runs this process's bulk replaces, one at a time.
 	replacing replace.Runner
 	// byKey says whether documents are identified by the business key.
 	byKey bool

@@ -22,6 +22,7 @@ import (
 
 	batchingest "github.com/mysimbdp/mysimbdp/functions/batch-ingest"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/ingest"
 )
 
@@ -102,6 +103,9 @@ func TestRedeliveryAndNewVersions(t *testing.T) {
 	if second.Status != contract.StatusDone || second.ETag == first.ETag || second.RowsOK != 350 {
 		t.Fatalf("second version: %+v", second)
 	}
+	if second.RowsUnchanged != 249 || second.RowsReplaced != 1 {
+		t.Errorf("second version: %d rows unchanged, %d replaced; want 249 and 1", second.RowsUnchanged, second.RowsReplaced)
+	}
 	if n := count(t, tenant, "covid_daily", nil); n != 400 {
 		t.Errorf("%d documents after the second version, want 400 (300 + 100 new)", n)
 	}
@@ -112,6 +116,75 @@ func TestRedeliveryAndNewVersions(t *testing.T) {
 	handle(t, b, ev)
 	if n := count(t, tenant, "covid_daily", bson.D{{Key: "cases", Value: 4242}}); n != 1 {
 		t.Error("a late redelivery of the first version undid the correction")
+	}
+}
+
+// TestReuploadWritesOnlyWhatChanged: the daily file carries the whole
+// history, so most of a re-upload is stored already. The rows that did
+// not change are left alone (the store is read, not written), the changed
+// ones replaced, and the collection ends exactly as the last upload says.
+func TestReuploadWritesOnlyWhatChanged(t *testing.T) {
+	const tenant, rows = "reupload", 2500
+	b := newBatch(t, tenant1Profile(tenant, defaultLimits))
+	changed := func(every int) []byte { // cases of every every-th row + 1 000 000
+		var csv strings.Builder
+		csv.WriteString(ecdc.Header + "\r\n")
+		for i := range rows {
+			line := ecdc.Row(i)
+			if every > 0 && i%every == 0 {
+				f := strings.SplitN(line, ",", 6)
+				f[4] = strconv.Itoa(1_000_000 + i)
+				line = strings.Join(f, ",")
+			}
+			csv.WriteString(line + "\r\n")
+		}
+		return []byte(csv.String())
+	}
+	sum := func() (n, cases int64) {
+		cur, err := env.db.Database(tenant).Collection("covid_daily").Find(t.Context(), bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var docs []struct {
+			Cases int64 `bson:"cases"`
+		}
+		if err := cur.All(t.Context(), &docs); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range docs {
+			n, cases = n+1, cases+d.Cases
+		}
+		return n, cases
+	}
+	cases := []struct {
+		name                    string
+		key                     string
+		every                   int // change every every-th row; 0: none
+		wantUnchanged, wantRepl int64
+	}{
+		{"first upload: every row new", "incoming/day1.csv", 0, 0, 0},
+		{"same rows, another file: every row unchanged", "incoming/day2.csv", 0, rows, 0},
+		{"1% of the rows corrected", "incoming/day3.csv", 100, rows - rows/100, rows / 100},
+		{"the corrections undone", "incoming/day4.csv", 0, rows - rows/100, rows / 100},
+	}
+	for _, tc := range cases {
+		start := time.Now()
+		rep := handle(t, b, put(t, tenant, tc.key, changed(tc.every)))
+		t.Logf("%s: %s", tc.name, time.Since(start))
+		if rep.Status != contract.StatusDone || rep.RowsOK != rows {
+			t.Fatalf("%s: %s with %d rows: %s", tc.name, rep.Status, rep.RowsOK, rep.Error)
+		}
+		if rep.RowsUnchanged != tc.wantUnchanged || rep.RowsReplaced != tc.wantRepl {
+			t.Errorf("%s: %d rows unchanged, %d replaced; want %d and %d", tc.name, rep.RowsUnchanged, rep.RowsReplaced, tc.wantUnchanged, tc.wantRepl)
+		}
+		var want int64 // the sum of cases the file holds
+		for _, line := range strings.Split(strings.TrimSpace(string(changed(tc.every))), "\r\n")[1:] {
+			c, _ := strconv.ParseInt(strings.SplitN(line, ",", 6)[4], 10, 64)
+			want += c
+		}
+		if n, got := sum(); n != rows || got != want {
+			t.Errorf("%s: %d documents with %d cases in all; want %d with %d", tc.name, n, got, rows, want)
+		}
 	}
 }
 

@@ -100,11 +100,17 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	// Run's context is not derived from ctx: ctx only bounds start-up.
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Server{log: log, cancel: cancel, done: make(chan struct{})}
+	keeper := make(chan struct{})
 	go func() {
 		defer close(s.done)
 		if err := f.Run(runCtx); err != nil {
 			log.Error("ferretdb stopped with error", "err", err)
 		}
+		<-keeper
+	}()
+	go func() {
+		defer close(keeper)
+		keepIDIndexes(runCtx, dir, log)
 	}()
 	// New has already bound the listener, so the URI holds the real port.
 	s.uri = f.MongoDBURI()

@@ -217,3 +217,74 @@ func TestStopLeavesNoGoroutines(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // polling interval, bounded by the deadline
 	}
 }
+
+// plan is FerretDB's SQLite query plan for a find of one _id.
+func plan(t *testing.T, ctx context.Context, db *mongo.Database, coll string) string {
+	t.Helper()
+	var ex struct {
+		QueryPlanner struct {
+			Plan []string `bson:"Plan"`
+		} `bson:"queryPlanner"`
+	}
+	cmd := bson.D{{Key: "explain", Value: bson.D{{Key: "find", Value: coll}, {Key: "filter", Value: bson.D{{Key: "_id", Value: "k"}}}}}}
+	if err := db.RunCommand(ctx, cmd).Decode(&ex); err != nil {
+		t.Fatalf("explain a find in %s.%s: %v", db.Name(), coll, err)
+	}
+	return strings.Join(ex.QueryPlanner.Plan, "; ")
+}
+
+// TestLookupsByIDUseAnIndex: a find by _id is an index search, not a scan
+// of the collection, in every collection of every database — also one
+// created after start, or dropped and created again — and the index is
+// not one MongoDB clients see.
+func TestLookupsByIDUseAnIndex(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s := startServer(t, ctx, Config{DataDir: t.TempDir()})
+	c := connect(t, ctx, s.URI())
+	indexed := func(db *mongo.Database, coll string) {
+		t.Helper()
+		if _, err := db.Collection(coll).InsertOne(ctx, bson.D{{Key: "_id", Value: "k"}}); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * IDIndexInterval)
+		for n := 0; ; n++ {
+			// FerretDB's connections see a new index at their next write.
+			if _, err := db.Collection(coll).InsertOne(ctx, bson.D{{Key: "_id", Value: n}}); err != nil {
+				t.Fatal(err)
+			}
+			p := plan(t, ctx, db, coll)
+			if strings.Contains(p, "USING INDEX") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s.%s: the find of one _id is still %q", db.Name(), coll, p)
+			}
+			time.Sleep(100 * time.Millisecond) // polling a plan, bounded by deadline
+		}
+	}
+	for _, name := range []string{"tenant1.covid_daily", "tenant1.quarantine", "mysimbdp.ingestions"} {
+		db, coll, _ := strings.Cut(name, ".")
+		indexed(c.Database(db), coll)
+	}
+	if err := c.Database("tenant1").Drop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	indexed(c.Database("tenant1"), "covid_daily")
+	if err := c.Database("mysimbdp").Collection("ingestions").Drop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	indexed(c.Database("mysimbdp"), "ingestions")
+
+	cur, err := c.Database("tenant1").Collection("covid_daily").Indexes().List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx []bson.M
+	if err := cur.All(ctx, &idx); err != nil {
+		t.Fatal(err)
+	}
+	if len(idx) != 1 || idx[0]["name"] != "_id_" {
+		t.Errorf("listIndexes shows %v, want only _id_", idx)
+	}
+}
