@@ -29,10 +29,14 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"golang.org/x/sync/errgroup"
 )
 
 // MaxPerCommand bounds the statements of one update command.
 const MaxPerCommand = 25
+
+// Readers bounds the reads of stored versions one Replace runs at once.
+const Readers = 4
 
 // Result counts what Replace did with the documents it was given.
 type Result struct {
@@ -61,13 +65,28 @@ type Runner struct{ mu sync.Mutex }
 // refused; an error means it is unknown what was stored.
 func (r *Runner) Replace(ctx context.Context, coll *mongo.Collection, docs []any) (Result, []Refused, error) {
 	var res Result
+	idx := lastPerID(docs)
+	same := make([]bool, len(idx))
+	// Reads side by side: each is mostly the server's per-command work,
+	// which a second core takes on.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(Readers)
+	for k, i := range idx {
+		g.Go(func() error {
+			var err error
+			same[k], err = storedAlready(gctx, coll, docs[i])
+			if err != nil {
+				return fmt.Errorf("read the stored version of a document of %s: %w", coll.Name(), err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return res, nil, err
+	}
 	var changed []int
-	for _, i := range lastPerID(docs) {
-		same, err := storedAlready(ctx, coll, docs[i])
-		if err != nil {
-			return res, nil, fmt.Errorf("read the stored version of a document of %s: %w", coll.Name(), err)
-		}
-		if same {
+	for k, i := range idx {
+		if same[k] {
 			res.Unchanged++
 		} else {
 			changed = append(changed, i)

@@ -27,7 +27,7 @@ import (
 
 // IDIndexInterval is how often the keeper looks for collections without
 // the index.
-const IDIndexInterval = 2 * time.Second
+const IDIndexInterval = time.Second
 
 // idIndexSuffix names the keeper's index: <table>_mysimbdp_id.
 const idIndexSuffix = "_mysimbdp_id"
