@@ -295,7 +295,7 @@ func (b *Batch) conclude(ctx context.Context, log *slog.Logger, rep contract.Bat
 		return b.fail(ctx, rep, slot, err)
 	}
 	log.InfoContext(ctx, "ingested", "status", rep.Status, "rows_ok", rep.RowsOK,
-		"rows_rejected", rep.RowsRejected, "bytes", rep.Bytes, "duration_ms", rep.DurationMS, "error", rep.Error)
+		"rows_rejected", rep.RowsRejected, "rows_unchanged", rep.RowsUnchanged, "rows_replaced", rep.RowsReplaced, "bytes", rep.Bytes, "duration_ms", rep.DurationMS, "error", rep.Error)
 	b.reports.publish(ctx, rep)
 	return rep, b.moveOut(ctx, rep)
 }
