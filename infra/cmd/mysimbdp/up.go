@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -138,16 +139,17 @@ func runDown(ctx context.Context, env contract.Env, args []string, stdout, stder
 func printUp(w io.Writer, took time.Duration, e localstack.Endpoints, creds localstack.Credentials, dataDir string, tenants []string) {
 	fmt.Fprintf(w, `mysimbdp is up (in %s). Ctrl-C or `+"`mysimbdp down`"+` stops it.
 
-  OpenFaaS gateway  %s   (user %s, password %s; files in %s)
+  OpenFaaS gateway  %s   (user %s, password in %s)
   NATS JetStream    %s   (user %s, password in %s)
   MongoDB (wire)    %s
-  MinIO S3          http://%s   (user %s, password %s)
+  MinIO S3          http://%s   (user %s, password in %s)
   MinIO console     http://%s
   data folder       %s
 
   tenants           %s (each a bucket: drop files into incoming/)
 
 Try: echo hello | ./bin/mysimbdp invoke echo
-`, took.Round(100*time.Millisecond), e.Gateway, creds.GatewayUser, creds.GatewayPassword, e.GatewaySecret,
-		withoutUser(e.NATS), natsauth.PlatformUser, localstack.NATSPasswordFile(dataDir), e.MongoURI, e.MinIO, creds.MinIOUser, creds.MinIOPassword, e.MinIOConsole, dataDir, strings.Join(tenants, ", "))
+`, took.Round(100*time.Millisecond), e.Gateway, creds.GatewayUser, filepath.Join(e.GatewaySecret, contract.SecretGatewayPassword),
+		withoutUser(e.NATS), natsauth.PlatformUser, localstack.NATSPasswordFile(dataDir), e.MongoURI,
+		e.MinIO, creds.MinIOUser, localstack.MinIOPasswordFile(dataDir), e.MinIOConsole, dataDir, strings.Join(tenants, ", "))
 }

@@ -50,6 +50,11 @@ func TenantsDir(dataDir string) string { return filepath.Join(dataDir, "tenants"
 // MinIOSecretsDir holds MinIO's root credentials (root-user, root-password).
 func MinIOSecretsDir(dataDir string) string { return minioSecretsDir(dataDir) }
 
+// MinIOPasswordFile holds MinIO's root password (mode 0600).
+func MinIOPasswordFile(dataDir string) string {
+	return filepath.Join(minioSecretsDir(dataDir), "root-password")
+}
+
 func minioSecretsDir(dataDir string) string {
 	return filepath.Join(dataDir, "secrets", "minio")
 }
@@ -65,7 +70,7 @@ func LoadOrCreateCredentials(dataDir string) (Credentials, error) {
 		{GatewaySecretsDir(dataDir), contract.SecretGatewayUser, "admin", &c.GatewayUser},
 		{GatewaySecretsDir(dataDir), contract.SecretGatewayPassword, "", &c.GatewayPassword},
 		{minioSecretsDir(dataDir), "root-user", "mysimbdp", &c.MinIOUser},
-		{minioSecretsDir(dataDir), "root-password", "", &c.MinIOPassword},
+		{minioSecretsDir(dataDir), filepath.Base(MinIOPasswordFile(dataDir)), "", &c.MinIOPassword},
 		{filepath.Dir(NATSPasswordFile(dataDir)), filepath.Base(NATSPasswordFile(dataDir)), "", &c.NATSPassword},
 	} {
 		v, err := readOrCreate(filepath.Join(f.dir, f.name), f.fixed)
