@@ -32,8 +32,11 @@ type function struct {
 	gen       int // bumped by update; replicas of older gens are rolling out
 	desired   int
 	pool      []*replica // replicas that may serve (ready or starting)
-	readyCh   chan struct{}
-	deleted   bool
+	// draining are replicas a scale-down took out of the pool that have
+	// not stopped yet; a forced scale-down bounds their drains too.
+	draining map[*replica]struct{}
+	readyCh  chan struct{}
+	deleted  bool
 }
 
 func (p *Provider) newFunction(spec types.FunctionDeployment, exe string, createdAt time.Time) *function {
@@ -50,6 +53,7 @@ func (p *Provider) newFunction(spec types.FunctionDeployment, exe string, create
 		exe:        exe,
 		createdAt:  createdAt,
 		readyCh:    make(chan struct{}),
+		draining:   map[*replica]struct{}{},
 	}
 }
 
@@ -120,6 +124,16 @@ func (f *function) notify() {
 func (f *function) scale(n int, mode drainMode) {
 	f.mu.Lock()
 	victims := f.scaleLocked(n)
+	if mode == drainBounded {
+		// The operator wants them gone: earlier victims still waiting
+		// for their requests are bounded too.
+		for r := range f.draining {
+			r.forceStop()
+		}
+	}
+	for _, r := range victims {
+		f.draining[r] = struct{}{}
+	}
 	f.mu.Unlock()
 	f.p.drainAsync(victims, mode)
 }

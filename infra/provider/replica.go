@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -45,7 +46,12 @@ type replica struct {
 	// (503, try again) instead of when the process finally dies.
 	abortCtx context.Context
 	abort    context.CancelFunc
-	done     chan struct{} // closed when the slot's process is gone
+	// forced is closed (once, by forceStop) when an operator forces a
+	// scale-down: a drain waiting for this replica to go idle is bounded
+	// from then on.
+	forced    chan struct{}
+	forceOnce sync.Once
+	done      chan struct{} // closed when the slot's process is gone
 }
 
 // newReplica creates a slot and starts supervising it.
@@ -68,6 +74,7 @@ func (p *Provider) newReplica(fn *function, gen int, spec types.FunctionDeployme
 		secrets: slices.Clone(spec.Secrets),
 		dir:     filepath.Join(p.cfg.DataDir, "replicas", fn.namespace, fn.name, id),
 		done:    make(chan struct{}),
+		forced:  make(chan struct{}),
 	}
 	r.stopCtx, r.stop = context.WithCancel(p.ctx)
 	r.abortCtx, r.abort = context.WithCancel(p.ctx)
@@ -92,6 +99,9 @@ const (
 	drainBounded
 )
 
+// forceStop bounds the replica's drain by DrainTimeout from now on.
+func (r *replica) forceStop() { r.forceOnce.Do(func() { close(r.forced) }) }
+
 // drainAndStop is for a replica already out of the pool: it waits for its
 // in-flight requests as mode says (and at most until ctx ends), then stops
 // the process (SIGTERM, SIGKILL after StopTimeout) and waits until it is
@@ -108,6 +118,9 @@ func (r *replica) drainAndStop(ctx context.Context, mode drainMode) {
 	r.stop()
 	<-r.done
 	r.abort()
+	r.fn.mu.Lock()
+	delete(r.fn.draining, r)
+	r.fn.mu.Unlock()
 }
 
 // waitIdle waits until no request is in flight, as long as mode allows
@@ -119,10 +132,10 @@ func (r *replica) waitIdle(ctx context.Context, mode drainMode) bool {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	var bound <-chan time.Time
-	closing := r.p.closing
+	closing, forced := r.p.closing, r.forced
 	startBound := func() {
 		t := time.NewTimer(r.p.cfg.DrainTimeout)
-		bound, closing = t.C, nil
+		bound, closing, forced = t.C, nil, nil
 	}
 	if mode == drainBounded {
 		startBound()
@@ -131,6 +144,8 @@ func (r *replica) waitIdle(ctx context.Context, mode drainMode) bool {
 		select {
 		case <-tick.C:
 		case <-closing:
+			startBound()
+		case <-forced:
 			startBound()
 		case <-bound:
 			return false

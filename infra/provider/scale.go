@@ -15,7 +15,8 @@ import (
 // busy ones out of the balancer and drains them in the background, so it
 // answers at once. A busy replica taken out keeps its requests until they
 // finish, however long; with ?force-stop=true (contract.QueryScaleForceStop)
-// it is stopped once DrainTimeout has passed and its requests are answered
+// it (and any an earlier scale-down left waiting) is stopped once
+// DrainTimeout has passed and its requests are answered
 // 503 from the provider (contract.HeaderOrigin) for the caller to retry.
 func MakeReplicaUpdater(p *Provider) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

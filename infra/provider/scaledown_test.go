@@ -23,9 +23,12 @@ func TestScaleDownSparesBusyReplicas(t *testing.T) {
 	t.Parallel()
 	const drain = 300 * time.Millisecond
 	for _, c := range []struct {
-		name       string
-		from, to   int
-		force      bool
+		name     string
+		from, to int
+		force    bool
+		// forceLater forces a second scale call to the same count: it
+		// bounds the drain of a replica the first one left waiting.
+		forceLater bool
 		sleepMs    int
 		wantCode   int
 		wantBody   string
@@ -42,6 +45,8 @@ func TestScaleDownSparesBusyReplicas(t *testing.T) {
 		// 8s is past the drain bound plus StopTimeout (5s): before, the
 		// caller heard 502 only when the process was killed.
 		{name: "forced to zero: the request is answered at once for a retry", from: 1, to: 0, force: true, sleepMs: 8000,
+			wantCode: http.StatusServiceUnavailable, wantOrigin: contract.OriginProvider, within: 3 * time.Second},
+		{name: "to zero, forced later: the waiting replica is stopped then", from: 1, to: 0, forceLater: true, sleepMs: 8000,
 			wantCode: http.StatusServiceUnavailable, wantOrigin: contract.OriginProvider, within: 3 * time.Second},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -92,8 +97,9 @@ func TestScaleDownSparesBusyReplicas(t *testing.T) {
 			}
 
 			path := "/system/scale-function/" + name
+			forced := path + "?" + contract.QueryScaleForceStop + "=true"
 			if c.force {
-				path += "?" + contract.QueryScaleForceStop + "=true"
+				path = forced
 			}
 			scaled := time.Now()
 			h.must(http.StatusAccepted, http.MethodPost, path, types.ScaleServiceRequest{ServiceName: name, Replicas: uint64(c.to)})
@@ -110,6 +116,22 @@ func TestScaleDownSparesBusyReplicas(t *testing.T) {
 				return true, ""
 			})
 
+			if c.forceLater {
+				// Still waiting for its request, well past the drain bound.
+				testharness.Until(t, 10*time.Second, "the drain bound to pass", func() (bool, string) {
+					return time.Since(scaled) > 3*drain, "not yet"
+				})
+				select {
+				case r := <-done:
+					t.Fatalf("answered %d %q before the forced scale-down", r.code, r.body)
+				default:
+				}
+				if !alive(busyPid) {
+					t.Fatal("the busy replica stopped before the forced scale-down")
+				}
+				scaled = time.Now()
+				h.must(http.StatusAccepted, http.MethodPost, forced, types.ScaleServiceRequest{ServiceName: name, Replicas: uint64(c.to)})
+			}
 			var r result
 			select {
 			case r = <-done:
