@@ -13,6 +13,9 @@
 //	                               MYSIMBDP_GATEWAY_URL, its old name, still works)
 //	MYSIMBDP_NATS_URL              NATS with JetStream, where the backlogs and the scaler's memory are (required)
 //	MYSIMBDP_SCALE_STABILIZATION   scale-down window for functions without their own label (default 2m)
+//	MYSIMBDP_SCALE_METRICS_URL     Prometheus metrics with the invocations in flight per function
+//	                               (default: the gateway's /metrics, where the local provider serves them;
+//	                               an OpenFaaS gateway serves its own on port 8082)
 //
 // and, like OpenFaaS components, the gateway's credentials as the secrets
 // basic-auth-user and basic-auth-password, read from MYSIMBDP_SECRETS_DIR
@@ -26,6 +29,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -92,7 +96,12 @@ func build(getenv func(string) string, log *slog.Logger) (*running, error) {
 		nc.Close()
 		return nil, fmt.Errorf("scaler: JetStream: %w", err)
 	}
-	return &running{nc: nc, s: scale.New(gw, js, stab, log)}, nil
+	metricsURL := env.ScaleMetricsURL
+	if metricsURL == "" {
+		metricsURL = strings.TrimRight(gwURL, "/") + "/metrics"
+	}
+	inflight := scale.MetricsInflight(metricsURL, &http.Client{Timeout: 10 * time.Second})
+	return &running{nc: nc, s: scale.New(gw, js, inflight, stab, log)}, nil
 }
 
 // Close releases the NATS connection, if it was made.

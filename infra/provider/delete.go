@@ -38,7 +38,7 @@ func (p *Provider) deleteFunction(w http.ResponseWriter, r *http.Request) error 
 	victims := fn.removeAll()
 	fn.logs.close()
 	p.metrics.forget(fn.metricName)
-	p.drainAsync(victims)
+	p.drainAsync(victims, drainBounded)
 	p.persistOrLog()
 	p.log.Info("deleted function", "function", req.FunctionName, "namespace", ns, "replicas", len(victims))
 	return nil

@@ -56,7 +56,7 @@ func (p *Provider) deploy(w http.ResponseWriter, r *http.Request) error {
 	p.functions[key] = fn
 	p.mu.Unlock()
 
-	fn.scale(lo)
+	fn.scale(lo, drainUntilIdle)
 	p.persistOrLog()
 	p.log.Info("deployed function", "function", spec.Service, "namespace", spec.Namespace, "image", spec.Image, "replicas", lo)
 	return nil

@@ -21,6 +21,7 @@ type function struct {
 	name, namespace, metricName string
 	logs                        *logRing
 	started                     prometheus.Counter
+	inflight                    prometheus.Gauge // invocations in flight, waiting or running
 	invocations                 atomic.Uint64
 	rr                          atomic.Uint64 // round-robin offset for ties
 
@@ -31,8 +32,11 @@ type function struct {
 	gen       int // bumped by update; replicas of older gens are rolling out
 	desired   int
 	pool      []*replica // replicas that may serve (ready or starting)
-	readyCh   chan struct{}
-	deleted   bool
+	// draining are replicas a scale-down took out of the pool that have
+	// not stopped yet; a forced scale-down bounds their drains too.
+	draining map[*replica]struct{}
+	readyCh  chan struct{}
+	deleted  bool
 }
 
 func (p *Provider) newFunction(spec types.FunctionDeployment, exe string, createdAt time.Time) *function {
@@ -44,10 +48,12 @@ func (p *Provider) newFunction(spec types.FunctionDeployment, exe string, create
 		metricName: metricName,
 		logs:       newLogRing(p.cfg.LogLines),
 		started:    p.metrics.started.WithLabelValues(metricName),
+		inflight:   p.metrics.inflight.WithLabelValues(metricName),
 		spec:       spec,
 		exe:        exe,
 		createdAt:  createdAt,
 		readyCh:    make(chan struct{}),
+		draining:   map[*replica]struct{}{},
 	}
 }
 
@@ -113,13 +119,23 @@ func (f *function) notify() {
 }
 
 // scale sets the desired replica count of the current generation,
-// starting or draining replicas as needed. It is a no-op on a deleted
-// function.
-func (f *function) scale(n int) {
+// starting or draining replicas as needed; mode is how a replica that
+// leaves while busy is drained. It is a no-op on a deleted function.
+func (f *function) scale(n int, mode drainMode) {
 	f.mu.Lock()
 	victims := f.scaleLocked(n)
+	if mode == drainBounded {
+		// The operator wants them gone: earlier victims still waiting
+		// for their requests are bounded too.
+		for r := range f.draining {
+			r.forceStop()
+		}
+	}
+	for _, r := range victims {
+		f.draining[r] = struct{}{}
+	}
 	f.mu.Unlock()
-	f.p.drainAsync(victims)
+	f.p.drainAsync(victims, mode)
 }
 
 // scaleLocked does scale's bookkeeping and returns the replicas that left
@@ -142,14 +158,18 @@ func (f *function) scaleLocked(n int) []*replica {
 			f.pool = append(f.pool, f.p.newReplica(f, f.gen, f.spec, f.exe))
 		}
 	case n < len(current):
-		// Prefer replicas that are not serving yet, then the newest: the
-		// least disruptive to take away.
+		// Prefer replicas that are not serving yet, then idle ones (the
+		// fewest in flight), then the newest: the least disruptive to take
+		// away. The write lock holds pick off, so the counts stand still.
 		slices.SortStableFunc(current, func(a, b *replica) int {
 			if ar, br := a.ready.Load(), b.ready.Load(); ar != br {
 				if !ar {
 					return -1
 				}
 				return 1
+			}
+			if c := cmp.Compare(a.inflight.Load(), b.inflight.Load()); c != 0 {
+				return c
 			}
 			return cmp.Compare(b.seq, a.seq)
 		})
@@ -301,7 +321,7 @@ func (f *function) roll(gen int) {
 			})
 			f.mu.Unlock()
 			f.p.log.Info("rolled function", "function", f.name, "namespace", f.namespace, "retired", len(old))
-			f.p.drainAsync(old)
+			f.p.drainAsync(old, drainBounded)
 			return
 		}
 		ch := f.readyCh
@@ -318,7 +338,7 @@ func (f *function) roll(gen int) {
 
 // drainAsync drains and stops replicas that have left a pool. Once Close
 // has begun it drains inline, so that Close never misses them.
-func (p *Provider) drainAsync(rs []*replica) {
+func (p *Provider) drainAsync(rs []*replica, mode drainMode) {
 	if len(rs) == 0 {
 		return
 	}
@@ -328,7 +348,7 @@ func (p *Provider) drainAsync(rs []*replica) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				r.drainAndStop(p.ctx)
+				r.drainAndStop(p.ctx, mode)
 			}()
 		}
 		wg.Wait()

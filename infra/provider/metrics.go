@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // metrics live in the provider's own registry. The gateway_* names are
@@ -19,6 +21,7 @@ type metrics struct {
 	invocations  *prometheus.CounterVec
 	seconds      *prometheus.HistogramVec
 	started      *prometheus.CounterVec
+	inflight     *prometheus.GaugeVec
 	serviceCount *prometheus.GaugeVec
 	httpTotal    *prometheus.CounterVec
 	httpSeconds  *prometheus.HistogramVec
@@ -28,22 +31,28 @@ func newMetrics() *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		invocations: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gateway_function_invocation_total",
+			Name: contract.MetricFunctionInvocations,
 			Help: "Function invocations by function and status code.",
-		}, []string{"function_name", "code"}),
+		}, []string{contract.MetricLabelFunction, "code"}),
 		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "gateway_functions_seconds",
 			Help:    "Function invocation duration.",
 			Buckets: prometheus.DefBuckets,
-		}, []string{"function_name", "code"}),
+		}, []string{contract.MetricLabelFunction, "code"}),
 		started: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gateway_function_invocation_started",
+			Name: contract.MetricFunctionStarted,
 			Help: "Function invocations started.",
-		}, []string{"function_name"}),
+		}, []string{contract.MetricLabelFunction}),
+		// The scaler reads it: a function with an invocation in flight
+		// is not idle, however long since one finished.
+		inflight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: contract.MetricFunctionInflight,
+			Help: "Function invocations in flight (waiting for a replica or running).",
+		}, []string{contract.MetricLabelFunction}),
 		serviceCount: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gateway_service_count",
 			Help: "Desired replicas per function.",
-		}, []string{"function_name"}),
+		}, []string{contract.MetricLabelFunction}),
 		httpTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Subsystem: "provider",
 			Name:      "http_requests_total",
@@ -56,7 +65,7 @@ func newMetrics() *metrics {
 			Buckets:   prometheus.DefBuckets,
 		}, []string{"code", "method", "path"}),
 	}
-	m.reg.MustRegister(m.invocations, m.seconds, m.started, m.serviceCount, m.httpTotal, m.httpSeconds,
+	m.reg.MustRegister(m.invocations, m.seconds, m.started, m.inflight, m.serviceCount, m.httpTotal, m.httpSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -65,8 +74,9 @@ func newMetrics() *metrics {
 func (m *metrics) forget(metricName string) {
 	m.serviceCount.DeleteLabelValues(metricName)
 	m.started.DeleteLabelValues(metricName)
-	m.invocations.DeletePartialMatch(prometheus.Labels{"function_name": metricName})
-	m.seconds.DeletePartialMatch(prometheus.Labels{"function_name": metricName})
+	m.inflight.DeleteLabelValues(metricName)
+	m.invocations.DeletePartialMatch(prometheus.Labels{contract.MetricLabelFunction: metricName})
+	m.seconds.DeletePartialMatch(prometheus.Labels{contract.MetricLabelFunction: metricName})
 }
 
 // instrument records R.E.D. metrics of a /system route, as faas-provider's

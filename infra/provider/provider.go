@@ -44,7 +44,10 @@ type Config struct {
 	// ready before it is killed and restarted. Default 30s.
 	StartTimeout time.Duration
 	// DrainTimeout bounds how long a replica leaving the pool waits for its
-	// in-flight requests before it is sent SIGTERM. Default 30s.
+	// in-flight requests before it is sent SIGTERM, when it must go: on a
+	// scale-down the operator forced (contract.QueryScaleForceStop), a
+	// roll-out, a delete or Close. An ordinary scale-down waits as long
+	// as the requests take. Default 30s.
 	DrainTimeout time.Duration
 	// StopTimeout is the grace between SIGTERM and SIGKILL. Default 10s.
 	StopTimeout time.Duration
@@ -142,6 +145,9 @@ type Provider struct {
 	wg     sync.WaitGroup // every goroutine the provider starts
 	lifeMu sync.Mutex     // orders goTracked's wg.Add before Close's wg.Wait
 	closed atomic.Bool
+	// closing is closed when Close begins: a drain that waits for a busy
+	// replica as long as it takes is bounded from then on.
+	closing chan struct{}
 
 	mu         sync.RWMutex
 	functions  map[fnKey]*function
@@ -196,6 +202,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Provider, error) {
 		functions:  map[fnKey]*function{},
 		namespaces: map[string]types.FunctionNamespace{},
 		metrics:    newMetrics(),
+		closing:    make(chan struct{}),
 	}
 	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
 	// One shared transport with large keep-alive pools: the invocation path
@@ -243,7 +250,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Provider, error) {
 		}
 		fn := p.newFunction(spec, path, pf.CreatedAt)
 		p.functions[fnKey{spec.Service, spec.Namespace}] = fn
-		fn.scale(pf.Replicas)
+		fn.scale(pf.Replicas, drainUntilIdle)
 		log.Info("restored function", "function", spec.Service, "namespace", spec.Namespace, "replicas", pf.Replicas)
 	}
 	p.handler = p.router()
@@ -263,6 +270,7 @@ func (p *Provider) Close(ctx context.Context) error {
 	if already {
 		return nil
 	}
+	close(p.closing)
 	p.mu.Lock()
 	fns := make([]*function, 0, len(p.functions))
 	for _, fn := range p.functions {
@@ -276,7 +284,7 @@ func (p *Provider) Close(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				r.drainAndStop(ctx)
+				r.drainAndStop(ctx, drainBounded)
 			}()
 		}
 	}

@@ -46,8 +46,10 @@ func MakeProxyHandler(p *Provider) http.HandlerFunc {
 			return
 		}
 		fn.started.Inc()
+		fn.inflight.Inc()
 		start := time.Now()
 		code := p.invoke(w, r, fn, "/function/"+nameVar)
+		fn.inflight.Dec()
 		fn.invocations.Add(1)
 		c := strconv.Itoa(code)
 		p.metrics.invocations.WithLabelValues(fn.metricName, c).Inc()
@@ -85,6 +87,10 @@ func (p *Provider) invoke(w http.ResponseWriter, r *http.Request, fn *function, 
 		}
 		addr := *rep.addr.Load()
 		target.Host = addr
+		// A replica stopped under the request (a forced scale-down, a
+		// drain bound passed) cancels it, so the caller hears at once.
+		octx, ocancel := context.WithCancel(ctx)
+		unwatch := context.AfterFunc(rep.abortCtx, ocancel)
 		out := (&http.Request{
 			Method:        r.Method,
 			URL:           &target,
@@ -95,12 +101,14 @@ func (p *Provider) invoke(w http.ResponseWriter, r *http.Request, fn *function, 
 			Body:          r.Body,
 			ContentLength: r.ContentLength,
 			Host:          addr,
-		}).WithContext(ctx)
+		}).WithContext(octx)
 		if r.ContentLength == 0 {
 			out.Body = http.NoBody
 		}
 		resp, err := p.transport.RoundTrip(out)
 		if err != nil {
+			unwatch()
+			ocancel()
 			rep.inflight.Add(-1)
 			// A replica that died after it was picked refused the
 			// connection before any byte of the request was sent; a
@@ -113,10 +121,21 @@ func (p *Provider) invoke(w http.ResponseWriter, r *http.Request, fn *function, 
 				// The client went away; nobody reads this answer.
 				return 499
 			}
+			if rep.abortCtx.Err() != nil {
+				// Not the function's failure: the provider stopped it.
+				// A 503 of ours tells the caller to try again, not to
+				// spend an attempt.
+				w.Header().Set("Retry-After", "1")
+				internalError(w, http.StatusServiceUnavailable, "function %s.%s: replica %s was stopped while the request was in flight; try again",
+					fn.name, fn.namespace, rep.id)
+				return http.StatusServiceUnavailable
+			}
 			internalError(w, http.StatusBadGateway, "function %s.%s: replica %s did not answer: %v", fn.name, fn.namespace, rep.id, err)
 			return http.StatusBadGateway
 		}
 		p.copyResponse(w, resp)
+		unwatch()
+		ocancel()
 		rep.inflight.Add(-1)
 		return resp.StatusCode
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -40,7 +41,17 @@ type replica struct {
 
 	stopCtx context.Context // cancelled to stop the slot for good
 	stop    context.CancelFunc
-	done    chan struct{} // closed when the slot's process is gone
+	// abortCtx is cancelled when the replica is stopped while requests
+	// are still in flight on it: the proxy then answers them at once
+	// (503, try again) instead of when the process finally dies.
+	abortCtx context.Context
+	abort    context.CancelFunc
+	// forced is closed (once, by forceStop) when an operator forces a
+	// scale-down: a drain waiting for this replica to go idle is bounded
+	// from then on.
+	forced    chan struct{}
+	forceOnce sync.Once
+	done      chan struct{} // closed when the slot's process is gone
 }
 
 // newReplica creates a slot and starts supervising it.
@@ -63,8 +74,10 @@ func (p *Provider) newReplica(fn *function, gen int, spec types.FunctionDeployme
 		secrets: slices.Clone(spec.Secrets),
 		dir:     filepath.Join(p.cfg.DataDir, "replicas", fn.namespace, fn.name, id),
 		done:    make(chan struct{}),
+		forced:  make(chan struct{}),
 	}
 	r.stopCtx, r.stop = context.WithCancel(p.ctx)
+	r.abortCtx, r.abort = context.WithCancel(p.ctx)
 	if !p.goTracked(r.run) {
 		// The provider is closing: there is no process to wait for.
 		r.stop()
@@ -73,29 +86,70 @@ func (p *Provider) newReplica(fn *function, gen int, spec types.FunctionDeployme
 	return r
 }
 
+// drainMode is how long a replica leaving its pool may keep working.
+type drainMode int
+
+const (
+	// drainUntilIdle waits for its in-flight requests as long as they
+	// take (until Close begins, when the bound applies): scaling down
+	// never cuts an invocation short.
+	drainUntilIdle drainMode = iota
+	// drainBounded waits at most DrainTimeout, then stops it anyway: a
+	// forced scale-down, a roll-out, a delete, Close.
+	drainBounded
+)
+
+// forceStop bounds the replica's drain by DrainTimeout from now on.
+func (r *replica) forceStop() { r.forceOnce.Do(func() { close(r.forced) }) }
+
 // drainAndStop is for a replica already out of the pool: it waits for its
-// in-flight requests (bounded by DrainTimeout and ctx), then stops the
-// process (SIGTERM, SIGKILL after StopTimeout) and waits until it is gone.
-func (r *replica) drainAndStop(ctx context.Context) {
+// in-flight requests as mode says (and at most until ctx ends), then stops
+// the process (SIGTERM, SIGKILL after StopTimeout) and waits until it is
+// gone. Requests still in flight then are answered at once by the proxy.
+func (r *replica) drainAndStop(ctx context.Context, mode drainMode) {
 	r.ready.Store(false)
-	if !r.waitIdle(ctx) {
+	if n := r.inflight.Load(); n > 0 && mode == drainUntilIdle {
+		r.p.log.Info("replica left the pool while busy; it stops once its requests finish", append(r.logAttrs(), "inflight", n)...)
+	}
+	if !r.waitIdle(ctx, mode) {
 		r.p.log.Warn("replica still busy after the drain bound; stopping it anyway", append(r.logAttrs(), "inflight", r.inflight.Load())...)
+		r.abort()
 	}
 	r.stop()
 	<-r.done
+	r.abort()
+	r.fn.mu.Lock()
+	delete(r.fn.draining, r)
+	r.fn.mu.Unlock()
 }
 
-// waitIdle waits until no request is in flight, bounded by DrainTimeout
-// and ctx; it reports whether the replica went idle.
-func (r *replica) waitIdle(ctx context.Context) bool {
-	dctx, cancel := context.WithTimeout(ctx, r.p.cfg.DrainTimeout)
-	defer cancel()
+// waitIdle waits until no request is in flight, as long as mode allows
+// and ctx lasts; it reports whether the replica went idle.
+func (r *replica) waitIdle(ctx context.Context, mode drainMode) bool {
+	if r.inflight.Load() == 0 {
+		return true
+	}
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
+	var bound <-chan time.Time
+	closing, forced := r.p.closing, r.forced
+	startBound := func() {
+		t := time.NewTimer(r.p.cfg.DrainTimeout)
+		bound, closing, forced = t.C, nil, nil
+	}
+	if mode == drainBounded {
+		startBound()
+	}
 	for r.inflight.Load() > 0 {
 		select {
 		case <-tick.C:
-		case <-dctx.Done():
+		case <-closing:
+			startBound()
+		case <-forced:
+			startBound()
+		case <-bound:
+			return false
+		case <-ctx.Done():
 			return false
 		}
 	}

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/gorilla/mux"
 	"github.com/openfaas/faas-provider/types"
@@ -10,8 +11,13 @@ import (
 )
 
 // MakeReplicaUpdater sets a function's replica count (POST
-// /system/scale-function/{name}). Scaling down takes replicas out of the
-// balancer first and drains them in the background, so it answers at once.
+// /system/scale-function/{name}). Scaling down takes idle replicas before
+// busy ones out of the balancer and drains them in the background, so it
+// answers at once. A busy replica taken out keeps its requests until they
+// finish, however long; with ?force-stop=true (contract.QueryScaleForceStop)
+// it (and any an earlier scale-down left waiting) is stopped once
+// DrainTimeout has passed and its requests are answered
+// 503 from the provider (contract.HeaderOrigin) for the caller to retry.
 func MakeReplicaUpdater(p *Provider) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := p.scaleFunction(w, r); err != nil {
@@ -36,6 +42,16 @@ func (p *Provider) scaleFunction(w http.ResponseWriter, r *http.Request) error {
 		ns = r.URL.Query().Get("namespace")
 	}
 	ns = p.namespaceOf(ns)
+	mode := drainUntilIdle
+	if v := r.URL.Query().Get(contract.QueryScaleForceStop); v != "" {
+		force, err := strconv.ParseBool(v)
+		if err != nil {
+			return badRequest("%s=%q: want true or false", contract.QueryScaleForceStop, v)
+		}
+		if force {
+			mode = drainBounded
+		}
+	}
 	fn := p.lookup(name, ns)
 	if fn == nil {
 		return notFound(name, ns)
@@ -51,8 +67,8 @@ func (p *Provider) scaleFunction(w http.ResponseWriter, r *http.Request) error {
 	if req.Replicas > uint64(p.cfg.MaxReplicas) {
 		return badRequest("function %s: %d replicas is above the provider's limit of %d", name, req.Replicas, p.cfg.MaxReplicas)
 	}
-	fn.scale(int(req.Replicas))
+	fn.scale(int(req.Replicas), mode)
 	p.persistOrLog()
-	p.log.Info("scaled function", "function", name, "namespace", ns, "replicas", req.Replicas)
+	p.log.Info("scaled function", "function", name, "namespace", ns, "replicas", req.Replicas, "force_stop", mode == drainBounded)
 	return nil
 }

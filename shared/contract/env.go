@@ -47,6 +47,10 @@ const (
 
 	EnvStatsWindow        = "MYSIMBDP_STATS_WINDOW"
 	EnvScaleStabilization = "MYSIMBDP_SCALE_STABILIZATION"
+	// EnvScaleMetricsURL is where the scaler reads the invocations in
+	// flight per function (MetricFunctionInflight, Prometheus text);
+	// default the gateway's /metrics, where the local provider serves it.
+	EnvScaleMetricsURL = "MYSIMBDP_SCALE_METRICS_URL"
 
 	EnvMetricsAddr = "MYSIMBDP_METRICS_ADDR"
 	EnvLogLevel    = "MYSIMBDP_LOG_LEVEL"
@@ -143,6 +147,8 @@ type Env struct {
 	StatsWindow time.Duration
 	// ScaleStabilization is zero when unset: the scaler's own default.
 	ScaleStabilization time.Duration
+	// ScaleMetricsURL is empty when unset: the gateway's /metrics.
+	ScaleMetricsURL string
 
 	MetricsAddr string
 	LogLevel    string
@@ -222,6 +228,7 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		SecretsDir:         or(get(EnvSecretsDir), DefaultSecretsDir),
 		Sink:               get(EnvSink),
 		StatsWindow:        DefaultStatsWindow,
+		ScaleMetricsURL:    get(EnvScaleMetricsURL),
 		MetricsAddr:        or(get(EnvMetricsAddr), DefaultMetricsAddr),
 		LogLevel:           or(get(EnvLogLevel), DefaultLogLevel),
 		DataDir:            or(get(EnvDataDir), DefaultDataDir),

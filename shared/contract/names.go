@@ -190,6 +190,27 @@ const (
 	LabelScaleStabilization = "com.mysimbdp.scale.stabilization"
 )
 
+// Prometheus series the provider serves on /metrics that other parts
+// read. The scaler judges a function idle only while
+// MetricFunctionInflight, its invocations in flight (by
+// MetricLabelFunction, "name.namespace"), stays zero; where the gauge is
+// absent (a gateway that does not serve it) it takes
+// MetricFunctionStarted minus MetricFunctionInvocations, the OpenFaaS
+// gateway's own counters of invocations started and finished.
+const (
+	MetricFunctionInflight    = "gateway_function_invocation_inflight"
+	MetricFunctionStarted     = "gateway_function_invocation_started"
+	MetricFunctionInvocations = "gateway_function_invocation_total"
+	MetricLabelFunction       = "function_name"
+)
+
+// QueryScaleForceStop, set to "true" on POST
+// /system/scale-function/{name}, lets the local provider stop a replica
+// that is still working once its drain bound has passed; without it a
+// busy replica leaving the pool is stopped only when it is idle, so that
+// scaling never cuts an invocation short. (faas-cli does not send it.)
+const QueryScaleForceStop = "force-stop"
+
 // DeprecatedScaleLabels maps each old name of a scaler-only label to the
 // name that replaced it. The scaler still reads an old name (the new one
 // wins when both are set) and logs that it did.

@@ -120,9 +120,15 @@ type Observation struct {
 	Backlog    int64
 	HasBacklog bool
 	// Progress counts work the function has taken so far (its consumer's
-	// deliveries, or its invocations): any change since the last run
-	// means it was active.
+	// deliveries, or its finished invocations): any change since the last
+	// run means it was active.
 	Progress float64
+	// Inflight is the invocations started and not yet answered (one
+	// long file can take longer than the idle time); InflightKnown is
+	// false when they could not be read, and then the function is not
+	// taken for idle.
+	Inflight      int64
+	InflightKnown bool
 }
 
 // State is what the scaler remembers of one function between runs.
@@ -153,10 +159,17 @@ type Decision struct {
 // state to remember for the next run (st is the last one; zero at first).
 func Decide(p Policy, o Observation, st State) (Decision, State) {
 	next := State{LastActive: st.LastActive, Progress: o.Progress, Backlog: o.Backlog, At: o.At}
-	active := o.Backlog > 0 || (!st.At.IsZero() && o.Progress != st.Progress)
-	if active || st.LastActive.IsZero() {
+	// An invocation in flight is work however long ago one finished:
+	// finished invocations alone would call a function idle in the
+	// middle of a file that takes longer than its idle time. Every
+	// invocation either finishes between two runs (Progress changes) or
+	// is seen in flight by one, so idle since LastActive means nothing
+	// was in flight all that time.
+	active := o.Backlog > 0 || (!st.At.IsZero() && o.Progress != st.Progress) || o.Inflight > 0
+	if active || (!o.InflightKnown && o.Replicas > 0) || st.LastActive.IsZero() {
 		// A function first seen counts as just active: it gets its idle
-		// time in full before it goes to zero.
+		// time in full before it goes to zero. So does one with replicas
+		// whose invocations in flight are unknown: it may be at work.
 		next.LastActive = o.At
 	}
 
@@ -189,6 +202,12 @@ func Decide(p Policy, o Observation, st State) (Decision, State) {
 		why = fmt.Sprintf("idle for %s (zero after %s)", idle.Round(time.Second), p.ZeroDuration)
 	} else if want == 0 && (active || !p.Zero) {
 		want = 1 // work arrived, or min 0 without scale-to-zero
+	}
+	switch {
+	case p.Zero && o.Inflight > 0:
+		why += fmt.Sprintf("; %d invocations in flight, so not idle", o.Inflight)
+	case p.Zero && !o.InflightKnown && o.Replicas > 0:
+		why += "; invocations in flight unknown, so not taken for idle"
 	}
 
 	// Scale up at once; down to the highest recommendation of the window.

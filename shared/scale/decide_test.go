@@ -78,6 +78,8 @@ func TestDecide(t *testing.T) {
 		replicas int
 		backlog  int64
 		progress float64
+		inflight int64
+		unknown  bool // the invocations in flight could not be read
 		want     int
 		why      string
 	}
@@ -112,6 +114,22 @@ func TestDecide(t *testing.T) {
 			{at: 45, replicas: 1, progress: 2, want: 1}, // idle 16s only
 			{at: 60, replicas: 1, progress: 2, want: 0},
 		}},
+		{name: "an invocation in flight longer than the idle time is activity", pol: pol, steps: []step{
+			{at: 0, replicas: 1, progress: 5, want: 1},
+			{at: 10, replicas: 1, progress: 5, inflight: 1, want: 1},
+			{at: 31, replicas: 1, progress: 5, inflight: 1, want: 1, why: "1 invocations in flight"},
+			{at: 90, replicas: 1, progress: 5, inflight: 1, want: 1, why: "in flight"},
+			{at: 100, replicas: 1, progress: 6, want: 1}, // it finished
+			{at: 125, replicas: 1, progress: 6, want: 1}, // idle 25s only since last seen in flight
+			{at: 131, replicas: 1, progress: 6, want: 0, why: "idle for 31s"},
+		}},
+		{name: "unknown in-flight invocations keep a function from zero but do not wake it", pol: pol, steps: []step{
+			{at: 0, replicas: 1, progress: 5, want: 1},
+			{at: 40, replicas: 1, progress: 5, unknown: true, want: 1, why: "in flight unknown"},
+			{at: 60, replicas: 1, progress: 5, want: 1},
+			{at: 71, replicas: 1, progress: 5, want: 0},
+			{at: 80, replicas: 0, progress: 5, unknown: true, want: 0},
+		}},
 		{name: "no zero without the label", pol: Policy{Min: 0, Max: 3, Target: 10, ZeroDuration: time.Second}, steps: []step{
 			{at: 0, replicas: 2, want: 1}, // min 0 without scale-to-zero still keeps one
 			{at: 100, replicas: 1, backlog: 25, want: 3},
@@ -124,7 +142,8 @@ func TestDecide(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var st State
 			for i, s := range c.steps {
-				o := Observation{At: at(s.at), Replicas: s.replicas, Backlog: s.backlog, HasBacklog: !c.noBL, Progress: s.progress}
+				o := Observation{At: at(s.at), Replicas: s.replicas, Backlog: s.backlog, HasBacklog: !c.noBL, Progress: s.progress,
+					Inflight: s.inflight, InflightKnown: !s.unknown}
 				var d Decision
 				d, st = Decide(c.pol, o, st)
 				if d.Replicas != s.want || !strings.Contains(d.Why, s.why) {

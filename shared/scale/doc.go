@@ -30,6 +30,13 @@
 // events) is held within min and max and scaled to zero when it has not
 // been invoked for zero-duration.
 //
+// Whatever feeds it, a function is idle only while none of its
+// invocations is in flight: one file can take longer than zero-duration,
+// and finished invocations alone would call its function idle midway.
+// The invocations in flight are read from Prometheus metrics (Inflight,
+// MetricsInflight); while they cannot be read no function with replicas
+// goes to zero.
+//
 // Decisions scale up at once and down only once every recommendation in
 // the stabilisation window is lower (as Kubernetes' HPA does), so replicas
 // do not flap. What the scaler remembers between runs (recommendations,

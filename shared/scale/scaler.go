@@ -26,24 +26,26 @@ type Gateway interface {
 
 // Scaler runs one scaling pass per Run.
 type Scaler struct {
-	gw  Gateway
-	js  jetstream.JetStream
-	log *slog.Logger
+	gw       Gateway
+	js       jetstream.JetStream
+	inflight Inflight
+	log      *slog.Logger
 	// stabilization is the default scale-down window.
 	stabilization time.Duration
 	now           func() time.Time
 }
 
-// New returns a Scaler; stabilization is the scale-down window of
-// functions without their own label (0: 2 minutes).
-func New(gw Gateway, js jetstream.JetStream, stabilization time.Duration, log *slog.Logger) *Scaler {
+// New returns a Scaler; inflight tells the invocations in flight (nil:
+// never known, so no function goes to zero); stabilization is the
+// scale-down window of functions without their own label (0: 2 minutes).
+func New(gw Gateway, js jetstream.JetStream, inflight Inflight, stabilization time.Duration, log *slog.Logger) *Scaler {
 	if stabilization <= 0 {
 		stabilization = 2 * time.Minute
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Scaler{gw: gw, js: js, log: log, stabilization: stabilization, now: time.Now}
+	return &Scaler{gw: gw, js: js, inflight: inflight, log: log, stabilization: stabilization, now: time.Now}
 }
 
 // Change is one function's outcome in a pass.
@@ -52,6 +54,8 @@ type Change struct {
 	From     int    `json:"from"`
 	To       int    `json:"to"`
 	Backlog  *int64 `json:"backlog,omitempty"`
+	// Inflight is the invocations in flight, when they could be read.
+	Inflight *int64 `json:"inflight,omitempty"`
 	Why      string `json:"why"`
 	Error    string `json:"error,omitempty"`
 }
@@ -82,6 +86,14 @@ func (s *Scaler) Run(ctx context.Context) (Report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("scale: %w", err)
 	}
+	// Without them no function is idle, but the pass goes on: scaling up
+	// does not need them.
+	var inflight map[string]int64
+	if s.inflight != nil {
+		if inflight, err = s.inflight(ctx); err != nil {
+			s.log.Warn("invocations in flight unknown; no function goes to zero this pass", "err", err)
+		}
+	}
 	var errs []error
 	for _, ns := range nss {
 		fns, err := s.gw.Functions(ctx, ns)
@@ -97,13 +109,13 @@ func (s *Scaler) Run(ctx context.Context) (Report, error) {
 			if !Managed(labels) {
 				continue
 			}
-			rep.Functions = append(rep.Functions, s.scaleOne(ctx, kv, fn, labels, backlog))
+			rep.Functions = append(rep.Functions, s.scaleOne(ctx, kv, fn, labels, backlog, inflight))
 		}
 	}
 	return rep, errors.Join(errs...)
 }
 
-func (s *Scaler) scaleOne(ctx context.Context, kv jetstream.KeyValue, fn types.FunctionStatus, labels map[string]string, backlogs map[string]consumerLoad) Change {
+func (s *Scaler) scaleOne(ctx context.Context, kv jetstream.KeyValue, fn types.FunctionStatus, labels map[string]string, backlogs map[string]consumerLoad, inflight map[string]int64) Change {
 	id := fn.Name
 	if fn.Namespace != "" {
 		id += "." + fn.Namespace
@@ -120,9 +132,15 @@ func (s *Scaler) scaleOne(ctx context.Context, kv jetstream.KeyValue, fn types.F
 	if l, ok := backlogs[id]; ok {
 		o.Backlog, o.HasBacklog, o.Progress = l.backlog, true, float64(l.delivered)
 	}
+	if inflight != nil {
+		o.Inflight, o.InflightKnown = inflight[id], true
+	}
 	ch := Change{Function: id, From: o.Replicas, To: o.Replicas}
 	if o.HasBacklog {
 		ch.Backlog = &o.Backlog
+	}
+	if o.InflightKnown {
+		ch.Inflight = &o.Inflight
 	}
 
 	key := strings.ReplaceAll(id, ".", "_")
@@ -162,7 +180,7 @@ func (s *Scaler) scaleOne(ctx context.Context, kv jetstream.KeyValue, fn types.F
 		return ch
 	}
 	ch.To = d.Replicas
-	log.Info("function scaled", "from", o.Replicas, "to", d.Replicas, "why", d.Why, "backlog", o.Backlog)
+	log.Info("function scaled", "from", o.Replicas, "to", d.Replicas, "why", d.Why, "backlog", o.Backlog, "inflight", o.Inflight)
 	return ch
 }
 
