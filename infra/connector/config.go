@@ -62,6 +62,13 @@ type Config struct {
 	// When full they refuse new messages rather than drop old ones: MinIO
 	// keeps refused events in its queue folder and retries.
 	StreamMaxBytes int64
+	// WaitingMaxEvents bounds the deferred events parked in the waiting
+	// stream, whose bytes StreamMaxBytes bounds (default 1,000,000). The
+	// connector enforces both before parking: past them an event is not
+	// parked but stays unacked in the S3 events stream (logged, counted
+	// in mysimbdp_connector_waiting_refused_total). A parked event is
+	// never dropped.
+	WaitingMaxEvents int64
 
 	// MaxAttempts is how many failed invocation rounds an event gets before
 	// it is dead-lettered (default 10). Deferrals (429/503) do not count.
@@ -144,6 +151,7 @@ func DefaultConfig() Config {
 		EventsMaxAge:            7 * 24 * time.Hour,
 		DeadLetterMaxAge:        30 * 24 * time.Hour,
 		StreamMaxBytes:          1 << 30,
+		WaitingMaxEvents:        1_000_000,
 		MaxAttempts:             10,
 		BackoffInitial:          time.Second,
 		BackoffMax:              5 * time.Minute,
@@ -200,6 +208,9 @@ func (c Config) withDefaults() (Config, error) {
 	dur(&c.DeadLetterMaxAge, d.DeadLetterMaxAge)
 	if c.StreamMaxBytes <= 0 {
 		c.StreamMaxBytes = d.StreamMaxBytes
+	}
+	if c.WaitingMaxEvents <= 0 {
+		c.WaitingMaxEvents = d.WaitingMaxEvents
 	}
 	num(&c.MaxAttempts, d.MaxAttempts)
 	dur(&c.BackoffInitial, d.BackoffInitial)

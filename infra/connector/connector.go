@@ -65,7 +65,7 @@ func New(cfg Config, gw *gateway.Client, log *slog.Logger) (*Connector, error) {
 	s3cfg := s3event.Config{
 		Stream: cfg.Stream, Subject: cfg.Subject, Durable: cfg.Durable,
 		WaitingStream: cfg.WaitingStream, WaitingSubjectPrefix: cfg.WaitingSubjectPrefix, IncomingPrefix: cfg.IncomingPrefix,
-		EventsMaxAge: cfg.EventsMaxAge, StreamMaxBytes: cfg.StreamMaxBytes,
+		EventsMaxAge: cfg.EventsMaxAge, StreamMaxBytes: cfg.StreamMaxBytes, WaitingMaxEvents: cfg.WaitingMaxEvents,
 		MaxConcurrent: cfg.MaxConcurrent, MaxAckPending: cfg.MaxAckPending, FetchWait: cfg.FetchWait,
 		RefreshInterval: cfg.RefreshInterval,
 	}
@@ -112,7 +112,9 @@ func (c *Connector) MetricsHandler() http.Handler {
 // EnsureStreams creates the streams the connector reads and writes if
 // they are missing: the S3 events and the waiting ones, the dead letters
 // and the reports. A stream that exists is left as it is, even if its
-// configuration differs: operators may have tuned it.
+// configuration differs: operators may have tuned it. The waiting stream
+// is the exception: it is updated to the connector's configuration, since
+// the limits older versions gave it dropped waiting events.
 func (c *Connector) EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
 	scs := append(c.s3.StreamConfigs(), jetstream.StreamConfig{
 		Name:        c.cfg.DeadLetterStream,
@@ -136,6 +138,12 @@ func (c *Connector) EnsureStreams(ctx context.Context, js jetstream.JetStream) e
 		MaxBytes: c.cfg.StreamMaxBytes,
 	})
 	for _, sc := range scs {
+		if sc.Name == c.cfg.WaitingStream {
+			if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+				return fmt.Errorf("create or update stream %s: %w", sc.Name, err)
+			}
+			continue
+		}
 		_, err := js.CreateStream(ctx, sc)
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			c.log.Debug("stream exists with another configuration; left as it is", "stream", sc.Name)

@@ -38,8 +38,17 @@
 //
 // Schedules need NATS 2.12 or later, and a stream that discards old
 // messages when full (the server refuses schedules on a DiscardNew
-// stream): a waiting stream over StreamMaxBytes loses its oldest waiting
-// events, whose files stay in their buckets' incoming/ folders.
+// stream). So that no waiting event is ever discarded, the waiting stream
+// has no limit the server would enforce (see waiting.go): the connector
+// bounds it itself (WaitingMaxEvents, StreamMaxBytes) and, when it is
+// full or a schedule cannot be stored, leaves the event unacked in the
+// stream it came from, delayed, with an error-level log and
+// mysimbdp_connector_waiting_refused_total counting it.
+//
+// The sweep (sweep.go) is the backstop for an event MinIO never
+// published: it lists each subscribed bucket's incoming/ folder and
+// announces again, once, an object older than SweepAge that has no event
+// pending in this connector.
 package s3event
 
 import (
@@ -76,8 +85,12 @@ type Config struct {
 	IncomingPrefix                      string
 	EventsMaxAge                        time.Duration
 	StreamMaxBytes                      int64
-	MaxConcurrent, MaxAckPending        int
-	FetchWait                           time.Duration
+	// WaitingMaxEvents bounds the events parked in the waiting stream
+	// (StreamMaxBytes bounds their bytes); past it, events wait in the
+	// stream they came from.
+	WaitingMaxEvents             int64
+	MaxConcurrent, MaxAckPending int
+	FetchWait                    time.Duration
 	// RefreshInterval is how long an event waits when the function list
 	// was never read.
 	RefreshInterval time.Duration
@@ -115,6 +128,8 @@ type Flow struct {
 	dls *core.DeadLetters
 	// handlers counts the goroutines handling events.
 	handlers sync.WaitGroup
+	// wst is what the flow knows of the waiting stream (waiting.go).
+	wst waiting
 }
 
 // New returns the flow; it connects to nothing until Run.
@@ -142,16 +157,7 @@ func (f *Flow) StreamConfigs() []jetstream.StreamConfig {
 		Discard:  jetstream.DiscardNew,
 		MaxAge:   f.cfg.EventsMaxAge,
 		MaxBytes: f.cfg.StreamMaxBytes,
-	}, {
-		Name:              f.cfg.WaitingStream,
-		Description:       "Deferred S3 events, each waiting as a message schedule until it may be tried again",
-		Subjects:          []string{f.cfg.WaitingSubjectPrefix + ".>"},
-		Storage:           jetstream.FileStorage,
-		AllowMsgSchedules: true,
-		Discard:           jetstream.DiscardOld,
-		MaxAge:            f.cfg.EventsMaxAge,
-		MaxBytes:          f.cfg.StreamMaxBytes,
-	}}
+	}, f.waitingStreamConfig()}
 }
 
 // consumerConfig is the durable pull consumer on the S3 events stream;

@@ -180,6 +180,10 @@ func (f *Flow) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	stop()
 	core.Settle(ctx, msg, s, log)
+	if meta.Stream == f.cfg.WaitingStream && s.Kind != core.Nak {
+		// The waiting stream keeps messages until deleted (waiting.go).
+		f.forget(ctx, meta)
+	}
 }
 
 // origin is where an event message comes from: the event's id and the
