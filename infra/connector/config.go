@@ -51,6 +51,20 @@ type Config struct {
 	ReportsSubject string
 	ReportsMaxAge  time.Duration
 
+	// The sweep, the backstop for an upload whose MinIO notification was
+	// lost (see package s3event): every SweepInterval (default 1m) the
+	// connector lists the incoming/ folder of each bucket a function
+	// subscribes to, with its own MinIO credentials (S3Endpoint,
+	// S3AccessKey, S3SecretKey, S3Secure; listing rights suffice), and
+	// announces again, once per object version, an object older than
+	// SweepAge (default 10m) with no event pending. Without S3Endpoint
+	// there is no sweep. SweepBucket is the KV bucket marking what was
+	// announced (default mysimbdp-sweep).
+	S3Endpoint, S3AccessKey, S3SecretKey string
+	S3Secure                             bool
+	SweepInterval, SweepAge              time.Duration
+	SweepBucket                          string
+
 	// SkipEnsureStreams stops Run from creating missing streams (for
 	// clusters where operators manage them).
 	SkipEnsureStreams bool
@@ -152,6 +166,9 @@ func DefaultConfig() Config {
 		DeadLetterMaxAge:        30 * 24 * time.Hour,
 		StreamMaxBytes:          1 << 30,
 		WaitingMaxEvents:        1_000_000,
+		SweepInterval:           contract.DefaultSweepInterval,
+		SweepAge:                contract.DefaultSweepAge,
+		SweepBucket:             contract.SweepBucket,
 		MaxAttempts:             10,
 		BackoffInitial:          time.Second,
 		BackoffMax:              5 * time.Minute,
@@ -212,6 +229,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.WaitingMaxEvents <= 0 {
 		c.WaitingMaxEvents = d.WaitingMaxEvents
 	}
+	dur(&c.SweepInterval, d.SweepInterval)
+	dur(&c.SweepAge, d.SweepAge)
+	str(&c.SweepBucket, d.SweepBucket)
 	num(&c.MaxAttempts, d.MaxAttempts)
 	dur(&c.BackoffInitial, d.BackoffInitial)
 	dur(&c.BackoffMax, d.BackoffMax)

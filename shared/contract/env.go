@@ -48,6 +48,12 @@ const (
 	EnvStatsWindow        = "MYSIMBDP_STATS_WINDOW"
 	EnvScaleStabilization = "MYSIMBDP_SCALE_STABILIZATION"
 
+	// The connector's sweep, the backstop for a lost MinIO notification:
+	// how often it lists the buckets' incoming/ folders, and how old an
+	// object with no pending event must be to be announced again.
+	EnvSweepInterval = "MYSIMBDP_SWEEP_INTERVAL"
+	EnvSweepAge      = "MYSIMBDP_SWEEP_AGE"
+
 	EnvMetricsAddr = "MYSIMBDP_METRICS_ADDR"
 	EnvLogLevel    = "MYSIMBDP_LOG_LEVEL"
 
@@ -82,6 +88,8 @@ const (
 	DefaultNATSURL           = "nats://127.0.0.1:4222"
 	DefaultPlatformDB        = "mysimbdp"
 	DefaultStatsWindow       = 10 * time.Second
+	DefaultSweepInterval     = time.Minute
+	DefaultSweepAge          = 10 * time.Minute
 	DefaultMetricsAddr       = ":8081"
 	DefaultLogLevel          = "info"
 	DefaultDataDir           = ".data"
@@ -143,6 +151,9 @@ type Env struct {
 	StatsWindow time.Duration
 	// ScaleStabilization is zero when unset: the scaler's own default.
 	ScaleStabilization time.Duration
+
+	// SweepInterval and SweepAge are the connector's sweep's.
+	SweepInterval, SweepAge time.Duration
 
 	MetricsAddr string
 	LogLevel    string
@@ -222,6 +233,8 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		SecretsDir:         or(get(EnvSecretsDir), DefaultSecretsDir),
 		Sink:               get(EnvSink),
 		StatsWindow:        DefaultStatsWindow,
+		SweepInterval:      DefaultSweepInterval,
+		SweepAge:           DefaultSweepAge,
 		MetricsAddr:        or(get(EnvMetricsAddr), DefaultMetricsAddr),
 		LogLevel:           or(get(EnvLogLevel), DefaultLogLevel),
 		DataDir:            or(get(EnvDataDir), DefaultDataDir),
@@ -261,6 +274,19 @@ func FromEnv(getenv func(string) string) (Env, error) {
 			errs = append(errs, fmt.Errorf("%s=%q: want a positive duration, such as 1m", EnvScaleStabilization, v))
 		} else {
 			e.ScaleStabilization = d
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+	}{{EnvSweepInterval, &e.SweepInterval}, {EnvSweepAge, &e.SweepAge}} {
+		if v := get(d.name); v != "" {
+			t, err := time.ParseDuration(v)
+			if err != nil || t < time.Second {
+				errs = append(errs, fmt.Errorf("%s=%q: want a duration of at least 1s, such as 1m", d.name, v))
+			} else {
+				*d.v = t
+			}
 		}
 	}
 	e.Deprecated, e.set = deprecated, set

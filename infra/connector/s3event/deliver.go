@@ -38,6 +38,8 @@ type event struct {
 	topic  string
 	header http.Header
 	log    *slog.Logger
+	// parked is set once the event waits in the waiting stream.
+	parked bool
 }
 
 // deliver hands ev to every function of its tenant subscribed to its
@@ -53,6 +55,7 @@ func (f *Flow) deliver(ctx context.Context, ev *event) core.Settlement {
 	st, _ := f.tracker.Load(ev.key)
 	err := f.wait(ctx, ev, st, s.Delay)
 	if err == nil {
+		ev.parked = true
 		f.tracker.Forget(ev.key)
 		f.m.events.WithLabelValues("waiting").Inc()
 		return core.Settlement{Kind: core.Ack}

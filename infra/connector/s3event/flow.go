@@ -58,6 +58,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/minio/minio-go/v7"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -94,6 +95,12 @@ type Config struct {
 	// RefreshInterval is how long an event waits when the function list
 	// was never read.
 	RefreshInterval time.Duration
+	// S3, SweepInterval, SweepAge and SweepBucket are the sweep's (see
+	// sweep.go): S3 lists the buckets with the connector's credentials,
+	// nil for no sweep.
+	S3                      *minio.Client
+	SweepInterval, SweepAge time.Duration
+	SweepBucket             string
 	// Ensure, unless nil, creates the connector's streams before each
 	// consumer setup.
 	Ensure func(context.Context, jetstream.JetStream) error
@@ -130,6 +137,8 @@ type Flow struct {
 	handlers sync.WaitGroup
 	// wst is what the flow knows of the waiting stream (waiting.go).
 	wst waiting
+	// pending is the objects whose events the flow holds (sweep.go).
+	pending pending
 }
 
 // New returns the flow; it connects to nothing until Run.
@@ -196,6 +205,7 @@ func (f *Flow) Run(ctx, work context.Context, js jetstream.JetStream, dls *core.
 	// Events back from waiting have their own consumer and their own
 	// bound, so that neither loop waits on the other's pull.
 	var loops sync.WaitGroup
+	loops.Go(func() { f.sweepLoop(ctx) })
 	loops.Go(func() {
 		f.consumeLoop(ctx, work, f.cfg.WaitingStream, f.readyConsumerConfig(), make(chan struct{}, f.cfg.MaxConcurrent))
 	})
@@ -223,9 +233,11 @@ type waitState struct {
 
 // metrics are the flow's own series.
 type metrics struct {
-	retries  *prometheus.CounterVec
-	events   *prometheus.CounterVec
-	inflight prometheus.Gauge
+	retries     *prometheus.CounterVec
+	events      *prometheus.CounterVec
+	inflight    prometheus.Gauge
+	swept       *prometheus.CounterVec
+	sweepErrors prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -242,7 +254,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "inflight_events",
 			Help: "Events being handled now.",
 		}),
+		swept: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "mysimbdp", Subsystem: "connector", Name: "swept_total",
+			Help: "Objects under incoming/ with no pending event that the sweep announced again (their notification was lost?).",
+		}, []string{"tenant"}),
+		sweepErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "mysimbdp", Subsystem: "connector", Name: "sweep_errors_total",
+			Help: "Sweep steps that failed (listing a bucket, marking or announcing an object); the next sweep tries again.",
+		}),
 	}
-	reg.MustRegister(m.retries, m.events, m.inflight)
+	reg.MustRegister(m.retries, m.events, m.inflight, m.swept, m.sweepErrors)
 	return m
 }
