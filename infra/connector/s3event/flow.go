@@ -238,6 +238,7 @@ type metrics struct {
 	inflight    prometheus.Gauge
 	swept       *prometheus.CounterVec
 	sweepErrors prometheus.Counter
+	sweeps      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -258,11 +259,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "swept_total",
 			Help: "Objects under incoming/ with no pending event that the sweep announced again (their notification was lost?).",
 		}, []string{"tenant"}),
+		sweeps: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "mysimbdp", Subsystem: "connector", Name: "sweeps_total",
+			Help: "Sweep passes over the subscribed buckets' incoming/ folders.",
+		}),
 		sweepErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "sweep_errors_total",
 			Help: "Sweep steps that failed (listing a bucket, marking or announcing an object); the next sweep tries again.",
 		}),
 	}
-	reg.MustRegister(m.retries, m.events, m.inflight, m.swept, m.sweepErrors)
+	reg.MustRegister(m.retries, m.events, m.inflight, m.swept, m.sweepErrors, m.sweeps)
 	return m
 }

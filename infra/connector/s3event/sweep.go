@@ -165,6 +165,7 @@ func (f *Flow) sweep(ctx context.Context) {
 		}
 		f.sweepBucket(ctx, kv, bucket, fresh)
 	}
+	f.m.sweeps.Inc()
 }
 
 // sweepBucket announces again the objects of bucket's incoming/ folder
