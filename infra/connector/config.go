@@ -51,6 +51,20 @@ type Config struct {
 	ReportsSubject string
 	ReportsMaxAge  time.Duration
 
+	// The sweep, the backstop for an upload whose MinIO notification was
+	// lost (see package s3event): every SweepInterval (default 1m) the
+	// connector lists the incoming/ folder of each bucket a function
+	// subscribes to, with its own MinIO credentials (S3Endpoint,
+	// S3AccessKey, S3SecretKey, S3Secure; listing rights suffice), and
+	// announces again, once per object version, an object older than
+	// SweepAge (default 10m) with no event pending. Without S3Endpoint
+	// there is no sweep. SweepBucket is the KV bucket marking what was
+	// announced (default mysimbdp-sweep).
+	S3Endpoint, S3AccessKey, S3SecretKey string
+	S3Secure                             bool
+	SweepInterval, SweepAge              time.Duration
+	SweepBucket                          string
+
 	// SkipEnsureStreams stops Run from creating missing streams (for
 	// clusters where operators manage them).
 	SkipEnsureStreams bool
@@ -62,6 +76,13 @@ type Config struct {
 	// When full they refuse new messages rather than drop old ones: MinIO
 	// keeps refused events in its queue folder and retries.
 	StreamMaxBytes int64
+	// WaitingMaxEvents bounds the deferred events parked in the waiting
+	// stream, whose bytes StreamMaxBytes bounds (default 1,000,000). The
+	// connector enforces both before parking: past them an event is not
+	// parked but stays unacked in the S3 events stream (logged, counted
+	// in mysimbdp_connector_waiting_refused_total). A parked event is
+	// never dropped.
+	WaitingMaxEvents int64
 
 	// MaxAttempts is how many failed invocation rounds an event gets before
 	// it is dead-lettered (default 10). Deferrals (429/503) do not count.
@@ -144,6 +165,10 @@ func DefaultConfig() Config {
 		EventsMaxAge:            7 * 24 * time.Hour,
 		DeadLetterMaxAge:        30 * 24 * time.Hour,
 		StreamMaxBytes:          1 << 30,
+		WaitingMaxEvents:        1_000_000,
+		SweepInterval:           contract.DefaultSweepInterval,
+		SweepAge:                contract.DefaultSweepAge,
+		SweepBucket:             contract.SweepBucket,
 		MaxAttempts:             10,
 		BackoffInitial:          time.Second,
 		BackoffMax:              5 * time.Minute,
@@ -201,6 +226,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.StreamMaxBytes <= 0 {
 		c.StreamMaxBytes = d.StreamMaxBytes
 	}
+	if c.WaitingMaxEvents <= 0 {
+		c.WaitingMaxEvents = d.WaitingMaxEvents
+	}
+	dur(&c.SweepInterval, d.SweepInterval)
+	dur(&c.SweepAge, d.SweepAge)
+	str(&c.SweepBucket, d.SweepBucket)
 	num(&c.MaxAttempts, d.MaxAttempts)
 	dur(&c.BackoffInitial, d.BackoffInitial)
 	dur(&c.BackoffMax, d.BackoffMax)

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -65,9 +67,17 @@ func New(cfg Config, gw *gateway.Client, log *slog.Logger) (*Connector, error) {
 	s3cfg := s3event.Config{
 		Stream: cfg.Stream, Subject: cfg.Subject, Durable: cfg.Durable,
 		WaitingStream: cfg.WaitingStream, WaitingSubjectPrefix: cfg.WaitingSubjectPrefix, IncomingPrefix: cfg.IncomingPrefix,
-		EventsMaxAge: cfg.EventsMaxAge, StreamMaxBytes: cfg.StreamMaxBytes,
+		EventsMaxAge: cfg.EventsMaxAge, StreamMaxBytes: cfg.StreamMaxBytes, WaitingMaxEvents: cfg.WaitingMaxEvents,
 		MaxConcurrent: cfg.MaxConcurrent, MaxAckPending: cfg.MaxAckPending, FetchWait: cfg.FetchWait,
 		RefreshInterval: cfg.RefreshInterval,
+		SweepInterval:   cfg.SweepInterval, SweepAge: cfg.SweepAge, SweepBucket: cfg.SweepBucket,
+	}
+	if cfg.S3Endpoint != "" {
+		s3cfg.S3, err = minio.New(cfg.S3Endpoint, &minio.Options{
+			Creds: credentials.NewStaticV4(cfg.S3AccessKey, cfg.S3SecretKey, ""), Secure: cfg.S3Secure})
+		if err != nil {
+			return nil, fmt.Errorf("connector: MinIO client for the sweep: %w", err)
+		}
 	}
 	if !cfg.SkipEnsureStreams {
 		s3cfg.Ensure = c.EnsureStreams
@@ -111,8 +121,10 @@ func (c *Connector) MetricsHandler() http.Handler {
 
 // EnsureStreams creates the streams the connector reads and writes if
 // they are missing: the S3 events and the waiting ones, the dead letters
-// and the reports. A stream that exists is left as it is, even if its
-// configuration differs: operators may have tuned it.
+// and the reports, and the sweep's KV bucket. A stream that exists is left as it is, even if its
+// configuration differs: operators may have tuned it. The waiting stream
+// is the exception: it is updated to the connector's configuration, since
+// the limits older versions gave it dropped waiting events.
 func (c *Connector) EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
 	scs := append(c.s3.StreamConfigs(), jetstream.StreamConfig{
 		Name:        c.cfg.DeadLetterStream,
@@ -135,7 +147,23 @@ func (c *Connector) EnsureStreams(ctx context.Context, js jetstream.JetStream) e
 		MaxAge:   c.cfg.ReportsMaxAge,
 		MaxBytes: c.cfg.StreamMaxBytes,
 	})
+	// The sweep's marks of announced objects: forgotten after the time an
+	// event is kept, when announcing again costs at most a duplicate.
+	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      c.cfg.SweepBucket,
+		Description: "Objects the connector's sweep announced again (their notification was lost), each once",
+		TTL:         c.cfg.EventsMaxAge,
+		Storage:     jetstream.FileStorage,
+	}); err != nil {
+		return fmt.Errorf("create KV bucket %s: %w", c.cfg.SweepBucket, err)
+	}
 	for _, sc := range scs {
+		if sc.Name == c.cfg.WaitingStream {
+			if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+				return fmt.Errorf("create or update stream %s: %w", sc.Name, err)
+			}
+			continue
+		}
 		_, err := js.CreateStream(ctx, sc)
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			c.log.Debug("stream exists with another configuration; left as it is", "stream", sc.Name)

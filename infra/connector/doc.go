@@ -43,7 +43,10 @@
 // deferred event, like one waiting for its next attempt, waits as a
 // message schedule in the S3WAITING stream, out of the consumer every
 // tenant shares, so that one tenant's held-back files never hold back
-// another's.
+// another's. A waiting event is never dropped: past the connector's
+// bound on the waiting stream, a deferred event stays unacked where it
+// is. The sweep announces again, once, an object left in incoming/ with
+// no event pending: the backstop for a lost MinIO notification.
 //
 // The stream flow (stream): tenant t publishes records to
 // ingest.<t>.<dataset>, kept by the stream ingest-<t>. For each subscribed

@@ -52,6 +52,12 @@ const (
 	// default the gateway's /metrics, where the local provider serves it.
 	EnvScaleMetricsURL = "MYSIMBDP_SCALE_METRICS_URL"
 
+	// The connector's sweep, the backstop for a lost MinIO notification:
+	// how often it lists the buckets' incoming/ folders, and how old an
+	// object with no pending event must be to be announced again.
+	EnvSweepInterval = "MYSIMBDP_SWEEP_INTERVAL"
+	EnvSweepAge      = "MYSIMBDP_SWEEP_AGE"
+
 	EnvMetricsAddr = "MYSIMBDP_METRICS_ADDR"
 	EnvLogLevel    = "MYSIMBDP_LOG_LEVEL"
 
@@ -86,6 +92,8 @@ const (
 	DefaultNATSURL           = "nats://127.0.0.1:4222"
 	DefaultPlatformDB        = "mysimbdp"
 	DefaultStatsWindow       = 10 * time.Second
+	DefaultSweepInterval     = time.Minute
+	DefaultSweepAge          = 10 * time.Minute
 	DefaultMetricsAddr       = ":8081"
 	DefaultLogLevel          = "info"
 	DefaultDataDir           = ".data"
@@ -149,6 +157,9 @@ type Env struct {
 	ScaleStabilization time.Duration
 	// ScaleMetricsURL is empty when unset: the gateway's /metrics.
 	ScaleMetricsURL string
+
+	// SweepInterval and SweepAge are the connector's sweep's.
+	SweepInterval, SweepAge time.Duration
 
 	MetricsAddr string
 	LogLevel    string
@@ -229,6 +240,8 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		Sink:               get(EnvSink),
 		StatsWindow:        DefaultStatsWindow,
 		ScaleMetricsURL:    get(EnvScaleMetricsURL),
+		SweepInterval:      DefaultSweepInterval,
+		SweepAge:           DefaultSweepAge,
 		MetricsAddr:        or(get(EnvMetricsAddr), DefaultMetricsAddr),
 		LogLevel:           or(get(EnvLogLevel), DefaultLogLevel),
 		DataDir:            or(get(EnvDataDir), DefaultDataDir),
@@ -268,6 +281,19 @@ func FromEnv(getenv func(string) string) (Env, error) {
 			errs = append(errs, fmt.Errorf("%s=%q: want a positive duration, such as 1m", EnvScaleStabilization, v))
 		} else {
 			e.ScaleStabilization = d
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+	}{{EnvSweepInterval, &e.SweepInterval}, {EnvSweepAge, &e.SweepAge}} {
+		if v := get(d.name); v != "" {
+			t, err := time.ParseDuration(v)
+			if err != nil || t < time.Second {
+				errs = append(errs, fmt.Errorf("%s=%q: want a duration of at least 1s, such as 1m", d.name, v))
+			} else {
+				*d.v = t
+			}
 		}
 	}
 	e.Deprecated, e.set = deprecated, set

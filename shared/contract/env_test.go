@@ -30,6 +30,8 @@ func TestFromEnv(t *testing.T) {
 					ReportSubject: "mysimbdp.reports",
 					SecretsDir:    "/var/openfaas/secrets",
 					StatsWindow:   10 * time.Second,
+					SweepInterval: time.Minute,
+					SweepAge:      10 * time.Minute,
 					MetricsAddr:   ":8081",
 					LogLevel:      "info",
 					DataDir:       ".data",
@@ -53,6 +55,7 @@ func TestFromEnv(t *testing.T) {
 				"MYSIMBDP_TENANT": "t1", "MYSIMBDP_PROFILE": "tenant: t1", "MYSIMBDP_PROFILE_SECRET": "t1-profile",
 				"MYSIMBDP_SECRETS_DIR": "/s", "MYSIMBDP_SINK": "discard",
 				"MYSIMBDP_STATS_WINDOW": "30s", "MYSIMBDP_SCALE_STABILIZATION": "2m",
+				"MYSIMBDP_SWEEP_INTERVAL": "30s", "MYSIMBDP_SWEEP_AGE": "5m",
 				"MYSIMBDP_METRICS_ADDR": ":9", "MYSIMBDP_LOG_LEVEL": "debug",
 				"MYSIMBDP_DATA": "/d", "MYSIMBDP_MC": "/bin/mc",
 				"MYSIMBDP_FUNCTION_S3_ENDPOINT": "fs3", "MYSIMBDP_FUNCTION_MONGO_URI": "fm", "MYSIMBDP_FUNCTION_NATS_URL": "fn",
@@ -67,6 +70,7 @@ func TestFromEnv(t *testing.T) {
 					S3Endpoint: "s3:9000", S3AccessKey: "ak", S3SecretKey: "sk", S3Secure: true, S3Region: "eu", S3Bucket: "b",
 					Tenant: "t1", Profile: "tenant: t1", ProfileSecret: "t1-profile", SecretsDir: "/s", Sink: "discard",
 					StatsWindow: 30 * time.Second, ScaleStabilization: 2 * time.Minute,
+					SweepInterval: 30 * time.Second, SweepAge: 5 * time.Minute,
 					MetricsAddr: ":9", LogLevel: "debug", DataDir: "/d", MCBin: "/bin/mc",
 					FunctionS3Endpoint: "fs3", FunctionMongoURI: "fm", FunctionNATSURL: "fn",
 					LambdaRuntimeAPI: "127.0.0.1:9001", LambdaFunction: "fnname",
@@ -117,9 +121,13 @@ func TestFromEnv(t *testing.T) {
 			name: "a malformed value is named; every one at once",
 			vars: map[string]string{
 				"MYSIMBDP_S3_SECURE": "yes please", "MYSIMBDP_STATS_WINDOW": "500ms", "MYSIMBDP_SCALE_STABILIZATION": "-1m",
+				"MYSIMBDP_SWEEP_AGE": "soon",
 			},
-			wantErr: []string{`MYSIMBDP_S3_SECURE="yes please"`, `MYSIMBDP_STATS_WINDOW="500ms"`, `MYSIMBDP_SCALE_STABILIZATION="-1m"`},
+			wantErr: []string{`MYSIMBDP_S3_SECURE="yes please"`, `MYSIMBDP_STATS_WINDOW="500ms"`, `MYSIMBDP_SCALE_STABILIZATION="-1m"`, `MYSIMBDP_SWEEP_AGE="soon"`},
 			check: func(t *testing.T, e Env) {
+				if e.SweepAge != 10*time.Minute {
+					t.Errorf("sweep age %s: a malformed value must leave the default", e.SweepAge)
+				}
 				if e.StatsWindow != 10*time.Second || e.ScaleStabilization != 0 {
 					t.Errorf("window %s, stabilization %s: a malformed value must leave the default", e.StatsWindow, e.ScaleStabilization)
 				}

@@ -16,6 +16,10 @@ const (
 	WaitingStream        = "S3WAITING"
 	WaitingSubjectPrefix = "mysimbdp.s3.waiting"
 
+	// SweepBucket is the KV bucket where the connector's sweep marks each
+	// object version it announced again, so that it does so once.
+	SweepBucket = "mysimbdp-sweep"
+
 	// DeadLetterStream keeps what the connector gave up on, under
 	// DeadLetterSubjectPrefix.<tenant>.
 	DeadLetterStream        = "DEADLETTER"

@@ -24,6 +24,14 @@
 // when set, else the secret files; the NATS user is MYSIMBDP_NATS_USER and
 // MYSIMBDP_NATS_PASSWORD when set, else the secret files.
 //
+// The sweep, the backstop for an upload whose MinIO notification was lost,
+// lists the tenants' buckets with the connector's own MinIO credentials
+// (listing rights suffice): MYSIMBDP_S3_ENDPOINT, MYSIMBDP_S3_ACCESS_KEY,
+// MYSIMBDP_S3_SECRET_KEY, MYSIMBDP_S3_SECURE; without an endpoint there is
+// no sweep. MYSIMBDP_SWEEP_INTERVAL (default 1m) is how often it runs,
+// MYSIMBDP_SWEEP_AGE (default 10m) how old an object with no pending event
+// must be to be announced again.
+//
 // /healthz answers 200 while the process serves; /readyz answers 200 only
 // while NATS is connected with JetStream answering and the gateway accepts
 // the connector's credentials, else 503 saying which is not (a Kubernetes
@@ -123,6 +131,10 @@ func parse(args []string, getenv func(string) string) (settings, error) {
 		}
 		cfg.NATSUser, cfg.NATSPassword = strings.TrimSpace(string(user)), strings.TrimSpace(string(pass))
 	}
+	// The sweep lists the buckets with the connector's own MinIO
+	// credentials; without an endpoint there is no sweep.
+	cfg.S3Endpoint, cfg.S3AccessKey, cfg.S3SecretKey, cfg.S3Secure = env.S3Endpoint, env.S3AccessKey, env.S3SecretKey, env.S3Secure
+	cfg.SweepInterval, cfg.SweepAge = env.SweepInterval, env.SweepAge
 	return settings{env: env, cfg: cfg, gatewayURL: *gatewayURL, secrets: *secrets, metricsAddr: *metricsAddr, logLevel: *logLevel}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -149,6 +150,11 @@ func (rt *Routes) Match(topic, tenant string) []Target {
 		}
 	}
 	return out
+}
+
+// Topics lists, sorted, the topics at least one function is routed on.
+func (rt *Routes) Topics() []string {
+	return slices.Sorted(maps.Keys(rt.byTopic))
 }
 
 // Functions is how many functions have at least one routable topic.

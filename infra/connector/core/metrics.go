@@ -12,6 +12,10 @@ type Metrics struct {
 	DeadLetters       *prometheus.CounterVec
 	Functions         prometheus.Gauge
 	RefreshErrors     prometheus.Counter
+	// WaitingRefused counts deferred S3 events that could not be parked
+	// in the waiting stream (reason full: at its bound; error: the
+	// schedule was not stored) and stayed unacked in their stream.
+	WaitingRefused *prometheus.CounterVec
 }
 
 // NewMetrics registers the shared series on reg.
@@ -42,7 +46,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "refresh_errors_total",
 			Help: "Failed reads of the function list from the gateway.",
 		}),
+		WaitingRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "mysimbdp", Subsystem: "connector", Name: "waiting_refused_total",
+			Help: "Deferred S3 events not parked in the waiting stream (reason full or error); each stays unacked in its stream and comes back after its delay.",
+		}, []string{"tenant", "reason"}),
 	}
-	reg.MustRegister(m.Invocations, m.InvocationSeconds, m.Deferrals, m.DeadLetters, m.Functions, m.RefreshErrors)
+	reg.MustRegister(m.Invocations, m.InvocationSeconds, m.Deferrals, m.DeadLetters, m.Functions, m.RefreshErrors, m.WaitingRefused)
 	return m
 }

@@ -3,6 +3,7 @@ package s3event
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -37,6 +38,8 @@ type event struct {
 	topic  string
 	header http.Header
 	log    *slog.Logger
+	// parked is set once the event waits in the waiting stream.
+	parked bool
 }
 
 // deliver hands ev to every function of its tenant subscribed to its
@@ -46,13 +49,26 @@ type event struct {
 // the shared consumer.
 func (f *Flow) deliver(ctx context.Context, ev *event) core.Settlement {
 	s, waits := f.decide(ctx, ev)
-	if waits {
-		if st, _ := f.tracker.Load(ev.key); f.wait(ctx, ev, st, s.Delay) {
-			f.tracker.Forget(ev.key)
-			f.m.events.WithLabelValues("waiting").Inc()
-			return core.Settlement{Kind: core.Ack}
-		}
+	if !waits || !core.ValidTenant(ev.tenant) { // the tenant becomes a subject token
+		return s
 	}
+	st, _ := f.tracker.Load(ev.key)
+	err := f.wait(ctx, ev, st, s.Delay)
+	if err == nil {
+		ev.parked = true
+		f.tracker.Forget(ev.key)
+		f.m.events.WithLabelValues("waiting").Inc()
+		return core.Settlement{Kind: core.Ack}
+	}
+	// Not parked: the event stays unacked where it is, and comes back
+	// after its delay. Never acked without a place to wait in.
+	reason := "error"
+	if errors.As(err, new(errWaitingFull)) {
+		reason = "full"
+	}
+	f.cm.WaitingRefused.WithLabelValues(ev.tenant, reason).Inc()
+	ev.log.Error("deferred event not parked in the waiting stream; it stays unacked in its stream and comes back after its delay",
+		"err", err, "retry_in", s.Delay)
 	return s
 }
 
@@ -292,12 +308,9 @@ func (f *Flow) giveUp(ctx context.Context, msg jetstream.Msg, meta *jetstream.Ms
 	return core.Settlement{Kind: core.Term, Reason: "dead-lettered: " + dls[0].Reason}
 }
 
-// wait schedules ev to come back after delay with state st, and reports
-// whether it is scheduled; then, and only then, its delivery may be acked.
-func (f *Flow) wait(ctx context.Context, ev *event, st core.DeliveryState, delay time.Duration) bool {
-	if !core.ValidTenant(ev.tenant) { // it becomes a subject token
-		return false
-	}
+// wait schedules ev to come back after delay with state st; once it
+// returns nil, and only then, ev's delivery may be acked.
+func (f *Flow) wait(ctx context.Context, ev *event, st core.DeliveryState, delay time.Duration) error {
 	// Schedules have whole seconds: round up, never fire early.
 	at := time.Now().Add(delay).Truncate(time.Second).Add(time.Second)
 	m := nats.NewMsg(f.cfg.WaitingSubjectPrefix + ".at." + ev.tenant + "." + ev.origin.id)
@@ -316,10 +329,18 @@ func (f *Flow) wait(ctx context.Context, ev *event, st core.DeliveryState, delay
 	m.Header.Set(hdrState, string(w))
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
+	size := len(m.Subject) + len(m.Data)
+	for k, vs := range m.Header {
+		for _, v := range vs {
+			size += len(k) + len(v) + 4
+		}
+	}
+	if err := f.admit(pctx, size, ev.meta.Stream == f.cfg.WaitingStream); err != nil {
+		return err
+	}
 	if _, err := f.js.PublishMsg(pctx, m, jetstream.WithScheduleAt(at), jetstream.WithScheduleTarget(f.cfg.WaitingSubjectPrefix+".ready."+ev.tenant)); err != nil {
-		ev.log.Warn("schedule the deferred event; it waits in the shared consumer", "err", err)
-		return false
+		return fmt.Errorf("store the schedule in stream %s: %w", f.cfg.WaitingStream, err)
 	}
 	ev.log.Debug("deferred event waits apart", "until", at)
-	return true
+	return nil
 }

@@ -38,8 +38,17 @@
 //
 // Schedules need NATS 2.12 or later, and a stream that discards old
 // messages when full (the server refuses schedules on a DiscardNew
-// stream): a waiting stream over StreamMaxBytes loses its oldest waiting
-// events, whose files stay in their buckets' incoming/ folders.
+// stream). So that no waiting event is ever discarded, the waiting stream
+// has no limit the server would enforce (see waiting.go): the connector
+// bounds it itself (WaitingMaxEvents, StreamMaxBytes) and, when it is
+// full or a schedule cannot be stored, leaves the event unacked in the
+// stream it came from, delayed, with an error-level log and
+// mysimbdp_connector_waiting_refused_total counting it.
+//
+// The sweep (sweep.go) is the backstop for an event MinIO never
+// published: it lists each subscribed bucket's incoming/ folder and
+// announces again, once, an object older than SweepAge that has no event
+// pending in this connector.
 package s3event
 
 import (
@@ -49,6 +58,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/minio/minio-go/v7"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -76,11 +86,21 @@ type Config struct {
 	IncomingPrefix                      string
 	EventsMaxAge                        time.Duration
 	StreamMaxBytes                      int64
-	MaxConcurrent, MaxAckPending        int
-	FetchWait                           time.Duration
+	// WaitingMaxEvents bounds the events parked in the waiting stream
+	// (StreamMaxBytes bounds their bytes); past it, events wait in the
+	// stream they came from.
+	WaitingMaxEvents             int64
+	MaxConcurrent, MaxAckPending int
+	FetchWait                    time.Duration
 	// RefreshInterval is how long an event waits when the function list
 	// was never read.
 	RefreshInterval time.Duration
+	// S3, SweepInterval, SweepAge and SweepBucket are the sweep's (see
+	// sweep.go): S3 lists the buckets with the connector's credentials,
+	// nil for no sweep.
+	S3                      *minio.Client
+	SweepInterval, SweepAge time.Duration
+	SweepBucket             string
 	// Ensure, unless nil, creates the connector's streams before each
 	// consumer setup.
 	Ensure func(context.Context, jetstream.JetStream) error
@@ -115,6 +135,10 @@ type Flow struct {
 	dls *core.DeadLetters
 	// handlers counts the goroutines handling events.
 	handlers sync.WaitGroup
+	// wst is what the flow knows of the waiting stream (waiting.go).
+	wst waiting
+	// pending is the objects whose events the flow holds (sweep.go).
+	pending pending
 }
 
 // New returns the flow; it connects to nothing until Run.
@@ -142,16 +166,7 @@ func (f *Flow) StreamConfigs() []jetstream.StreamConfig {
 		Discard:  jetstream.DiscardNew,
 		MaxAge:   f.cfg.EventsMaxAge,
 		MaxBytes: f.cfg.StreamMaxBytes,
-	}, {
-		Name:              f.cfg.WaitingStream,
-		Description:       "Deferred S3 events, each waiting as a message schedule until it may be tried again",
-		Subjects:          []string{f.cfg.WaitingSubjectPrefix + ".>"},
-		Storage:           jetstream.FileStorage,
-		AllowMsgSchedules: true,
-		Discard:           jetstream.DiscardOld,
-		MaxAge:            f.cfg.EventsMaxAge,
-		MaxBytes:          f.cfg.StreamMaxBytes,
-	}}
+	}, f.waitingStreamConfig()}
 }
 
 // consumerConfig is the durable pull consumer on the S3 events stream;
@@ -190,6 +205,7 @@ func (f *Flow) Run(ctx, work context.Context, js jetstream.JetStream, dls *core.
 	// Events back from waiting have their own consumer and their own
 	// bound, so that neither loop waits on the other's pull.
 	var loops sync.WaitGroup
+	loops.Go(func() { f.sweepLoop(ctx) })
 	loops.Go(func() {
 		f.consumeLoop(ctx, work, f.cfg.WaitingStream, f.readyConsumerConfig(), make(chan struct{}, f.cfg.MaxConcurrent))
 	})
@@ -217,9 +233,12 @@ type waitState struct {
 
 // metrics are the flow's own series.
 type metrics struct {
-	retries  *prometheus.CounterVec
-	events   *prometheus.CounterVec
-	inflight prometheus.Gauge
+	retries     *prometheus.CounterVec
+	events      *prometheus.CounterVec
+	inflight    prometheus.Gauge
+	swept       *prometheus.CounterVec
+	sweepErrors prometheus.Counter
+	sweeps      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -236,7 +255,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "inflight_events",
 			Help: "Events being handled now.",
 		}),
+		swept: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "mysimbdp", Subsystem: "connector", Name: "swept_total",
+			Help: "Objects under incoming/ with no pending event that the sweep announced again (their notification was lost?).",
+		}, []string{"tenant"}),
+		sweeps: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "mysimbdp", Subsystem: "connector", Name: "sweeps_total",
+			Help: "Sweep passes over the subscribed buckets' incoming/ folders.",
+		}),
+		sweepErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "mysimbdp", Subsystem: "connector", Name: "sweep_errors_total",
+			Help: "Sweep steps that failed (listing a bucket, marking or announcing an object); the next sweep tries again.",
+		}),
 	}
-	reg.MustRegister(m.retries, m.events, m.inflight)
+	reg.MustRegister(m.retries, m.events, m.inflight, m.swept, m.sweepErrors, m.sweeps)
 	return m
 }

@@ -175,11 +175,20 @@ func (f *Flow) handle(ctx context.Context, msg jetstream.Msg) {
 		h.Set(contract.HeaderEventID, origin.id)
 		h.Set(contract.HeaderDelivery, strconv.FormatUint(origin.delivery(meta), 10))
 		h.Set("Content-Type", "application/json")
-		s = f.deliver(ctx, &event{msg: msg, meta: meta, key: core.KeyOf(meta), origin: origin,
-			tenant: tenant, topic: topic, header: h, log: log})
+		ev := &event{msg: msg, meta: meta, key: core.KeyOf(meta), origin: origin,
+			tenant: tenant, topic: topic, header: h, log: log}
+		f.pending.begin(route)
+		s = f.deliver(ctx, ev)
+		// Done with the objects unless the event comes back: parked, or
+		// handed back to its stream.
+		defer f.pending.end(route, s.Kind != core.Nak && !ev.parked)
 	}
 	stop()
 	core.Settle(ctx, msg, s, log)
+	if meta.Stream == f.cfg.WaitingStream && s.Kind != core.Nak {
+		// The waiting stream keeps messages until deleted (waiting.go).
+		f.forget(ctx, meta)
+	}
 }
 
 // origin is where an event message comes from: the event's id and the
@@ -237,8 +246,9 @@ func (o origin) dl() core.Origin {
 type s3Route struct {
 	// bucket owns the records to ingest; "" when nothing is to be routed.
 	bucket string
-	// keys are the URL-decoded object keys to ingest, for logs.
-	keys []string
+	// keys are the URL-decoded object keys to ingest, for logs, and
+	// etags their versions' ETags (unquoted, "" when the event has none).
+	keys, etags []string
 	// ignored says why nothing is routed.
 	ignored string
 }
@@ -275,6 +285,7 @@ func parseS3Event(data []byte, prefix string) (s3Route, error) {
 		}
 		r.bucket = rec.S3.Bucket.Name
 		r.keys = append(r.keys, key)
+		r.etags = append(r.etags, strings.Trim(rec.S3.Object.ETag, `"`))
 	}
 	if r.bucket == "" {
 		r.ignored = strings.Join(why, "; ")

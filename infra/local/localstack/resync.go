@@ -2,18 +2,15 @@ package localstack
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/url"
-	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/mysimbdp/mysimbdp/infra/connector/s3event"
 	"github.com/mysimbdp/mysimbdp/infra/local/supervise"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
@@ -95,51 +92,18 @@ func (s *Stack) resyncEvents(ctx context.Context, since time.Time) (int, error) 
 		if len(cfg.QueueConfigs) == 0 {
 			continue // no events from this bucket: nothing was lost
 		}
-		for o := range mc.ListObjects(ctx, b.Name, minio.ListObjectsOptions{Prefix: profile.IncomingPrefix, Recursive: true}) {
-			if o.Err != nil {
-				return n, fmt.Errorf("list s3://%s/%s: %w", b.Name, profile.IncomingPrefix, o.Err)
+		for o, err := range s3event.ListIncoming(ctx, mc, b.Name, profile.IncomingPrefix) {
+			if err != nil {
+				return n, err
 			}
-			if o.LastModified.Before(since) || strings.HasSuffix(o.Key, "/") {
+			if o.LastModified.Before(since) {
 				continue
 			}
-			if err := publishCreated(ctx, js, b.Name, o); err != nil {
+			if err := s3event.PublishCreated(ctx, js, contract.S3EventsSubject, b.Name, o, "resync-"+b.Name+"/"+o.Key+"@"+o.ETag); err != nil {
 				return n, err
 			}
 			n++
 		}
 	}
 	return n, nil
-}
-
-// minioEvent is the envelope MinIO publishes a bucket event in.
-type minioEvent struct {
-	EventName string                 `json:"EventName"`
-	Key       string                 `json:"Key"`
-	Records   []events.S3EventRecord `json:"Records"`
-}
-
-// publishCreated publishes the ObjectCreated event MinIO would have sent
-// for o. Its message id makes a second pass within the stream's duplicate
-// window a no-op.
-func publishCreated(ctx context.Context, js jetstream.JetStream, bucket string, o minio.ObjectInfo) error {
-	const name = "s3:ObjectCreated:Put"
-	rec := events.S3EventRecord{
-		EventVersion: "2.0", EventSource: "minio:s3", AWSRegion: "", EventTime: o.LastModified, EventName: name,
-		S3: events.S3Entity{
-			SchemaVersion: "1.0",
-			Bucket:        events.S3Bucket{Name: bucket, Arn: "arn:aws:s3:::" + bucket},
-			Object:        events.S3Object{Key: url.QueryEscape(o.Key), Size: o.Size, ETag: o.ETag, VersionID: o.VersionID},
-		},
-	}
-	body, err := json.Marshal(minioEvent{EventName: name, Key: bucket + "/" + o.Key, Records: []events.S3EventRecord{rec}})
-	if err != nil {
-		return fmt.Errorf("encode the event of s3://%s/%s: %w", bucket, o.Key, err)
-	}
-	m := nats.NewMsg(contract.S3EventsSubject)
-	m.Data = body
-	m.Header.Set(jetstream.MsgIDHeader, "resync-"+bucket+"/"+o.Key+"@"+o.ETag)
-	if _, err := js.PublishMsg(ctx, m); err != nil {
-		return fmt.Errorf("publish the event of s3://%s/%s: %w", bucket, o.Key, err)
-	}
-	return nil
 }
