@@ -226,6 +226,11 @@ func (c *Client) RemoveUser(ctx context.Context, accessKey string) error {
 	return err
 }
 
+// ListOnlyPolicy lets its user list every bucket and object name and
+// read nothing: what the connector's sweep needs.
+const ListOnlyPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` +
+	`"Action":["s3:ListBucket","s3:GetBucketLocation","s3:ListAllMyBuckets"],"Resource":["arn:aws:s3:::*"]}]}`
+
 // PutPolicy creates or replaces a named IAM policy document.
 func (c *Client) PutPolicy(ctx context.Context, name string, doc []byte) error {
 	f, err := os.CreateTemp("", "mysimbdp-policy-*.json")

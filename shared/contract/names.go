@@ -19,6 +19,11 @@ const (
 	// SweepBucket is the KV bucket where the connector's sweep marks each
 	// object version it announced again, so that it does so once.
 	SweepBucket = "mysimbdp-sweep"
+	// ConnectorS3User is the connector's own MinIO user on the local
+	// platform, with policy ConnectorS3Policy: it may list buckets and
+	// object names (the sweep), nothing more.
+	ConnectorS3User   = "mysimbdp-connector"
+	ConnectorS3Policy = "mysimbdp-connector-list"
 
 	// DeadLetterStream keeps what the connector gave up on, under
 	// DeadLetterSubjectPrefix.<tenant>.

@@ -99,11 +99,9 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	listOnly := []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` +
-		`"Action":["s3:ListBucket","s3:GetBucketLocation","s3:ListAllMyBuckets"],"Resource":["arn:aws:s3:::*"]}]}`)
 	for _, step := range []func() error{
 		func() error { return admin.PutUser(ctx, sweepUser, sweepPass) },
-		func() error { return admin.PutPolicy(ctx, sweepPolicy, listOnly) },
+		func() error { return admin.PutPolicy(ctx, sweepPolicy, []byte(minioadmin.ListOnlyPolicy)) },
 		func() error { return admin.AttachPolicy(ctx, sweepPolicy, sweepUser) },
 	} {
 		if err := step(); err != nil {

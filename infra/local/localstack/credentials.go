@@ -19,6 +19,9 @@ import (
 type Credentials struct {
 	GatewayUser, GatewayPassword string
 	MinIOUser, MinIOPassword     string
+	// ConnectorS3Password is the connector's MinIO user's
+	// (contract.ConnectorS3User), which may only list.
+	ConnectorS3Password string
 	// NATSPassword is the platform NATS user's (natsauth.PlatformUser).
 	NATSPassword string
 }
@@ -50,6 +53,12 @@ func TenantsDir(dataDir string) string { return filepath.Join(dataDir, "tenants"
 // MinIOSecretsDir holds MinIO's root credentials (root-user, root-password).
 func MinIOSecretsDir(dataDir string) string { return minioSecretsDir(dataDir) }
 
+// ConnectorS3PasswordFile holds the secret key of the connector's own
+// MinIO user (contract.ConnectorS3User, mode 0600).
+func ConnectorS3PasswordFile(dataDir string) string {
+	return filepath.Join(minioSecretsDir(dataDir), "connector-password")
+}
+
 // MinIOPasswordFile holds MinIO's root password (mode 0600).
 func MinIOPasswordFile(dataDir string) string {
 	return filepath.Join(minioSecretsDir(dataDir), "root-password")
@@ -71,6 +80,7 @@ func LoadOrCreateCredentials(dataDir string) (Credentials, error) {
 		{GatewaySecretsDir(dataDir), contract.SecretGatewayPassword, "", &c.GatewayPassword},
 		{minioSecretsDir(dataDir), "root-user", "mysimbdp", &c.MinIOUser},
 		{minioSecretsDir(dataDir), filepath.Base(MinIOPasswordFile(dataDir)), "", &c.MinIOPassword},
+		{minioSecretsDir(dataDir), filepath.Base(ConnectorS3PasswordFile(dataDir)), "", &c.ConnectorS3Password},
 		{filepath.Dir(NATSPasswordFile(dataDir)), filepath.Base(NATSPasswordFile(dataDir)), "", &c.NATSPassword},
 	} {
 		v, err := readOrCreate(filepath.Join(f.dir, f.name), f.fixed)

@@ -251,12 +251,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	}
 	// The connector's streams must exist before MinIO publishes its first
 	// event; the connector itself starts once the functions are deployed.
-	s.connector, err = connector.New(connector.Config{
+	connCfg := connector.Config{
 		NATSURL:         s.Endpoints.NATS,
 		RefreshInterval: 2 * time.Second,
 		MaxAttempts:     cfg.ConnectorMaxAttempts,
 		BackoffInitial:  cfg.ConnectorBackoff,
-	}, gw, log.With("part", "connector"))
+	}
+	s.connector, err = connector.New(connCfg, gw, log.With("part", "connector"))
 	if err != nil {
 		return nil, fmt.Errorf("connector: %w", err)
 	}
@@ -288,6 +289,18 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start MinIO: %w", err)
+	}
+
+	// The connector that runs has MinIO's address, known only now, and a
+	// user of its own that may only list: its sweep announces any object
+	// left in incoming/ with no event (the one above only made streams).
+	if err := s.ensureConnectorS3User(ctx); err != nil {
+		return nil, err
+	}
+	connCfg.S3Endpoint, connCfg.S3AccessKey, connCfg.S3SecretKey = s.Endpoints.MinIO, contract.ConnectorS3User, s.Creds.ConnectorS3Password
+	s.connector, err = connector.New(connCfg, gw, log.With("part", "connector"))
+	if err != nil {
+		return nil, fmt.Errorf("connector: %w", err)
 	}
 
 	cfg.Progress("starting the OpenFaaS provider on %s", ln.Addr())

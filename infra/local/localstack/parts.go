@@ -11,6 +11,8 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/infra/local/minioserver"
 	"github.com/mysimbdp/mysimbdp/infra/local/supervise"
+	"github.com/mysimbdp/mysimbdp/infra/minioadmin"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // Names of the parts in <data>/status.json and `mysimbdp status`.
@@ -138,4 +140,26 @@ func (s *Stack) closeStatus() {
 	if s.cfg.DataDir != "" {
 		_ = os.Remove(statusFile(s.cfg.DataDir))
 	}
+}
+
+// ensureConnectorS3User makes the connector's MinIO user, which may list
+// buckets and object names and nothing more (minioadmin.ListOnlyPolicy).
+func (s *Stack) ensureConnectorS3User(ctx context.Context) error {
+	admin, err := minioadmin.New(minioadmin.Config{Binary: s.cfg.MCBinary, Endpoint: s.Endpoints.MinIO,
+		AccessKey: s.Creds.MinIOUser, SecretKey: s.Creds.MinIOPassword})
+	if err != nil {
+		return fmt.Errorf("the connector's MinIO user: %w", err)
+	}
+	for _, step := range []func() error{
+		func() error { return admin.PutUser(ctx, contract.ConnectorS3User, s.Creds.ConnectorS3Password) },
+		func() error {
+			return admin.PutPolicy(ctx, contract.ConnectorS3Policy, []byte(minioadmin.ListOnlyPolicy))
+		},
+		func() error { return admin.AttachPolicy(ctx, contract.ConnectorS3Policy, contract.ConnectorS3User) },
+	} {
+		if err := step(); err != nil {
+			return fmt.Errorf("the connector's MinIO user: %w", err)
+		}
+	}
+	return nil
 }
