@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -134,29 +131,13 @@ func publishedStatuses(t *testing.T, r *rig) map[contract.Status]int {
 	return out
 }
 
-// metric is the value of one series in the connector's metrics, 0 when
-// absent.
-func metric(t *testing.T, r *rig, series string) float64 {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	r.conn.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	body, _ := io.ReadAll(rec.Body)
-	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, series+" "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
-		}
-	}
-	return 0
-}
-
 // TestBurstOfOverlappingFiles: 16 files at once into one tenant, their
 // business keys overlapping rows already stored and each other. Every
 // file is ingested on its first attempt with its exact row count, and the
 // collection holds each key once with its newest value.
 func TestBurstOfOverlappingFiles(t *testing.T) {
 	const tenant = "burst"
-	r := newRig(t, tenant, profile(tenant))
+	r := newRig(t, tenant, profile(tenant), nil)
 	// Rows already stored, with their first values.
 	r.upload("incoming/seed.csv", ecdc.CSV(0, 300))
 	checkReports(t, r.awaitAll([]string{"incoming/seed.csv"}, 3*time.Minute), 300)
@@ -181,7 +162,7 @@ func TestBurstOfOverlappingFiles(t *testing.T) {
 // dead-lettered and no attempt is spent on the outage.
 func TestStoreOutageDuringBurst(t *testing.T) {
 	const tenant = "outage"
-	r := newRig(t, tenant, profile(tenant))
+	r := newRig(t, tenant, profile(tenant), nil)
 	const files, rows, step = 15, 1000, 900
 	keys := overlapping(r, "outage", files, rows, step)
 	harness.Until(t, 3*time.Minute, "the first file to be ingested", func() (bool, string) {
@@ -192,7 +173,7 @@ func TestStoreOutageDuringBurst(t *testing.T) {
 	down := time.Now()
 	deferrals := `mysimbdp_connector_deferrals_total{function="` + r.fnID + `"}`
 	harness.Until(t, 3*time.Minute, "30 s of outage, answered as such", func() (bool, string) {
-		d := metric(t, r, deferrals)
+		d := r.metric(deferrals)
 		return d > 0 && time.Since(down) >= 30*time.Second, fmt.Sprintf("%.0f deferrals, down for %s", d, time.Since(down).Round(time.Second))
 	})
 	r.startStore()
@@ -201,7 +182,7 @@ func TestStoreOutageDuringBurst(t *testing.T) {
 	if n := r.deadLetters(); n != 0 {
 		t.Errorf("%d dead letters", n)
 	}
-	if n := metric(t, r, `mysimbdp_connector_retries_total{function="`+r.fnID+`"}`); n != 0 {
+	if n := r.metric(`mysimbdp_connector_retries_total{function="` + r.fnID + `"}`); n != 0 {
 		t.Errorf("%.0f attempts spent on the outage", n)
 	}
 }

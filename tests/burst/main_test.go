@@ -9,7 +9,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -34,6 +36,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/local/ferret"
 	"github.com/mysimbdp/mysimbdp/infra/local/freeport"
 	"github.com/mysimbdp/mysimbdp/infra/local/minioserver"
+	"github.com/mysimbdp/mysimbdp/infra/minioadmin"
 	"github.com/mysimbdp/mysimbdp/infra/provider"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
@@ -43,9 +46,14 @@ import (
 const (
 	batchApp   = "batch-ingest"
 	batchImage = "mysimbdp/batch-ingest:latest"
+	// The connector's MinIO user: it may list buckets, nothing more.
+	sweepUser   = "connector-sweep"
+	sweepPass   = "connector-sweep-secret"
+	sweepPolicy = "connector-sweep"
 )
 
-// shared is what TestMain made: the built function and a MinIO server.
+// shared is what TestMain made: the built function, a MinIO server, and
+// the connector's MinIO user on it.
 var shared struct {
 	images                     string
 	s3Endpoint, s3User, s3Pass string
@@ -92,6 +100,21 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	admin, err := minioadmin.New(minioadmin.Config{Binary: filepath.Join(repo, "bin", "mc"), Endpoint: shared.s3Endpoint, AccessKey: shared.s3User, SecretKey: shared.s3Pass})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for _, step := range []func() error{
+		func() error { return admin.PutUser(ctx, sweepUser, sweepPass) },
+		func() error { return admin.PutPolicy(ctx, sweepPolicy, []byte(minioadmin.ListOnlyPolicy)) },
+		func() error { return admin.AttachPolicy(ctx, sweepPolicy, sweepUser) },
+	} {
+		if err := step(); err != nil {
+			fmt.Fprintln(os.Stderr, "the connector's MinIO user:", err)
+			return 1
+		}
+	}
 	return m.Run()
 }
 
@@ -114,7 +137,8 @@ func repoRoot() (string, error) {
 
 // rig is one test's platform: FerretDB on a fixed address (so it can be
 // stopped and started again), NATS, the provider running the tenant's
-// batch-ingest function, and a connector.
+// batch-ingest function, and a connector that sweeps with its list-only
+// MinIO user.
 type rig struct {
 	t       *testing.T
 	tenant  string
@@ -135,10 +159,13 @@ func connectorConfig(natsURL string) connector.Config {
 		MaxRetryAfter: 2 * time.Second, AckWait: 5 * time.Second, RefreshInterval: 300 * time.Millisecond,
 		InvokeTimeout: 5 * time.Minute, MaxConcurrent: 16, MaxAckPending: 256, FetchWait: 300 * time.Millisecond,
 		ShutdownTimeout: 10 * time.Second,
+		S3Endpoint:      shared.s3Endpoint, S3AccessKey: sweepUser, S3SecretKey: sweepPass,
 	}
 }
 
-func newRig(t *testing.T, tenant, profileYAML string) *rig {
+// newRig starts a rig; mutate, if not nil, changes the connector's
+// configuration first.
+func newRig(t *testing.T, tenant, profileYAML string, mutate func(*connector.Config)) *rig {
 	t.Helper()
 	log := harness.Logger(t, slog.LevelWarn)
 	r := &rig{t: t, tenant: tenant}
@@ -207,7 +234,11 @@ func newRig(t *testing.T, tenant, profileYAML string) *rig {
 	}
 	r.fnID = fn + ".openfaas-fn"
 
-	r.conn, err = connector.New(connectorConfig(ns.ClientURL()), gw, log.With("part", "connector"))
+	cfg := connectorConfig(ns.ClientURL())
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	r.conn, err = connector.New(cfg, gw, log.With("part", "connector"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,12 +282,9 @@ func (r *rig) stopStore() {
 // to the S3 events stream, as MinIO does.
 func (r *rig) upload(key string, data []byte) {
 	r.t.Helper()
+	info := r.put(key, data)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	info, err := shared.s3.PutObject(ctx, r.tenant, key, strings.NewReader(string(data)), int64(len(data)), minio.PutObjectOptions{})
-	if err != nil {
-		r.t.Fatalf("put %s: %v", key, err)
-	}
 	ev := events.S3Event{Records: []events.S3EventRecord{{
 		EventVersion: "2.0", EventSource: "minio:s3", EventName: "s3:ObjectCreated:Put", EventTime: time.Now().UTC(),
 		S3: events.S3Entity{Bucket: events.S3Bucket{Name: r.tenant},
@@ -269,6 +297,35 @@ func (r *rig) upload(key string, data []byte) {
 	if _, err := r.js.Publish(ctx, contract.S3EventsSubject, body); err != nil {
 		r.t.Fatalf("publish the event of %s: %v", key, err)
 	}
+}
+
+// put puts a file into the tenant's incoming/ with no event: as if MinIO's
+// notification were lost.
+func (r *rig) put(key string, data []byte) minio.UploadInfo {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := shared.s3.PutObject(ctx, r.tenant, key, strings.NewReader(string(data)), int64(len(data)), minio.PutObjectOptions{})
+	if err != nil {
+		r.t.Fatalf("put %s: %v", key, err)
+	}
+	return info
+}
+
+// metric is the value of one series in the connector's metrics, 0 when
+// absent.
+func (r *rig) metric(series string) float64 {
+	r.t.Helper()
+	rec := httptest.NewRecorder()
+	r.conn.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
 }
 
 // reports reads the report beside each key in processed/ or rejected/;

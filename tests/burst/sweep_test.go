@@ -1,85 +1,19 @@
-package noloss
+package burst
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/url"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-	"github.com/minio/minio-go/v7"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/mysimbdp/mysimbdp/infra/connector"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/quota"
 	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
-
-func profile(tenant string) string {
-	return ecdc.Profile(tenant, ecdc.SourceNames, `batch:
-  max_file_size: 64MiB
-  formats: [csv]
-`)
-}
-
-// upload puts a file into the tenant's incoming/ and, when notify is
-// set, publishes its event to the S3 events stream as MinIO does.
-func (r *rig) upload(key string, data []byte, notify bool) {
-	r.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	info, err := shared.s3.PutObject(ctx, r.tenant, key, strings.NewReader(string(data)), int64(len(data)), minio.PutObjectOptions{})
-	if err != nil {
-		r.t.Fatalf("put %s: %v", key, err)
-	}
-	if !notify {
-		return
-	}
-	ev := events.S3Event{Records: []events.S3EventRecord{{
-		EventVersion: "2.0", EventSource: "minio:s3", EventName: "s3:ObjectCreated:Put", EventTime: time.Now().UTC(),
-		S3: events.S3Entity{Bucket: events.S3Bucket{Name: r.tenant},
-			Object: events.S3Object{Key: url.QueryEscape(key), Size: info.Size, ETag: info.ETag}},
-	}}}
-	body, err := json.Marshal(ev)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	if _, err := r.js.Publish(ctx, contract.S3EventsSubject, body); err != nil {
-		r.t.Fatalf("publish the event of %s: %v", key, err)
-	}
-}
-
-// awaitDone waits until every key's report is in processed/, and returns
-// the reports.
-func (r *rig) awaitDone(keys []string, within time.Duration) map[string]contract.BatchReport {
-	r.t.Helper()
-	out := map[string]contract.BatchReport{}
-	harness.Until(r.t, within, "every file to reach processed/", func() (bool, string) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		for _, k := range keys {
-			if _, ok := out[k]; ok {
-				continue
-			}
-			dst := strings.Replace(k, "incoming/", "processed/", 1) + ".report.json"
-			obj, err := shared.s3.GetObject(ctx, r.tenant, dst, minio.GetObjectOptions{})
-			if err != nil {
-				continue
-			}
-			var rep contract.BatchReport
-			if err := json.NewDecoder(obj).Decode(&rep); err == nil {
-				out[k] = rep
-			}
-			obj.Close()
-		}
-		return len(out) == len(keys), fmt.Sprintf("%d of %d files done", len(out), len(keys))
-	})
-	return out
-}
 
 // TestSweep: a file put into incoming/ whose notification never comes is
 // swept in and ingested; a file whose event is pending (held back by the
@@ -87,11 +21,13 @@ func (r *rig) awaitDone(keys []string, within time.Duration) map[string]contract
 // announced again, and nothing is ingested twice.
 func TestSweep(t *testing.T) {
 	const tenant = "noloss"
-	r := newRig(t, tenant, profile(tenant), nil)
+	r := newRig(t, tenant, profile(tenant), func(c *connector.Config) {
+		c.SweepInterval, c.SweepAge = time.Second, 3*time.Second
+	})
 
 	// Done before anything else, through its own event.
-	r.upload("incoming/a.csv", ecdc.CSV(0, 100), true)
-	r.awaitDone([]string{"incoming/a.csv"}, 90*time.Second)
+	r.upload("incoming/a.csv", ecdc.CSV(0, 100))
+	r.awaitAll([]string{"incoming/a.csv"}, 90*time.Second)
 
 	// The tenant is held back by its quota longer than the sweep's age:
 	// c.csv's event keeps waiting, and must not be announced again.
@@ -106,12 +42,12 @@ func TestSweep(t *testing.T) {
 		Reason: "held back by the test", DecidedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	r.upload("incoming/c.csv", ecdc.CSV(200, 300), true)
+	r.upload("incoming/c.csv", ecdc.CSV(200, 300))
 	// No notification: only the sweep can bring it in.
-	r.upload("incoming/b.csv", ecdc.CSV(100, 200), false)
+	r.put("incoming/b.csv", ecdc.CSV(100, 200))
 
 	keys := []string{"incoming/a.csv", "incoming/b.csv", "incoming/c.csv"}
-	reps := r.awaitDone(keys, 90*time.Second)
+	reps := r.awaitAll(keys, 90*time.Second)
 	// Let the sweep look a few more times at a folder with nothing left
 	// in it, and at what it announced.
 	sweeps := r.metric("mysimbdp_connector_sweeps_total")
