@@ -92,7 +92,7 @@ func build(getenv func(string) string, log *slog.Logger) (*running, error) {
 		nc.Close()
 		return nil, fmt.Errorf("scaler: JetStream: %w", err)
 	}
-	return &running{nc: nc, s: scale.New(gw, js, stab, log)}, nil
+	return &running{nc: nc, s: scale.New(gw, js, stab, env.JSReplicas, log)}, nil
 }
 
 // Close releases the NATS connection, if it was made.

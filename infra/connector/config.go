@@ -62,6 +62,11 @@ type Config struct {
 	// When full they refuse new messages rather than drop old ones: MinIO
 	// keeps refused events in its queue folder and retries.
 	StreamMaxBytes int64
+	// JSReplicas is how many NATS servers keep each stream and KV bucket
+	// the connector creates (default 1; 3 on a three-server cluster,
+	// contract.EnvJSReplicas). A stream or bucket that exists with fewer
+	// is given this many.
+	JSReplicas int
 
 	// MaxAttempts is how many failed invocation rounds an event gets before
 	// it is dead-lettered (default 10). Deferrals (429/503) do not count.
@@ -144,6 +149,7 @@ func DefaultConfig() Config {
 		EventsMaxAge:            7 * 24 * time.Hour,
 		DeadLetterMaxAge:        30 * 24 * time.Hour,
 		StreamMaxBytes:          1 << 30,
+		JSReplicas:              contract.DefaultJSReplicas,
 		MaxAttempts:             10,
 		BackoffInitial:          time.Second,
 		BackoffMax:              5 * time.Minute,
@@ -201,6 +207,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.StreamMaxBytes <= 0 {
 		c.StreamMaxBytes = d.StreamMaxBytes
 	}
+	num(&c.JSReplicas, d.JSReplicas)
 	num(&c.MaxAttempts, d.MaxAttempts)
 	dur(&c.BackoffInitial, d.BackoffInitial)
 	dur(&c.BackoffMax, d.BackoffMax)

@@ -58,14 +58,14 @@ func New(cfg Config, gw *gateway.Client, log *slog.Logger) (*Connector, error) {
 	reg := prometheus.NewRegistry()
 	c := &Connector{cfg: cfg, log: log, reg: reg, metrics: core.NewMetrics(reg)}
 	c.dir = core.NewDirectory(gw, cfg.RefreshInterval, topicOwner, c.metrics, log)
-	c.board = control.NewBoard(reg, log)
+	c.board = control.NewBoard(reg, log, cfg.JSReplicas)
 	inv := core.NewInvoker(gw, cfg.InvokeTimeout, c.metrics)
 	pol := core.Policy{MaxAttempts: cfg.MaxAttempts, BackoffInitial: cfg.BackoffInitial, BackoffMax: cfg.BackoffMax,
 		MaxRetryAfter: cfg.MaxRetryAfter, UnavailableDeadline: cfg.UnavailableDeadline, MaxDeliveries: cfg.MaxDeliveries, AckWait: cfg.AckWait}
 	s3cfg := s3event.Config{
 		Stream: cfg.Stream, Subject: cfg.Subject, Durable: cfg.Durable,
 		WaitingStream: cfg.WaitingStream, WaitingSubjectPrefix: cfg.WaitingSubjectPrefix, IncomingPrefix: cfg.IncomingPrefix,
-		EventsMaxAge: cfg.EventsMaxAge, StreamMaxBytes: cfg.StreamMaxBytes,
+		EventsMaxAge: cfg.EventsMaxAge, StreamMaxBytes: cfg.StreamMaxBytes, Replicas: cfg.JSReplicas,
 		MaxConcurrent: cfg.MaxConcurrent, MaxAckPending: cfg.MaxAckPending, FetchWait: cfg.FetchWait,
 		RefreshInterval: cfg.RefreshInterval,
 	}
@@ -79,7 +79,7 @@ func New(cfg Config, gw *gateway.Client, log *slog.Logger) (*Connector, error) {
 		FetchWait: cfg.FetchWait, ReportsStream: cfg.ReportsStream, ReportsSubject: cfg.ReportsSubject,
 	}, stream.Deps{Policy: pol, Invoker: inv, Board: c.board, Metrics: c.metrics, Registry: reg, Log: log,
 		Functions: c.dir.Subscribe()})
-	c.sched = schedule.New(inv, c.dir.Subscribe(), reg, instanceID(), log)
+	c.sched = schedule.New(inv, c.dir.Subscribe(), reg, instanceID(), cfg.JSReplicas, log)
 	return c, nil
 }
 
@@ -111,8 +111,11 @@ func (c *Connector) MetricsHandler() http.Handler {
 
 // EnsureStreams creates the streams the connector reads and writes if
 // they are missing: the S3 events and the waiting ones, the dead letters
-// and the reports. A stream that exists is left as it is, even if its
-// configuration differs: operators may have tuned it.
+// and the reports, each kept by JSReplicas servers. A stream that exists
+// is left as it is, even if its configuration differs (operators may have
+// tuned it), but for its replicas, which are raised to JSReplicas: the
+// platform's setting says how many servers' loss it survives. Fewer is
+// an operator's call, never made here.
 func (c *Connector) EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
 	scs := append(c.s3.StreamConfigs(), jetstream.StreamConfig{
 		Name:        c.cfg.DeadLetterStream,
@@ -124,6 +127,7 @@ func (c *Connector) EnsureStreams(ctx context.Context, js jetstream.JetStream) e
 		Discard:  jetstream.DiscardNew,
 		MaxAge:   c.cfg.DeadLetterMaxAge,
 		MaxBytes: c.cfg.StreamMaxBytes,
+		Replicas: c.cfg.JSReplicas,
 	}, jetstream.StreamConfig{
 		Name:        c.cfg.ReportsStream,
 		Description: "Ingest functions' reports, kept until the stats function took them",
@@ -134,16 +138,36 @@ func (c *Connector) EnsureStreams(ctx context.Context, js jetstream.JetStream) e
 		Discard:  jetstream.DiscardOld,
 		MaxAge:   c.cfg.ReportsMaxAge,
 		MaxBytes: c.cfg.StreamMaxBytes,
+		Replicas: c.cfg.JSReplicas,
 	})
 	for _, sc := range scs {
 		_, err := js.CreateStream(ctx, sc)
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			c.log.Debug("stream exists with another configuration; left as it is", "stream", sc.Name)
-			continue
+			c.log.Debug("stream exists with another configuration; left as it is but for its replicas", "stream", sc.Name)
+			err = raiseReplicas(ctx, js, sc.Name, sc.Replicas)
 		}
 		if err != nil {
-			return fmt.Errorf("create stream %s: %w", sc.Name, err)
+			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
 		}
+	}
+	return nil
+}
+
+// raiseReplicas updates stream name to replicas if it has fewer, leaving
+// the rest of its configuration as it is.
+func raiseReplicas(ctx context.Context, js jetstream.JetStream, name string, replicas int) error {
+	s, err := js.Stream(ctx, name)
+	if err != nil {
+		return fmt.Errorf("read stream %s: %w", name, err)
+	}
+	sc := s.CachedInfo().Config
+	if sc.Replicas >= replicas {
+		return nil
+	}
+	from := sc.Replicas
+	sc.Replicas = replicas
+	if _, err := js.UpdateStream(ctx, sc); err != nil {
+		return fmt.Errorf("raise the replicas of stream %s from %d to %d: %w", name, from, replicas, err)
 	}
 	return nil
 }

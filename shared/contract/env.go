@@ -48,6 +48,12 @@ const (
 	EnvStatsWindow        = "MYSIMBDP_STATS_WINDOW"
 	EnvScaleStabilization = "MYSIMBDP_SCALE_STABILIZATION"
 
+	// EnvJSReplicas is how many NATS servers keep each of the platform's
+	// JetStream streams and KV buckets: 1 on one server (the local
+	// platform), 3 on a three-server cluster, where losing one server
+	// loses no stream.
+	EnvJSReplicas = "MYSIMBDP_JS_REPLICAS"
+
 	EnvMetricsAddr = "MYSIMBDP_METRICS_ADDR"
 	EnvLogLevel    = "MYSIMBDP_LOG_LEVEL"
 
@@ -82,6 +88,7 @@ const (
 	DefaultNATSURL           = "nats://127.0.0.1:4222"
 	DefaultPlatformDB        = "mysimbdp"
 	DefaultStatsWindow       = 10 * time.Second
+	DefaultJSReplicas        = 1
 	DefaultMetricsAddr       = ":8081"
 	DefaultLogLevel          = "info"
 	DefaultDataDir           = ".data"
@@ -143,6 +150,10 @@ type Env struct {
 	StatsWindow time.Duration
 	// ScaleStabilization is zero when unset: the scaler's own default.
 	ScaleStabilization time.Duration
+
+	// JSReplicas is the replica count of every stream and KV bucket the
+	// platform creates or updates (1 to 5, JetStream's limit).
+	JSReplicas int
 
 	MetricsAddr string
 	LogLevel    string
@@ -222,6 +233,7 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		SecretsDir:         or(get(EnvSecretsDir), DefaultSecretsDir),
 		Sink:               get(EnvSink),
 		StatsWindow:        DefaultStatsWindow,
+		JSReplicas:         DefaultJSReplicas,
 		MetricsAddr:        or(get(EnvMetricsAddr), DefaultMetricsAddr),
 		LogLevel:           or(get(EnvLogLevel), DefaultLogLevel),
 		DataDir:            or(get(EnvDataDir), DefaultDataDir),
@@ -261,6 +273,14 @@ func FromEnv(getenv func(string) string) (Env, error) {
 			errs = append(errs, fmt.Errorf("%s=%q: want a positive duration, such as 1m", EnvScaleStabilization, v))
 		} else {
 			e.ScaleStabilization = d
+		}
+	}
+	if v := get(EnvJSReplicas); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 5 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a number of servers from 1 to 5, such as 3", EnvJSReplicas, v))
+		} else {
+			e.JSReplicas = n
 		}
 	}
 	e.Deprecated, e.set = deprecated, set

@@ -30,6 +30,7 @@ func TestFromEnv(t *testing.T) {
 					ReportSubject: "mysimbdp.reports",
 					SecretsDir:    "/var/openfaas/secrets",
 					StatsWindow:   10 * time.Second,
+					JSReplicas:    1,
 					MetricsAddr:   ":8081",
 					LogLevel:      "info",
 					DataDir:       ".data",
@@ -52,7 +53,7 @@ func TestFromEnv(t *testing.T) {
 				"MYSIMBDP_S3_SECURE": "true", "MYSIMBDP_S3_REGION": "eu", "MYSIMBDP_S3_BUCKET": "b",
 				"MYSIMBDP_TENANT": "t1", "MYSIMBDP_PROFILE": "tenant: t1", "MYSIMBDP_PROFILE_SECRET": "t1-profile",
 				"MYSIMBDP_SECRETS_DIR": "/s", "MYSIMBDP_SINK": "discard",
-				"MYSIMBDP_STATS_WINDOW": "30s", "MYSIMBDP_SCALE_STABILIZATION": "2m",
+				"MYSIMBDP_STATS_WINDOW": "30s", "MYSIMBDP_SCALE_STABILIZATION": "2m", "MYSIMBDP_JS_REPLICAS": "3",
 				"MYSIMBDP_METRICS_ADDR": ":9", "MYSIMBDP_LOG_LEVEL": "debug",
 				"MYSIMBDP_DATA": "/d", "MYSIMBDP_MC": "/bin/mc",
 				"MYSIMBDP_FUNCTION_S3_ENDPOINT": "fs3", "MYSIMBDP_FUNCTION_MONGO_URI": "fm", "MYSIMBDP_FUNCTION_NATS_URL": "fn",
@@ -66,7 +67,7 @@ func TestFromEnv(t *testing.T) {
 					MongoURI: "mongodb://m", PlatformDB: "pdb", ReportSubject: "r.s",
 					S3Endpoint: "s3:9000", S3AccessKey: "ak", S3SecretKey: "sk", S3Secure: true, S3Region: "eu", S3Bucket: "b",
 					Tenant: "t1", Profile: "tenant: t1", ProfileSecret: "t1-profile", SecretsDir: "/s", Sink: "discard",
-					StatsWindow: 30 * time.Second, ScaleStabilization: 2 * time.Minute,
+					StatsWindow: 30 * time.Second, ScaleStabilization: 2 * time.Minute, JSReplicas: 3,
 					MetricsAddr: ":9", LogLevel: "debug", DataDir: "/d", MCBin: "/bin/mc",
 					FunctionS3Endpoint: "fs3", FunctionMongoURI: "fm", FunctionNATSURL: "fn",
 					LambdaRuntimeAPI: "127.0.0.1:9001", LambdaFunction: "fnname",
@@ -117,11 +118,12 @@ func TestFromEnv(t *testing.T) {
 			name: "a malformed value is named; every one at once",
 			vars: map[string]string{
 				"MYSIMBDP_S3_SECURE": "yes please", "MYSIMBDP_STATS_WINDOW": "500ms", "MYSIMBDP_SCALE_STABILIZATION": "-1m",
+				"MYSIMBDP_JS_REPLICAS": "7",
 			},
-			wantErr: []string{`MYSIMBDP_S3_SECURE="yes please"`, `MYSIMBDP_STATS_WINDOW="500ms"`, `MYSIMBDP_SCALE_STABILIZATION="-1m"`},
+			wantErr: []string{`MYSIMBDP_S3_SECURE="yes please"`, `MYSIMBDP_STATS_WINDOW="500ms"`, `MYSIMBDP_SCALE_STABILIZATION="-1m"`, `MYSIMBDP_JS_REPLICAS="7"`},
 			check: func(t *testing.T, e Env) {
-				if e.StatsWindow != 10*time.Second || e.ScaleStabilization != 0 {
-					t.Errorf("window %s, stabilization %s: a malformed value must leave the default", e.StatsWindow, e.ScaleStabilization)
+				if e.StatsWindow != 10*time.Second || e.ScaleStabilization != 0 || e.JSReplicas != 1 {
+					t.Errorf("window %s, stabilization %s, replicas %d: a malformed value must leave the default", e.StatsWindow, e.ScaleStabilization, e.JSReplicas)
 				}
 			},
 		},

@@ -76,6 +76,7 @@ type Config struct {
 	IncomingPrefix                      string
 	EventsMaxAge                        time.Duration
 	StreamMaxBytes                      int64
+	Replicas                            int
 	MaxConcurrent, MaxAckPending        int
 	FetchWait                           time.Duration
 	// RefreshInterval is how long an event waits when the function list
@@ -142,6 +143,7 @@ func (f *Flow) StreamConfigs() []jetstream.StreamConfig {
 		Discard:  jetstream.DiscardNew,
 		MaxAge:   f.cfg.EventsMaxAge,
 		MaxBytes: f.cfg.StreamMaxBytes,
+		Replicas: f.cfg.Replicas,
 	}, {
 		Name:              f.cfg.WaitingStream,
 		Description:       "Deferred S3 events, each waiting as a message schedule until it may be tried again",
@@ -151,6 +153,7 @@ func (f *Flow) StreamConfigs() []jetstream.StreamConfig {
 		Discard:           jetstream.DiscardOld,
 		MaxAge:            f.cfg.EventsMaxAge,
 		MaxBytes:          f.cfg.StreamMaxBytes,
+		Replicas:          f.cfg.Replicas,
 	}}
 }
 
