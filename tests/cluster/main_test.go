@@ -21,9 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
-
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -43,6 +42,7 @@ const (
 	envNodeCluster = "MYSIMBDP_TEST_NATS_CLUSTER_PORT"
 	envNodeRoutes  = "MYSIMBDP_TEST_NATS_ROUTES" // comma-separated nats-route:// URLs
 	envNodeStore   = "MYSIMBDP_TEST_NATS_STORE"
+	envNodeMonitor = "MYSIMBDP_TEST_NATS_MONITOR_PORT" // /connz tells whose clients it has
 )
 
 const (
@@ -83,6 +83,10 @@ func runNode(name string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", envNodeCluster, err)
 	}
+	mport, err := strconv.Atoi(os.Getenv(envNodeMonitor))
+	if err != nil {
+		return fmt.Errorf("%s: %w", envNodeMonitor, err)
+	}
 	var routes []*url.URL
 	for _, r := range strings.Split(os.Getenv(envNodeRoutes), ",") {
 		u, err := url.Parse(r)
@@ -99,6 +103,7 @@ func runNode(name string) error {
 		Options: func(o *server.Options) {
 			o.Cluster = server.ClusterOpts{Name: "mysimbdp-test", Host: "127.0.0.1", Port: cport}
 			o.Routes = routes
+			o.HTTPHost, o.HTTPPort = "127.0.0.1", mport
 		},
 	}, log)
 	if err != nil {

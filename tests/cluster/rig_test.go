@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,10 +40,11 @@ const replicas = 3
 
 // node is one nats-server process of the cluster.
 type node struct {
-	name string
-	url  string
-	cmd  *exec.Cmd
-	done chan struct{} // closed once the process was waited for
+	name    string
+	url     string
+	monitor string // its monitoring endpoint's base URL
+	cmd     *exec.Cmd
+	done    chan struct{} // closed once the process was waited for
 }
 
 // cluster is three nats-server processes routed to each other.
@@ -57,19 +60,20 @@ func startCluster(t *testing.T) *cluster {
 	t.Helper()
 	c := &cluster{t: t}
 	var routes []string
-	type ports struct{ client, cluster int }
+	type ports struct{ client, cluster, monitor int }
 	var ps []ports
 	for range 3 {
-		p := ports{freeport.MustGet(), freeport.MustGet()}
+		p := ports{freeport.MustGet(), freeport.MustGet(), freeport.MustGet()}
 		ps = append(ps, p)
 		routes = append(routes, "nats-route://127.0.0.1:"+strconv.Itoa(p.cluster))
 	}
 	for i, p := range ps {
-		n := &node{name: "n" + strconv.Itoa(i), url: "nats://127.0.0.1:" + strconv.Itoa(p.client), done: make(chan struct{})}
+		n := &node{name: "n" + strconv.Itoa(i), url: "nats://127.0.0.1:" + strconv.Itoa(p.client),
+			monitor: "http://127.0.0.1:" + strconv.Itoa(p.monitor), done: make(chan struct{})}
 		n.cmd = exec.Command(os.Args[0], "-test.run=^$")
 		n.cmd.Env = append(os.Environ(),
 			envNode+"="+n.name, envNodePort+"="+strconv.Itoa(p.client), envNodeCluster+"="+strconv.Itoa(p.cluster),
-			envNodeRoutes+"="+strings.Join(routes, ","), envNodeStore+"="+filepath.Join(t.TempDir(), n.name))
+			envNodeRoutes+"="+strings.Join(routes, ","), envNodeStore+"="+filepath.Join(t.TempDir(), n.name), envNodeMonitor+"="+strconv.Itoa(p.monitor))
 		// The survivors of a kill log every failed route dial: kept in a
 		// file, shown only when the test fails.
 		logFile := filepath.Join(t.TempDir(), n.name+".log")
@@ -78,6 +82,8 @@ func startCluster(t *testing.T) *cluster {
 			t.Fatal(err)
 		}
 		n.cmd.Stdout, n.cmd.Stderr = out, out
+		// No server outlives a test binary that dies before its Cleanup.
+		n.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := n.cmd.Start(); err != nil {
 			t.Fatalf("start NATS node %s: %v", n.name, err)
 		}
@@ -178,6 +184,76 @@ func (c *cluster) killLeader(js jetstream.JetStream, stream string) string {
 	c.t.Fatalf("leader %q of %s is none of the cluster's nodes", leader, stream)
 	return ""
 }
+
+// connectorNodes lists the live servers a client named name (every
+// connector's is mysimbdp-connector) is connected to, from their /connz.
+func (c *cluster) connectorNodes(name string) ([]*node, error) {
+	var out []*node
+	for _, n := range c.nodes {
+		select {
+		case <-n.done:
+			continue
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.monitor+"/connz", nil)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("connz of %s: %w", n.name, err)
+		}
+		var cz struct {
+			Conns []struct {
+				Name string `json:"name"`
+			} `json:"connections"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&cz)
+		resp.Body.Close()
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("connz of %s: %w", n.name, err)
+		}
+		for _, cn := range cz.Conns {
+			if cn.Name == name {
+				out = append(out, n)
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// killConnectorNode kills the server the (only) connector is connected
+// to, and returns it once the connector is connected to another.
+func (c *cluster) killConnectorNode() {
+	c.t.Helper()
+	var on []*node
+	harness.Until(c.t, 30*time.Second, "the connector to be connected", func() (bool, string) {
+		var err error
+		on, err = c.connectorNodes(connectorClient)
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(on) == 1, fmt.Sprintf("connected to %d servers", len(on))
+	})
+	victim := on[0]
+	c.kill(victim)
+	c.t.Logf("killed NATS node %s, the connector's server (kill -9)", victim.name)
+	harness.Until(c.t, 30*time.Second, "the connector to reconnect to another server", func() (bool, string) {
+		on, err := c.connectorNodes(connectorClient)
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(on) == 1, fmt.Sprintf("connected to %d live servers", len(on))
+	})
+}
+
+// connectorClient is the connector's NATS connection name.
+const connectorClient = "mysimbdp-connector"
 
 // checkReplicas: every stream of the cluster, KV buckets' included, is
 // kept by every server, and the streams named in want are among them.
