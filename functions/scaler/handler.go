@@ -101,7 +101,7 @@ func build(getenv func(string) string, log *slog.Logger) (*running, error) {
 		metricsURL = strings.TrimRight(gwURL, "/") + "/metrics"
 	}
 	inflight := scale.MetricsInflight(metricsURL, &http.Client{Timeout: 10 * time.Second})
-	return &running{nc: nc, s: scale.New(gw, js, inflight, stab, log)}, nil
+	return &running{nc: nc, s: scale.New(gw, js, inflight, stab, env.JSReplicas, log)}, nil
 }
 
 // Close releases the NATS connection, if it was made.

@@ -83,6 +83,11 @@ type Config struct {
 	// in mysimbdp_connector_waiting_refused_total). A parked event is
 	// never dropped.
 	WaitingMaxEvents int64
+	// JSReplicas is how many NATS servers keep each stream and KV bucket
+	// the connector creates (default 1; 3 on a three-server cluster,
+	// contract.EnvJSReplicas). A stream or bucket that exists with fewer
+	// is given this many.
+	JSReplicas int
 
 	// MaxAttempts is how many failed invocation rounds an event gets before
 	// it is dead-lettered (default 10). Deferrals (429/503) do not count.
@@ -169,6 +174,7 @@ func DefaultConfig() Config {
 		SweepInterval:           contract.DefaultSweepInterval,
 		SweepAge:                contract.DefaultSweepAge,
 		SweepBucket:             contract.SweepBucket,
+		JSReplicas:              contract.DefaultJSReplicas,
 		MaxAttempts:             10,
 		BackoffInitial:          time.Second,
 		BackoffMax:              5 * time.Minute,
@@ -232,6 +238,7 @@ func (c Config) withDefaults() (Config, error) {
 	dur(&c.SweepInterval, d.SweepInterval)
 	dur(&c.SweepAge, d.SweepAge)
 	str(&c.SweepBucket, d.SweepBucket)
+	num(&c.JSReplicas, d.JSReplicas)
 	num(&c.MaxAttempts, d.MaxAttempts)
 	dur(&c.BackoffInitial, d.BackoffInitial)
 	dur(&c.BackoffMax, d.BackoffMax)

@@ -60,14 +60,14 @@ func New(cfg Config, gw *gateway.Client, log *slog.Logger) (*Connector, error) {
 	reg := prometheus.NewRegistry()
 	c := &Connector{cfg: cfg, log: log, reg: reg, metrics: core.NewMetrics(reg)}
 	c.dir = core.NewDirectory(gw, cfg.RefreshInterval, topicOwner, c.metrics, log)
-	c.board = control.NewBoard(reg, log)
+	c.board = control.NewBoard(reg, log, cfg.JSReplicas)
 	inv := core.NewInvoker(gw, cfg.InvokeTimeout, c.metrics)
 	pol := core.Policy{MaxAttempts: cfg.MaxAttempts, BackoffInitial: cfg.BackoffInitial, BackoffMax: cfg.BackoffMax,
 		MaxRetryAfter: cfg.MaxRetryAfter, UnavailableDeadline: cfg.UnavailableDeadline, MaxDeliveries: cfg.MaxDeliveries, AckWait: cfg.AckWait}
 	s3cfg := s3event.Config{
 		Stream: cfg.Stream, Subject: cfg.Subject, Durable: cfg.Durable,
 		WaitingStream: cfg.WaitingStream, WaitingSubjectPrefix: cfg.WaitingSubjectPrefix, IncomingPrefix: cfg.IncomingPrefix,
-		EventsMaxAge: cfg.EventsMaxAge, StreamMaxBytes: cfg.StreamMaxBytes, WaitingMaxEvents: cfg.WaitingMaxEvents,
+		EventsMaxAge: cfg.EventsMaxAge, StreamMaxBytes: cfg.StreamMaxBytes, WaitingMaxEvents: cfg.WaitingMaxEvents, Replicas: cfg.JSReplicas,
 		MaxConcurrent: cfg.MaxConcurrent, MaxAckPending: cfg.MaxAckPending, FetchWait: cfg.FetchWait,
 		RefreshInterval: cfg.RefreshInterval,
 		SweepInterval:   cfg.SweepInterval, SweepAge: cfg.SweepAge, SweepBucket: cfg.SweepBucket,
@@ -89,7 +89,7 @@ func New(cfg Config, gw *gateway.Client, log *slog.Logger) (*Connector, error) {
 		FetchWait: cfg.FetchWait, ReportsStream: cfg.ReportsStream, ReportsSubject: cfg.ReportsSubject,
 	}, stream.Deps{Policy: pol, Invoker: inv, Board: c.board, Metrics: c.metrics, Registry: reg, Log: log,
 		Functions: c.dir.Subscribe()})
-	c.sched = schedule.New(inv, c.dir.Subscribe(), reg, instanceID(), log)
+	c.sched = schedule.New(inv, c.dir.Subscribe(), reg, instanceID(), cfg.JSReplicas, log)
 	return c, nil
 }
 
@@ -121,10 +121,14 @@ func (c *Connector) MetricsHandler() http.Handler {
 
 // EnsureStreams creates the streams the connector reads and writes if
 // they are missing: the S3 events and the waiting ones, the dead letters
-// and the reports, and the sweep's KV bucket. A stream that exists is left as it is, even if its
-// configuration differs: operators may have tuned it. The waiting stream
-// is the exception: it is updated to the connector's configuration, since
-// the limits older versions gave it dropped waiting events.
+// and the reports, each kept by JSReplicas servers, and the sweep's KV
+// bucket. A stream that exists is left as it is, even if its
+// configuration differs (operators may have tuned it), but for its
+// replicas, which are raised to JSReplicas: the platform's setting says
+// how many servers' loss it survives; fewer is an operator's call, never
+// made here. The waiting stream is the exception: it is updated to the
+// connector's configuration, since the limits older versions gave it
+// dropped waiting events.
 func (c *Connector) EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
 	scs := append(c.s3.StreamConfigs(), jetstream.StreamConfig{
 		Name:        c.cfg.DeadLetterStream,
@@ -136,6 +140,7 @@ func (c *Connector) EnsureStreams(ctx context.Context, js jetstream.JetStream) e
 		Discard:  jetstream.DiscardNew,
 		MaxAge:   c.cfg.DeadLetterMaxAge,
 		MaxBytes: c.cfg.StreamMaxBytes,
+		Replicas: c.cfg.JSReplicas,
 	}, jetstream.StreamConfig{
 		Name:        c.cfg.ReportsStream,
 		Description: "Ingest functions' reports, kept until the stats function took them",
@@ -146,6 +151,7 @@ func (c *Connector) EnsureStreams(ctx context.Context, js jetstream.JetStream) e
 		Discard:  jetstream.DiscardOld,
 		MaxAge:   c.cfg.ReportsMaxAge,
 		MaxBytes: c.cfg.StreamMaxBytes,
+		Replicas: c.cfg.JSReplicas,
 	})
 	// The sweep's marks of announced objects: forgotten after the time an
 	// event is kept, when announcing again costs at most a duplicate.
@@ -154,11 +160,15 @@ func (c *Connector) EnsureStreams(ctx context.Context, js jetstream.JetStream) e
 		Description: "Objects the connector's sweep announced again (their notification was lost), each once",
 		TTL:         c.cfg.EventsMaxAge,
 		Storage:     jetstream.FileStorage,
+		Replicas:    c.cfg.JSReplicas,
 	}); err != nil {
 		return fmt.Errorf("create KV bucket %s: %w", c.cfg.SweepBucket, err)
 	}
 	for _, sc := range scs {
 		if sc.Name == c.cfg.WaitingStream {
+			if s, err := js.Stream(ctx, sc.Name); err == nil {
+				sc.Replicas = max(sc.Replicas, s.CachedInfo().Config.Replicas) // raised, never lowered
+			}
 			if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 				return fmt.Errorf("create or update stream %s: %w", sc.Name, err)
 			}
@@ -166,12 +176,31 @@ func (c *Connector) EnsureStreams(ctx context.Context, js jetstream.JetStream) e
 		}
 		_, err := js.CreateStream(ctx, sc)
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			c.log.Debug("stream exists with another configuration; left as it is", "stream", sc.Name)
-			continue
+			c.log.Debug("stream exists with another configuration; left as it is but for its replicas", "stream", sc.Name)
+			err = raiseReplicas(ctx, js, sc.Name, sc.Replicas)
 		}
 		if err != nil {
-			return fmt.Errorf("create stream %s: %w", sc.Name, err)
+			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
 		}
+	}
+	return nil
+}
+
+// raiseReplicas updates stream name to replicas if it has fewer, leaving
+// the rest of its configuration as it is.
+func raiseReplicas(ctx context.Context, js jetstream.JetStream, name string, replicas int) error {
+	s, err := js.Stream(ctx, name)
+	if err != nil {
+		return fmt.Errorf("read stream %s: %w", name, err)
+	}
+	sc := s.CachedInfo().Config
+	if sc.Replicas >= replicas {
+		return nil
+	}
+	from := sc.Replicas
+	sc.Replicas = replicas
+	if _, err := js.UpdateStream(ctx, sc); err != nil {
+		return fmt.Errorf("raise the replicas of stream %s from %d to %d: %w", name, from, replicas, err)
 	}
 	return nil
 }

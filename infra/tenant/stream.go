@@ -13,7 +13,7 @@ import (
 
 // StreamConfig is the JetStream configuration of the tenant's stream, as
 // its profile says: every subject under ingest.<tenant>., on disk, within
-// stream.jetstream's limits.
+// stream.jetstream's limits, kept by replicas servers (0: JetStream's 1).
 //
 // A full stream refuses new messages (DiscardNew): the publisher's
 // PublishAck is an error ("maximum messages exceeded", "maximum bytes
@@ -21,7 +21,7 @@ import (
 // silently drop accepted records that the connector has not delivered yet.
 // Deletes and purges stay allowed so that an operator can clear a tenant's
 // backlog by hand.
-func StreamConfig(p *profile.Profile) jetstream.StreamConfig {
+func StreamConfig(p *profile.Profile, replicas int) jetstream.StreamConfig {
 	js := p.Stream.JetStream
 	return jetstream.StreamConfig{
 		Name:        p.StreamName(),
@@ -35,6 +35,7 @@ func StreamConfig(p *profile.Profile) jetstream.StreamConfig {
 		MaxAge:      time.Duration(js.MaxAge),
 		DenyDelete:  false,
 		DenyPurge:   false,
+		Replicas:    replicas,
 	}
 }
 
@@ -52,9 +53,15 @@ func unlimited(n int64) int64 {
 // to the profile's limits; stored messages are kept. Applying the same
 // profile again changes nothing. Lowering a limit below what the stream
 // holds is accepted by JetStream: the stream then refuses publishes until
-// the connector has drained it below the limit.
-func ApplyStream(ctx context.Context, js jetstream.JetStream, p *profile.Profile) error {
-	cfg := StreamConfig(p)
+// the connector has drained it below the limit. Its replicas are set to
+// replicas, or kept if it has more: fewer servers is an operator's call.
+func ApplyStream(ctx context.Context, js jetstream.JetStream, p *profile.Profile, replicas int) error {
+	cfg := StreamConfig(p, replicas)
+	if s, err := js.Stream(ctx, cfg.Name); err == nil {
+		cfg.Replicas = max(cfg.Replicas, s.CachedInfo().Config.Replicas)
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("tenant %s: read stream %s: %w", p.Tenant, cfg.Name, err)
+	}
 	if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 		return fmt.Errorf("tenant %s: apply stream %s over %s: %w", p.Tenant, cfg.Name, p.StreamSubject(), err)
 	}

@@ -74,7 +74,7 @@ func TestApplyStreamLimits(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := streamProfile(t, "lim-"+tc.name, tc.yaml)
-			if err := ApplyStream(ctx, js, p); err != nil {
+			if err := ApplyStream(ctx, js, p, 1); err != nil {
 				t.Fatal(err)
 			}
 			s, err := js.Stream(ctx, p.StreamName())
@@ -99,14 +99,14 @@ func TestApplyStreamTwiceChangesNothing(t *testing.T) {
 	js := startJetStream(t)
 	ctx := t.Context()
 	p := streamProfile(t, "twice", "    max_bytes: 1MiB\n    max_messages: 100\n    max_age: 1h")
-	if err := ApplyStream(ctx, js, p); err != nil {
+	if err := ApplyStream(ctx, js, p, 1); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := js.Publish(ctx, "ingest.twice.x", []byte(`{"a":"1"}`)); err != nil {
 		t.Fatal(err)
 	}
 	before := info(t, js, p.StreamName())
-	if err := ApplyStream(ctx, js, p); err != nil {
+	if err := ApplyStream(ctx, js, p, 1); err != nil {
 		t.Fatalf("second apply: %v", err)
 	}
 	after := info(t, js, p.StreamName())
@@ -117,7 +117,7 @@ func TestApplyStreamTwiceChangesNothing(t *testing.T) {
 
 	// An edited profile updates in place and keeps the messages.
 	p.Stream.JetStream.MaxMessages = 50
-	if err := ApplyStream(ctx, js, p); err != nil {
+	if err := ApplyStream(ctx, js, p, 1); err != nil {
 		t.Fatalf("apply edited profile: %v", err)
 	}
 	if got := info(t, js, p.StreamName()); got.Config.MaxMsgs != 50 || got.State.Msgs != 1 {
@@ -141,7 +141,7 @@ func TestFullStreamRefusesOnlyItsTenant(t *testing.T) {
 	full := streamProfile(t, "full", "    max_messages: 3")
 	other := streamProfile(t, "other", "    max_messages: 3")
 	for _, p := range []*profile.Profile{full, other} {
-		if err := ApplyStream(ctx, js, p); err != nil {
+		if err := ApplyStream(ctx, js, p, 1); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -56,6 +56,9 @@ type Platform struct {
 	FunctionEnv FunctionEnv
 	// Store keeps the tenants' generated credentials.
 	Store Store
+	// JSReplicas is the replica count of the tenant's stream and of the
+	// profiles bucket (contract.EnvJSReplicas; 0: JetStream's 1).
+	JSReplicas int
 	// PlatformDB is the platform's own database (empty: the default,
 	// contract.DefaultPlatformDB); no tenant may have or remove it.
 	PlatformDB string
@@ -151,7 +154,7 @@ func ApplyWith(ctx context.Context, pl Platform, t Loaded, opts ApplyOptions) (R
 		return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)
 	}
 	log.Info("JetStream stream", "stream", p.StreamName(), "subjects", p.StreamSubject())
-	if err := ApplyStream(ctx, pl.JetStream, p); err != nil {
+	if err := ApplyStream(ctx, pl.JetStream, p, pl.JSReplicas); err != nil {
 		return res, err
 	}
 	log.Info("NATS user", "user", creds.NATSUser)
@@ -167,7 +170,7 @@ func ApplyWith(ctx context.Context, pl Platform, t Loaded, opts ApplyOptions) (R
 		return res, fmt.Errorf("apply tenant %s: store profile secret: %w", p.Tenant, err)
 	}
 	// The stats function judges every tenant against its profile.
-	if err := quota.PublishProfile(ctx, pl.JetStream, p.Tenant, t.YAML); err != nil {
+	if err := quota.PublishProfile(ctx, pl.JetStream, pl.JSReplicas, p.Tenant, t.YAML); err != nil {
 		return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)
 	}
 	credSecret, err := CredentialsSecret(pl.FunctionEnv, creds)

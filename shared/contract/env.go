@@ -58,6 +58,12 @@ const (
 	EnvSweepInterval = "MYSIMBDP_SWEEP_INTERVAL"
 	EnvSweepAge      = "MYSIMBDP_SWEEP_AGE"
 
+	// EnvJSReplicas is how many NATS servers keep each of the platform's
+	// JetStream streams and KV buckets: 1 on one server (the local
+	// platform), 3 on a three-server cluster, where losing one server
+	// loses no stream.
+	EnvJSReplicas = "MYSIMBDP_JS_REPLICAS"
+
 	EnvMetricsAddr = "MYSIMBDP_METRICS_ADDR"
 	EnvLogLevel    = "MYSIMBDP_LOG_LEVEL"
 
@@ -94,6 +100,7 @@ const (
 	DefaultStatsWindow       = 10 * time.Second
 	DefaultSweepInterval     = time.Minute
 	DefaultSweepAge          = 10 * time.Minute
+	DefaultJSReplicas        = 1
 	DefaultMetricsAddr       = ":8081"
 	DefaultLogLevel          = "info"
 	DefaultDataDir           = ".data"
@@ -160,6 +167,10 @@ type Env struct {
 
 	// SweepInterval and SweepAge are the connector's sweep's.
 	SweepInterval, SweepAge time.Duration
+
+	// JSReplicas is the replica count of every stream and KV bucket the
+	// platform creates or updates (1 to 5, JetStream's limit).
+	JSReplicas int
 
 	MetricsAddr string
 	LogLevel    string
@@ -242,6 +253,7 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		ScaleMetricsURL:    get(EnvScaleMetricsURL),
 		SweepInterval:      DefaultSweepInterval,
 		SweepAge:           DefaultSweepAge,
+		JSReplicas:         DefaultJSReplicas,
 		MetricsAddr:        or(get(EnvMetricsAddr), DefaultMetricsAddr),
 		LogLevel:           or(get(EnvLogLevel), DefaultLogLevel),
 		DataDir:            or(get(EnvDataDir), DefaultDataDir),
@@ -294,6 +306,14 @@ func FromEnv(getenv func(string) string) (Env, error) {
 			} else {
 				*d.v = t
 			}
+		}
+	}
+	if v := get(EnvJSReplicas); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 5 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a number of servers from 1 to 5, such as 3", EnvJSReplicas, v))
+		} else {
+			e.JSReplicas = n
 		}
 	}
 	e.Deprecated, e.set = deprecated, set

@@ -32,6 +32,7 @@ func TestFromEnv(t *testing.T) {
 					StatsWindow:   10 * time.Second,
 					SweepInterval: time.Minute,
 					SweepAge:      10 * time.Minute,
+					JSReplicas:    1,
 					MetricsAddr:   ":8081",
 					LogLevel:      "info",
 					DataDir:       ".data",
@@ -54,7 +55,7 @@ func TestFromEnv(t *testing.T) {
 				"MYSIMBDP_S3_SECURE": "true", "MYSIMBDP_S3_REGION": "eu", "MYSIMBDP_S3_BUCKET": "b",
 				"MYSIMBDP_TENANT": "t1", "MYSIMBDP_PROFILE": "tenant: t1", "MYSIMBDP_PROFILE_SECRET": "t1-profile",
 				"MYSIMBDP_SECRETS_DIR": "/s", "MYSIMBDP_SINK": "discard",
-				"MYSIMBDP_STATS_WINDOW": "30s", "MYSIMBDP_SCALE_STABILIZATION": "2m",
+				"MYSIMBDP_STATS_WINDOW": "30s", "MYSIMBDP_SCALE_STABILIZATION": "2m", "MYSIMBDP_JS_REPLICAS": "3",
 				"MYSIMBDP_SWEEP_INTERVAL": "30s", "MYSIMBDP_SWEEP_AGE": "5m",
 				"MYSIMBDP_METRICS_ADDR": ":9", "MYSIMBDP_LOG_LEVEL": "debug",
 				"MYSIMBDP_DATA": "/d", "MYSIMBDP_MC": "/bin/mc",
@@ -69,7 +70,7 @@ func TestFromEnv(t *testing.T) {
 					MongoURI: "mongodb://m", PlatformDB: "pdb", ReportSubject: "r.s",
 					S3Endpoint: "s3:9000", S3AccessKey: "ak", S3SecretKey: "sk", S3Secure: true, S3Region: "eu", S3Bucket: "b",
 					Tenant: "t1", Profile: "tenant: t1", ProfileSecret: "t1-profile", SecretsDir: "/s", Sink: "discard",
-					StatsWindow: 30 * time.Second, ScaleStabilization: 2 * time.Minute,
+					StatsWindow: 30 * time.Second, ScaleStabilization: 2 * time.Minute, JSReplicas: 3,
 					SweepInterval: 30 * time.Second, SweepAge: 5 * time.Minute,
 					MetricsAddr: ":9", LogLevel: "debug", DataDir: "/d", MCBin: "/bin/mc",
 					FunctionS3Endpoint: "fs3", FunctionMongoURI: "fm", FunctionNATSURL: "fn",
@@ -121,15 +122,15 @@ func TestFromEnv(t *testing.T) {
 			name: "a malformed value is named; every one at once",
 			vars: map[string]string{
 				"MYSIMBDP_S3_SECURE": "yes please", "MYSIMBDP_STATS_WINDOW": "500ms", "MYSIMBDP_SCALE_STABILIZATION": "-1m",
-				"MYSIMBDP_SWEEP_AGE": "soon",
+				"MYSIMBDP_SWEEP_AGE": "soon", "MYSIMBDP_JS_REPLICAS": "7",
 			},
-			wantErr: []string{`MYSIMBDP_S3_SECURE="yes please"`, `MYSIMBDP_STATS_WINDOW="500ms"`, `MYSIMBDP_SCALE_STABILIZATION="-1m"`, `MYSIMBDP_SWEEP_AGE="soon"`},
+			wantErr: []string{`MYSIMBDP_S3_SECURE="yes please"`, `MYSIMBDP_STATS_WINDOW="500ms"`, `MYSIMBDP_SCALE_STABILIZATION="-1m"`, `MYSIMBDP_SWEEP_AGE="soon"`, `MYSIMBDP_JS_REPLICAS="7"`},
 			check: func(t *testing.T, e Env) {
 				if e.SweepAge != 10*time.Minute {
 					t.Errorf("sweep age %s: a malformed value must leave the default", e.SweepAge)
 				}
-				if e.StatsWindow != 10*time.Second || e.ScaleStabilization != 0 {
-					t.Errorf("window %s, stabilization %s: a malformed value must leave the default", e.StatsWindow, e.ScaleStabilization)
+				if e.StatsWindow != 10*time.Second || e.ScaleStabilization != 0 || e.JSReplicas != 1 {
+					t.Errorf("window %s, stabilization %s, replicas %d: a malformed value must leave the default", e.StatsWindow, e.ScaleStabilization, e.JSReplicas)
 				}
 			},
 		},

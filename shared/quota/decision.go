@@ -75,13 +75,15 @@ func Decode(v []byte) (Decision, error) {
 	return d, nil
 }
 
-// ControlKV returns the control bucket, creating it if it is missing.
-func ControlKV(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
+// ControlKV returns the control bucket, creating it if it is missing, kept
+// by replicas servers (contract.EnvJSReplicas; 0 is JetStream's 1).
+func ControlKV(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
 	return natskv.Open(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      contract.ControlBucket,
 		Description: "mysimbdp control: paused.<tenant> flags and quota.<tenant> decisions",
 		History:     1,
 		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
 	})
 }
 

@@ -12,23 +12,26 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 )
 
-// ProfilesKV returns contract.ProfileBucket, creating it if it is missing:
+// ProfilesKV returns contract.ProfileBucket, creating it if it is missing
+// with replicas replicas (contract.EnvJSReplicas; 0: JetStream's 1):
 // every onboarded tenant's profile (key: tenant, value: the profile's
 // YAML), published by onboarding for the parts that judge all tenants at
 // once, like the stats function. A tenant's own functions read their
 // profile from their secret instead.
-func ProfilesKV(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
+func ProfilesKV(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
 	return natskv.Open(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      contract.ProfileBucket,
 		Description: "mysimbdp tenant profiles (YAML), as onboarded",
 		History:     1,
 		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
 	})
 }
 
 // PublishProfile stores a tenant's profile YAML; it must already be valid.
-func PublishProfile(ctx context.Context, js jetstream.JetStream, tenant string, yaml []byte) error {
-	kv, err := ProfilesKV(ctx, js)
+// replicas is the bucket's replica count, as ProfilesKV's.
+func PublishProfile(ctx context.Context, js jetstream.JetStream, replicas int, tenant string, yaml []byte) error {
+	kv, err := ProfilesKV(ctx, js, replicas)
 	if err != nil {
 		return fmt.Errorf("publish profile of %s: %w", tenant, err)
 	}

@@ -32,20 +32,25 @@ type Scaler struct {
 	log      *slog.Logger
 	// stabilization is the default scale-down window.
 	stabilization time.Duration
-	now           func() time.Time
+	// replicas is the state bucket's replica count, should this scaler
+	// create it.
+	replicas int
+	now      func() time.Time
 }
 
 // New returns a Scaler; inflight tells the invocations in flight (nil:
 // never known, so no function goes to zero); stabilization is the
-// scale-down window of functions without their own label (0: 2 minutes).
-func New(gw Gateway, js jetstream.JetStream, inflight Inflight, stabilization time.Duration, log *slog.Logger) *Scaler {
+// scale-down window of functions without their own label (0: 2 minutes);
+// replicas is its state bucket's replica count (contract.EnvJSReplicas;
+// 0: JetStream's 1).
+func New(gw Gateway, js jetstream.JetStream, inflight Inflight, stabilization time.Duration, replicas int, log *slog.Logger) *Scaler {
 	if stabilization <= 0 {
 		stabilization = 2 * time.Minute
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Scaler{gw: gw, js: js, inflight: inflight, log: log, stabilization: stabilization, now: time.Now}
+	return &Scaler{gw: gw, js: js, inflight: inflight, log: log, stabilization: stabilization, replicas: replicas, now: time.Now}
 }
 
 // Change is one function's outcome in a pass.
@@ -235,5 +240,6 @@ func (s *Scaler) stateKV(ctx context.Context) (jetstream.KeyValue, error) {
 		Description: "mysimbdp scaler: per-function recommendations and last activity",
 		History:     1,
 		Storage:     jetstream.FileStorage,
+		Replicas:    s.replicas,
 	})
 }

@@ -22,6 +22,9 @@ type Config struct {
 	ReportSubject string
 	// Window is the platform aggregation window.
 	Window time.Duration
+	// JSReplicas is the replica count of the control bucket, should the
+	// stats function be the first to open it.
+	JSReplicas int
 }
 
 // ConfigFromEnv reads the Config through getenv (os.Getenv in the
@@ -36,6 +39,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		NATSURL:       env.NATSURL,
 		ReportSubject: env.ReportSubject,
 		Window:        env.StatsWindow,
+		JSReplicas:    env.JSReplicas,
 	}
 	if c.MongoURI == "" {
 		errs = append(errs, fmt.Errorf("%s is not set", contract.EnvMongoURI))

@@ -54,4 +54,6 @@
 //	MYSIMBDP_STATS_WINDOW     the platform aggregation window (default 10s);
 //	                          also how long a measured database size is
 //	                          reused
+//	MYSIMBDP_JS_REPLICAS      replicas of the decisions bucket if the stats
+//	                          function creates it (default 1)
 package stats

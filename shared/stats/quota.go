@@ -20,8 +20,8 @@ import (
 // counts for the quota.
 const streamHorizon = 3
 
-func quotaControl(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
-	kv, err := quota.ControlKV(ctx, js)
+func quotaControl(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
+	kv, err := quota.ControlKV(ctx, js, replicas)
 	if err != nil {
 		return nil, fmt.Errorf("open the quota decisions: %w", err)
 	}

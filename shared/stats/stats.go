@@ -94,7 +94,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 	}
 	s.db, s.nc = db, nc
 	if s.js, err = jetstream.New(nc); err == nil {
-		s.control, err = quotaControl(ctx, s.js)
+		s.control, err = quotaControl(ctx, s.js, s.cfg.JSReplicas)
 	}
 	if err != nil {
 		s.Close(ctx)

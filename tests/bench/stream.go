@@ -221,7 +221,7 @@ func StartStreamRig(ctx context.Context, repo, dir string, o StreamRigOptions) (
 	if err != nil {
 		return nil, fmt.Errorf("JetStream client: %w", err)
 	}
-	if err := tenant.ApplyStream(ctx, r.JS, prof); err != nil {
+	if err := tenant.ApplyStream(ctx, r.JS, prof, 1); err != nil {
 		return nil, err
 	}
 

@@ -33,7 +33,7 @@ func TestSweep(t *testing.T) {
 	// c.csv's event keeps waiting, and must not be announced again.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	kv, err := quota.ControlKV(ctx, r.js)
+	kv, err := quota.ControlKV(ctx, r.js, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,7 @@ func (p *platform) decision(t *testing.T, tenant string) quota.Decision {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	kv, err := quota.ControlKV(ctx, p.js)
+	kv, err := quota.ControlKV(ctx, p.js, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func startPlatform(t *testing.T, window string) *platform {
 // limits as extra YAML sections.
 func (p *platform) onboard(t *testing.T, tenant, limits string) {
 	t.Helper()
-	if err := quota.PublishProfile(context.Background(), p.js, tenant, []byte(ecdc.Profile(tenant, ecdc.SourceNames, limits))); err != nil {
+	if err := quota.PublishProfile(context.Background(), p.js, 0, tenant, []byte(ecdc.Profile(tenant, ecdc.SourceNames, limits))); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -135,7 +135,7 @@ func (p *platform) summary(t *testing.T) stats.Summary {
 
 func (p *platform) decision(t *testing.T, tenant string) quota.Decision {
 	t.Helper()
-	kv, err := quota.ControlKV(context.Background(), p.js)
+	kv, err := quota.ControlKV(context.Background(), p.js, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,8 @@
 // The gateway's credentials are OPENFAAS_USERNAME and OPENFAAS_PASSWORD
 // when set, else the secret files; the NATS user is MYSIMBDP_NATS_USER and
 // MYSIMBDP_NATS_PASSWORD when set, else the secret files.
+// MYSIMBDP_JS_REPLICAS (default 1) is how many NATS servers keep each
+// stream and KV bucket the connector creates: 3 on a three-server cluster.
 //
 // The sweep, the backstop for an upload whose MinIO notification was lost,
 // lists the tenants' buckets with the connector's own MinIO credentials
@@ -121,6 +123,7 @@ func parse(args []string, getenv func(string) string) (settings, error) {
 		return settings{}, err
 	}
 	cfg.NATSURL = *natsURL
+	cfg.JSReplicas = env.JSReplicas
 	// NATS credentials, like the gateway's, may come from the environment
 	// or as secret files rather than in the URL.
 	cfg.NATSUser, cfg.NATSPassword = env.NATSUser, env.NATSPassword

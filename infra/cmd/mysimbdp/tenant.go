@@ -62,6 +62,7 @@ type platformFlags struct {
 	fnS3, fnMongo, fnNATS           string
 	registry                        string
 	platformDB                      string
+	jsReplicas                      int
 	verbose                         bool
 }
 
@@ -87,6 +88,7 @@ func (f *platformFlags) register(fs *flag.FlagSet, env contract.Env) {
 	fs.StringVar(&f.fnNATS, "function-nats-url", env.FunctionNATSURL, "NATS URL with the platform user functions use (env "+contract.EnvFunctionNATSURL+"); default: --nats with --nats-user")
 	fs.StringVar(&f.registry, "registry", env.Registry, "registry the platform apps' images were pushed to, e.g. ghcr.io/acme (env "+contract.EnvRegistry+"); default: Docker Hub's mysimbdp/")
 	f.platformDB = env.PlatformDB
+	fs.IntVar(&f.jsReplicas, "js-replicas", env.JSReplicas, "NATS servers keeping the tenant's stream (env "+contract.EnvJSReplicas+"); 3 on a three-server cluster")
 	fs.BoolVar(&f.verbose, "v", false, "log each step")
 }
 
@@ -152,6 +154,7 @@ func (f *platformFlags) platform(ctx context.Context, stderr io.Writer) (tenant.
 		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}, gw)
 	pl.PlatformDB = f.platformDB
+	pl.JSReplicas = f.jsReplicas
 	return pl, closePl, err
 }
 

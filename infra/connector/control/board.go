@@ -18,10 +18,11 @@ import (
 )
 
 // NewBoard returns an empty board (every tenant allowed) that logs and
-// counts its changes; Run fills it.
-func NewBoard(reg prometheus.Registerer, log *slog.Logger) *Board {
+// counts its changes; Run fills it, creating the control bucket with
+// replicas replicas if it is missing (0: JetStream's default, 1).
+func NewBoard(reg prometheus.Registerer, log *slog.Logger, replicas int) *Board {
 	b := newBoard()
-	b.log, b.m = log, newMetrics(reg)
+	b.log, b.m, b.replicas = log, newMetrics(reg), replicas
 	return b
 }
 
@@ -36,16 +37,17 @@ func (b *Board) Ready() <-chan struct{} { return b.ready }
 // changed, a throttle running out included, so a fetch loop waits on it
 // while held, and cancels a pull in progress when the tenant gets held.
 type Board struct {
-	log     *slog.Logger
-	m       *metrics
-	ready   chan struct{}
-	once    sync.Once
-	mu      sync.Mutex
-	paused  map[string]bool
-	quota   map[string]quota.Decision
-	timers  map[string]*time.Timer // fire when a decision's Until passes
-	changed map[string]chan struct{}
-	now     func() time.Time
+	log      *slog.Logger
+	replicas int
+	m        *metrics
+	ready    chan struct{}
+	once     sync.Once
+	mu       sync.Mutex
+	paused   map[string]bool
+	quota    map[string]quota.Decision
+	timers   map[string]*time.Timer // fire when a decision's Until passes
+	changed  map[string]chan struct{}
+	now      func() time.Time
 }
 
 func newBoard() *Board {

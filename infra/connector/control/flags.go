@@ -21,7 +21,7 @@ func Pause(ctx context.Context, js jetstream.JetStream, tenant string) error {
 	if err != nil {
 		return fmt.Errorf("pause: %w", err)
 	}
-	kv, err := quota.ControlKV(ctx, js)
+	kv, err := quota.ControlKV(ctx, js, 0)
 	if err != nil {
 		return fmt.Errorf("pause %s: %w", tenant, err)
 	}

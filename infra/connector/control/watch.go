@@ -42,7 +42,7 @@ func (b *Board) Run(ctx context.Context, js jetstream.JetStream) {
 // applies every change until the watch ends.
 func (b *Board) watch(ctx context.Context, js jetstream.JetStream) error {
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	kv, err := quota.ControlKV(sctx, js)
+	kv, err := quota.ControlKV(sctx, js, b.replicas)
 	cancel()
 	if err != nil {
 		return err

@@ -90,6 +90,7 @@ type Config struct {
 	// (StreamMaxBytes bounds their bytes); past it, events wait in the
 	// stream they came from.
 	WaitingMaxEvents             int64
+	Replicas                     int
 	MaxConcurrent, MaxAckPending int
 	FetchWait                    time.Duration
 	// RefreshInterval is how long an event waits when the function list
@@ -166,6 +167,7 @@ func (f *Flow) StreamConfigs() []jetstream.StreamConfig {
 		Discard:  jetstream.DiscardNew,
 		MaxAge:   f.cfg.EventsMaxAge,
 		MaxBytes: f.cfg.StreamMaxBytes,
+		Replicas: f.cfg.Replicas,
 	}, f.waitingStreamConfig()}
 }
 

@@ -46,6 +46,7 @@ func (f *Flow) waitingStreamConfig() jetstream.StreamConfig {
 		MaxAge:   0,
 		MaxBytes: -1,
 		MaxMsgs:  -1,
+		Replicas: f.cfg.Replicas,
 	}
 }
 

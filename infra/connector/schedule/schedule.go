@@ -77,12 +77,16 @@ type Scheduler struct {
 	scheduled *prometheus.CounterVec
 	// id tells this connector's claims from another replica's.
 	id string
+	// replicas is the tick bucket's replica count, should this connector
+	// create it.
+	replicas int
 }
 
 // New returns a scheduler following the function lists fns carries
-// (core.Directory.Subscribe); id names this connector in its claims.
-func New(inv *core.Invoker, fns <-chan []types.FunctionStatus, reg prometheus.Registerer, id string, log *slog.Logger) *Scheduler {
-	s := &Scheduler{inv: inv, fns: fns, log: log, id: id,
+// (core.Directory.Subscribe); id names this connector in its claims;
+// replicas is the tick bucket's replica count (0: JetStream's 1).
+func New(inv *core.Invoker, fns <-chan []types.FunctionStatus, reg prometheus.Registerer, id string, replicas int, log *slog.Logger) *Scheduler {
+	s := &Scheduler{inv: inv, fns: fns, log: log, id: id, replicas: replicas,
 		scheduled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "scheduled_invocations_total",
 			Help: "Scheduled invocations (topic cron-function) fired by this connector, by function and outcome (ok, failed).",
@@ -174,7 +178,7 @@ func (sc *Scheduler) runOne(ctx context.Context, js jetstream.JetStream, s sched
 	ticks(ctx, realClock{}, s.sched, func(tick time.Time) {
 		if kv == nil {
 			var err error
-			if kv, err = scheduleKV(ctx, js); err != nil {
+			if kv, err = scheduleKV(ctx, js, sc.replicas); err != nil {
 				log.Warn("tick not fired: cannot record it", "tick", tick, "err", err)
 				return
 			}
@@ -205,12 +209,13 @@ func (sc *Scheduler) runOne(ctx context.Context, js jetstream.JetStream, s sched
 }
 
 // scheduleKV returns the tick bucket, creating it if it is missing.
-func scheduleKV(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
+func scheduleKV(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
 	return natskv.Open(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      contract.ScheduleBucket,
 		Description: "mysimbdp connector: which replica fired which scheduled tick",
 		History:     1,
 		TTL:         time.Hour,
 		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
 	})
 }

@@ -215,21 +215,26 @@ func TestChart(t *testing.T) {
 		// template has no cluster to copy the gateway's from).
 		functionSecrets bool
 		natsEnabled     bool
-		tenants         []string
-		mongoSecret     bool
+		// jsReplicas: the connector's MYSIMBDP_JS_REPLICAS.
+		jsReplicas  int
+		tenants     []string
+		mongoSecret bool
 	}{
-		{name: "default values", natsEnabled: true},
-		{name: "production values", args: []string{"-f", "values-production.yaml"}, natsEnabled: true, tenants: []string{"tenant1", "tenant2"}},
+		{name: "default values", natsEnabled: true, jsReplicas: 3},
+		{name: "production values", args: []string{"-f", "values-production.yaml"}, natsEnabled: true, jsReplicas: 3, tenants: []string{"tenant1", "tenant2"}},
 		{name: "production with the gateway password and a MongoDB URI",
 			args: []string{"-f", "values-production.yaml", "--set", "openfaas.basicAuth.password=gw-pass",
 				"--set", "mongodb.existingSecret=", "--set-literal", "mongodb.uri=mongodb://a:b@m-0:27017,m-1:27017,m-2:27017/?replicaSet=rs0"},
-			functionSecrets: true, natsEnabled: true, tenants: []string{"tenant1", "tenant2"}, mongoSecret: true},
+			functionSecrets: true, natsEnabled: true, jsReplicas: 3, tenants: []string{"tenant1", "tenant2"}, mongoSecret: true},
 		{name: "external NATS", args: []string{"--set", "nats.enabled=false", "--set", "nats.external.url=nats://nats.nats:4222",
-			"--set", "nats.auth.platformPassword=given"}},
+			"--set", "nats.auth.platformPassword=given"}, jsReplicas: 1},
+		{name: "external NATS cluster", args: []string{"--set", "nats.enabled=false", "--set", "nats.external.url=nats://nats.nats:4222",
+			"--set", "nats.auth.platformPassword=given", "--set", "nats.jetstream.replicas=3"}, jsReplicas: 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := render(t, tc.args...)
 			natsURL := checkConnector(t, r)
+			checkJSReplicas(t, r, tc.jsReplicas)
 			if tc.natsEnabled {
 				checkNATS(t, r, natsURL, tc.tenants)
 			} else if len(r.statefulSets) != 0 {
@@ -322,6 +327,25 @@ func checkConnector(t *testing.T, r rendered) string {
 		t.Error("no PodDisruptionBudget for the connector")
 	}
 	return env.NATSURL
+}
+
+// checkJSReplicas: the connector creates its streams and KV buckets with
+// want replicas (contract.EnvJSReplicas), never more than the chart's NATS
+// has servers.
+func checkJSReplicas(t *testing.T, r rendered, want int) {
+	t.Helper()
+	c := r.deployments[release+"-connector"].Spec.Template.Spec.Containers[0]
+	vars := r.containerEnv(t, namespace, c)
+	env, err := contract.FromEnv(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.JSReplicas != want {
+		t.Errorf("connector %s=%q: %d replicas, want %d", contract.EnvJSReplicas, vars[contract.EnvJSReplicas], env.JSReplicas, want)
+	}
+	if ss, ok := r.statefulSets[release+"-nats"]; ok && ss.Spec.Replicas != nil && int32(env.JSReplicas) > *ss.Spec.Replicas {
+		t.Errorf("%d stream replicas on %d NATS servers", env.JSReplicas, *ss.Spec.Replicas)
+	}
 }
 
 // checkNATS: the rendered nats.conf is read by nats-server's own parser

@@ -44,6 +44,21 @@ Arguments: root, secret (name), key, given.
 {{- end -}}
 
 {{/*
+mysimbdp.jsReplicas: how many NATS servers keep each of the platform's
+streams and KV buckets (MYSIMBDP_JS_REPLICAS): nats.jetstream.replicas if
+given, else every server of the chart's NATS up to 3, else 1.
+*/}}
+{{- define "mysimbdp.jsReplicas" -}}
+{{- if .Values.nats.jetstream.replicas -}}
+{{- .Values.nats.jetstream.replicas -}}
+{{- else if .Values.nats.enabled -}}
+{{- min (int .Values.nats.replicas) 3 -}}
+{{- else -}}
+1
+{{- end -}}
+{{- end -}}
+
+{{/*
 mysimbdp.natsPassword: the platform NATS user's password, chosen once per
 render (the Secret and MinIO's settings must carry the same one, also when
 it is a new random one).

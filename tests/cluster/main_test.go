@@ -1,0 +1,175 @@
+// Package cluster tests the platform on a NATS cluster of three
+// nats-server processes on loopback, every stream and KV bucket with 3
+// replicas (contract.EnvJSReplicas): `kill -9` of a server during a burst
+// of files and during a stream run loses no row and stores none twice,
+// and two connectors against the cluster store each record once. The
+// servers are this test binary run again in node mode (natsd with routes
+// to the others), so that a kill is a real SIGKILL of a process; MinIO,
+// FerretDB, the provider running the tenant's functions and the
+// connectors are the real ones, as in tests/burst.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/mysimbdp/mysimbdp/infra/build/fnbuild"
+	"github.com/mysimbdp/mysimbdp/infra/build/stack"
+	"github.com/mysimbdp/mysimbdp/infra/local/minioserver"
+	"github.com/mysimbdp/mysimbdp/infra/local/natsd"
+)
+
+// Node mode: the test binary runs one nats-server of the cluster when
+// these are set (see startCluster).
+const (
+	envNode        = "MYSIMBDP_TEST_NATS_NODE" // server name
+	envNodePort    = "MYSIMBDP_TEST_NATS_PORT"
+	envNodeCluster = "MYSIMBDP_TEST_NATS_CLUSTER_PORT"
+	envNodeRoutes  = "MYSIMBDP_TEST_NATS_ROUTES" // comma-separated nats-route:// URLs
+	envNodeStore   = "MYSIMBDP_TEST_NATS_STORE"
+	envNodeMonitor = "MYSIMBDP_TEST_NATS_MONITOR_PORT" // /connz tells whose clients it has
+)
+
+const (
+	batchApp    = "batch-ingest"
+	batchImage  = "mysimbdp/batch-ingest:latest"
+	streamApp   = "stream-ingest"
+	streamImage = "mysimbdp/stream-ingest:latest"
+)
+
+// shared is what TestMain made: the built functions and a MinIO server.
+var shared struct {
+	images                     string
+	s3Endpoint, s3User, s3Pass string
+	s3                         *minio.Client
+}
+
+func TestMain(m *testing.M) {
+	if name := os.Getenv(envNode); name != "" {
+		if err := runNode(name); err != nil {
+			fmt.Fprintln(os.Stderr, "nats node", name+":", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(run(m))
+}
+
+// runNode runs one server of the cluster until SIGTERM (a SIGKILL, the
+// point of the tests, ends it anyway).
+func runNode(name string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	port, err := strconv.Atoi(os.Getenv(envNodePort))
+	if err != nil {
+		return fmt.Errorf("%s: %w", envNodePort, err)
+	}
+	cport, err := strconv.Atoi(os.Getenv(envNodeCluster))
+	if err != nil {
+		return fmt.Errorf("%s: %w", envNodeCluster, err)
+	}
+	mport, err := strconv.Atoi(os.Getenv(envNodeMonitor))
+	if err != nil {
+		return fmt.Errorf("%s: %w", envNodeMonitor, err)
+	}
+	var routes []*url.URL
+	for _, r := range strings.Split(os.Getenv(envNodeRoutes), ",") {
+		u, err := url.Parse(r)
+		if err != nil {
+			return fmt.Errorf("route %q: %w", r, err)
+		}
+		routes = append(routes, u)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	ns, err := natsd.Start(startCtx, natsd.Config{
+		Port: port, StoreDir: os.Getenv(envNodeStore), ServerName: name, PortFlag: envNodePort,
+		Options: func(o *server.Options) {
+			o.Cluster = server.ClusterOpts{Name: "mysimbdp-test", Host: "127.0.0.1", Port: cport}
+			o.Routes = routes
+			o.HTTPHost, o.HTTPPort = "127.0.0.1", mport
+		},
+	}, log)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	ns.Shutdown()
+	return nil
+}
+
+func run(m *testing.M) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	dir, err := os.MkdirTemp("", "mysimbdp-cluster-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	repo, err := repoRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	st, err := stack.Load(filepath.Join(repo, "platform-apps.yml"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	shared.images = filepath.Join(dir, "images")
+	b := &fnbuild.Builder{Stack: st, ImagesDir: shared.images, BuildDir: filepath.Join(dir, "build")}
+	for _, app := range []string{batchApp, streamApp} {
+		if _, err := b.Build(ctx, app); err != nil {
+			fmt.Fprintln(os.Stderr, "build", app+":", err)
+			return 1
+		}
+	}
+	ms, err := minioserver.Start(ctx, minioserver.Config{Binary: filepath.Join(repo, "bin", "minio"), DataDir: filepath.Join(dir, "minio")}, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start MinIO (built by scripts/setup):", err)
+		return 1
+	}
+	defer ms.Stop(context.Background())
+	shared.s3Endpoint, shared.s3User, shared.s3Pass = ms.Endpoint(), ms.RootUser(), ms.RootPassword()
+	shared.s3, err = minio.New(shared.s3Endpoint, &minio.Options{Creds: credentials.NewStaticV4(shared.s3User, shared.s3Pass, "")})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the test")
+		}
+		dir = parent
+	}
+}
