@@ -30,8 +30,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/mysimbdp/mysimbdp/infra/build/fnbuild"
-	"github.com/mysimbdp/mysimbdp/infra/build/stack"
 	"github.com/mysimbdp/mysimbdp/infra/connector"
 	"github.com/mysimbdp/mysimbdp/infra/local/ferret"
 	"github.com/mysimbdp/mysimbdp/infra/local/freeport"
@@ -72,20 +70,14 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	repo, err := repoRoot()
+	repo, err := harness.RepoRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	st, err := stack.Load(filepath.Join(repo, "platform-apps.yml"))
+	shared.images, err = harness.BuildPlatformApps(ctx, repo, dir, batchApp)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	shared.images = filepath.Join(dir, "images")
-	b := &fnbuild.Builder{Stack: st, ImagesDir: shared.images, BuildDir: filepath.Join(dir, "build")}
-	if _, err := b.Build(ctx, batchApp); err != nil {
-		fmt.Fprintln(os.Stderr, "build", batchApp+":", err)
 		return 1
 	}
 	ms, err := minioserver.Start(ctx, minioserver.Config{Binary: filepath.Join(repo, "bin", "minio"), DataDir: filepath.Join(dir, "minio")}, log)
@@ -116,23 +108,6 @@ func run(m *testing.M) int {
 		}
 	}
 	return m.Run()
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the test")
-		}
-		dir = parent
-	}
 }
 
 // rig is one test's platform: FerretDB on a fixed address (so it can be

@@ -11,7 +11,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -28,10 +27,9 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/nats-io/nats-server/v2/server"
 
-	"github.com/mysimbdp/mysimbdp/infra/build/fnbuild"
-	"github.com/mysimbdp/mysimbdp/infra/build/stack"
 	"github.com/mysimbdp/mysimbdp/infra/local/minioserver"
 	"github.com/mysimbdp/mysimbdp/infra/local/natsd"
+	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
 
 // Node mode: the test binary runs one nats-server of the cluster when
@@ -124,23 +122,15 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	repo, err := repoRoot()
+	repo, err := harness.RepoRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	st, err := stack.Load(filepath.Join(repo, "platform-apps.yml"))
+	shared.images, err = harness.BuildPlatformApps(ctx, repo, dir, batchApp, streamApp)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
-	}
-	shared.images = filepath.Join(dir, "images")
-	b := &fnbuild.Builder{Stack: st, ImagesDir: shared.images, BuildDir: filepath.Join(dir, "build")}
-	for _, app := range []string{batchApp, streamApp} {
-		if _, err := b.Build(ctx, app); err != nil {
-			fmt.Fprintln(os.Stderr, "build", app+":", err)
-			return 1
-		}
 	}
 	ms, err := minioserver.Start(ctx, minioserver.Config{Binary: filepath.Join(repo, "bin", "minio"), DataDir: filepath.Join(dir, "minio")}, log)
 	if err != nil {
@@ -155,21 +145,4 @@ func run(m *testing.M) int {
 		return 1
 	}
 	return m.Run()
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the test")
-		}
-		dir = parent
-	}
 }

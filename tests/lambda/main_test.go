@@ -11,7 +11,6 @@ package lambda
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -29,6 +28,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/build/lambdabuild"
 	"github.com/mysimbdp/mysimbdp/infra/local/ferret"
 	"github.com/mysimbdp/mysimbdp/infra/local/minioserver"
+	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
 
 // platform is what TestMain started; read-only once tests run.
@@ -53,7 +53,7 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "tests/lambda: %s: %v\n", what, err)
 		return 1
 	}
-	root, err := repoRoot()
+	root, err := harness.RepoRoot()
 	if err != nil {
 		return fail("find the repository", err)
 	}
@@ -111,22 +111,4 @@ func run(m *testing.M) int {
 	// Disconnect before FerretDB stops, so its Stop need not wait for us.
 	defer env.db.Disconnect(context.Background())
 	return m.Run()
-}
-
-// repoRoot is the nearest parent folder holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the test's folder")
-		}
-		dir = parent
-	}
 }
