@@ -55,8 +55,28 @@ type cluster struct {
 
 // startCluster starts three servers on free loopback ports, each with its
 // own store folder, and waits until JetStream answers through them; every
-// process is killed in the test's Cleanup, whatever happened.
+// process is killed in the test's Cleanup, whatever happened. A port found
+// free can be taken by another process before its server binds it (the
+// other test packages run beside this one): a server that exits while the
+// cluster forms makes it start again, all three on other ports.
 func startCluster(t *testing.T) *cluster {
+	t.Helper()
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		c, err := tryCluster(t)
+		if err == nil {
+			return c
+		}
+		if attempt == attempts {
+			t.Fatalf("start a 3-node NATS cluster, %d attempts: %v", attempts, err)
+		}
+		t.Logf("start a 3-node NATS cluster, attempt %d: %v; again on other ports", attempt, err)
+	}
+}
+
+// tryCluster is one attempt of startCluster; on error every server it
+// started is killed.
+func tryCluster(t *testing.T) (*cluster, error) {
 	t.Helper()
 	c := &cluster{t: t}
 	var routes []string
@@ -98,19 +118,36 @@ func startCluster(t *testing.T) *cluster {
 		})
 		c.nodes = append(c.nodes, n)
 	}
+	giveUp := func(err error) (*cluster, error) {
+		for _, n := range c.nodes {
+			c.kill(n)
+		}
+		return nil, err
+	}
 	js := c.jetstream(t)
-	harness.Until(t, 60*time.Second, "the cluster's JetStream to answer with 3 servers", func() (bool, string) {
+	var last error
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
+		for _, n := range c.nodes {
+			select {
+			case <-n.done:
+				return giveUp(fmt.Errorf("NATS node %s exited while the cluster formed (a port taken?)", n.name))
+			default:
+			}
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
 		// A replicated stream can be made only once the meta group has a
 		// leader and every peer.
-		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "PROBE", Subjects: []string{"probe"}, Replicas: replicas, Storage: jetstream.FileStorage})
-		if err != nil {
-			return false, err.Error()
+		_, last = js.CreateStream(ctx, jetstream.StreamConfig{Name: "PROBE", Subjects: []string{"probe"}, Replicas: replicas, Storage: jetstream.FileStorage})
+		cancel()
+		if last == nil {
+			return c, nil
 		}
-		return true, ""
-	})
-	return c
+		select {
+		case <-time.After(200 * time.Millisecond): // polling, bounded by deadline
+		case <-c.nodes[0].done:
+		}
+	}
+	return giveUp(fmt.Errorf("the cluster's JetStream did not answer with 3 servers within 60s: %v", last))
 }
 
 // URLs is every server's client URL, as a client takes several.
