@@ -42,6 +42,15 @@ type Config struct {
 	DeadLetterStream        string
 	DeadLetterSubjectPrefix string
 
+	// AsyncStream keeps the asynchronous invocations the gateway accepted,
+	// under AsyncSubjectPrefix.<function>.<namespace>, consumed by the
+	// durable consumer AsyncDurable (defaults ASYNC, mysimbdp.async,
+	// mysimbdp-connector-async; see package async). EventsMaxAge and
+	// StreamMaxBytes bound it like the S3 events stream.
+	AsyncStream        string
+	AsyncSubjectPrefix string
+	AsyncDurable       string
+
 	// ReportsStream keeps the ingest functions' reports, published on
 	// ReportsSubject.<tenant>, for the platform functions subscribed to
 	// them (the stats function: topic ReportsSubject.>) (defaults REPORTS,
@@ -164,6 +173,9 @@ func DefaultConfig() Config {
 		IncomingPrefix:          "incoming/",
 		DeadLetterStream:        contract.DeadLetterStream,
 		DeadLetterSubjectPrefix: contract.DeadLetterSubjectPrefix,
+		AsyncStream:             contract.AsyncStream,
+		AsyncSubjectPrefix:      contract.AsyncSubjectPrefix,
+		AsyncDurable:            contract.AsyncDurable,
 		ReportsStream:           contract.ReportsStream,
 		ReportsSubject:          contract.ReportSubjectPrefix,
 		ReportsMaxAge:           24 * time.Hour,
@@ -223,6 +235,10 @@ func (c Config) withDefaults() (Config, error) {
 	str(&c.DeadLetterStream, d.DeadLetterStream)
 	str(&c.DeadLetterSubjectPrefix, d.DeadLetterSubjectPrefix)
 	c.DeadLetterSubjectPrefix = strings.TrimSuffix(c.DeadLetterSubjectPrefix, ".")
+	str(&c.AsyncStream, d.AsyncStream)
+	str(&c.AsyncSubjectPrefix, d.AsyncSubjectPrefix)
+	c.AsyncSubjectPrefix = strings.TrimSuffix(c.AsyncSubjectPrefix, ".")
+	str(&c.AsyncDurable, d.AsyncDurable)
 	str(&c.ReportsStream, d.ReportsStream)
 	str(&c.ReportsSubject, d.ReportsSubject)
 	c.ReportsSubject = strings.TrimSuffix(c.ReportsSubject, ".")
@@ -273,6 +289,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if strings.ContainsAny(c.ReportsSubject, "*> \t") {
 		errs = append(errs, fmt.Errorf("ReportsSubject %q must be a literal subject", c.ReportsSubject))
+	}
+	if strings.ContainsAny(c.AsyncSubjectPrefix, "*> \t") {
+		errs = append(errs, fmt.Errorf("AsyncSubjectPrefix %q must be a literal subject", c.AsyncSubjectPrefix))
 	}
 	if strings.ContainsAny(c.DeadLetterSubjectPrefix, "*> \t") {
 		errs = append(errs, fmt.Errorf("DeadLetterSubjectPrefix %q must be a literal subject", c.DeadLetterSubjectPrefix))

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mysimbdp/mysimbdp/infra/connector/async"
 	"github.com/mysimbdp/mysimbdp/infra/connector/control"
 	"github.com/mysimbdp/mysimbdp/infra/connector/core"
 	"github.com/mysimbdp/mysimbdp/infra/connector/s3event"
@@ -39,6 +40,7 @@ type Connector struct {
 	s3      *s3event.Flow
 	streams *stream.Manager
 	sched   *schedule.Scheduler
+	async   *async.Flow
 	running atomic.Bool
 }
 
@@ -89,6 +91,13 @@ func New(cfg Config, gw *gateway.Client, log *slog.Logger) (*Connector, error) {
 		FetchWait: cfg.FetchWait, ReportsStream: cfg.ReportsStream, ReportsSubject: cfg.ReportsSubject,
 	}, stream.Deps{Policy: pol, Invoker: inv, Board: c.board, Metrics: c.metrics, Registry: reg, Log: log,
 		Functions: c.dir.Subscribe()})
+	acfg := async.Config{Stream: cfg.AsyncStream, SubjectPrefix: cfg.AsyncSubjectPrefix, Durable: cfg.AsyncDurable,
+		MaxAge: cfg.EventsMaxAge, MaxBytes: cfg.StreamMaxBytes, Replicas: cfg.JSReplicas,
+		MaxConcurrent: cfg.MaxConcurrent, MaxAckPending: cfg.MaxAckPending, FetchWait: cfg.FetchWait}
+	if !cfg.SkipEnsureStreams {
+		acfg.Ensure = c.EnsureStreams
+	}
+	c.async = async.New(acfg, async.Deps{Policy: pol, Invoker: inv, Metrics: c.metrics, Registry: reg, Log: log})
 	c.sched = schedule.New(inv, c.dir.Subscribe(), reg, instanceID(), cfg.JSReplicas, log)
 	return c, nil
 }
@@ -120,8 +129,8 @@ func (c *Connector) MetricsHandler() http.Handler {
 }
 
 // EnsureStreams creates the streams the connector reads and writes if
-// they are missing: the S3 events and the waiting ones, the dead letters
-// and the reports, each kept by JSReplicas servers, and the sweep's KV
+// they are missing: the S3 events and the waiting ones, the asynchronous
+// invocations, the dead letters and the reports, each kept by JSReplicas servers, and the sweep's KV
 // bucket. A stream that exists is left as it is, even if its
 // configuration differs (operators may have tuned it), but for its
 // replicas, which are raised to JSReplicas: the platform's setting says
@@ -130,7 +139,7 @@ func (c *Connector) MetricsHandler() http.Handler {
 // connector's configuration, since the limits older versions gave it
 // dropped waiting events.
 func (c *Connector) EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
-	scs := append(c.s3.StreamConfigs(), jetstream.StreamConfig{
+	scs := append(c.s3.StreamConfigs(), c.async.StreamConfig(), jetstream.StreamConfig{
 		Name:        c.cfg.DeadLetterStream,
 		Description: "Events the connector gave up on, with the reason, per tenant",
 		Subjects:    []string{c.cfg.DeadLetterSubjectPrefix + ".>"},
@@ -260,6 +269,7 @@ func (c *Connector) Run(ctx context.Context) error {
 	// The flows return once their in-flight work is settled.
 	var flows sync.WaitGroup
 	flows.Go(func() { c.streams.Run(ctx, work, js, dls) })
+	flows.Go(func() { c.async.Run(ctx, work, js, dls) })
 	flows.Go(func() {
 		// S3 events wait in their stream until the function list was read
 		// once: pulled before, each would be postponed and come back with

@@ -82,6 +82,12 @@
 // (key quota.<t>) holds a tenant back the same way, and defers its new
 // files until the decision's end.
 //
+// Asynchronous invocations (async): the gateway keeps each POST
+// /async-function/<name> in the stream ASYNC; the connector invokes the
+// function with the stored request under the same retry promises, POSTs
+// the answer to the call's X-Callback-Url (X-Call-Id, X-Function-Status,
+// X-Duration-Seconds), and acks only then.
+//
 // Scheduled functions (schedule): a function with topic cron-function is
 // invoked at every tick of its schedule annotation (cron fields with
 // names, descriptors, or @every); each tick fires once across connectors.

@@ -252,6 +252,8 @@ func (e *env) publish(body []byte) uint64 {
 
 type call struct {
 	N       int               `json:"n"`
+	Method  string            `json:"method"`
+	URI     string            `json:"uri"`
 	Headers map[string]string `json:"headers"`
 	Body    string            `json:"body"`
 }

@@ -1,7 +1,8 @@
 // Package provider is mysimbdp's local OpenFaaS provider: it serves the
 // faas-provider REST API (/system/*, /function/*, /healthz, /metrics) and
-// runs every function replica as a child process of its own, on its own
-// loopback port, instead of as a container.
+// the gateway's /async-function/*, and runs every function replica as a
+// child process of its own, on its own loopback port, instead of as a
+// container.
 //
 // The pieces, one file each:
 //
@@ -12,6 +13,8 @@
 //     metrics.go hold one Make*Handler each.
 //   - proxy.go is the invocation path: it balances over ready replicas,
 //     streams bodies both ways and scales a function up from zero.
+//   - async.go accepts /async-function/ calls, stored through a Publisher
+//     (JetStream) for the connector to run, answered 202.
 //   - function.go keeps a function's replica pool; replica.go supervises one
 //     replica process (start, readiness, restart with backoff, drain, stop).
 //   - logbuf.go captures replica output into a bounded per-function ring.

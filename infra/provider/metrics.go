@@ -25,6 +25,9 @@ type metrics struct {
 	serviceCount *prometheus.GaugeVec
 	httpTotal    *prometheus.CounterVec
 	httpSeconds  *prometheus.HistogramVec
+	// asyncAccepted counts asynchronous invocations stored for the
+	// connector (answered 202).
+	asyncAccepted *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -64,8 +67,13 @@ func newMetrics() *metrics {
 			Help:      "Seconds spent serving HTTP requests.",
 			Buckets:   prometheus.DefBuckets,
 		}, []string{"code", "method", "path"}),
+		asyncAccepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Subsystem: "provider",
+			Name:      "async_accepted_total",
+			Help:      "Asynchronous invocations stored for the connector to run (answered 202).",
+		}, []string{contract.MetricLabelFunction}),
 	}
-	m.reg.MustRegister(m.invocations, m.seconds, m.started, m.inflight, m.serviceCount, m.httpTotal, m.httpSeconds,
+	m.reg.MustRegister(m.invocations, m.seconds, m.started, m.inflight, m.serviceCount, m.httpTotal, m.httpSeconds, m.asyncAccepted,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -75,6 +83,7 @@ func (m *metrics) forget(metricName string) {
 	m.serviceCount.DeleteLabelValues(metricName)
 	m.started.DeleteLabelValues(metricName)
 	m.inflight.DeleteLabelValues(metricName)
+	m.asyncAccepted.DeleteLabelValues(metricName)
 	m.invocations.DeletePartialMatch(prometheus.Labels{contract.MetricLabelFunction: metricName})
 	m.seconds.DeletePartialMatch(prometheus.Labels{contract.MetricLabelFunction: metricName})
 }

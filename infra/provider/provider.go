@@ -76,6 +76,17 @@ type Config struct {
 	// MaxReplicas is a hard cap on any function's replicas, whatever its
 	// labels say, so that one request cannot fork-bomb the host. Default 100.
 	MaxReplicas int
+	// Async stores the asynchronous invocations accepted on
+	// /async-function/ (a JetStream stream the connector consumes); nil
+	// answers them 503.
+	Async Publisher
+	// AsyncMaxBody bounds an asynchronous invocation's body; a larger one
+	// is answered 413 (default 512 KiB: the message, headers included,
+	// must fit NATS's max_payload, 1 MiB by default).
+	AsyncMaxBody int64
+	// AsyncPublishTimeout bounds storing one asynchronous invocation
+	// before the client is answered 503 (default 5s).
+	AsyncPublishTimeout time.Duration
 	// Version is reported by /system/info. Default "dev".
 	Version string
 	// SHA is reported by /system/info.
@@ -110,6 +121,10 @@ func (c *Config) setDefaults() error {
 	def(&c.RestartBackoffMax, 10*time.Second)
 	def(&c.StableAfter, 10*time.Second)
 	def(&c.LogsTimeout, 5*time.Minute)
+	def(&c.AsyncPublishTimeout, 5*time.Second)
+	if c.AsyncMaxBody <= 0 {
+		c.AsyncMaxBody = 512 << 10
+	}
 	if c.LogLines <= 0 {
 		c.LogLines = 2000
 	}

@@ -28,14 +28,8 @@ const internalHeader = "X-OpenFaaS-Internal"
 // holds the request until a replica is ready (bounded by ColdStartTimeout).
 func MakeProxyHandler(p *Provider) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		vars := mux.Vars(r)
-		nameVar := vars["name"]
-		name, ns := nameVar, p.cfg.DefaultNamespace
-		// Function names are DNS labels, so the first dot splits off the
-		// namespace, as in the gateway's name.namespace form.
-		if i := strings.IndexByte(nameVar, '.'); i >= 0 {
-			name, ns = nameVar[:i], nameVar[i+1:]
-		}
+		nameVar := mux.Vars(r)["name"]
+		name, ns := p.splitName(nameVar)
 		fn := p.lookup(name, ns)
 		if fn == nil {
 			internalError(w, http.StatusNotFound, "function %s not found in namespace %s", name, ns)
@@ -55,6 +49,16 @@ func MakeProxyHandler(p *Provider) http.HandlerFunc {
 		p.metrics.invocations.WithLabelValues(fn.metricName, c).Inc()
 		p.metrics.seconds.WithLabelValues(fn.metricName, c).Observe(time.Since(start).Seconds())
 	}
+}
+
+// splitName reads a route's {name}: function names are DNS labels, so
+// the first dot splits off the namespace, as in the gateway's
+// name.namespace form.
+func (p *Provider) splitName(nameVar string) (name, namespace string) {
+	if i := strings.IndexByte(nameVar, '.'); i >= 0 {
+		return nameVar[:i], nameVar[i+1:]
+	}
+	return nameVar, p.cfg.DefaultNamespace
 }
 
 // internalError answers for the provider itself; contract.HeaderOrigin

@@ -67,6 +67,13 @@ func (p *Provider) router() http.Handler {
 	r.HandleFunc("/function/{name:["+nameExpression+"]+}/", h.FunctionProxy)
 	r.HandleFunc("/function/{name:["+nameExpression+"]+}/{params:.*}", h.FunctionProxy)
 
+	// Asynchronous invocations, open like the synchronous ones (as on
+	// OpenFaaS): stored for the connector, answered 202 at once.
+	async := MakeAsyncHandler(p)
+	r.HandleFunc("/async-function/{name:["+nameExpression+"]+}", async).Methods(http.MethodPost)
+	r.HandleFunc("/async-function/{name:["+nameExpression+"]+}/", async).Methods(http.MethodPost)
+	r.HandleFunc("/async-function/{name:["+nameExpression+"]+}/{params:.*}", async).Methods(http.MethodPost)
+
 	r.HandleFunc("/healthz", h.Health).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/system/telemetry", sys(h.Telemetry, "")).Methods(http.MethodGet)
 	r.HandleFunc("/metrics", MakeMetricsHandler(p))

@@ -78,6 +78,8 @@ func TestUnknownFunctionIs404(t *testing.T) {
 		{"invoke", http.MethodPost, "/function/nope", "hi", false},
 		{"invoke path", http.MethodGet, "/function/nope/a/b?c=d", nil, false},
 		{"invoke other namespace", http.MethodGet, "/function/nope.team-a", nil, false},
+		{"invoke asynchronously", http.MethodPost, "/async-function/nope", "hi", false},
+		{"invoke asynchronously with a path", http.MethodPost, "/async-function/nope.team-a/a/b?c=d", "hi", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -43,6 +43,13 @@ const (
 	// connector keeps per stream function.
 	StreamConsumerPrefix = "mysimbdp-stream-"
 
+	// AsyncStream keeps the asynchronous invocations the gateway accepted
+	// (POST /async-function/<name>), on AsyncSubjectPrefix.<name>.<namespace>,
+	// until the connector's durable consumer AsyncDurable ran them.
+	AsyncStream        = "ASYNC"
+	AsyncSubjectPrefix = "mysimbdp.async"
+	AsyncDurable       = "mysimbdp-connector-async"
+
 	// NATSUsersControlSubject is the request subject on which the local
 	// NATS server takes its users' and permissions' updates.
 	NATSUsersControlSubject = "mysimbdp.admin.nats.users"
@@ -62,6 +69,13 @@ func TenantStream(tenant string) string { return TenantStreamPrefix + tenant }
 func TenantOfStream(stream string) (string, bool) {
 	t, ok := strings.CutPrefix(stream, TenantStreamPrefix)
 	return t, ok && t != ""
+}
+
+// AsyncSubject is where an asynchronous invocation of function name in
+// namespace is kept: function names and namespaces are DNS labels, so
+// each is one subject token.
+func AsyncSubject(name, namespace string) string {
+	return AsyncSubjectPrefix + "." + name + "." + namespace
 }
 
 // ReportSubject is where tenant t's reports are published under prefix
@@ -121,6 +135,15 @@ const (
 	HeaderEventSource = "X-Mysimbdp-Event-Source"
 	HeaderCallID      = "X-Call-Id"
 
+	// HeaderCallbackURL, on an asynchronous invocation, is where its
+	// answer is POSTed once it ran, with HeaderCallID,
+	// HeaderFunctionStatus (the function's HTTP status) and
+	// HeaderDurationSeconds, as OpenFaaS's queue-worker does.
+	HeaderCallbackURL     = "X-Callback-Url"
+	HeaderFunctionStatus  = "X-Function-Status"
+	HeaderDurationSeconds = "X-Duration-Seconds"
+	HeaderFunctionName    = "X-Function-Name"
+
 	// HeaderOrigin marks an answer that the platform made instead of the
 	// function, so that a caller can tell it from the function's own:
 	// OriginRuntime is fnrun's (the handler ran past exec_timeout: a
@@ -150,6 +173,19 @@ const (
 	// HeaderReplayOf marks a message republished from a dead letter; it
 	// holds the dead letter's sequence in DeadLetterStream.
 	HeaderReplayOf = "Mysimbdp-Replay-Of"
+)
+
+// Headers of an asynchronous invocation kept in AsyncStream (see
+// AsyncCall): what the gateway knew of the request beyond its own
+// headers. The gateway drops any a client sent itself.
+const (
+	AsyncHeaderPrefix    = "Mysimbdp-Async-"
+	AsyncHeaderMethod    = "Mysimbdp-Async-Method"
+	AsyncHeaderPath      = "Mysimbdp-Async-Path"
+	AsyncHeaderQuery     = "Mysimbdp-Async-Query"
+	AsyncHeaderFunction  = "Mysimbdp-Async-Function"
+	AsyncHeaderNamespace = "Mysimbdp-Async-Namespace"
+	AsyncHeaderTenant    = "Mysimbdp-Async-Tenant"
 )
 
 // Labels and annotations on a function.

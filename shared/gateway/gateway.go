@@ -220,9 +220,19 @@ func (c *Client) Secrets(ctx context.Context, namespace string) ([]string, error
 // "fn.namespace". The caller closes the answer's body; a non-2xx answer is
 // returned as it is, since for a function it is part of its contract.
 func (c *Client) Invoke(ctx context.Context, name string, body io.Reader, header http.Header) (*http.Response, error) {
+	return c.InvokeRequest(ctx, http.MethodPost, name, "", "", body, header)
+}
+
+// InvokeRequest is Invoke with any method, a path after the function's
+// (/function/<name><path>) and a raw query.
+func (c *Client) InvokeRequest(ctx context.Context, method, name, path, rawQuery string, body io.Reader, header http.Header) (*http.Response, error) {
 	u := *c.base
 	u.Path = strings.TrimRight(u.Path, "/") + "/function/" + name
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), body)
+	if path != "" && path != "/" {
+		u.Path += "/" + strings.TrimLeft(path, "/")
+	}
+	u.RawQuery = rawQuery
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
 		return nil, fmt.Errorf("invoke %s: %w", name, err)
 	}

@@ -61,8 +61,10 @@ type Result struct {
 	// Truncated says the answer was longer.
 	Answer    []byte
 	Truncated bool
-	Err       error
-	Took      time.Duration
+	// Header is the answer's headers (nil without an answer).
+	Header http.Header
+	Err    error
+	Took   time.Duration
 }
 
 // code is the status as a metrics label.
@@ -100,10 +102,24 @@ func (iv *Invoker) Invoke(ctx context.Context, t Target, body []byte, header htt
 // InvokeLimit is Invoke keeping up to limit bytes of the answer; a longer
 // answer sets Result.Truncated.
 func (iv *Invoker) InvokeLimit(ctx context.Context, t Target, body []byte, header http.Header, limit int64) Result {
+	return iv.InvokeRequest(ctx, t, Request{Method: http.MethodPost, Body: body, Header: header}, limit)
+}
+
+// Request is an invocation other than a plain POST: method, the path
+// after the function's, query, body and headers.
+type Request struct {
+	Method, Path, RawQuery string
+	Body                   []byte
+	Header                 http.Header
+}
+
+// InvokeRequest is InvokeLimit for any request; Result.Header holds the
+// answer's headers.
+func (iv *Invoker) InvokeRequest(ctx context.Context, t Target, req Request, limit int64) Result {
 	ictx, cancel := context.WithTimeout(ctx, iv.timeout)
 	defer cancel()
 	start := time.Now()
-	resp, err := iv.gw.Invoke(ictx, t.ID(), bytes.NewReader(body), header)
+	resp, err := iv.gw.InvokeRequest(ictx, req.Method, t.ID(), req.Path, req.RawQuery, bytes.NewReader(req.Body), req.Header)
 	if err != nil {
 		r := Result{Outcome: Failed, Err: err, Took: time.Since(start)}
 		if ctx.Err() != nil {
@@ -122,7 +138,8 @@ func (iv *Invoker) InvokeLimit(ctx context.Context, t Target, body []byte, heade
 	}
 	// Drain the rest (bounded) so the connection can be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	r := Result{Status: resp.StatusCode, Origin: resp.Header.Get(contract.HeaderOrigin), Answer: answer, Truncated: truncated, Took: time.Since(start)}
+	r := Result{Status: resp.StatusCode, Origin: resp.Header.Get(contract.HeaderOrigin), Header: resp.Header,
+		Answer: answer, Truncated: truncated, Took: time.Since(start)}
 	r.RetryAfter, r.HasRetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	switch {
 	case resp.StatusCode/100 == 2 && rerr != nil:

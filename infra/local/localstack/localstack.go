@@ -39,6 +39,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/build/fnbuild"
 	"github.com/mysimbdp/mysimbdp/infra/build/stack"
 	"github.com/mysimbdp/mysimbdp/infra/connector"
+	"github.com/mysimbdp/mysimbdp/infra/connector/async"
 	"github.com/mysimbdp/mysimbdp/infra/local/ferret"
 	"github.com/mysimbdp/mysimbdp/infra/local/minioserver"
 	"github.com/mysimbdp/mysimbdp/infra/local/natsd"
@@ -132,6 +133,7 @@ type Stack struct {
 	nats      *natsd.Server
 	natsUsers *natsauth.Service
 	natsCtl   *nats.Conn // serves natsUsers
+	natsAsync *nats.Conn // the provider's, storing asynchronous invocations
 	ferret    *ferret.Server
 	minioSup  *supervise.Supervisor // runs the MinIO server
 	provider  *provider.Provider
@@ -303,11 +305,24 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		return nil, fmt.Errorf("connector: %w", err)
 	}
 
+	// The gateway stores /async-function/ calls in the connector's
+	// stream. No reconnect buffer: a call published while NATS is away
+	// must fail (503) rather than be stored after the client gave up.
+	s.natsAsync, err = nats.Connect(s.Endpoints.NATS, nats.Name("mysimbdp provider"),
+		nats.MaxReconnects(-1), nats.ReconnectBufSize(-1))
+	if err != nil {
+		return nil, fmt.Errorf("connect the provider to NATS: %w", err)
+	}
+	ajs, err := jetstream.New(s.natsAsync)
+	if err != nil {
+		return nil, fmt.Errorf("JetStream client for the provider: %w", err)
+	}
 	cfg.Progress("starting the OpenFaaS provider on %s", ln.Addr())
 	s.provider, err = provider.New(ctx, provider.Config{
 		DataDir:         filepath.Join(dataDir, "provider"),
 		ImagesDir:       filepath.Join(dataDir, "images"),
 		SecretMountPath: GatewaySecretsDir(dataDir),
+		Async:           async.NewPublisher(ajs, s.connector.Config().AsyncStream),
 	}, log.With("part", "provider"))
 	if err != nil {
 		return nil, fmt.Errorf("start provider: %w", err)
@@ -495,6 +510,9 @@ func (s *Stack) Stop(ctx context.Context) error {
 	}
 	if s.ferret != nil {
 		s.ferret.Stop()
+	}
+	if s.natsAsync != nil {
+		s.natsAsync.Close()
 	}
 	if s.natsCtl != nil {
 		s.natsCtl.Close()

@@ -29,17 +29,29 @@ const (
 // imagesDir and returns a client of it and its URL.
 func Start(t *testing.T, imagesDir string, log *slog.Logger) (*gateway.Client, string) {
 	t.Helper()
+	return StartConfig(t, imagesDir, log, nil)
+}
+
+// StartConfig is Start with the provider's configuration changed by
+// mutate (nil: as Start), e.g. to give it a Publisher for asynchronous
+// invocations.
+func StartConfig(t *testing.T, imagesDir string, log *slog.Logger, mutate func(*provider.Config)) (*gateway.Client, string) {
+	t.Helper()
 	secrets := t.TempDir()
 	for f, v := range map[string]string{contract.SecretGatewayUser: User, contract.SecretGatewayPassword: Password} {
 		if err := os.WriteFile(filepath.Join(secrets, f), []byte(v), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	p, err := provider.New(context.Background(), provider.Config{
+	cfg := provider.Config{
 		DataDir: t.TempDir(), ImagesDir: imagesDir, SecretMountPath: secrets,
 		ColdStartTimeout: 20 * time.Second, DrainTimeout: 10 * time.Second, StopTimeout: 5 * time.Second,
 		ProbeInterval: 200 * time.Millisecond,
-	}, log)
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	p, err := provider.New(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatalf("provider: %v", err)
 	}

@@ -27,6 +27,8 @@ import (
 // Call is one line of calls.ndjson; the tests decode it.
 type Call struct {
 	N       int               `json:"n"`
+	Method  string            `json:"method"`
+	URI     string            `json:"uri"`
 	Headers map[string]string `json:"headers"`
 	Body    string            `json:"body"`
 }
@@ -97,10 +99,10 @@ func record(r *http.Request, body []byte) (int, error) {
 		}
 	}
 	h := map[string]string{}
-	for _, k := range []string{"X-Topic", "X-Mysimbdp-Tenant", "X-Mysimbdp-Event-Id", "X-Mysimbdp-Delivery", "Content-Type"} {
+	for _, k := range []string{"X-Topic", "X-Mysimbdp-Tenant", "X-Mysimbdp-Event-Id", "X-Mysimbdp-Delivery", "Content-Type", "X-Call-Id", "X-Custom"} {
 		h[k] = r.Header.Get(k)
 	}
-	line, err := json.Marshal(Call{N: n, Headers: h, Body: string(body)})
+	line, err := json.Marshal(Call{N: n, Method: r.Method, URI: r.URL.RequestURI(), Headers: h, Body: string(body)})
 	if err != nil {
 		return 0, err
 	}
