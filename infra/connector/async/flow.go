@@ -27,14 +27,12 @@ package async
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -177,70 +175,10 @@ func (f *Flow) setup(ctx context.Context, cc jetstream.ConsumerConfig) (jetstrea
 	}
 }
 
-// consume pulls as many calls as there are free slots, each handled in
-// its own goroutine, until ctx is done or the consumer is gone; sem
-// outlives one call so that handlers still running keep counting.
+// consume pulls and handles messages until ctx is done or the consumer
+// is gone (core.Consume); sem bounds the handlers and outlives one call.
 func (f *Flow) consume(ctx, work context.Context, cons jetstream.Consumer, sem chan struct{}) {
-	release := func(n int) {
-		for range n {
-			<-sem
-		}
-	}
-	fails := 0
-	for {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		n := 1
-	grab:
-		for n < cap(sem) {
-			select {
-			case sem <- struct{}{}:
-				n++
-			default:
-				break grab
-			}
-		}
-		fctx, cancel := context.WithTimeout(ctx, f.cfg.FetchWait)
-		batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
-		if err != nil {
-			cancel()
-			release(n)
-			if ctx.Err() != nil {
-				continue
-			}
-			fails++
-			if core.PullFailed(ctx, f.log, err, fails) {
-				return
-			}
-			continue
-		}
-		got := 0
-		for msg := range batch.Messages() {
-			got++
-			if ctx.Err() != nil {
-				_ = msg.Nak() // arrived while stopping: hand it straight back
-				<-sem
-				continue
-			}
-			f.handlers.Go(func() {
-				defer func() { <-sem }()
-				f.handle(work, msg)
-			})
-		}
-		cancel()
-		release(n - got)
-		if err := batch.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
-			fails++
-			if core.PullFailed(ctx, f.log, err, fails) {
-				return
-			}
-			continue
-		}
-		fails = 0
-	}
+	core.Consume(ctx, cons, sem, f.cfg.FetchWait, &f.handlers, f.log, func(msg jetstream.Msg) { f.handle(work, msg) })
 }
 
 type metrics struct {

@@ -3,7 +3,6 @@ package s3event
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mysimbdp/mysimbdp/infra/connector/core"
@@ -65,75 +63,10 @@ func (f *Flow) trySetup(ctx context.Context, stream string, cc jetstream.Consume
 	return cons, nil
 }
 
-// consume pulls messages while there is capacity, handing each to its own
-// goroutine, until ctx is done or the consumer is gone. A pull asks for as
-// many messages as there are free slots, never more, so no message waits
-// in a local buffer while its AckWait runs out.
-//
-// sem outlives one consume call, so that handlers still running when the
-// consumer is set up again keep counting against the bound.
+// consume pulls and handles messages until ctx is done or the consumer
+// is gone (core.Consume); sem bounds the handlers and outlives one call.
 func (f *Flow) consume(ctx, work context.Context, cons jetstream.Consumer, sem chan struct{}) {
-	release := func(n int) {
-		for range n {
-			<-sem
-		}
-	}
-	fails := 0
-	for {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		n := 1
-	grab:
-		for n < f.cfg.MaxConcurrent {
-			select {
-			case sem <- struct{}{}:
-				n++
-			default:
-				break grab
-			}
-		}
-		fctx, cancel := context.WithTimeout(ctx, f.cfg.FetchWait)
-		batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
-		if err != nil {
-			cancel()
-			release(n)
-			if ctx.Err() != nil {
-				continue
-			}
-			fails++
-			if core.PullFailed(ctx, f.log, err, fails) {
-				return
-			}
-			continue
-		}
-		got := 0
-		for msg := range batch.Messages() {
-			got++
-			if ctx.Err() != nil {
-				// Arrived while stopping: hand it straight back.
-				_ = msg.Nak()
-				<-sem
-				continue
-			}
-			f.handlers.Go(func() {
-				defer func() { <-sem }()
-				f.handle(work, msg)
-			})
-		}
-		cancel()
-		release(n - got)
-		if err := batch.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
-			fails++
-			if core.PullFailed(ctx, f.log, err, fails) {
-				return
-			}
-			continue
-		}
-		fails = 0
-	}
+	core.Consume(ctx, cons, sem, f.cfg.FetchWait, &f.handlers, f.log, func(msg jetstream.Msg) { f.handle(work, msg) })
 }
 
 // handle reads one message of the S3 events (or waiting) stream, has it
