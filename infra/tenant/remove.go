@@ -77,6 +77,9 @@ func Remove(ctx context.Context, pl Platform, tenant string, opts RemoveOptions)
 			return res, wrap(err)
 		}
 		res.Functions = append(res.Functions, fn.Name)
+		if err := pl.Gateway.DeleteSecret(ctx, contract.InvokeKeySecret(fn.Name), fn.Namespace); err != nil {
+			return res, wrap(err)
+		}
 	}
 	for _, s := range []string{contract.ProfileSecret(tenant), contract.CredentialsSecret(tenant)} {
 		if err := pl.Gateway.DeleteSecret(ctx, s, ""); err != nil {

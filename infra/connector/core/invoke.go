@@ -16,6 +16,7 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
+	"github.com/mysimbdp/mysimbdp/shared/invokesig"
 )
 
 // AnswerLimit bounds how much of a function's answer Invoke keeps: enough
@@ -77,16 +78,20 @@ func (r Result) code() string {
 }
 
 // Invoker calls functions through the gateway, each call bounded by its
-// timeout, and counts them.
+// timeout and, when it has the platform's invocation master key, signed
+// with the function's own key (shared/invokesig), and counts them.
 type Invoker struct {
 	gw      *gateway.Client
 	timeout time.Duration
 	m       *Metrics
+	master  []byte
 }
 
-// NewInvoker returns an invoker whose calls last at most timeout.
-func NewInvoker(gw *gateway.Client, timeout time.Duration, m *Metrics) *Invoker {
-	return &Invoker{gw: gw, timeout: timeout, m: m}
+// NewInvoker returns an invoker whose calls last at most timeout; with a
+// master key (contract.InvokeMasterKeySecret) it signs every call, else
+// none.
+func NewInvoker(gw *gateway.Client, timeout time.Duration, m *Metrics, master []byte) *Invoker {
+	return &Invoker{gw: gw, timeout: timeout, m: m, master: master}
 }
 
 // Invoke calls t with body and classifies its answer, keeping its first
@@ -103,6 +108,15 @@ func (iv *Invoker) InvokeLimit(ctx context.Context, t Target, body []byte, heade
 	ictx, cancel := context.WithTimeout(ctx, iv.timeout)
 	defer cancel()
 	start := time.Now()
+	if len(iv.master) > 0 {
+		// Signed at each call, so that a retry hours later carries a
+		// fresh time; the gateway invokes the function's root path.
+		header = header.Clone()
+		if header == nil {
+			header = http.Header{}
+		}
+		invokesig.Sign(header, invokesig.FunctionKey(iv.master, t.Name), http.MethodPost, "/", "", body, start)
+	}
 	resp, err := iv.gw.Invoke(ictx, t.ID(), bytes.NewReader(body), header)
 	if err != nil {
 		r := Result{Outcome: Failed, Err: err, Took: time.Since(start)}

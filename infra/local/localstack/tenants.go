@@ -127,6 +127,12 @@ type PlatformConfig struct {
 // connections.
 func PlatformFor(ctx context.Context, c PlatformConfig, gw *gateway.Client) (tenant.Platform, func(), error) {
 	pl := tenant.Platform{Gateway: gw, FunctionEnv: c.FunctionEnv, Store: tenant.Store{Dir: TenantsDir(c.DataDir)}, Log: c.Log}
+	// On the local platform the tenant's functions get their invocation
+	// keys from the master key kept in the data folder.
+	var err error
+	if pl.InvokeMasterKey, err = ReadInvokeMasterKey(c.DataDir); err != nil {
+		return tenant.Platform{}, func() {}, err
+	}
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -137,7 +143,6 @@ func PlatformFor(ctx context.Context, c PlatformConfig, gw *gateway.Client) (ten
 		closeAll()
 		return tenant.Platform{}, func() {}, err
 	}
-	var err error
 	pl.S3, err = minio.New(c.MinIOEndpoint, &minio.Options{Creds: credentials.NewStaticV4(c.MinIOUser, c.MinIOPassword, ""), Secure: c.MinIOSecure})
 	if err != nil {
 		return fail(fmt.Errorf("MinIO client: %w", err))
