@@ -48,6 +48,12 @@ const (
 	// function's runtime (shared/fnrun) refuses every invocation that is
 	// not signed with that key (shared/invokesig).
 	EnvInvokeKeySecret = "MYSIMBDP_INVOKE_KEY_SECRET"
+	// EnvInvokeMasterKey is the platform's invocation master key for the
+	// parts that sign invocations or provision functions' keys (the
+	// connector, `mysimbdp tenant apply` on a cluster), where it comes
+	// from a Kubernetes Secret; else they read the secret file
+	// InvokeMasterKeySecret.
+	EnvInvokeMasterKey = "MYSIMBDP_INVOKE_MASTER_KEY"
 	EnvSink            = "MYSIMBDP_SINK"
 
 	EnvStatsWindow        = "MYSIMBDP_STATS_WINDOW"
@@ -166,6 +172,8 @@ type Env struct {
 	// InvokeKeySecret is the secret with the function's invocation key;
 	// empty: invocations are not verified.
 	InvokeKeySecret string
+	// InvokeMasterKey is the platform's invocation master key, if given.
+	InvokeMasterKey string
 
 	StatsWindow time.Duration
 	// ScaleStabilization is zero when unset: the scaler's own default.
@@ -258,6 +266,7 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		SecretsDir:         or(get(EnvSecretsDir), DefaultSecretsDir),
 		Sink:               get(EnvSink),
 		InvokeKeySecret:    get(EnvInvokeKeySecret),
+		InvokeMasterKey:    get(EnvInvokeMasterKey),
 		StatsWindow:        DefaultStatsWindow,
 		ScaleMetricsURL:    get(EnvScaleMetricsURL),
 		SweepInterval:      DefaultSweepInterval,

@@ -24,6 +24,10 @@
 // The gateway's credentials are OPENFAAS_USERNAME and OPENFAAS_PASSWORD
 // when set, else the secret files; the NATS user is MYSIMBDP_NATS_USER and
 // MYSIMBDP_NATS_PASSWORD when set, else the secret files.
+// The invocation master key, with which the connector signs every
+// invocation (see shared/invokesig), is MYSIMBDP_INVOKE_MASTER_KEY when
+// set, else the secret file mysimbdp-invoke-master-key; without it no
+// invocation is signed, and functions given their keys refuse them.
 // MYSIMBDP_JS_REPLICAS (default 1) is how many NATS servers keep each
 // stream and KV bucket the connector creates: 3 on a three-server cluster.
 //
@@ -143,6 +147,8 @@ func parse(args []string, getenv func(string) string) (settings, error) {
 	// The invocation master key signs every invocation (functions given
 	// their key refuse unsigned ones); without it nothing is signed.
 	switch key, _, err := secret.Read(*secrets, contract.InvokeMasterKeySecret); {
+	case env.InvokeMasterKey != "":
+		cfg.InvokeMasterKey = env.InvokeMasterKey
 	case err == nil:
 		cfg.InvokeMasterKey = strings.TrimSpace(string(key))
 	case !errors.Is(err, iofs.ErrNotExist):

@@ -120,18 +120,25 @@ type PlatformConfig struct {
 	// DataDir keeps the tenants' generated credentials (<data>/tenants).
 	DataDir     string
 	FunctionEnv tenant.FunctionEnv
-	Log         *slog.Logger
+	// InvokeMasterKey derives the tenant's functions' invocation keys
+	// (contract.EnvInvokeMasterKey on a cluster); empty: the one in
+	// DataDir, if any.
+	InvokeMasterKey string
+	Log             *slog.Logger
 }
 
 // PlatformFor connects to every part. The returned function closes the
 // connections.
 func PlatformFor(ctx context.Context, c PlatformConfig, gw *gateway.Client) (tenant.Platform, func(), error) {
 	pl := tenant.Platform{Gateway: gw, FunctionEnv: c.FunctionEnv, Store: tenant.Store{Dir: TenantsDir(c.DataDir)}, Log: c.Log}
-	// On the local platform the tenant's functions get their invocation
-	// keys from the master key kept in the data folder.
+	// The tenant's functions get their invocation keys from the master
+	// key given, else the one the local platform keeps in its data folder.
 	var err error
-	if pl.InvokeMasterKey, err = ReadInvokeMasterKey(c.DataDir); err != nil {
-		return tenant.Platform{}, func() {}, err
+	pl.InvokeMasterKey = c.InvokeMasterKey
+	if pl.InvokeMasterKey == "" {
+		if pl.InvokeMasterKey, err = ReadInvokeMasterKey(c.DataDir); err != nil {
+			return tenant.Platform{}, func() {}, err
+		}
 	}
 	var closers []func()
 	closeAll := func() {
