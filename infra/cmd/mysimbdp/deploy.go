@@ -36,10 +36,13 @@ func runDeploy(ctx context.Context, env contract.Env, args []string, stdout, std
 	}
 	b := &fnbuild.Builder{Stack: st, ImagesDir: *images}
 	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "==> "+format+"\n", a...) }
-	// A local stack's master key gives tenants' apps their invocation keys.
-	master, err := localstack.ReadInvokeMasterKey(cf.data)
-	if err != nil {
-		return err
+	// The master key given (MYSIMBDP_INVOKE_MASTER_KEY), else the local
+	// stack's, gives tenants' apps their invocation keys.
+	master := env.InvokeMasterKey
+	if master == "" {
+		if master, err = localstack.ReadInvokeMasterKey(cf.data); err != nil {
+			return err
+		}
 	}
 	if err := localstack.Deploy(ctx, b, gw, master, progress); err != nil {
 		return err
