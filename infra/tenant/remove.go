@@ -81,7 +81,11 @@ func Remove(ctx context.Context, pl Platform, tenant string, opts RemoveOptions)
 			return res, wrap(err)
 		}
 	}
-	for _, s := range []string{contract.ProfileSecret(tenant), contract.CredentialsSecret(tenant)} {
+	// The platform apps' invocation keys go even when their functions
+	// were deleted by other means.
+	p := profile.Profile{Tenant: tenant}
+	for _, s := range []string{contract.ProfileSecret(tenant), contract.CredentialsSecret(tenant),
+		contract.InvokeKeySecret(p.BatchFunction()), contract.InvokeKeySecret(p.StreamFunction())} {
 		if err := pl.Gateway.DeleteSecret(ctx, s, ""); err != nil {
 			return res, wrap(err)
 		}
