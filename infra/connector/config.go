@@ -127,6 +127,12 @@ type Config struct {
 	// RefreshInterval is how often the function list is re-read from the
 	// gateway (default 15s).
 	RefreshInterval time.Duration
+	// InvokeMasterKey is the platform's invocation master key
+	// (contract.InvokeMasterKeySecret): when set, every invocation is
+	// signed with the key derived from it for its function
+	// (shared/invokesig), which a function given that key requires.
+	// Empty: invocations are not signed.
+	InvokeMasterKey string
 	// InvokeTimeout bounds one invocation (default 30m: a batch function
 	// may ingest a multi-gigabyte file).
 	InvokeTimeout time.Duration

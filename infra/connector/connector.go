@@ -63,7 +63,7 @@ func New(cfg Config, gw *gateway.Client, log *slog.Logger) (*Connector, error) {
 	c := &Connector{cfg: cfg, log: log, reg: reg, metrics: core.NewMetrics(reg)}
 	c.dir = core.NewDirectory(gw, cfg.RefreshInterval, topicOwner, c.metrics, log)
 	c.board = control.NewBoard(reg, log, cfg.JSReplicas)
-	inv := core.NewInvoker(gw, cfg.InvokeTimeout, c.metrics)
+	inv := core.NewInvoker(gw, cfg.InvokeTimeout, c.metrics, []byte(cfg.InvokeMasterKey))
 	pol := core.Policy{MaxAttempts: cfg.MaxAttempts, BackoffInitial: cfg.BackoffInitial, BackoffMax: cfg.BackoffMax,
 		MaxRetryAfter: cfg.MaxRetryAfter, UnavailableDeadline: cfg.UnavailableDeadline, MaxDeliveries: cfg.MaxDeliveries, AckWait: cfg.AckWait}
 	s3cfg := s3event.Config{

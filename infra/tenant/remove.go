@@ -77,8 +77,15 @@ func Remove(ctx context.Context, pl Platform, tenant string, opts RemoveOptions)
 			return res, wrap(err)
 		}
 		res.Functions = append(res.Functions, fn.Name)
+		if err := pl.Gateway.DeleteSecret(ctx, contract.InvokeKeySecret(fn.Name), fn.Namespace); err != nil {
+			return res, wrap(err)
+		}
 	}
-	for _, s := range []string{contract.ProfileSecret(tenant), contract.CredentialsSecret(tenant)} {
+	// The platform apps' invocation keys go even when their functions
+	// were deleted by other means.
+	p := profile.Profile{Tenant: tenant}
+	for _, s := range []string{contract.ProfileSecret(tenant), contract.CredentialsSecret(tenant),
+		contract.InvokeKeySecret(p.BatchFunction()), contract.InvokeKeySecret(p.StreamFunction())} {
 		if err := pl.Gateway.DeleteSecret(ctx, s, ""); err != nil {
 			return res, wrap(err)
 		}

@@ -56,6 +56,11 @@ type Platform struct {
 	FunctionEnv FunctionEnv
 	// Store keeps the tenants' generated credentials.
 	Store Store
+	// InvokeMasterKey, when set, is the platform's invocation master key
+	// (contract.InvokeMasterKeySecret): each function deployed gets the
+	// key derived from it for its own name (WithInvokeKey), and then
+	// answers only invocations signed with it.
+	InvokeMasterKey string
 	// JSReplicas is the replica count of the tenant's stream and of the
 	// profiles bucket (contract.EnvJSReplicas; 0: JetStream's 1).
 	JSReplicas int
@@ -186,6 +191,9 @@ func ApplyWith(ctx context.Context, pl Platform, t Loaded, opts ApplyOptions) (R
 		// changed deployment, so that replicas restart and read them.
 		(*d.Annotations)[contract.AnnotationProfileDigest] = digest(t.YAML)
 		(*d.Annotations)[contract.AnnotationCredentialsDigest] = digest(credSecret)
+		if err := WithInvokeKey(ctx, pl.Gateway, pl.InvokeMasterKey, &d); err != nil {
+			return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)
+		}
 		changed, err := deployIfChanged(ctx, pl.Gateway, d)
 		if err != nil {
 			return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)

@@ -43,7 +43,18 @@ const (
 	// environment variable, which the gateway's API shows; a variable
 	// that is set wins over the secret's line (see shared/secret.Getenv).
 	EnvCredentialsSecret = "MYSIMBDP_CREDENTIALS_SECRET"
-	EnvSink              = "MYSIMBDP_SINK"
+	// EnvInvokeKeySecret names the secret holding a function's own
+	// invocation key (InvokeKeySecret(function)); when it is set, the
+	// function's runtime (shared/fnrun) refuses every invocation that is
+	// not signed with that key (shared/invokesig).
+	EnvInvokeKeySecret = "MYSIMBDP_INVOKE_KEY_SECRET"
+	// EnvInvokeMasterKey is the platform's invocation master key for the
+	// parts that sign invocations or provision functions' keys (the
+	// connector, `mysimbdp tenant apply` on a cluster), where it comes
+	// from a Kubernetes Secret; else they read the secret file
+	// InvokeMasterKeySecret.
+	EnvInvokeMasterKey = "MYSIMBDP_INVOKE_MASTER_KEY"
+	EnvSink            = "MYSIMBDP_SINK"
 
 	EnvStatsWindow        = "MYSIMBDP_STATS_WINDOW"
 	EnvScaleStabilization = "MYSIMBDP_SCALE_STABILIZATION"
@@ -158,6 +169,11 @@ type Env struct {
 	ProfileSecret string
 	SecretsDir    string
 	Sink          string
+	// InvokeKeySecret is the secret with the function's invocation key;
+	// empty: invocations are not verified.
+	InvokeKeySecret string
+	// InvokeMasterKey is the platform's invocation master key, if given.
+	InvokeMasterKey string
 
 	StatsWindow time.Duration
 	// ScaleStabilization is zero when unset: the scaler's own default.
@@ -249,6 +265,8 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		ProfileSecret:      get(EnvProfileSecret),
 		SecretsDir:         or(get(EnvSecretsDir), DefaultSecretsDir),
 		Sink:               get(EnvSink),
+		InvokeKeySecret:    get(EnvInvokeKeySecret),
+		InvokeMasterKey:    get(EnvInvokeMasterKey),
 		StatsWindow:        DefaultStatsWindow,
 		ScaleMetricsURL:    get(EnvScaleMetricsURL),
 		SweepInterval:      DefaultSweepInterval,

@@ -150,9 +150,17 @@ const (
 	// failure of the invocation, not a deferral), OriginProvider the
 	// provider's (no ready replica after the cold start, shutting down:
 	// try later).
-	HeaderOrigin   = "X-Mysimbdp-Origin"
-	OriginRuntime  = "mysimbdp.fnrun"
-	OriginProvider = "mysimbdp.provider"
+	HeaderOrigin = "X-Mysimbdp-Origin"
+
+	// HeaderSignedAt and HeaderSignature sign an invocation (see
+	// shared/invokesig): the Unix time it was signed at, in seconds, and
+	// "v1=" and the hex HMAC-SHA256, with the function's invocation key,
+	// of the method, the path the function sees, that time and the
+	// body's SHA-256.
+	HeaderSignedAt  = "X-Mysimbdp-Timestamp"
+	HeaderSignature = "X-Mysimbdp-Signature"
+	OriginRuntime   = "mysimbdp.fnrun"
+	OriginProvider  = "mysimbdp.provider"
 )
 
 // Headers of a dead letter, a message of DeadLetterStream. Its body is
@@ -282,6 +290,17 @@ func ProfileSecret(tenant string) string { return tenant + "-profile" }
 // tenant t's functions use (its S3 keys, the NATS and MongoDB URLs with
 // their passwords), as EnvCredentialsSecret describes.
 func CredentialsSecret(tenant string) string { return tenant + "-credentials" }
+
+// InvokeMasterKeySecret is the secret file that holds the platform's
+// invocation master key, which only the callers of functions (the
+// connector, the CLI on the local platform) have: from it they derive
+// each function's own key (shared/invokesig.FunctionKey), which the
+// function gets as secret InvokeKeySecret(function).
+const InvokeMasterKeySecret = "mysimbdp-invoke-master-key"
+
+// InvokeKeySecret is the name of the secret holding function fn's
+// invocation key, named by the function's EnvInvokeKeySecret.
+func InvokeKeySecret(fn string) string { return fn + "-invoke-key" }
 
 // PlatformCredentialsSecret holds the credentials of the platform's own
 // functions (stats, scaler), in the same form.

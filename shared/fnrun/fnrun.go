@@ -18,9 +18,15 @@
 //
 // Durations are Go durations ("1m30s") or whole seconds ("90").
 //
+// When the function has an invocation key (the secret
+// MYSIMBDP_INVOKE_KEY_SECRET names), every request to its handler must be
+// signed with it (shared/invokesig): an unsigned, wrongly signed or stale
+// one gets 401 before the handler runs. Without a key it says once, at
+// start, that invocations are not verified.
+//
 // On AWS Lambda (AWS_LAMBDA_RUNTIME_API is set) Main serves the same
 // handler through shared/lambdafn instead: no port, no probes, Lambda's own
-// timeout.
+// timeout, and no signature check (IAM decides who may invoke).
 package fnrun
 
 import (
@@ -38,6 +44,7 @@ import (
 	"time"
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/shared/invokesig"
 	"github.com/mysimbdp/mysimbdp/shared/lambdafn"
 	"github.com/mysimbdp/mysimbdp/shared/secret"
 )
@@ -62,6 +69,16 @@ type Config struct {
 	// DrainTimeout bounds how long SIGTERM waits for in-flight requests.
 	// It defaults to WriteTimeout, the longest a request may legitimately take.
 	DrainTimeout time.Duration
+	// InvokeKey, when set, is the function's invocation key: every
+	// request to the handler (not the probes) must be signed with it
+	// (shared/invokesig) within InvokeWindow (default
+	// invokesig.DefaultWindow), else it gets 401 and the handler does not
+	// run. Main reads it from the secret contract.EnvInvokeKeySecret
+	// names. Verifying reads the body first, at most MaxSignedBody bytes
+	// (default DefaultMaxSignedBody).
+	InvokeKey     string
+	InvokeWindow  time.Duration
+	MaxSignedBody int64
 }
 
 // ConfigFromEnv reads Config from the of-watchdog environment variables.
@@ -129,6 +146,10 @@ func Main(handler http.HandlerFunc) {
 		log.Error("function configuration", "err", err)
 		os.Exit(2)
 	}
+	if cfg.InvokeKey, err = invokeKey(env); err != nil {
+		log.Error("function invocation key", "err", err)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if err := Serve(ctx, handler, cfg, log); err != nil {
@@ -170,6 +191,19 @@ func ServeListener(ctx context.Context, ln net.Listener, handler http.Handler, c
 	var fn http.Handler = handler
 	if cfg.ExecTimeout > 0 {
 		fn = execTimeout(handler, cfg.ExecTimeout)
+	}
+	if len(cfg.InvokeKey) > 0 {
+		window, maxBody := cfg.InvokeWindow, cfg.MaxSignedBody
+		if window <= 0 {
+			window = invokesig.DefaultWindow
+		}
+		if maxBody <= 0 {
+			maxBody = DefaultMaxSignedBody
+		}
+		fn = verified(fn, []byte(cfg.InvokeKey), window, maxBody, time.Now, log)
+	} else {
+		log.Warn("invocations are not verified: anyone who reaches the gateway may invoke this function",
+			"fix", "give the function its invocation key as the secret "+contract.EnvInvokeKeySecret+" names")
 	}
 	mux.Handle("/", fn)
 

@@ -18,6 +18,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/mysimbdp/mysimbdp/infra/connector/stream"
+	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 )
@@ -86,6 +87,32 @@ func TestStreamRecordsLandOnceAndPauseHoldsThem(t *testing.T) {
 			}
 			return nil
 		})
+	}
+
+	// A forged batch, posted straight to the gateway with its basic auth
+	// but unsigned, is refused before the function runs and stores
+	// nothing; the connector's signed batches above were stored.
+	creds, err := localstack.LoadOrCreateCredentials(f.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := `{"tenant":"tenant1","records":[{"id":"forged-1","subject":"ingest.tenant1.covid","data":"e30="}]}`
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.Gateway+"/function/tenant1-stream-ingest", strings.NewReader(forged))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(creds.GatewayUser, creds.GatewayPassword)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "unsigned invocation") {
+		t.Fatalf("forged batch: %d %q, want 401 unsigned invocation", resp.StatusCode, body)
+	}
+	if n, err := count(ctx, tenant1); err != nil || n != 2000 {
+		t.Fatalf("after the forged batch tenant1 has %d documents (%v), want 2000", n, err)
 	}
 
 	// The poison record is dead-lettered with its reason.

@@ -205,10 +205,12 @@ func TestIsolation(t *testing.T) {
 		var names []string
 		for _, fn := range fns {
 			names = append(names, fn.Name)
-			if !slices.Equal(fn.Secrets, []string{"alpha-profile", "alpha-credentials"}) || fn.EnvVars["MYSIMBDP_PROFILE_SECRET"] != "alpha-profile" ||
-				fn.EnvVars["MYSIMBDP_CREDENTIALS_SECRET"] != "alpha-credentials" {
-				t.Errorf("%s: secrets %v, profile secret %q, credentials secret %q; want alpha's only", fn.Name, fn.Secrets,
-					fn.EnvVars["MYSIMBDP_PROFILE_SECRET"], fn.EnvVars["MYSIMBDP_CREDENTIALS_SECRET"])
+			// Its own invocation key besides (signed invocations): the
+			// function's, no other's.
+			if !slices.Equal(fn.Secrets, []string{"alpha-profile", "alpha-credentials", fn.Name + "-invoke-key"}) || fn.EnvVars["MYSIMBDP_PROFILE_SECRET"] != "alpha-profile" ||
+				fn.EnvVars["MYSIMBDP_CREDENTIALS_SECRET"] != "alpha-credentials" || fn.EnvVars["MYSIMBDP_INVOKE_KEY_SECRET"] != fn.Name+"-invoke-key" {
+				t.Errorf("%s: secrets %v, profile secret %q, credentials secret %q, invocation key secret %q; want alpha's only", fn.Name, fn.Secrets,
+					fn.EnvVars["MYSIMBDP_PROFILE_SECRET"], fn.EnvVars["MYSIMBDP_CREDENTIALS_SECRET"], fn.EnvVars["MYSIMBDP_INVOKE_KEY_SECRET"])
 			}
 			for k, v := range fn.EnvVars {
 				if strings.Contains(v, "bravo") || v == e.st.Creds.MinIOPassword {
@@ -442,6 +444,11 @@ func (e *env) wantNothingOf(t *testing.T, name string, dataKept bool) {
 	}
 	if slices.Contains(secrets, contract.ProfileSecret(name)) {
 		t.Errorf("%s's profile secret is still there", name)
+	}
+	for _, s := range secrets {
+		if strings.HasPrefix(s, name+"-") && s == contract.InvokeKeySecret(strings.TrimSuffix(s, "-invoke-key")) {
+			t.Errorf("%s's function's invocation key %s is still there", name, s)
+		}
 	}
 	if _, err := e.pl.Admin.User(ctx, tenant.S3User(name)); !minioadmin.IsNotFound(err) {
 		t.Errorf("%s's MinIO user: %v, want not found", name, err)

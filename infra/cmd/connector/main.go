@@ -16,13 +16,18 @@
 //	-nats-url          MYSIMBDP_NATS_URL      nats://127.0.0.1:4222
 //	-gateway-url       OPENFAAS_URL           http://127.0.0.1:8080
 //	-secret-mount-path MYSIMBDP_SECRETS_DIR   /var/openfaas/secrets (basic-auth-user, basic-auth-password;
-//	                                          optional nats-user, nats-password: the platform NATS user)
+//	                                          optional nats-user, nats-password: the platform NATS user;
+//	                                          optional mysimbdp-invoke-master-key: signs every invocation)
 //	-metrics-addr      MYSIMBDP_METRICS_ADDR  :8081 (/metrics, /healthz, /readyz)
 //	-log-level         MYSIMBDP_LOG_LEVEL     info
 //
 // The gateway's credentials are OPENFAAS_USERNAME and OPENFAAS_PASSWORD
 // when set, else the secret files; the NATS user is MYSIMBDP_NATS_USER and
 // MYSIMBDP_NATS_PASSWORD when set, else the secret files.
+// The invocation master key, with which the connector signs every
+// invocation (see shared/invokesig), is MYSIMBDP_INVOKE_MASTER_KEY when
+// set, else the secret file mysimbdp-invoke-master-key; without it no
+// invocation is signed, and functions given their keys refuse them.
 // MYSIMBDP_JS_REPLICAS (default 1) is how many NATS servers keep each
 // stream and KV bucket the connector creates: 3 on a three-server cluster.
 //
@@ -48,6 +53,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	iofs "io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -138,6 +144,16 @@ func parse(args []string, getenv func(string) string) (settings, error) {
 	// credentials; without an endpoint there is no sweep.
 	cfg.S3Endpoint, cfg.S3AccessKey, cfg.S3SecretKey, cfg.S3Secure = env.S3Endpoint, env.S3AccessKey, env.S3SecretKey, env.S3Secure
 	cfg.SweepInterval, cfg.SweepAge = env.SweepInterval, env.SweepAge
+	// The invocation master key signs every invocation (functions given
+	// their key refuse unsigned ones); without it nothing is signed.
+	switch key, _, err := secret.Read(*secrets, contract.InvokeMasterKeySecret); {
+	case env.InvokeMasterKey != "":
+		cfg.InvokeMasterKey = env.InvokeMasterKey
+	case err == nil:
+		cfg.InvokeMasterKey = strings.TrimSpace(string(key))
+	case !errors.Is(err, iofs.ErrNotExist):
+		return settings{}, fmt.Errorf("invocation master key: %w", err)
+	}
 	return settings{env: env, cfg: cfg, gatewayURL: *gatewayURL, secrets: *secrets, metricsAddr: *metricsAddr, logLevel: *logLevel}, nil
 }
 
@@ -194,7 +210,7 @@ func run(args []string, getenv func(string) string) error {
 		log.Info("serving metrics", "addr", ln.Addr().String())
 	}
 
-	log.Info("connector starting", "nats", secret.RedactURLs(cfg.NATSURL), "gateway", gw.URL())
+	log.Info("connector starting", "nats", secret.RedactURLs(cfg.NATSURL), "gateway", gw.URL(), "signs_invocations", cfg.InvokeMasterKey != "")
 	runErr := c.Run(ctx)
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

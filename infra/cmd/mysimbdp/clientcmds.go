@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -14,7 +15,9 @@ import (
 
 	"github.com/openfaas/faas-provider/logs"
 
+	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/shared/invokesig"
 )
 
 func runList(ctx context.Context, env contract.Env, args []string, stdout, stderr io.Writer) error {
@@ -66,7 +69,22 @@ func runInvoke(ctx context.Context, env contract.Env, args []string, stdout, std
 		k, v, _ := strings.Cut(kv, "=")
 		h.Add(k, v)
 	}
-	resp, err := gw.Invoke(ctx, name, os.Stdin, h)
+	var body io.Reader = os.Stdin
+	// With the local platform's master key the call is signed, as the
+	// connector's are: a function given its key refuses unsigned ones.
+	master, err := localstack.ReadInvokeMasterKey(cf.data)
+	if err != nil {
+		return err
+	}
+	if master != "" {
+		b, err := io.ReadAll(os.Stdin)
+		if err != nil {
+			return fmt.Errorf("invoke %s: read the body from stdin: %w", name, err)
+		}
+		invokesig.Sign(h, invokesig.FunctionKey([]byte(master), pos[0]), http.MethodPost, "/", "", b, time.Now())
+		body = bytes.NewReader(b)
+	}
+	resp, err := gw.Invoke(ctx, name, body, h)
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,15 @@ func runDeploy(ctx context.Context, env contract.Env, args []string, stdout, std
 	}
 	b := &fnbuild.Builder{Stack: st, ImagesDir: *images}
 	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "==> "+format+"\n", a...) }
-	if err := localstack.Deploy(ctx, b, gw, progress); err != nil {
+	// The master key given (MYSIMBDP_INVOKE_MASTER_KEY), else the local
+	// stack's, gives tenants' apps their invocation keys.
+	master := env.InvokeMasterKey
+	if master == "" {
+		if master, err = localstack.ReadInvokeMasterKey(cf.data); err != nil {
+			return err
+		}
+	}
+	if err := localstack.Deploy(ctx, b, gw, master, progress); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "deployed %d functions to %s\n", len(st.Functions), gw.URL())

@@ -62,8 +62,11 @@ type platformFlags struct {
 	fnS3, fnMongo, fnNATS           string
 	registry                        string
 	platformDB                      string
-	jsReplicas                      int
-	verbose                         bool
+	// invokeMasterKey derives the functions' invocation keys
+	// (contract.EnvInvokeMasterKey; default: the local stack's).
+	invokeMasterKey string
+	jsReplicas      int
+	verbose         bool
 }
 
 func (f *platformFlags) register(fs *flag.FlagSet, env contract.Env) {
@@ -88,6 +91,7 @@ func (f *platformFlags) register(fs *flag.FlagSet, env contract.Env) {
 	fs.StringVar(&f.fnNATS, "function-nats-url", env.FunctionNATSURL, "NATS URL with the platform user functions use (env "+contract.EnvFunctionNATSURL+"); default: --nats with --nats-user")
 	fs.StringVar(&f.registry, "registry", env.Registry, "registry the platform apps' images were pushed to, e.g. ghcr.io/acme (env "+contract.EnvRegistry+"); default: Docker Hub's mysimbdp/")
 	f.platformDB = env.PlatformDB
+	f.invokeMasterKey = env.InvokeMasterKey
 	fs.IntVar(&f.jsReplicas, "js-replicas", env.JSReplicas, "NATS servers keeping the tenant's stream (env "+contract.EnvJSReplicas+"); 3 on a three-server cluster")
 	fs.BoolVar(&f.verbose, "v", false, "log each step")
 }
@@ -151,7 +155,8 @@ func (f *platformFlags) platform(ctx context.Context, stderr io.Writer) (tenant.
 	pl, closePl, err := localstack.PlatformFor(ctx, localstack.PlatformConfig{
 		MinIOEndpoint: f.s3, MinIOUser: f.s3User, MinIOPassword: f.s3Password, MinIOSecure: f.s3Secure,
 		MCBinary: f.mc, NATSURL: f.natsURL, MongoURI: f.mongoURI, DataDir: data, FunctionEnv: env,
-		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		InvokeMasterKey: f.invokeMasterKey,
+		Log:             slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}, gw)
 	pl.PlatformDB = f.platformDB
 	pl.JSReplicas = f.jsReplicas

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
+	"github.com/mysimbdp/mysimbdp/shared/invokesig"
 )
 
 // AnswerLimit bounds how much of a function's answer Invoke keeps: enough
@@ -79,16 +80,20 @@ func (r Result) code() string {
 }
 
 // Invoker calls functions through the gateway, each call bounded by its
-// timeout, and counts them.
+// timeout and, when it has the platform's invocation master key, signed
+// with the function's own key (shared/invokesig), and counts them.
 type Invoker struct {
 	gw      *gateway.Client
 	timeout time.Duration
 	m       *Metrics
+	master  []byte
 }
 
-// NewInvoker returns an invoker whose calls last at most timeout.
-func NewInvoker(gw *gateway.Client, timeout time.Duration, m *Metrics) *Invoker {
-	return &Invoker{gw: gw, timeout: timeout, m: m}
+// NewInvoker returns an invoker whose calls last at most timeout; with a
+// master key (contract.InvokeMasterKeySecret) it signs every call, else
+// none.
+func NewInvoker(gw *gateway.Client, timeout time.Duration, m *Metrics, master []byte) *Invoker {
+	return &Invoker{gw: gw, timeout: timeout, m: m, master: master}
 }
 
 // Invoke calls t with body and classifies its answer, keeping its first
@@ -111,6 +116,11 @@ type Request struct {
 	Method, Path, RawQuery string
 	Body                   []byte
 	Header                 http.Header
+	// Unsigned passes a caller's own request on as it came, never signed
+	// by the connector: an asynchronous call carries its caller's
+	// signature (or none), so queueing it cannot turn a forged call into
+	// a signed one.
+	Unsigned bool
 }
 
 // InvokeRequest is InvokeLimit for any request; Result.Header holds the
@@ -119,7 +129,18 @@ func (iv *Invoker) InvokeRequest(ctx context.Context, t Target, req Request, lim
 	ictx, cancel := context.WithTimeout(ctx, iv.timeout)
 	defer cancel()
 	start := time.Now()
-	resp, err := iv.gw.InvokeRequest(ictx, req.Method, t.ID(), req.Path, req.RawQuery, bytes.NewReader(req.Body), req.Header)
+	header := req.Header
+	if len(iv.master) > 0 && !req.Unsigned {
+		// Signed at each call, so that a retry hours later carries a
+		// fresh time; the function sees the path after its name.
+		header = header.Clone()
+		if header == nil {
+			header = http.Header{}
+		}
+		path := "/" + strings.TrimPrefix(req.Path, "/")
+		invokesig.Sign(header, invokesig.FunctionKey(iv.master, t.Name), req.Method, path, req.RawQuery, req.Body, start)
+	}
+	resp, err := iv.gw.InvokeRequest(ictx, req.Method, t.ID(), req.Path, req.RawQuery, bytes.NewReader(req.Body), header)
 	if err != nil {
 		r := Result{Outcome: Failed, Err: err, Took: time.Since(start)}
 		if ctx.Err() != nil {

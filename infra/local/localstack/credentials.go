@@ -24,6 +24,10 @@ type Credentials struct {
 	ConnectorS3Password string
 	// NATSPassword is the platform NATS user's (natsauth.PlatformUser).
 	NATSPassword string
+	// InvokeMasterKey is the platform's invocation master key: the
+	// connector signs with keys derived from it, and each tenant
+	// function gets its own derived key (see shared/invokesig).
+	InvokeMasterKey string
 }
 
 // GatewaySecretsDir is where the gateway's basic-auth files are, in
@@ -64,6 +68,25 @@ func MinIOPasswordFile(dataDir string) string {
 	return filepath.Join(minioSecretsDir(dataDir), "root-password")
 }
 
+// InvokeMasterKeyFile holds the platform's invocation master key (mode
+// 0600), contract.InvokeMasterKeySecret in a folder of its own.
+func InvokeMasterKeyFile(dataDir string) string {
+	return filepath.Join(dataDir, "secrets", "invoke", contract.InvokeMasterKeySecret)
+}
+
+// ReadInvokeMasterKey returns the local platform's invocation master key,
+// or "" when dataDir has none (no local stack was ever started there).
+func ReadInvokeMasterKey(dataDir string) (string, error) {
+	b, err := os.ReadFile(InvokeMasterKeyFile(dataDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the invocation master key: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
 func minioSecretsDir(dataDir string) string {
 	return filepath.Join(dataDir, "secrets", "minio")
 }
@@ -82,6 +105,7 @@ func LoadOrCreateCredentials(dataDir string) (Credentials, error) {
 		{minioSecretsDir(dataDir), filepath.Base(MinIOPasswordFile(dataDir)), "", &c.MinIOPassword},
 		{minioSecretsDir(dataDir), filepath.Base(ConnectorS3PasswordFile(dataDir)), "", &c.ConnectorS3Password},
 		{filepath.Dir(NATSPasswordFile(dataDir)), filepath.Base(NATSPasswordFile(dataDir)), "", &c.NATSPassword},
+		{filepath.Dir(InvokeMasterKeyFile(dataDir)), filepath.Base(InvokeMasterKeyFile(dataDir)), "", &c.InvokeMasterKey},
 	} {
 		v, err := readOrCreate(filepath.Join(f.dir, f.name), f.fixed)
 		if err != nil {

@@ -46,6 +46,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/local/supervise"
 	"github.com/mysimbdp/mysimbdp/infra/natsauth"
 	"github.com/mysimbdp/mysimbdp/infra/provider"
+	"github.com/mysimbdp/mysimbdp/infra/tenant"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/shared/secret"
@@ -300,6 +301,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		return nil, err
 	}
 	connCfg.S3Endpoint, connCfg.S3AccessKey, connCfg.S3SecretKey = s.Endpoints.MinIO, contract.ConnectorS3User, s.Creds.ConnectorS3Password
+	// The connector signs every invocation; tenants' functions, given
+	// their derived keys, refuse any it did not sign.
+	connCfg.InvokeMasterKey = s.Creds.InvokeMasterKey
 	s.connector, err = connector.New(connCfg, gw, log.With("part", "connector"))
 	if err != nil {
 		return nil, fmt.Errorf("connector: %w", err)
@@ -422,15 +426,17 @@ func (s *Stack) deployStack(ctx context.Context, gw *gateway.Client, st *stack.S
 	// Build contexts go to the data folder rather than the repo's build/, so
 	// that stacks on different data folders never share one.
 	b := &fnbuild.Builder{Stack: st, ImagesDir: filepath.Join(s.cfg.DataDir, "images"), BuildDir: filepath.Join(s.cfg.DataDir, "build")}
-	return Deploy(ctx, b, gw, s.cfg.Progress)
+	return Deploy(ctx, b, gw, s.Creds.InvokeMasterKey, s.cfg.Progress)
 }
 
 // Deploy builds (unless skip_build) and deploys every function of the
 // builder's stack through gw. It is `mysimbdp deploy` and the last step of
 // `mysimbdp up`. A tenant's own app (a function with a tenant label) whose
 // secrets are missing is skipped: its tenant is not onboarded, and the
-// function could not read its credentials.
-func Deploy(ctx context.Context, b *fnbuild.Builder, gw *gateway.Client, progress func(string, ...any)) error {
+// function could not read its credentials. With the platform's
+// invocation master key, a tenant's app gets its own invocation key
+// (tenant.WithInvokeKey), so that it answers only signed invocations.
+func Deploy(ctx context.Context, b *fnbuild.Builder, gw *gateway.Client, invokeMasterKey string, progress func(string, ...any)) error {
 	secrets, err := gw.Secrets(ctx, "")
 	if err != nil {
 		return fmt.Errorf("deploy: %w", err)
@@ -456,6 +462,11 @@ func Deploy(ctx context.Context, b *fnbuild.Builder, gw *gateway.Client, progres
 		d, err := b.Stack.Deployment(name)
 		if err != nil {
 			return err
+		}
+		if fn.Labels[contract.LabelTenant] != "" {
+			if err := tenant.WithInvokeKey(ctx, gw, invokeMasterKey, &d); err != nil {
+				return fmt.Errorf("deploy: %w", err)
+			}
 		}
 		progress("deploying %s to %s", name, gw.URL())
 		if err := gw.Deploy(ctx, d); err != nil {

@@ -120,13 +120,26 @@ type PlatformConfig struct {
 	// DataDir keeps the tenants' generated credentials (<data>/tenants).
 	DataDir     string
 	FunctionEnv tenant.FunctionEnv
-	Log         *slog.Logger
+	// InvokeMasterKey derives the tenant's functions' invocation keys
+	// (contract.EnvInvokeMasterKey on a cluster); empty: the one in
+	// DataDir, if any.
+	InvokeMasterKey string
+	Log             *slog.Logger
 }
 
 // PlatformFor connects to every part. The returned function closes the
 // connections.
 func PlatformFor(ctx context.Context, c PlatformConfig, gw *gateway.Client) (tenant.Platform, func(), error) {
 	pl := tenant.Platform{Gateway: gw, FunctionEnv: c.FunctionEnv, Store: tenant.Store{Dir: TenantsDir(c.DataDir)}, Log: c.Log}
+	// The tenant's functions get their invocation keys from the master
+	// key given, else the one the local platform keeps in its data folder.
+	var err error
+	pl.InvokeMasterKey = c.InvokeMasterKey
+	if pl.InvokeMasterKey == "" {
+		if pl.InvokeMasterKey, err = ReadInvokeMasterKey(c.DataDir); err != nil {
+			return tenant.Platform{}, func() {}, err
+		}
+	}
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -137,7 +150,6 @@ func PlatformFor(ctx context.Context, c PlatformConfig, gw *gateway.Client) (ten
 		closeAll()
 		return tenant.Platform{}, func() {}, err
 	}
-	var err error
 	pl.S3, err = minio.New(c.MinIOEndpoint, &minio.Options{Creds: credentials.NewStaticV4(c.MinIOUser, c.MinIOPassword, ""), Secure: c.MinIOSecure})
 	if err != nil {
 		return fail(fmt.Errorf("MinIO client: %w", err))
