@@ -16,6 +16,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // streamRig is a running `up` with clients of its NATS and tenant1's
@@ -143,9 +146,16 @@ func startConnector(t *testing.T, f upFlags) *exec.Cmd {
 		t.Fatal(err)
 	}
 	e := endpoints(t, f)
+	// The platform's functions refuse unsigned invocations: the connector
+	// signs with the master key `up` keeps.
+	master, err := localstack.ReadInvokeMasterKey(f.data)
+	if err != nil || master == "" {
+		t.Fatalf("the local platform's invocation master key: %q, %v", master, err)
+	}
 	cmd := exec.Command(exe, "--refresh-interval", "500ms")
 	cmd.Env = append(os.Environ(), "NATS_URL="+e.NATS, "GATEWAY_URL="+e.Gateway,
-		"SECRET_MOUNT_PATH="+e.GatewaySecret, "METRICS_ADDR=", "LOG_LEVEL=warn")
+		"SECRET_MOUNT_PATH="+e.GatewaySecret, "METRICS_ADDR=", "LOG_LEVEL=warn",
+		contract.EnvInvokeMasterKey+"="+master)
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
