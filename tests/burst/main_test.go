@@ -23,7 +23,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/openfaas/faas-provider/types"
@@ -33,7 +32,6 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/connector"
 	"github.com/mysimbdp/mysimbdp/infra/local/ferret"
 	"github.com/mysimbdp/mysimbdp/infra/local/freeport"
-	"github.com/mysimbdp/mysimbdp/infra/local/minioserver"
 	"github.com/mysimbdp/mysimbdp/infra/minioadmin"
 	"github.com/mysimbdp/mysimbdp/infra/provider"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
@@ -80,18 +78,14 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	ms, err := minioserver.Start(ctx, minioserver.Config{Binary: filepath.Join(repo, "bin", "minio"), DataDir: filepath.Join(dir, "minio")}, log)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start MinIO (built by scripts/setup):", err)
-		return 1
-	}
-	defer ms.Stop(context.Background())
-	shared.s3Endpoint, shared.s3User, shared.s3Pass = ms.Endpoint(), ms.RootUser(), ms.RootPassword()
-	shared.s3, err = minio.New(shared.s3Endpoint, &minio.Options{Creds: credentials.NewStaticV4(shared.s3User, shared.s3Pass, "")})
+	ms, s3, err := harness.StartMinIO(ctx, repo, dir, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	defer ms.Stop(context.Background())
+	shared.s3 = s3
+	shared.s3Endpoint, shared.s3User, shared.s3Pass = ms.Endpoint(), ms.RootUser(), ms.RootPassword()
 	admin, err := minioadmin.New(minioadmin.Config{Binary: filepath.Join(repo, "bin", "mc"), Endpoint: shared.s3Endpoint, AccessKey: shared.s3User, SecretKey: shared.s3Pass})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -220,20 +214,7 @@ func newRig(t *testing.T, tenant, profileYAML string, mutate func(*connector.Con
 	if err := r.conn.EnsureStreams(ctx, r.js); err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.conn.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("connector: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("connector did not stop 30s after cancel")
-		}
-	})
+	harness.Run(t, "connector", r.conn.Run)
 	return r
 }
 

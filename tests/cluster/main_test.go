@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,10 +23,8 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/nats-io/nats-server/v2/server"
 
-	"github.com/mysimbdp/mysimbdp/infra/local/minioserver"
 	"github.com/mysimbdp/mysimbdp/infra/local/natsd"
 	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
@@ -132,17 +129,13 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	ms, err := minioserver.Start(ctx, minioserver.Config{Binary: filepath.Join(repo, "bin", "minio"), DataDir: filepath.Join(dir, "minio")}, log)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start MinIO (built by scripts/setup):", err)
-		return 1
-	}
-	defer ms.Stop(context.Background())
-	shared.s3Endpoint, shared.s3User, shared.s3Pass = ms.Endpoint(), ms.RootUser(), ms.RootPassword()
-	shared.s3, err = minio.New(shared.s3Endpoint, &minio.Options{Creds: credentials.NewStaticV4(shared.s3User, shared.s3Pass, "")})
+	ms, s3, err := harness.StartMinIO(ctx, repo, dir, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	defer ms.Stop(context.Background())
+	shared.s3 = s3
+	shared.s3Endpoint, shared.s3User, shared.s3Pass = ms.Endpoint(), ms.RootUser(), ms.RootPassword()
 	return m.Run()
 }

@@ -426,20 +426,7 @@ func (r *rig) startConnector(gw *gateway.Client, log *slog.Logger) {
 	if err := conn.EnsureStreams(ctx, r.js); err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- conn.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("connector: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("connector did not stop 30s after cancel")
-		}
-	})
+	harness.Run(t, "connector", conn.Run)
 	r.conns = append(r.conns, conn)
 }
 

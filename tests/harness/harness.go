@@ -108,3 +108,23 @@ func NATSAs(tb testing.TB, url string, opts ...nats.Option) (nc *nats.Conn, errs
 	tb.Cleanup(nc.Close)
 	return nc, errs, closed
 }
+
+// Run runs run (a connector, a server loop) until tb ends: its Cleanup
+// cancels run's context and waits up to 30 s for it to return, failing tb
+// on an error or if it does not stop.
+func Run(tb testing.TB, name string, run func(context.Context) error) {
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	tb.Cleanup(func() {
+		stop()
+		select {
+		case err := <-done:
+			if err != nil {
+				tb.Errorf("%s: %v", name, err)
+			}
+		case <-time.After(30 * time.Second):
+			tb.Errorf("%s did not stop 30s after cancel", name)
+		}
+	})
+}

@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
 	"github.com/mysimbdp/mysimbdp/infra/build/fnbuild"
 	"github.com/mysimbdp/mysimbdp/infra/build/stack"
+	"github.com/mysimbdp/mysimbdp/infra/local/minioserver"
 )
 
 // RepoRoot is the nearest parent of the working directory holding go.mod:
@@ -46,4 +51,20 @@ func BuildPlatformApps(ctx context.Context, repo, dir string, apps ...string) (s
 		}
 	}
 	return images, nil
+}
+
+// StartMinIO starts the MinIO server scripts/setup built (repo/bin/minio)
+// with its data under dir, and returns it with a client of its root user.
+// The caller stops it.
+func StartMinIO(ctx context.Context, repo, dir string, log *slog.Logger) (*minioserver.Server, *minio.Client, error) {
+	ms, err := minioserver.Start(ctx, minioserver.Config{Binary: filepath.Join(repo, "bin", "minio"), DataDir: filepath.Join(dir, "minio")}, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("start MinIO (built by scripts/setup): %w", err)
+	}
+	s3, err := minio.New(ms.Endpoint(), &minio.Options{Creds: credentials.NewStaticV4(ms.RootUser(), ms.RootPassword(), "")})
+	if err != nil {
+		ms.Stop(context.WithoutCancel(ctx))
+		return nil, nil, fmt.Errorf("MinIO client: %w", err)
+	}
+	return ms, s3, nil
 }
