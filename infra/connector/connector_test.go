@@ -185,11 +185,11 @@ func TestDelivery(t *testing.T) {
 
 	metrics := e.metricsText()
 	for _, want := range []string{
-		`mysimbdp_connector_deferrals_total{function="quota-ingest.openfaas-fn"} 4`,
-		`mysimbdp_connector_dead_letters_total{function="broken-ingest.openfaas-fn",tenant="broken"} 1`,
-		`mysimbdp_connector_retries_total{function="flaky-ingest.openfaas-fn"} 2`,
-		`mysimbdp_connector_invocations_total{code="500",function="broken-ingest.openfaas-fn"} 3`,
-		`mysimbdp_connector_invocations_total{code="200",function="ok-ingest.openfaas-fn"} 1`,
+		`mysimbdp_connector_deferrals_total{function_name="quota-ingest.openfaas-fn"} 4`,
+		`mysimbdp_connector_dead_letters_total{function_name="broken-ingest.openfaas-fn",tenant="broken"} 1`,
+		`mysimbdp_connector_retries_total{function_name="flaky-ingest.openfaas-fn"} 2`,
+		`mysimbdp_connector_invocations_total{code="500",function_name="broken-ingest.openfaas-fn"} 3`,
+		`mysimbdp_connector_invocations_total{code="200",function_name="ok-ingest.openfaas-fn"} 1`,
 		`mysimbdp_connector_events_total{outcome="ignored"} 3`,
 	} {
 		if !strings.Contains(metrics, want) {
@@ -211,7 +211,7 @@ func TestDiscovery(t *testing.T) {
 	// The event has been tried (and postponed) before the function exists.
 	harness.Until(t, 10*time.Second, "the event to be postponed", func() (bool, string) {
 		s := e.metricsText()
-		return strings.Contains(s, `mysimbdp_connector_retries_total{function=""}`), "no retry yet"
+		return strings.Contains(s, `mysimbdp_connector_retries_total{function_name=""}`), "no retry yet"
 	})
 	e.createNamespace("team-a")
 	dir := e.deploy(fnSpec{name: "late-ingest", namespace: "team-a", tenant: "late", topic: "s3:late"})

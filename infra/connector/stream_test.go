@@ -339,9 +339,9 @@ func TestStreamDelivery(t *testing.T) {
 
 	m := e.metricsText()
 	for _, want := range []string{
-		`mysimbdp_connector_stream_records_total{function="t1-stream.openfaas-fn",outcome="dead_lettered"} 1`,
-		`mysimbdp_connector_stream_batch_size_count{function="t1-stream.openfaas-fn"}`,
-		`mysimbdp_connector_stream_records_total{function="t1-stream.openfaas-fn",outcome="deferred"}`,
+		`mysimbdp_connector_stream_records_total{function_name="t1-stream.openfaas-fn",outcome="dead_lettered"} 1`,
+		`mysimbdp_connector_stream_batch_size_count{function_name="t1-stream.openfaas-fn"}`,
+		`mysimbdp_connector_stream_records_total{function_name="t1-stream.openfaas-fn",outcome="deferred"}`,
 		`mysimbdp_connector_stream_consumers 4`,
 	} {
 		if !strings.Contains(m, want) {

@@ -173,7 +173,7 @@ func TestStoreOutageDuringBurst(t *testing.T) {
 	})
 	r.stopStore()
 	down := time.Now()
-	deferrals := `mysimbdp_connector_deferrals_total{function="` + r.fnID + `"}`
+	deferrals := `mysimbdp_connector_deferrals_total{function_name="` + r.fnID + `"}`
 	harness.Until(t, 3*time.Minute, "30 s of outage, answered as such", func() (bool, string) {
 		d := r.metric(deferrals)
 		return d > 0 && time.Since(down) >= 30*time.Second, fmt.Sprintf("%.0f deferrals, down for %s", d, time.Since(down).Round(time.Second))
@@ -184,7 +184,7 @@ func TestStoreOutageDuringBurst(t *testing.T) {
 	if n := r.deadLetters(); n != 0 {
 		t.Errorf("%d dead letters", n)
 	}
-	if n := r.metric(`mysimbdp_connector_retries_total{function="` + r.fnID + `"}`); n != 0 {
+	if n := r.metric(`mysimbdp_connector_retries_total{function_name="` + r.fnID + `"}`); n != 0 {
 		t.Errorf("%.0f attempts spent on the outage", n)
 	}
 }

@@ -61,7 +61,7 @@ func TestSweep(t *testing.T) {
 			t.Errorf("%s: %s with %d rows, want done with 100: %s", k, rep.Status, rep.RowsOK, rep.Error)
 		}
 	}
-	if d := r.metric(`mysimbdp_connector_deferrals_total{function="quota"}`); d < 1 {
+	if d := r.metric(`mysimbdp_connector_deferrals_total{function_name="quota"}`); d < 1 {
 		t.Error("c.csv was never held back by the quota: the test did not keep an event pending")
 	}
 	if n := r.metric(`mysimbdp_connector_swept_total{tenant="` + tenant + `"}`); n != 1 {
@@ -70,7 +70,7 @@ func TestSweep(t *testing.T) {
 	if n := r.metric("mysimbdp_connector_sweep_errors_total"); n != 0 {
 		t.Errorf("%v sweep errors: the connector's list-only MinIO user should suffice", n)
 	}
-	if n := r.metric(`mysimbdp_connector_invocations_total{code="200",function="` + r.fnID + `"}`); n != 3 {
+	if n := r.metric(`mysimbdp_connector_invocations_total{code="200",function_name="` + r.fnID + `"}`); n != 3 {
 		t.Errorf("%v invocations answered 200, want 3: one per file", n)
 	}
 	cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)

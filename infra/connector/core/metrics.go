@@ -1,6 +1,10 @@
 package core
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mysimbdp/mysimbdp/shared/contract"
+)
 
 // Metrics are the series every flow counts in, on the connector's own
 // registry so that several connectors (or tests) in one process do not
@@ -24,20 +28,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Invocations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "invocations_total",
 			Help: "Function invocations by function (name.namespace) and HTTP status (\"error\": no answer).",
-		}, []string{"function", "code"}),
+		}, []string{contract.MetricLabelFunction, "code"}),
 		InvocationSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "invocation_seconds",
 			Help:    "Duration of function invocations.",
 			Buckets: []float64{.01, .05, .1, .5, 1, 5, 10, 30, 60, 300, 900, 1800},
-		}, []string{"function"}),
+		}, []string{contract.MetricLabelFunction}),
 		Deferrals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "deferrals_total",
 			Help: "Events deferred because a function answered 429 or 503 (quota, cold start), or (function \"quota\") because the tenant's quota decision holds it back; they do not count as attempts.",
-		}, []string{"function"}),
+		}, []string{contract.MetricLabelFunction}),
 		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "dead_letters_total",
 			Help: "Events published to the dead-letter stream.",
-		}, []string{"tenant", "function"}),
+		}, []string{"tenant", contract.MetricLabelFunction}),
 		Functions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "subscribed_functions",
 			Help: "Functions with at least one routable topic in the last function list.",

@@ -64,6 +64,7 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/infra/connector/control"
 	"github.com/mysimbdp/mysimbdp/infra/connector/core"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // topicPrefix starts the topic of a bucket's events: s3:<bucket>.
@@ -248,7 +249,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "retries_total",
 			Help: "Events scheduled for another attempt after a failure (function \"\": no subscribed function).",
-		}, []string{"function"}),
+		}, []string{contract.MetricLabelFunction}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "events_total",
 			Help: "Events settled, by outcome (delivered, ignored, dead_lettered, waiting: deferred to the waiting stream).",

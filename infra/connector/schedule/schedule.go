@@ -90,7 +90,7 @@ func New(inv *core.Invoker, fns <-chan []types.FunctionStatus, reg prometheus.Re
 		scheduled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "scheduled_invocations_total",
 			Help: "Scheduled invocations (topic cron-function) fired by this connector, by function and outcome (ok, failed).",
-		}, []string{"function", "outcome"})}
+		}, []string{contract.MetricLabelFunction, "outcome"})}
 	reg.MustRegister(s.scheduled)
 	return s
 }

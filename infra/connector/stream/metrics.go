@@ -1,6 +1,10 @@
 package stream
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mysimbdp/mysimbdp/shared/contract"
+)
 
 // metrics are the flow's series, on the connector's registry.
 type metrics struct {
@@ -18,16 +22,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "stream_records_total",
 			Help: "Stream records by function and outcome (delivered, failed, deferred, dead_lettered); failed counts attempts.",
-		}, []string{"function", "outcome"}),
+		}, []string{contract.MetricLabelFunction, "outcome"}),
 		batchSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "stream_batch_size",
 			Help:    "Records per stream function invocation.",
 			Buckets: []float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000},
-		}, []string{"function"}),
+		}, []string{contract.MetricLabelFunction}),
 		inflight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "stream_inflight_batches",
 			Help: "Stream batches being handled now, by function.",
-		}, []string{"function"}),
+		}, []string{contract.MetricLabelFunction}),
 		consumers: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "mysimbdp", Subsystem: "connector", Name: "stream_consumers",
 			Help: "Stream functions this connector pulls for.",
