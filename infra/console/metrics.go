@@ -93,6 +93,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	b, err := readBacklogs(ctx, c.d.JetStream)
 	up("backlog", err)
+	sums := map[string][]float64{}
+	p95 := map[string][2]float64{}
+	// Every tenant with a stream has its rates, zero when idle.
+	for t := range b.streams {
+		sums[t] = make([]float64, len(rateDefs))
+	}
 	if err == nil {
 		for t, n := range b.byTenant {
 			ch <- prometheus.MustNewConstMetric(c.tenantBacklog, prometheus.GaugeValue, float64(n), t)
@@ -112,8 +118,6 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		return
 	}
-	sums := map[string][]float64{}
-	p95 := map[string][2]float64{}
 	for _, w := range ws {
 		if w.Tenant == stats.AllTenants {
 			continue

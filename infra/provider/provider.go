@@ -15,6 +15,7 @@ import (
 
 	"github.com/openfaas/faas-provider/auth"
 	"github.com/openfaas/faas-provider/types"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Provider names reported by /system/info.
@@ -87,6 +88,9 @@ type Config struct {
 	// AsyncPublishTimeout bounds storing one asynchronous invocation
 	// before the client is answered 503 (default 5s).
 	AsyncPublishTimeout time.Duration
+	// Console serves the operator's dashboard under /ui/ (package
+	// infra/console), behind the gateway's basic auth; nil: no /ui/.
+	Console http.Handler
 	// Version is reported by /system/info. Default "dev".
 	Version string
 	// SHA is reported by /system/info.
@@ -271,6 +275,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Provider, error) {
 	p.handler = p.router()
 	return p, nil
 }
+
+// Registry is the provider's own metrics registry (what /metrics serves).
+func (p *Provider) Registry() *prometheus.Registry { return p.metrics.reg }
 
 // Handler is the whole provider API.
 func (p *Provider) Handler() http.Handler { return p.handler }

@@ -77,5 +77,12 @@ func (p *Provider) router() http.Handler {
 	r.HandleFunc("/healthz", h.Health).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/system/telemetry", sys(h.Telemetry, "")).Methods(http.MethodGet)
 	r.HandleFunc("/metrics", MakeMetricsHandler(p))
+
+	// The operator's dashboard, behind the gateway's credentials like
+	// /system.
+	if p.cfg.Console != nil {
+		r.PathPrefix("/ui/").Handler(sys(p.cfg.Console.ServeHTTP, "/ui/"))
+		r.Handle("/ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
+	}
 	return r
 }

@@ -140,6 +140,7 @@ func printUp(w io.Writer, took time.Duration, e localstack.Endpoints, creds loca
 	fmt.Fprintf(w, `mysimbdp is up (in %s). Ctrl-C or `+"`mysimbdp down`"+` stops it.
 
   OpenFaaS gateway  %s   (user %s, password in %s)
+  dashboard         %s/ui/   (the gateway's user and password)
   NATS JetStream    %s   (user %s, password in %s)
   MongoDB (wire)    %s
   MinIO S3          http://%s   (user %s, password in %s)
@@ -149,7 +150,7 @@ func printUp(w io.Writer, took time.Duration, e localstack.Endpoints, creds loca
   tenants           %s (each a bucket: drop files into incoming/)
 
 Try: echo hello | ./bin/mysimbdp invoke echo
-`, took.Round(100*time.Millisecond), e.Gateway, creds.GatewayUser, filepath.Join(e.GatewaySecret, contract.SecretGatewayPassword),
+`, took.Round(100*time.Millisecond), e.Gateway, creds.GatewayUser, filepath.Join(e.GatewaySecret, contract.SecretGatewayPassword), e.Gateway,
 		withoutUser(e.NATS), natsauth.PlatformUser, localstack.NATSPasswordFile(dataDir), e.MongoURI,
 		e.MinIO, creds.MinIOUser, localstack.MinIOPasswordFile(dataDir), e.MinIOConsole, dataDir, strings.Join(tenants, ", "))
 }

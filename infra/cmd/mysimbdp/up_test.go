@@ -19,6 +19,7 @@ func TestUpBannerHidesPasswords(t *testing.T) {
 	printUp(&out, time.Second, e, creds, "/data", []string{"tenant1"})
 	for _, want := range []string{
 		"http://127.0.0.1:8080   (user admin, password in /data/secrets/gateway/basic-auth-password)",
+		"http://127.0.0.1:8080/ui/   (the gateway's user and password)",
 		"nats://127.0.0.1:4222   (user mysimbdp, password in /data/secrets/nats/platform-password)",
 		"http://127.0.0.1:9000   (user mysimbdp, password in /data/secrets/minio/root-password)",
 	} {

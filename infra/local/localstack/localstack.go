@@ -143,6 +143,7 @@ type Stack struct {
 
 	connector     *connector.Connector
 	stopConnector context.CancelFunc
+	closeConsole  func(context.Context)
 	connectorDone chan error
 
 	// What status.json says of the parts this process runs (parts.go).
@@ -321,8 +322,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	if err != nil {
 		return nil, fmt.Errorf("JetStream client for the provider: %w", err)
 	}
-	cfg.Progress("starting the OpenFaaS provider on %s", ln.Addr())
+	ui, err := s.startConsole(ctx, gw)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Progress("starting the OpenFaaS provider on %s (dashboard at /ui/)", ln.Addr())
 	s.provider, err = provider.New(ctx, provider.Config{
+		Console:         ui,
 		DataDir:         filepath.Join(dataDir, "provider"),
 		ImagesDir:       filepath.Join(dataDir, "images"),
 		SecretMountPath: GatewaySecretsDir(dataDir),
@@ -504,6 +510,9 @@ func (s *Stack) Stop(ctx context.Context) error {
 		if err := s.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop gateway: %w", err))
 		}
+	}
+	if s.closeConsole != nil {
+		s.closeConsole(ctx)
 	}
 	if s.provider != nil {
 		if err := s.provider.Close(ctx); err != nil {
