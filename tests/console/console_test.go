@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -250,11 +249,34 @@ func TestDashboard(t *testing.T) {
 	ui := p.stack.Endpoints.Gateway + "/ui/"
 	tab := browser(t)
 
-	// Without credentials: 401, as the gateway's /system.
-	if st := load(t, tab, "open /ui/ without credentials", chromedp.Navigate(ui)); st != http.StatusUnauthorized {
-		t.Fatalf("/ui/ without credentials answered %d, want 401", st)
+	// Without credentials: 401, as the gateway's /system. Headless
+	// Chromium, which has no login dialog, fails such a page load
+	// (net::ERR_INVALID_AUTH_CREDENTIALS); the status is the response's.
+	statuses := make(chan int64, 16)
+	do(t, tab, 10*time.Second, "watch responses", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{})
+		return err
+	}))
+	if err := chromedp.Listen(tab, func(ev any) {
+		if r, ok := ev.(*network.EventResponseReceivedExtraInfo); ok {
+			select {
+			case statuses <- r.StatusCode:
+			default:
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
 	}
-	if body := text(t, tab, "body"); strings.Contains(body, "tenant1") {
+	err := chromedp.Do(within(t, tab, 30*time.Second), chromedp.Navigate(ui))
+	select {
+	case st := <-statuses:
+		if st != http.StatusUnauthorized {
+			t.Fatalf("/ui/ without credentials answered %d (load error %v), want 401", st, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no answer to /ui/ without credentials (load error %v)", err)
+	}
+	if body, _ := chromedp.Run(within(t, tab, 10*time.Second), chromedp.OuterHTML(chromedp.CSS("html"))); strings.Contains(body, "tenant1") {
 		t.Fatalf("the refusal shows the dashboard: %q", body)
 	}
 
@@ -262,9 +284,6 @@ func TestDashboard(t *testing.T) {
 	// (form posts too), as a browser does once the user has logged in.
 	auth := base64.StdEncoding.EncodeToString([]byte(p.stack.Creds.GatewayUser + ":" + p.stack.Creds.GatewayPassword))
 	do(t, tab, 10*time.Second, "send the credentials", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
-			return err
-		}
 		_, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": "Basic " + auth}})
 		return err
 	}))
@@ -406,13 +425,12 @@ func TestDashboard(t *testing.T) {
 
 	// The file, its report and its quarantined row, once the stats
 	// function has its report.
-	fileLink := regexp.MustCompile(`href="/ui/file\?id=[^"]*` + regexp.QuoteMeta(key))
 	harness.Until(t, time.Minute, "the file is listed with its report", func() (bool, string) {
 		overview(t, tab, ui)
-		html, err := chromedp.Run(within(t, tab, 10*time.Second), chromedp.OuterHTML(chromedp.CSS("body")))
-		return err == nil && fileLink.MatchString(html), fmt.Sprintf("files: %q", text(t, tab, "main"))
+		files, err := chromedp.Run(within(t, tab, 10*time.Second), chromedp.Text(chromedp.CSS("main")))
+		return err == nil && strings.Contains(files, "tenant1/"+key+"@"), fmt.Sprintf("page: %q, %v", files, err)
 	})
-	click(t, tab, `a[href*="console-replay.csv"]`)
+	click(t, tab, "#files a")
 	if q := text(t, tab, "#quarantine"); !strings.Contains(q, "not,a,row") {
 		t.Errorf("the file's page shows no quarantined row: %q", q)
 	}
