@@ -55,13 +55,13 @@ func removeS3User(ctx context.Context, admin *minioadmin.Client, tenant string) 
 	return admin.RemovePolicy(ctx, S3Policy(tenant))
 }
 
-// applyNATSUser gives the tenant's NATS user to the local stack's user
-// service. A NATS the platform does not run has no such service: the
+// applyNATSUser gives the tenant's NATS account and users to the local
+// stack's user service. A NATS the platform does not run has no such service: the
 // user's configuration is returned for the operator instead.
 func applyNATSUser(ctx context.Context, nc *nats.Conn, c Credentials) (managed bool, config string, err error) {
-	_, err = natsauth.Put(ctx, nc, c.Tenant, c.NATSPasswordHash)
+	_, err = natsauth.Put(ctx, nc, c.Tenant, c.NATSHashes())
 	if errors.Is(err, natsauth.ErrNoService) {
-		return false, natsauth.ConfigSnippet(c.Tenant, c.NATSPasswordHash), nil
+		return false, natsauth.ConfigSnippet(c.Tenant, c.NATSHashes()), nil
 	}
 	return err == nil, "", err
 }
