@@ -1,16 +1,24 @@
-// Package natsauth says who may do what on the platform's NATS: one
-// platform user with every right (the connector, MinIO's event target, the
-// functions, the CLI), and one user per tenant that may publish only its
-// own records (ingest.<tenant>.>) and read only its own replies and
-// reports. It also keeps the tenants' users of the embedded server (a file
-// of bcrypt hashes) and answers the requests by which `mysimbdp tenant`
-// adds and removes them at runtime.
+// Package natsauth says who may do what on the platform's NATS. Every
+// tenant has an account of its own; the platform's streams, KV buckets,
+// events and reports live in the platform account. A tenant's account
+// imports from the platform exactly its own record subjects
+// (ingest.<tenant>.>, as a service, so JetStream's acks come back) and its
+// own reports (as a stream, to watch; as a service, for its functions to
+// publish). Nothing else crosses: a tenant's replies, inboxes and acks stay
+// in its account, and it cannot reach the JetStream API, the KV buckets or
+// another tenant at all.
+//
+// The package renders that as nats-server configuration (Config), which the
+// embedded server of the local stack runs (Parse) and which `mysimbdp
+// tenant apply` prints for a NATS it does not manage. It also keeps the
+// tenants' users of the embedded server (a file of bcrypt hashes) and
+// answers the requests by which `mysimbdp tenant` adds and removes them at
+// runtime.
 package natsauth
 
 import (
 	"fmt"
 	"net/url"
-	"sort"
 	"strings"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -19,38 +27,63 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
-// PlatformUser is the NATS user of the platform's own parts.
-const PlatformUser = "mysimbdp"
+// PlatformAccount holds the platform's parts and everything JetStream
+// keeps; PlatformUser is their user, with every right in it.
+const (
+	PlatformAccount = "MYSIMBDP"
+	PlatformUser    = "mysimbdp"
+)
 
-// TenantUser is the NATS user name of a tenant.
+// TenantAccount is the account of tenant t.
+func TenantAccount(tenant string) string { return "TENANT_" + tenant }
+
+// TenantUser is the NATS user name of a tenant's own clients.
 func TenantUser(tenant string) string { return "tenant-" + tenant }
 
-// InboxPrefix is the reply-subject prefix a tenant's client must use
-// (nats.go: nats.CustomInboxPrefix). Publishes to a stream get their
-// JetStream ack on a reply subject; the default _INBOX.> is shared by every
-// user of the account, so subscribing to it would let a tenant read the
-// replies other clients get, the connector's pulled records included.
+// FunctionUser is the NATS user of a tenant's functions, in the tenant's
+// account: it may only publish the tenant's reports. A tenant's own app
+// can read it from its secret, and it reaches nothing else.
+func FunctionUser(tenant string) string { return "fn-" + tenant }
+
+// InboxPrefix is the reply-subject prefix tenants' clients were once told
+// to use (nats.CustomInboxPrefix). Each tenant has its own account now, so
+// the default _INBOX.> is its own; the old prefix is still allowed, so
+// clients configured with it keep working.
 func InboxPrefix(tenant string) string { return "_INBOX_" + tenant }
 
-// PublishSubjects are the subjects a tenant may publish to.
+// PublishSubjects are the subjects a tenant's clients may publish to.
 func PublishSubjects(tenant string) []string {
 	return []string{contract.TenantSubjects(tenant)}
 }
 
-// SubscribeSubjects are the subjects a tenant may subscribe to: its own
-// inbox (JetStream publish acks) and the platform's reports about it.
-func SubscribeSubjects(tenant string) []string {
+// ReportSubjects are the subjects of tenant t's reports.
+func ReportSubjects(tenant string) []string {
 	reports := contract.ReportSubject(contract.ReportSubjectPrefix, tenant)
-	return []string{InboxPrefix(tenant) + ".>", reports, reports + ".>"}
+	return []string{reports, reports + ".>"}
 }
 
-// TenantPermissions are a tenant user's rights. Everything not allowed is
-// denied: other tenants' subjects, the JetStream and KV API ($JS.>), the
-// platform's control and event subjects.
+// SubscribeSubjects are the subjects a tenant's clients may subscribe to:
+// inboxes (JetStream publish acks) and the platform's reports about it.
+func SubscribeSubjects(tenant string) []string {
+	return append([]string{"_INBOX.>", InboxPrefix(tenant) + ".>"}, ReportSubjects(tenant)...)
+}
+
+// TenantPermissions are a tenant's clients' rights in its account. The
+// account alone keeps other tenants and the platform out of reach; the
+// permissions keep the clients from publishing as the tenant's functions.
 func TenantPermissions(tenant string) *server.Permissions {
 	return &server.Permissions{
 		Publish:   &server.SubjectPermission{Allow: PublishSubjects(tenant)},
 		Subscribe: &server.SubjectPermission{Allow: SubscribeSubjects(tenant)},
+	}
+}
+
+// FunctionPermissions are a tenant's functions' rights: publish its
+// reports, and read the acks of those.
+func FunctionPermissions(tenant string) *server.Permissions {
+	return &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: ReportSubjects(tenant)},
+		Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
 	}
 }
 
@@ -70,23 +103,6 @@ func CheckHash(hash, password string) bool {
 	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
 }
 
-// Users are the server's users: the platform user with every right
-// (platformPassword may be a bcrypt hash), then
-// each tenant of hashes (tenant -> bcrypt hash of its password) in tenant
-// order.
-func Users(platformPassword string, hashes map[string]string) []*server.User {
-	users := []*server.User{{Username: PlatformUser, Password: platformPassword}}
-	tenants := make([]string, 0, len(hashes))
-	for t := range hashes {
-		tenants = append(tenants, t)
-	}
-	sort.Strings(tenants)
-	for _, t := range tenants {
-		users = append(users, &server.User{Username: TenantUser(t), Password: hashes[t], Permissions: TenantPermissions(t)})
-	}
-	return users
-}
-
 // WithUser returns natsURL with user and password in it, the form nats.go,
 // the connector (NATS_URL) and the functions (MYSIMBDP_NATS_URL) take.
 // Every server URL of a comma-separated list gets them.
@@ -101,29 +117,6 @@ func WithUser(natsURL, user, password string) (string, error) {
 		parts[i] = u.String()
 	}
 	return strings.Join(parts, ","), nil
-}
-
-// ConfigSnippet is the tenant's user in nats-server's configuration
-// syntax, for a production NATS that mysimbdp does not manage: add it to
-// the authorization block's users and reload the server.
-func ConfigSnippet(tenant, hash string) string {
-	q := func(ss []string) string {
-		out := make([]string, len(ss))
-		for i, s := range ss {
-			out[i] = fmt.Sprintf("%q", s)
-		}
-		return "[" + strings.Join(out, ", ") + "]"
-	}
-	return fmt.Sprintf(`# mysimbdp tenant %s: add to authorization { users = [ ... ] } and reload nats-server
-{
-  user: %q
-  password: %q
-  permissions: {
-    publish: { allow: %s }
-    subscribe: { allow: %s }
-  }
-}
-`, tenant, TenantUser(tenant), hash, q(PublishSubjects(tenant)), q(SubscribeSubjects(tenant)))
 }
 
 // Redact returns natsURL with any password replaced by "xxxxx", for logs.

@@ -28,7 +28,8 @@ var ErrNoService = errors.New("no mysimbdp NATS user service answered (a NATS se
 type request struct {
 	Op     string `json:"op"` // put, delete or list
 	Tenant string `json:"tenant,omitempty"`
-	Hash   string `json:"hash,omitempty"`
+	Hash   string `json:"hash,omitempty"`           // the tenant's clients'
+	FnHash string `json:"functions_hash,omitempty"` // the tenant's functions'
 }
 
 type reply struct {
@@ -37,22 +38,24 @@ type reply struct {
 	Tenants map[string]string `json:"tenants,omitempty"` // tenant -> user, for list
 }
 
+// Apply puts accounts and users on a running server (natsd.Server.SetAuth).
+type Apply func([]*server.Account, []*server.User) error
+
 // Service keeps the tenants' users of the embedded server in a file of
 // bcrypt hashes, so a restarted stack accepts them again, and applies
-// every change to the running server.
+// every change to the running server as accounts (Config).
 type Service struct {
 	path             string
 	platformPassword string // bcrypt hash
-	apply            func([]*server.User) error
+	apply            Apply
 	log              *slog.Logger
 
 	mu     sync.Mutex
-	hashes map[string]string // tenant -> bcrypt hash
+	hashes map[string]Tenant
 }
 
 // NewService reads the tenants' users from path (none if the file does
-// not exist yet). apply receives the full user list after each change
-// (natsd.Server.SetUsers); it may be set later with SetApply.
+// not exist yet). Changes are applied with the function SetApply sets.
 func NewService(path, platformPassword string, log *slog.Logger) (*Service, error) {
 	// The server holds no password in clear; the platform's hash is cheap
 	// (bcrypt's lowest cost) because every platform connection checks it,
@@ -61,7 +64,7 @@ func NewService(path, platformPassword string, log *slog.Logger) (*Service, erro
 	if err != nil {
 		return nil, fmt.Errorf("hash NATS platform password: %w", err)
 	}
-	s := &Service{path: path, platformPassword: string(ph), log: log, hashes: map[string]string{}}
+	s := &Service{path: path, platformPassword: string(ph), log: log, hashes: map[string]Tenant{}}
 	raw, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -76,17 +79,18 @@ func NewService(path, platformPassword string, log *slog.Logger) (*Service, erro
 }
 
 // SetApply sets where changes go: the running server.
-func (s *Service) SetApply(apply func([]*server.User) error) {
+func (s *Service) SetApply(apply Apply) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.apply = apply
 }
 
-// Users is the full user list: the platform user and every tenant's.
-func (s *Service) Users() []*server.User {
+// Auth is the server's accounts and users: the platform's and every
+// tenant's.
+func (s *Service) Auth() ([]*server.Account, []*server.User, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Users(s.platformPassword, s.hashes)
+	return Parse(Config(s.platformPassword, s.hashes))
 }
 
 // Serve answers control requests on nc until nc is closed.
@@ -131,7 +135,7 @@ func (s *Service) handle(req request) reply {
 	if req.Tenant == "" {
 		return reply{Error: "no tenant"}
 	}
-	next := make(map[string]string, len(s.hashes)+1)
+	next := make(map[string]Tenant, len(s.hashes)+1)
 	for t, h := range s.hashes {
 		next[t] = h
 	}
@@ -139,10 +143,11 @@ func (s *Service) handle(req request) reply {
 		if req.Hash == "" {
 			return reply{Error: "no password hash"}
 		}
-		if next[req.Tenant] == req.Hash {
+		h := Tenant{Client: req.Hash, Functions: req.FnHash}
+		if next[req.Tenant] == h {
 			return reply{}
 		}
-		next[req.Tenant] = req.Hash
+		next[req.Tenant] = h
 	} else {
 		if _, ok := next[req.Tenant]; !ok {
 			return reply{}
@@ -155,7 +160,11 @@ func (s *Service) handle(req request) reply {
 		return reply{Error: err.Error()}
 	}
 	if s.apply != nil {
-		if err := s.apply(Users(s.platformPassword, next)); err != nil {
+		accounts, users, err := Parse(Config(s.platformPassword, next))
+		if err == nil {
+			err = s.apply(accounts, users)
+		}
+		if err != nil {
 			_ = writeJSON(s.path, s.hashes)
 			return reply{Error: err.Error()}
 		}
@@ -165,7 +174,7 @@ func (s *Service) handle(req request) reply {
 	return reply{Changed: true}
 }
 
-func writeJSON(path string, v map[string]string) error {
+func writeJSON(path string, v map[string]Tenant) error {
 	raw, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
@@ -183,15 +192,16 @@ func writeJSON(path string, v map[string]string) error {
 	return nil
 }
 
-// Put asks the running stack to accept tenant's user with the password
-// whose bcrypt hash is given. changed is false if it already had it.
-func Put(ctx context.Context, nc *nats.Conn, tenant, hash string) (changed bool, err error) {
-	rep, err := call(ctx, nc, request{Op: "put", Tenant: tenant, Hash: hash})
+// Put asks the running stack to give tenant its account with its users'
+// passwords whose bcrypt hashes are given. changed is false if it already
+// had them.
+func Put(ctx context.Context, nc *nats.Conn, tenant string, h Tenant) (changed bool, err error) {
+	rep, err := call(ctx, nc, request{Op: "put", Tenant: tenant, Hash: h.Client, FnHash: h.Functions})
 	return rep.Changed, err
 }
 
-// Delete asks the running stack to drop tenant's user; its connections are
-// closed. changed is false if there was none.
+// Delete asks the running stack to drop tenant's account and users; their
+// connections are closed. changed is false if there was none.
 func Delete(ctx context.Context, nc *nats.Conn, tenant string) (changed bool, err error) {
 	rep, err := call(ctx, nc, request{Op: "delete", Tenant: tenant})
 	return rep.Changed, err

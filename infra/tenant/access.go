@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -55,13 +57,13 @@ func removeS3User(ctx context.Context, admin *minioadmin.Client, tenant string) 
 	return admin.RemovePolicy(ctx, S3Policy(tenant))
 }
 
-// applyNATSUser gives the tenant's NATS user to the local stack's user
-// service. A NATS the platform does not run has no such service: the
+// applyNATSUser gives the tenant's NATS account and users to the local
+// stack's user service. A NATS the platform does not run has no such service: the
 // user's configuration is returned for the operator instead.
 func applyNATSUser(ctx context.Context, nc *nats.Conn, c Credentials) (managed bool, config string, err error) {
-	_, err = natsauth.Put(ctx, nc, c.Tenant, c.NATSPasswordHash)
+	_, err = natsauth.Put(ctx, nc, c.Tenant, c.NATSHashes())
 	if errors.Is(err, natsauth.ErrNoService) {
-		return false, natsauth.ConfigSnippet(c.Tenant, c.NATSPasswordHash), nil
+		return false, natsauth.ConfigSnippet(c.Tenant, c.NATSHashes()), nil
 	}
 	return err == nil, "", err
 }
@@ -105,6 +107,31 @@ func applyDatabase(ctx context.Context, db *mongo.Client, p *profile.Profile, c 
 		return false, fmt.Errorf("database %s: user %s: %w", p.Sink.Database, c.MongoUser, err)
 	}
 	return true, nil
+}
+
+// TenantMongoURI is uri logged in as the tenant's database user, which is
+// defined in (authSource) its database. uri may list several hosts or use
+// mongodb+srv://; any user in it is replaced.
+func TenantMongoURI(uri string, c Credentials, database string) (string, error) {
+	scheme, rest, ok := strings.Cut(uri, "://")
+	if !ok || (scheme != "mongodb" && scheme != "mongodb+srv") {
+		return "", fmt.Errorf("MongoDB URI: want mongodb:// or mongodb+srv://")
+	}
+	hosts, path, _ := strings.Cut(rest, "/")
+	if at := strings.LastIndex(hosts, "@"); at >= 0 {
+		hosts = hosts[at+1:]
+	}
+	if hosts == "" {
+		return "", fmt.Errorf("MongoDB URI: no host")
+	}
+	dbPart, query, _ := strings.Cut(path, "?")
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return "", fmt.Errorf("MongoDB URI options: %w", err)
+	}
+	q.Set("authSource", database)
+	user := url.UserPassword(c.MongoUser, c.MongoPassword).String()
+	return scheme + "://" + user + "@" + hosts + "/" + dbPart + "?" + q.Encode(), nil
 }
 
 // removeDatabase drops the tenant's database user (if the server has

@@ -31,6 +31,11 @@ type Credentials struct {
 	// NATSPasswordHash is what the NATS server holds: kept so that every
 	// apply hands it the same hash (bcrypt salts each hash anew).
 	NATSPasswordHash string `json:"nats_password_hash"`
+	// NATSFunctionPassword is the password of the tenant's functions' NATS
+	// user (natsauth.FunctionUser), which may only publish the tenant's
+	// reports; it reaches the functions in their credentials secret.
+	NATSFunctionPassword     string `json:"nats_function_password"`
+	NATSFunctionPasswordHash string `json:"nats_function_password_hash"`
 	// MongoUser and MongoPassword: a user limited to the tenant's database,
 	// on a MongoDB that has users (FerretDB v1 has none).
 	MongoUser     string `json:"mongo_user"`
@@ -128,11 +133,18 @@ func (s Store) AllKept() ([]Kept, error) {
 func (s Store) tenantDir(tenant string) string { return filepath.Join(s.Dir, tenant) }
 
 // LoadOrCreate returns the tenant's credentials, generating and saving
-// them if it has none; created says whether they are new.
+// them if it has none; created says whether they are new. Credentials made
+// before tenants' functions had a NATS user of their own get one.
 func (s Store) LoadOrCreate(tenant string) (c Credentials, created bool, err error) {
 	c, err = s.Load(tenant)
 	if err == nil {
-		return c, false, nil
+		if c.NATSFunctionPassword != "" {
+			return c, false, nil
+		}
+		if err := c.newFunctionUser(); err != nil {
+			return c, false, err
+		}
+		return c, false, s.write(tenant, "credentials.json", mustJSON(c))
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return c, false, err
@@ -146,10 +158,27 @@ func (s Store) LoadOrCreate(tenant string) (c Credentials, created bool, err err
 	if c.NATSPasswordHash, err = natsauth.Hash(c.NATSPassword); err != nil {
 		return c, false, err
 	}
+	if err := c.newFunctionUser(); err != nil {
+		return c, false, err
+	}
 	if err := s.write(tenant, "credentials.json", mustJSON(c)); err != nil {
 		return c, false, err
 	}
 	return c, true, nil
+}
+
+// newFunctionUser gives the tenant's functions a NATS password.
+func (c *Credentials) newFunctionUser() (err error) {
+	if c.NATSFunctionPassword, err = newPassword(); err != nil {
+		return err
+	}
+	c.NATSFunctionPasswordHash, err = natsauth.Hash(c.NATSFunctionPassword)
+	return err
+}
+
+// NATSHashes are what the NATS server holds of the tenant's users.
+func (c Credentials) NATSHashes() natsauth.Tenant {
+	return natsauth.Tenant{Client: c.NATSPasswordHash, Functions: c.NATSFunctionPasswordHash}
 }
 
 // Load returns the tenant's stored credentials (fs.ErrNotExist if none).

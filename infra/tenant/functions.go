@@ -1,11 +1,13 @@
 package tenant
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/openfaas/faas-provider/types"
 
+	"github.com/mysimbdp/mysimbdp/infra/natsauth"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 	"github.com/mysimbdp/mysimbdp/shared/secret"
@@ -39,9 +41,11 @@ type FunctionEnv struct {
 	S3Endpoint string
 	S3Secure   bool
 	MongoURI   string
-	// NATSURL carries the platform user's credentials: the functions
-	// publish reports to contract.ReportSubject(…, tenant). It and
-	// MongoURI reach the functions in their credentials secret.
+	// NATSURL is where the functions publish reports
+	// (contract.ReportSubject(…, tenant)), as the tenant's function user
+	// (natsauth.FunctionUser), whose credentials CredentialsSecret puts in;
+	// any user in it is replaced. It and MongoURI reach the functions in
+	// their credentials secret.
 	NATSURL string
 	// Registry is where the platform apps' images were pushed (see
 	// Image); empty means their Docker Hub names.
@@ -55,11 +59,15 @@ type FunctionEnv struct {
 // passwords. Credentials are never environment variables, which the
 // gateway's API shows to whoever may list functions.
 func CredentialsSecret(env FunctionEnv, c Credentials) ([]byte, error) {
+	natsURL, err := natsauth.WithUser(env.NATSURL, natsauth.FunctionUser(c.Tenant), c.NATSFunctionPassword)
+	if err != nil {
+		return nil, fmt.Errorf("tenant %s: functions' NATS URL: %w", c.Tenant, err)
+	}
 	return secret.FormatEnv(map[string]string{
 		contract.EnvS3AccessKey: c.S3AccessKey,
 		contract.EnvS3SecretKey: c.S3SecretKey,
 		contract.EnvMongoURI:    env.MongoURI,
-		contract.EnvNATSURL:     env.NATSURL,
+		contract.EnvNATSURL:     natsURL,
 	})
 }
 

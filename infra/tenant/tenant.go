@@ -178,7 +178,15 @@ func ApplyWith(ctx context.Context, pl Platform, t Loaded, opts ApplyOptions) (R
 	if err := quota.PublishProfile(ctx, pl.JetStream, pl.JSReplicas, p.Tenant, t.YAML); err != nil {
 		return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)
 	}
-	credSecret, err := CredentialsSecret(pl.FunctionEnv, creds)
+	fenv := pl.FunctionEnv
+	if res.MongoUser {
+		// The functions log in as the tenant's database user, which
+		// reaches its database only.
+		if fenv.MongoURI, err = TenantMongoURI(fenv.MongoURI, creds, p.Sink.Database); err != nil {
+			return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)
+		}
+	}
+	credSecret, err := CredentialsSecret(fenv, creds)
 	if err != nil {
 		return res, fmt.Errorf("apply tenant %s: credentials secret: %w", p.Tenant, err)
 	}

@@ -37,8 +37,9 @@ type Config struct {
 	// so a tenant's bucket there is rarely named after the tenant alone.
 	Bucket string
 
-	MongoURI   string
-	PlatformDB string
+	// MongoURI reaches the tenant's database: the sink, the quarantine and
+	// the ingestion records are all there.
+	MongoURI string
 
 	// NATSURL is optional: without it no reports are published.
 	NATSURL       string
@@ -69,7 +70,6 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		S3Region:       env.S3Region,
 		Bucket:         env.S3Bucket,
 		MongoURI:       env.MongoURI,
-		PlatformDB:     env.PlatformDB,
 		NATSURL:        env.NATSURL,
 		ReportSubject:  env.ReportSubject,
 		Sink:           env.Sink,

@@ -28,10 +28,8 @@
 //	MYSIMBDP_S3_BUCKET        the tenant's bucket (default: the tenant id, as
 //	                          infra/tenant names it); on AWS, where bucket
 //	                          names are global, the bucket the stack made
-//	MYSIMBDP_MONGO_URI        MongoDB URI of the tenant's and the platform's
-//	                          databases (required)
-//	MYSIMBDP_PLATFORM_DB      platform database holding the ingestions
-//	                          collection (default mysimbdp)
+//	MYSIMBDP_MONGO_URI        MongoDB URI of the tenant's database
+//	                          (required); nothing else is written
 //	MYSIMBDP_NATS_URL         NATS URL for reports; empty means no reports
 //	MYSIMBDP_REPORT_SUBJECT   report subject prefix (default mysimbdp.reports);
 //	                          reports go to <prefix>.<tenant>
@@ -56,7 +54,7 @@
 // time (a non-2xx answer, a crash, a timeout) and the end state is the same:
 //
 //   - An ingestion is identified by tenant/bucket/key@etag and recorded in
-//     <platform db>.ingestions. A finished one (done or rejected) is never
+//     the tenant's database, collection mysimbdp_ingestions. A finished one (done or rejected) is never
 //     run again: its stored report is returned.
 //   - Documents get deterministic ids (see Batch's docID), so re-running a
 //     partly ingested file rewrites rather than duplicates.

@@ -47,11 +47,14 @@ const (
 	ReportSuffix = ".report.json"
 )
 
-// IngestionsCollection is the platform collection of ingestion records.
-const IngestionsCollection = "ingestions"
+// IngestionsCollection holds the ingestion records, in the tenant's own
+// database: a tenant's functions need no credentials beyond its database
+// (the platform learns of each file from its report).
+const IngestionsCollection = profile.ReservedCollectionPrefix + "ingestions"
 
-// SlotsCollection holds the files-per-window slots (see checkWindow).
-const SlotsCollection = "ingestion_slots"
+// SlotsCollection holds the files-per-window slots (see checkWindow), in
+// the tenant's own database too.
+const SlotsCollection = profile.ReservedCollectionPrefix + "ingestion_slots"
 
 // Options tune a Batch; the zero value is right for production.
 type Options struct {
@@ -133,13 +136,9 @@ func New(cfg Config, opts Options) (*Batch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("MongoDB client: %w", err)
 	}
-	platform := cfg.PlatformDB
-	if platform == "" {
-		platform = contract.DefaultPlatformDB
-	}
-	b.ingestions = b.db.Database(platform).Collection(IngestionsCollection)
-	b.slots = b.db.Database(platform).Collection(SlotsCollection)
 	sinkDB := b.db.Database(prof.Sink.Database)
+	b.ingestions = sinkDB.Collection(IngestionsCollection)
+	b.slots = sinkDB.Collection(SlotsCollection)
 	b.sink = sinkDB.Collection(prof.Sink.Collection)
 	b.quarantine = sinkDB.Collection(prof.Sink.Collection + "_rejected")
 	b.byKey = len(prof.Sink.Key) > 0

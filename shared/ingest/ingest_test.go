@@ -39,7 +39,7 @@ func TestConfigFromEnv(t *testing.T) {
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Fatalf("error %v, want %q", err, tc.wantErr)
 			}
-			if err == nil && (c.PlatformDB != contract.DefaultPlatformDB || c.ReportSubject != contract.ReportSubjectPrefix) {
+			if err == nil && c.ReportSubject != contract.ReportSubjectPrefix {
 				t.Errorf("defaults not applied: %+v", c)
 			}
 		})

@@ -201,6 +201,15 @@ func TestValidateCases(t *testing.T) {
 	}
 }
 
+func TestReservedCollections(t *testing.T) {
+	for _, coll := range []string{"mysimbdp_ingestions", "mysimbdp_ingestion_slots", "mysimbdp_x"} {
+		_, err := Parse([]byte(strings.Replace(minimal, "collection: things", "collection: "+coll, 1)), "acme.yaml")
+		if err == nil || !strings.Contains(err.Error(), "are the platform's") {
+			t.Errorf("sink.collection %s: %v, want refused as the platform's", coll, err)
+		}
+	}
+}
+
 func TestParseFileProblems(t *testing.T) {
 	tests := map[string]string{
 		"":                     "x.yaml: profile is empty",

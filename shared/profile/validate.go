@@ -169,6 +169,11 @@ func (v *validator) scaling() {
 	}
 }
 
+// ReservedCollectionPrefix starts the names of the collections the
+// platform keeps in a tenant's database (shared/ingest's ingestion records
+// and slots); no sink may take one.
+const ReservedCollectionPrefix = "mysimbdp_"
+
 func (v *validator) sink() {
 	s := v.p.Sink
 	if msg := checkDatabase(s.Database); msg != "" {
@@ -179,6 +184,8 @@ func (v *validator) sink() {
 		v.errf("sink.collection", "missing: name the collection records are written to")
 	case strings.HasPrefix(s.Collection, "system.") || strings.ContainsAny(s.Collection, "$\x00") || !utf8.ValidString(s.Collection) || len(s.Collection) > 120:
 		v.errf("sink.collection", "%q is not a collection name (no $, no NUL, not system.*, at most 120 bytes)", s.Collection)
+	case strings.HasPrefix(s.Collection, ReservedCollectionPrefix):
+		v.errf("sink.collection", "%q: names starting with %s are the platform's (its ingestion records are kept beside the tenant's data)", s.Collection, ReservedCollectionPrefix)
 	}
 	if err := new(UnknownFields).UnmarshalText([]byte(s.UnknownFields)); err != nil {
 		v.errf("sink.unknown_fields", "%v", err)

@@ -61,10 +61,10 @@ func TestTwoTenantsEveryRowOnceInItsOwnDatabase(t *testing.T) {
 			if err := json.Unmarshal(readAll(t, obj), &stored); err != nil || stored.RowsOK != rows || stored.ETag != rep.ETag {
 				t.Errorf("report.json: %+v, %v", stored, err)
 			}
-			// The ingestion record in the platform database.
+			// The ingestion record, in the tenant's database.
 			var rec bson.M
 			id := tenant + "/" + tenant + "/" + key + "@" + rep.ETag
-			if err := env.db.Database("mysimbdp").Collection("ingestions").FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&rec); err != nil {
+			if err := env.db.Database(tenant).Collection(ingest.IngestionsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&rec); err != nil {
 				t.Fatalf("ingestion record %s: %v", id, err)
 			}
 			if rec["status"] != "done" || rec["rows_ok"] != int64(rows) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
+	"github.com/mysimbdp/mysimbdp/shared/ingest"
 )
 
 // TestBatchUploadsLandInEachTenantsDatabase is the batch flow end to end on
@@ -123,7 +124,7 @@ func TestBatchUploadsLandInEachTenantsDatabase(t *testing.T) {
 		}
 		return nil
 	})
-	n, err := db.Database("mysimbdp").Collection("ingestions").CountDocuments(ctx, bson.D{{Key: "tenant", Value: "tenant1"}, {Key: "status", Value: "done"}})
+	n, err := db.Database("tenant1").Collection(ingest.IngestionsCollection).CountDocuments(ctx, bson.D{{Key: "tenant", Value: "tenant1"}, {Key: "status", Value: "done"}})
 	if err != nil || n != 3 {
 		t.Errorf("tenant1 ingestion records done: %d (%v), want 3", n, err)
 	}

@@ -12,6 +12,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/mysimbdp/mysimbdp/shared/ingest"
 )
 
 // TestUpDemoOnAFreshDataFolder runs `up --demo` on a fresh data folder:
@@ -69,7 +71,7 @@ func TestUpDemoOnAFreshDataFolder(t *testing.T) {
 		Status string `bson:"status"`
 		RowsOK int64  `bson:"rows_ok"`
 	}
-	cur, err := db.Database("mysimbdp").Collection("ingestions").Find(ctx, bson.D{{Key: "tenant", Value: "tenant1"}})
+	cur, err := db.Database("tenant1").Collection(ingest.IngestionsCollection).Find(ctx, bson.D{{Key: "tenant", Value: "tenant1"}})
 	if err != nil {
 		t.Fatal(err)
 	}

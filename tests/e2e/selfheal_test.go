@@ -24,6 +24,7 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
+	"github.com/mysimbdp/mysimbdp/shared/ingest"
 )
 
 // status runs `mysimbdp status --json` against the stack on f.
@@ -175,7 +176,7 @@ func TestMinIOKilledMidBurstComesBack(t *testing.T) {
 		return nil
 	})
 
-	ingestions := db.Database("mysimbdp").Collection("ingestions")
+	ingestions := db.Database("tenant1").Collection(ingest.IngestionsCollection)
 	waitFor(t, "every file's ingestion done", 5*time.Minute, func() error {
 		var notDone []string
 		for key, etag := range etags {

@@ -42,11 +42,11 @@ func (e *env) s3As(t *testing.T, accessKey, secretKey string) *minio.Client {
 	return c
 }
 
-// natsAs connects as a tenant, the way a tenant's client must (its own
-// inbox prefix), collecting the server's asynchronous errors.
+// natsAs connects as a tenant, the way a tenant's client does (nothing
+// but its user and password), collecting the server's asynchronous errors.
 func (e *env) natsAs(t *testing.T, c tenant.Credentials) (*nats.Conn, chan error, chan struct{}) {
 	t.Helper()
-	return harness.NATSAs(t, e.natsURL(t), nats.UserInfo(c.NATSUser, c.NATSPassword), nats.CustomInboxPrefix(natsauth.InboxPrefix(c.Tenant)))
+	return harness.NATSAs(t, e.natsURL(t), nats.UserInfo(c.NATSUser, c.NATSPassword))
 }
 
 // natsURL is the NATS URL without the platform's credentials, as a
@@ -234,6 +234,19 @@ func TestIsolation(t *testing.T) {
 		if creds["MYSIMBDP_S3_ACCESS_KEY"] != alpha.S3AccessKey {
 			t.Errorf("alpha's functions' S3 user %q, want %q", creds["MYSIMBDP_S3_ACCESS_KEY"], alpha.S3AccessKey)
 		}
+		// Their NATS user is alpha's functions', which may publish only
+		// alpha's reports: not the platform's.
+		fnURL, err := url.Parse(creds["MYSIMBDP_NATS_URL"])
+		if err != nil || fnURL.User.Username() != natsauth.FunctionUser("alpha") {
+			t.Fatalf("alpha's functions' NATS URL has user %v (%v), want %s", fnURL.User, err, natsauth.FunctionUser("alpha"))
+		}
+		fn, fnErrs, _ := harness.NATSAs(t, creds["MYSIMBDP_NATS_URL"])
+		for _, subject := range []string{"mysimbdp.reports.bravo", "$JS.API.STREAM.NAMES", "$KV.mysimbdp-control.paused.bravo"} {
+			if err := fn.Publish(subject, []byte(`{}`)); err != nil {
+				t.Fatal(err)
+			}
+			wantViolation(t, fnErrs, subject)
+		}
 		// What the function holds reaches only alpha's bucket.
 		s3 := e.s3As(t, creds["MYSIMBDP_S3_ACCESS_KEY"], creds["MYSIMBDP_S3_SECRET_KEY"])
 		if _, err := s3.StatObject(ctx, "bravo", "private/data.txt", minio.StatObjectOptions{}); !accessDenied(err) {
@@ -256,6 +269,20 @@ func TestIsolation(t *testing.T) {
 		if n := e.countRows(t, "bravo", "covid_daily"); n != 0 {
 			t.Errorf("bravo's database holds %d rows after alpha's upload, want 0", n)
 		}
+		// Its report, published as alpha's functions' user, reached the
+		// platform's reports stream.
+		waitFor(t, "alpha's report in "+contract.ReportsStream, time.Minute, func() (bool, error) {
+			st, err := e.pl.JetStream.Stream(ctx, contract.ReportsStream)
+			if err != nil {
+				return false, err
+			}
+			subject := contract.ReportSubject(contract.ReportSubjectPrefix, "alpha")
+			info, err := st.Info(ctx, jetstream.WithSubjectFilter(subject))
+			if err != nil {
+				return false, err
+			}
+			return info.State.Subjects[subject] >= 1, nil
+		})
 	})
 }
 

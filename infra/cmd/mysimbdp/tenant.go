@@ -204,11 +204,11 @@ func printApplied(w io.Writer, pf platformFlags, t tenant.Loaded, res tenant.Res
 	}
 	fmt.Fprintf(w, "tenant %s applied\n\n", p.Tenant)
 	fmt.Fprintf(w, "  S3         %s://%s  bucket %s, quota %s; upload files under %s\n", scheme(pf.s3Secure), pf.s3, p.Bucket(), p.Storage.MaxBytes, tenant.IncomingPrefix)
-	fmt.Fprintf(w, "  NATS       %s  publish to %s<dataset> (stream %s); reply inbox prefix %s\n", withoutUser(pf.natsURL), contract.TenantSubjectPrefixOf(p.Tenant), p.StreamName(), natsauth.InboxPrefix(p.Tenant))
+	fmt.Fprintf(w, "  NATS       %s  publish to %s<dataset> (stream %s), in account %s\n", withoutUser(pf.natsURL), contract.TenantSubjectPrefixOf(p.Tenant), p.StreamName(), natsauth.TenantAccount(p.Tenant))
 	fmt.Fprintf(w, "  database   %s (collection %s)\n", p.Sink.Database, p.Sink.Collection)
 	fmt.Fprintf(w, "  functions  %s\n", fns)
 	if !res.NATSUsersManaged {
-		fmt.Fprintf(w, "\nThis NATS server's users are not managed by mysimbdp: add the tenant's user to its configuration and reload it:\n\n%s\n", res.NATSConfig)
+		fmt.Fprintf(w, "\nThis NATS server's accounts are not managed by mysimbdp: add the tenant's account to its configuration and reload it:\n\n%s\n", res.NATSConfig)
 	}
 	file := filepath.Join(store.Dir, p.Tenant, "credentials.json")
 	if !res.NewCredentials {
@@ -273,7 +273,7 @@ func tenantRemove(ctx context.Context, env contract.Env, args []string, stdout, 
 	}
 	fmt.Fprintln(stdout)
 	if !res.NATSUsersManaged {
-		fmt.Fprintf(stdout, "This NATS server's users are not managed by mysimbdp: remove user %q from its configuration and reload it.\n", natsauth.TenantUser(pos[0]))
+		fmt.Fprintf(stdout, "This NATS server's accounts are not managed by mysimbdp: remove account %q and the %s account's exports to it from its configuration (with the Helm chart: nats.tenants.%s) and reload it.\n", natsauth.TenantAccount(pos[0]), natsauth.PlatformAccount, pos[0])
 	}
 	return nil
 }

@@ -2,11 +2,13 @@ package kubernetes
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -20,12 +22,15 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/mysimbdp/mysimbdp/infra/build/stack"
+	"github.com/mysimbdp/mysimbdp/infra/local/natsd"
 	"github.com/mysimbdp/mysimbdp/infra/natsauth"
 	"github.com/mysimbdp/mysimbdp/infra/tenant"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
@@ -408,30 +413,101 @@ func checkNATS(t *testing.T, r rendered, natsURL string, tenants []string) {
 		t.Errorf("JetStream %v with store %s, want it on the claimed volume at %q", opts.JetStream, opts.StoreDir, dataMount)
 	}
 
+	checkNATSAccounts(t, opts, r.secretValue(t, namespace, release+"-nats-auth", "nats-password"), tenants)
+	if _, ok := r.pdbs[release+"-nats"]; !ok {
+		t.Error("no PodDisruptionBudget for NATS")
+	}
+}
+
+// checkNATSAccounts checks the rendered accounts are natsauth's: each
+// user in its account with its rights, and, on a real server run with
+// exactly those accounts, a tenant's records and its functions' reports
+// reach the platform's streams and nothing reaches another tenant's.
+func checkNATSAccounts(t *testing.T, opts *server.Options, platformPassword string, tenants []string) {
+	t.Helper()
+	type want struct {
+		account string
+		perms   *server.Permissions
+	}
+	wants := map[string]want{natsauth.PlatformUser: {natsauth.PlatformAccount, nil}}
+	for _, tn := range tenants {
+		wants[natsauth.TenantUser(tn)] = want{natsauth.TenantAccount(tn), natsauth.TenantPermissions(tn)}
+		wants[natsauth.FunctionUser(tn)] = want{natsauth.TenantAccount(tn), natsauth.FunctionPermissions(tn)}
+	}
 	users := map[string]*server.User{}
 	for _, u := range opts.Users {
 		users[u.Username] = u
 	}
-	platform := users[natsauth.PlatformUser]
-	if platform == nil || platform.Password != r.secretValue(t, namespace, release+"-nats-auth", "nats-password") || platform.Permissions != nil {
-		t.Errorf("platform user %+v: want %s with the Secret's password and every right", platform, natsauth.PlatformUser)
+	if len(users) != len(wants) {
+		t.Errorf("NATS users %v, want %v", slices.Sorted(mapsKeys(users)), slices.Sorted(mapsKeys(wants)))
 	}
-	if len(users) != 1+len(tenants) {
-		t.Errorf("NATS users %v, want the platform's and %v", slices.Collect(mapsKeys(users)), tenants)
-	}
-	for _, tn := range tenants {
-		u := users[natsauth.TenantUser(tn)]
-		if u == nil || u.Permissions == nil || u.Permissions.Publish == nil || u.Permissions.Subscribe == nil {
-			t.Errorf("tenant %s: user %+v", tn, u)
+	for name, w := range wants {
+		u := users[name]
+		switch {
+		case u == nil:
+			t.Errorf("no NATS user %s", name)
 			continue
-		}
-		want := natsauth.TenantPermissions(tn)
-		if !slices.Equal(u.Permissions.Publish.Allow, want.Publish.Allow) || !slices.Equal(u.Permissions.Subscribe.Allow, want.Subscribe.Allow) {
-			t.Errorf("tenant %s permissions pub %v sub %v, want pub %v sub %v", tn, u.Permissions.Publish.Allow, u.Permissions.Subscribe.Allow, want.Publish.Allow, want.Subscribe.Allow)
+		case u.Account == nil || u.Account.Name != w.account:
+			t.Errorf("NATS user %s in account %v, want %s", name, u.Account, w.account)
+		case w.perms == nil && u.Permissions != nil:
+			t.Errorf("NATS user %s has permissions %+v, want every right", name, u.Permissions)
+		case w.perms != nil && (u.Permissions == nil || u.Permissions.Publish == nil || u.Permissions.Subscribe == nil ||
+			!slices.Equal(u.Permissions.Publish.Allow, w.perms.Publish.Allow) || !slices.Equal(u.Permissions.Subscribe.Allow, w.perms.Subscribe.Allow)):
+			t.Errorf("NATS user %s permissions %+v, want pub %v sub %v", name, u.Permissions, w.perms.Publish.Allow, w.perms.Subscribe.Allow)
 		}
 	}
-	if _, ok := r.pdbs[release+"-nats"]; !ok {
-		t.Error("no PodDisruptionBudget for NATS")
+	if platform := users[natsauth.PlatformUser]; platform == nil || platform.Password != platformPassword {
+		t.Errorf("platform user: want %s with the Secret's password", natsauth.PlatformUser)
+	}
+	if len(tenants) < 2 || t.Failed() {
+		return
+	}
+
+	// The same accounts on a real server; the example hashes give way to
+	// passwords this test knows.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	for _, u := range opts.Users {
+		u.Password = "pw-" + u.Username
+	}
+	ns, err := natsd.Start(ctx, natsd.Config{StoreDir: t.TempDir(), Users: opts.Users, Accounts: opts.Accounts}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("a NATS server with the chart's accounts: %v", err)
+	}
+	t.Cleanup(ns.Shutdown)
+	connect := func(user string) jetstream.JetStream {
+		nc, err := nats.Connect(ns.ClientURL(), nats.UserInfo(user, "pw-"+user))
+		if err != nil {
+			t.Fatalf("connect as %s: %v", user, err)
+		}
+		t.Cleanup(nc.Close)
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return js
+	}
+	platform := connect(natsauth.PlatformUser)
+	for _, sc := range []jetstream.StreamConfig{
+		{Name: contract.TenantStream(tenants[0]), Subjects: []string{contract.TenantSubjects(tenants[0])}},
+		{Name: contract.TenantStream(tenants[1]), Subjects: []string{contract.TenantSubjects(tenants[1])}},
+		{Name: contract.ReportsStream, Subjects: []string{contract.ReportSubjectPrefix + ".>"}},
+	} {
+		if _, err := platform.CreateStream(ctx, sc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client, fn := connect(natsauth.TenantUser(tenants[0])), connect(natsauth.FunctionUser(tenants[0]))
+	if ack, err := client.Publish(ctx, contract.TenantSubjectPrefixOf(tenants[0])+"x", []byte(`{}`)); err != nil || ack.Stream != contract.TenantStream(tenants[0]) {
+		t.Errorf("%s publishes its record: %+v %v", tenants[0], ack, err)
+	}
+	if ack, err := fn.Publish(ctx, contract.ReportSubject(contract.ReportSubjectPrefix, tenants[0]), []byte(`{}`)); err != nil || ack.Stream != contract.ReportsStream {
+		t.Errorf("%s's functions publish its report: %+v %v", tenants[0], ack, err)
+	}
+	short, cancelShort := context.WithTimeout(ctx, 2*time.Second)
+	defer cancelShort()
+	if _, err := client.Publish(short, contract.TenantSubjectPrefixOf(tenants[1])+"x", []byte(`{}`)); err == nil {
+		t.Errorf("%s's record on %s's subject was stored", tenants[0], tenants[1])
 	}
 }
 

@@ -2,8 +2,8 @@
 // the way the seed system's demo did: each tenant uploads ECDC-shaped files
 // (shared/ecdc) into its bucket's incoming/ with a plain S3 client, and the
 // demo waits, printing its progress, until every file has an outcome the
-// platform recorded — its ingestion report (the ingestions collection, as
-// shared/ingest keeps it) or its dead letter — and the tenants' databases
+// platform recorded — its ingestion report (the ingestion records shared/ingest
+// keeps in each tenant's database) or its dead letter — and the tenants' databases
 // hold the rows the reports say were stored. It then prints each file with
 // its status, rows stored and rejected, and the reason of every file that
 // did not end done, and fails unless every file ended done.
@@ -29,7 +29,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 	"github.com/mysimbdp/mysimbdp/shared/quota"
@@ -48,9 +47,6 @@ type Config struct {
 	// NATS is the platform user's URL (profiles, dead letters).
 	NATS     string
 	MongoURI string
-	// PlatformDB holds the ingestions collection; default
-	// contract.DefaultPlatformDB.
-	PlatformDB string
 	// Tenants are the tenants to upload to.
 	Tenants []string
 	// Files per tenant and rows per file; the seed's files had ~60k rows
@@ -71,9 +67,6 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	}
 	if cfg.ProgressEvery <= 0 {
 		cfg.ProgressEvery = DefaultProgressEvery
-	}
-	if cfg.PlatformDB == "" {
-		cfg.PlatformDB = contract.DefaultPlatformDB
 	}
 	if len(cfg.Tenants) == 0 || cfg.Files <= 0 || cfg.Rows <= 0 {
 		return fmt.Errorf("demo: nothing to do (%d tenants, %d files of %d rows)", len(cfg.Tenants), cfg.Files, cfg.Rows)
@@ -106,7 +99,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 		// platform's app; its files then need reports to count as done.
 		fmt.Fprintf(out, "warning: %v\n", err)
 	}
-	w := &watch{cfg: cfg, js: js, db: db, ingestions: db.Database(cfg.PlatformDB).Collection(ingestionsCollection)}
+	w := &watch{cfg: cfg, js: js, db: db}
 	for _, id := range cfg.Tenants {
 		w.tenants = append(w.tenants, newTenant(id, profiles[id]))
 	}

@@ -95,11 +95,10 @@ func newTenant(id string, p *profile.Profile) *tenant {
 
 // watch follows the outcomes of a demo's uploads.
 type watch struct {
-	cfg        Config
-	js         jetstream.JetStream
-	db         *mongo.Client
-	ingestions *mongo.Collection
-	tenants    []*tenant
+	cfg     Config
+	js      jetstream.JetStream
+	db      *mongo.Client
+	tenants []*tenant
 	// dlNext is the next dead-letter sequence to read.
 	dlNext uint64
 }
@@ -220,7 +219,7 @@ func (w *watch) readReports(ctx context.Context, t *tenant) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	cur, err := w.ingestions.Find(ctx, bson.D{
+	cur, err := w.db.Database(t.db).Collection(ingestionsCollection).Find(ctx, bson.D{
 		{Key: "tenant", Value: t.id}, {Key: "bucket", Value: t.bucket}, {Key: "key", Value: bson.D{{Key: "$in", Value: keys}}},
 	})
 	if err != nil {

@@ -231,12 +231,20 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	if err != nil {
 		return nil, err
 	}
-	cfg.Progress("starting NATS with JetStream (data in %s)", filepath.Join(dataDir, "nats"))
-	s.nats, err = natsd.Start(ctx, natsd.Config{Host: cfg.NATSHost, Port: cfg.NATSPort, StoreDir: filepath.Join(dataDir, "nats"), Users: s.natsUsers.Users()}, log.With("part", "nats"))
+	accounts, users, err := s.natsUsers.Auth()
+	if err != nil {
+		return nil, err
+	}
+	natsStore := filepath.Join(dataDir, "nats")
+	if err := moveStreamsToPlatformAccount(natsStore, log); err != nil {
+		return nil, err
+	}
+	cfg.Progress("starting NATS with JetStream (data in %s)", natsStore)
+	s.nats, err = natsd.Start(ctx, natsd.Config{Host: cfg.NATSHost, Port: cfg.NATSPort, StoreDir: natsStore, Users: users, Accounts: accounts}, log.With("part", "nats"))
 	if err != nil {
 		return nil, fmt.Errorf("start NATS: %w", err)
 	}
-	s.natsUsers.SetApply(s.nats.SetUsers)
+	s.natsUsers.SetApply(s.nats.SetAuth)
 	s.Endpoints.NATS, err = natsauth.WithUser(s.nats.ClientURL(), natsauth.PlatformUser, s.Creds.NATSPassword)
 	if err != nil {
 		return nil, err

@@ -50,9 +50,11 @@ type Config struct {
 	// about them.
 	Options func(*server.Options)
 	// Users, if any, are the only identities the server accepts (with their
-	// permissions); none means no authentication, as for tests. SetUsers
-	// replaces them on the running server.
+	// permissions and accounts); none means no authentication, as for
+	// tests. SetAuth replaces them, and Accounts, on the running server.
 	Users []*server.User
+	// Accounts are the accounts Users belong to (natsauth.Parse).
+	Accounts []*server.Account
 }
 
 // Server is a running embedded NATS server.
@@ -61,7 +63,7 @@ type Server struct {
 	log      *slog.Logger
 	stopOnce sync.Once
 
-	// opts are the options the server runs with; SetUsers reloads a
+	// opts are the options the server runs with; SetAuth reloads a
 	// clone of them, as ReloadOptions wants every option, not a diff.
 	mu   sync.Mutex
 	opts *server.Options
@@ -120,6 +122,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	if len(cfg.Users) > 0 {
 		opts.Users = cfg.Users
+		opts.Accounts = cfg.Accounts
 	}
 	if cfg.Options != nil {
 		cfg.Options(opts)
@@ -201,12 +204,13 @@ func (s *Server) ClientURL() string { return s.ns.ClientURL() }
 // (e.g. account lookups); most code should only need ClientURL.
 func (s *Server) NATS() *server.Server { return s.ns }
 
-// SetUsers replaces the users the running server accepts. Clients of a
-// user that is gone, or whose password changed, are disconnected; clients
-// of a user whose permissions changed keep their connection under the new
-// permissions. A server started without users cannot be given some: that
-// would turn authentication on under its clients' feet.
-func (s *Server) SetUsers(users []*server.User) error {
+// SetAuth replaces the accounts and users the running server accepts.
+// Clients of a user that is gone, or whose password changed, are
+// disconnected; clients of a user whose permissions changed keep their
+// connection under the new permissions. Accounts that stay keep their
+// JetStream state. A server started without users cannot be given some:
+// that would turn authentication on under its clients' feet.
+func (s *Server) SetAuth(accounts []*server.Account, users []*server.User) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.opts.Users) == 0 {
@@ -217,11 +221,34 @@ func (s *Server) SetUsers(users []*server.User) error {
 	}
 	next := s.opts.Clone()
 	next.Users = users
+	next.Accounts = accounts
+	added := addsAccounts(s.ns, accounts)
 	if err := s.ns.ReloadOptions(next.Clone()); err != nil {
 		return fmt.Errorf("nats: reload users: %w", err)
 	}
 	s.opts = next
+	if added {
+		// nats-server v2.15 starts the service imports of an account a
+		// reload creates only at the next reload, when the account exists
+		// (server.go configureAccounts: "only if not reloading"); until
+		// then a new tenant's publishes would find no stream. So reload
+		// once more, which changes nothing else.
+		if err := s.ns.ReloadOptions(next.Clone()); err != nil {
+			return fmt.Errorf("nats: reload new accounts: %w", err)
+		}
+	}
 	return nil
+}
+
+// addsAccounts reports whether accounts holds one the running server has
+// not got.
+func addsAccounts(ns *server.Server, accounts []*server.Account) bool {
+	for _, a := range accounts {
+		if _, err := ns.LookupAccount(a.Name); err != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Shutdown stops the server and returns once it has fully shut down, so

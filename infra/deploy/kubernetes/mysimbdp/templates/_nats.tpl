@@ -32,22 +32,50 @@ cluster {
   connect_retries: 120
 }
 
-authorization {
-  users: [
-    # The platform's own parts: every right.
-    {user: mysimbdp, password: $MYSIMBDP_NATS_PASSWORD}
-    {{- range $tenant, $hash := $v.tenants }}
-    {{- if not (regexMatch "^[a-z0-9][a-z0-9-]*$" $tenant) }}{{ fail (printf "nats.tenants: %q is not a tenant name" $tenant) }}{{ end }}
-    # Tenant {{ $tenant }}: its own records in, its own replies and reports out.
-    {
-      user: "tenant-{{ $tenant }}"
-      password: {{ $hash | quote }}
-      permissions: {
-        publish: { allow: ["ingest.{{ $tenant }}.>"] }
-        subscribe: { allow: ["_INBOX_{{ $tenant }}.>", "mysimbdp.reports.{{ $tenant }}", "mysimbdp.reports.{{ $tenant }}.>"] }
-      }
-    }
-    {{- end }}
-  ]
+# Every tenant in an account of its own (infra/natsauth renders the same
+# for the local platform): the platform's streams, KV buckets and reports
+# in MYSIMBDP, which exports to each tenant exactly its records and
+# reports; a tenant's replies and acks stay in its own account.
+accounts {
+  MYSIMBDP: {
+    jetstream: enabled
+    users: [
+      # The platform's own parts: every right.
+      {user: mysimbdp, password: $MYSIMBDP_NATS_PASSWORD}
+    ]
+    exports: [
+      {{- range $tenant, $h := $v.tenants }}
+      {{- if not (regexMatch "^[a-z0-9][a-z0-9-]*$" $tenant) }}{{ fail (printf "nats.tenants: %q is not a tenant name" $tenant) }}{{ end }}
+      # tenant {{ $tenant }}
+      {service: "ingest.{{ $tenant }}.>", accounts: ["TENANT_{{ $tenant }}"]}
+      {{- range $s := list (printf "mysimbdp.reports.%s" $tenant) (printf "mysimbdp.reports.%s.>" $tenant) }}
+      {service: {{ $s | quote }}, accounts: ["TENANT_{{ $tenant }}"]}
+      {stream: {{ $s | quote }}, accounts: ["TENANT_{{ $tenant }}"]}
+      {{- end }}
+      {{- end }}
+    ]
+  }
+  {{- range $tenant, $h := $v.tenants }}
+  {{- /* A bare string is the clients' hash, as values set it before tenants' functions had a user. */ -}}
+  {{- $client := $h }}{{ $functions := "" }}
+  {{- if kindIs "map" $h }}{{ $client = required (printf "nats.tenants.%s.client" $tenant) $h.client }}{{ $functions = $h.functions | default "" }}{{ end }}
+  # Tenant {{ $tenant }}: its own records in, its own replies and reports out.
+  TENANT_{{ $tenant }}: {
+    users: [
+      {user: "tenant-{{ $tenant }}", password: {{ $client | quote }}, permissions: {publish: {allow: ["ingest.{{ $tenant }}.>"]}, subscribe: {allow: ["_INBOX.>", "_INBOX_{{ $tenant }}.>", "mysimbdp.reports.{{ $tenant }}", "mysimbdp.reports.{{ $tenant }}.>"]}}}
+      {{- if $functions }}
+      # Its functions: publish its reports, nothing else.
+      {user: "fn-{{ $tenant }}", password: {{ $functions | quote }}, permissions: {publish: {allow: ["mysimbdp.reports.{{ $tenant }}", "mysimbdp.reports.{{ $tenant }}.>"]}, subscribe: {allow: ["_INBOX.>"]}}}
+      {{- end }}
+    ]
+    imports: [
+      {service: {account: MYSIMBDP, subject: "ingest.{{ $tenant }}.>"}}
+      {{- range $s := list (printf "mysimbdp.reports.%s" $tenant) (printf "mysimbdp.reports.%s.>" $tenant) }}
+      {service: {account: MYSIMBDP, subject: {{ $s | quote }}}}
+      {stream: {account: MYSIMBDP, subject: {{ $s | quote }}}}
+      {{- end }}
+    ]
+  }
+  {{- end }}
 }
 {{- end -}}
