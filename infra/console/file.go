@@ -12,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/mysimbdp/mysimbdp/shared/ingest"
+	"github.com/mysimbdp/mysimbdp/shared/profile"
 	"github.com/mysimbdp/mysimbdp/shared/stats"
 )
 
@@ -62,13 +63,25 @@ func MakeFileHandler(d Deps, pages *pages) http.HandlerFunc {
 		if v.Report, err = fieldsByID(ctx, db.Collection(stats.ReportsCollection), v.File.Report); err != nil {
 			problem("report", err)
 		}
-		// The batch app's record: tenant/bucket/key@etag (shared/ingest).
-		if v.Record, err = fieldsByID(ctx, db.Collection(ingest.IngestionsCollection), v.File.Tenant+"/"+v.File.ID); err != nil {
-			problem("ingestion record", err)
+		// The tenant's database holds the batch app's record and the
+		// quarantine.
+		profiles, err := readProfiles(ctx, d.JetStream)
+		p := profiles[v.File.Tenant]
+		if p == nil && err == nil {
+			err = fmt.Errorf("tenant %s has no published profile", v.File.Tenant)
 		}
-		if v.File.RowsRejected > 0 {
-			if err := quarantine(ctx, d, &v); err != nil {
-				problem("quarantined rows", err)
+		if err != nil {
+			problem("profile", err)
+		} else {
+			// The batch app's record: tenant/bucket/key@etag (shared/ingest).
+			records := d.Mongo.Database(p.Sink.Database).Collection(ingest.IngestionsCollection)
+			if v.Record, err = fieldsByID(ctx, records, v.File.Tenant+"/"+v.File.ID); err != nil {
+				problem("ingestion record", err)
+			}
+			if v.File.RowsRejected > 0 {
+				if err := quarantine(ctx, d, p, &v); err != nil {
+					problem("quarantined rows", err)
+				}
 			}
 		}
 		pages.render(w, "file", v)
@@ -77,15 +90,7 @@ func MakeFileHandler(d Deps, pages *pages) http.HandlerFunc {
 
 // quarantine reads a sample of the file's rejected rows from the tenant's
 // <collection>_rejected.
-func quarantine(ctx context.Context, d Deps, v *fileView) error {
-	profiles, err := readProfiles(ctx, d.JetStream)
-	p := profiles[v.File.Tenant]
-	if p == nil {
-		if err == nil {
-			err = fmt.Errorf("tenant %s has no published profile", v.File.Tenant)
-		}
-		return err
-	}
+func quarantine(ctx context.Context, d Deps, p *profile.Profile, v *fileView) error {
 	v.Collection = p.Sink.Database + "." + p.Sink.Collection + "_rejected"
 	cur, err := d.Mongo.Database(p.Sink.Database).Collection(p.Sink.Collection+"_rejected").Find(ctx,
 		bson.D{{Key: "file", Value: v.Key}, {Key: "etag", Value: v.ETag}},
