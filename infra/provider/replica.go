@@ -237,6 +237,9 @@ func (r *replica) runOnce() (wasReady bool, err error) {
 	}
 
 	cmd := exec.Command(exe)
+	// argv[0] names the image, wherever the executable was staged: ps
+	// and whoever looks for the data folder's processes see what runs.
+	cmd.Args[0] = r.exe
 	cmd.Dir = work
 	cmd.Env = append(slices.Clip(r.env),
 		"port="+strconv.Itoa(port),
