@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -95,6 +96,18 @@ type Config struct {
 	Version string
 	// SHA is reported by /system/info.
 	SHA string
+	// TenantUIDFirst and TenantUIDCount are the OS user ids given to
+	// tenants (one each; the gid is the uid) when the provider runs as
+	// root: a replica of a function labelled contract.LabelTenant runs as
+	// its tenant's user. Defaults 200000 and 10000; a negative count keeps
+	// every replica on the provider's user.
+	TenantUIDFirst uint32
+	TenantUIDCount int64
+	// RunDir is where, when tenants get users of their own, the folder
+	// holding the replicas' work and secrets folders is made (one per
+	// start, outside DataDir, which replicas cannot enter). Default: the
+	// system's temporary folder.
+	RunDir string
 }
 
 func (c *Config) setDefaults() error {
@@ -144,6 +157,12 @@ func (c *Config) setDefaults() error {
 	if c.Version == "" {
 		c.Version = "dev"
 	}
+	if c.TenantUIDCount == 0 {
+		c.TenantUIDFirst, c.TenantUIDCount = defaultTenantUIDFirst, defaultTenantUIDCount
+	}
+	if c.TenantUIDCount > 0 && (c.TenantUIDFirst == 0 || uint64(c.TenantUIDFirst)+uint64(c.TenantUIDCount) > 1<<31) {
+		return fmt.Errorf("config: tenant uids %d..+%d must be above 0 and below 2^31", c.TenantUIDFirst, c.TenantUIDCount)
+	}
 	return nil
 }
 
@@ -181,6 +200,14 @@ type Provider struct {
 	bufs      sync.Pool // proxy copy buffers
 	metrics   *metrics
 	handler   http.Handler
+
+	// runDir is the replicas' run folder when tenants get OS users of
+	// their own ("" when not: replicas then live in DataDir/replicas).
+	runDir string
+	// tenantUIDs is each tenant's OS user id (persisted). uidMu is a leaf
+	// lock: replicas are made under a function's lock.
+	uidMu      sync.Mutex
+	tenantUIDs map[string]uint32
 }
 
 // New loads persisted namespaces and deployments from cfg.DataDir and
@@ -202,6 +229,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Provider, error) {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("create data folder: %w", err)
 		}
+		// An older folder may be open to others: it holds every secret.
+		if err := os.Chmod(d, 0o700); err != nil {
+			return nil, fmt.Errorf("restrict data folder: %w", err)
+		}
 	}
 	// Replica folders are per process; leftovers belong to processes of a
 	// previous run that are gone (Pdeathsig), so start clean.
@@ -222,6 +253,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Provider, error) {
 		namespaces: map[string]types.FunctionNamespace{},
 		metrics:    newMetrics(),
 		closing:    make(chan struct{}),
+		tenantUIDs: map[string]uint32{},
+	}
+	if err := p.setupIsolation(); err != nil {
+		cancel()
+		return nil, err
 	}
 	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
 	// One shared transport with large keep-alive pools: the invocation path
@@ -259,6 +295,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Provider, error) {
 	for _, ns := range st.Namespaces {
 		p.namespaces[ns.Name] = ns
 	}
+	maps.Copy(p.tenantUIDs, st.TenantUIDs)
 	for _, pf := range st.Functions {
 		spec := pf.Spec
 		path, err := p.imagePath(spec.Image)
@@ -330,6 +367,11 @@ func (p *Provider) Close(ctx context.Context) error {
 	p.probe.CloseIdleConnections()
 	for _, fn := range fns {
 		fn.logs.close()
+	}
+	if p.runDir != "" {
+		if rmErr := os.RemoveAll(p.runDir); rmErr != nil {
+			p.log.Warn("remove replica run folder", "dir", p.runDir, "err", rmErr)
+		}
 	}
 	return err
 }

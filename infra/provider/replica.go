@@ -32,6 +32,7 @@ type replica struct {
 	env     []string
 	secrets []string
 	dir     string
+	as      *runAs // the OS user the process runs as; nil: the provider's
 
 	addr     atomic.Pointer[string] // host:port of the current process
 	ready    atomic.Bool            // in the balancer's eyes
@@ -63,6 +64,7 @@ func (p *Provider) newReplica(fn *function, gen int, spec types.FunctionDeployme
 		env = append(env, k+"="+v)
 	}
 	slices.Sort(env)
+	as, asErr := p.identityFor(spec)
 	r := &replica{
 		p:       p,
 		fn:      fn,
@@ -72,9 +74,16 @@ func (p *Provider) newReplica(fn *function, gen int, spec types.FunctionDeployme
 		exe:     exe,
 		env:     env,
 		secrets: slices.Clone(spec.Secrets),
-		dir:     filepath.Join(p.cfg.DataDir, "replicas", fn.namespace, fn.name, id),
+		dir:     filepath.Join(p.replicaRoot(as), fn.namespace, fn.name, id),
+		as:      as,
 		done:    make(chan struct{}),
 		forced:  make(chan struct{}),
+	}
+	if asErr != nil {
+		// Never fall back to the provider's user for a tenant's code: the
+		// replica keeps failing to start and says why.
+		r.exe = ""
+		p.log.Error("replica has no OS user of its own; it will not start", append(r.logAttrs(), "err", asErr)...)
 	}
 	r.stopCtx, r.stop = context.WithCancel(p.ctx)
 	r.abortCtx, r.abort = context.WithCancel(p.ctx)
@@ -217,8 +226,20 @@ func (r *replica) runOnce() (wasReady bool, err error) {
 	if err := r.prepareDirs(work, secretsDir); err != nil {
 		return false, err
 	}
+	exe := r.exe
+	if exe == "" {
+		return false, errors.New("start replica: no OS user for its tenant")
+	}
+	if r.as != nil {
+		if exe, err = r.stageExecutable(); err != nil {
+			return false, err
+		}
+	}
 
-	cmd := exec.Command(r.exe)
+	cmd := exec.Command(exe)
+	// argv[0] names the image, wherever the executable was staged: ps
+	// and whoever looks for the data folder's processes see what runs.
+	cmd.Args[0] = r.exe
 	cmd.Dir = work
 	cmd.Env = append(slices.Clip(r.env),
 		"port="+strconv.Itoa(port),
@@ -230,7 +251,9 @@ func (r *replica) runOnce() (wasReady bool, err error) {
 	cmd.Stderr = r.lineWriter()
 	// Own process group so that stop signals reach whatever the function
 	// spawns; Pdeathsig so that no replica outlives a provider that dies.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// Credential: a tenant's replica runs as its tenant's own user (nil
+	// keeps the provider's); Go sets Pdeathsig after switching user.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: r.as.credential()}
 	// Bounds Wait when a grandchild keeps the output pipes open.
 	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
@@ -347,11 +370,17 @@ func exitError(err error) error {
 
 // prepareDirs gives the process a work folder and a secrets folder with a
 // fresh copy of each declared secret (so an updated secret reaches a
-// restarted replica).
+// restarted replica), all readable by the replica's user only.
 func (r *replica) prepareDirs(work, secretsDir string) error {
+	if err := r.prepareFunctionDir(); err != nil {
+		return err
+	}
 	for _, d := range []string{work, secretsDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("prepare replica folder: %w", err)
+		}
+		if err := r.as.chown(d); err != nil {
+			return err
 		}
 	}
 	for _, s := range r.secrets {
@@ -362,8 +391,12 @@ func (r *replica) prepareDirs(work, secretsDir string) error {
 			r.p.log.Warn("declared secret is missing", append(r.logAttrs(), "secret", s, "err", err)...)
 			continue
 		}
-		if err := os.WriteFile(filepath.Join(secretsDir, s), b, 0o600); err != nil {
+		dst := filepath.Join(secretsDir, s)
+		if err := os.WriteFile(dst, b, 0o600); err != nil {
 			return fmt.Errorf("give secret %q to replica: %w", s, err)
+		}
+		if err := r.as.chown(dst); err != nil {
+			return err
 		}
 	}
 	return nil

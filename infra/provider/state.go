@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -17,6 +18,8 @@ import (
 type state struct {
 	Namespaces []types.FunctionNamespace `json:"namespaces"`
 	Functions  []persistedFunction       `json:"functions"`
+	// TenantUIDs keeps each tenant's OS user id across restarts.
+	TenantUIDs map[string]uint32 `json:"tenantUids,omitempty"`
 }
 
 type persistedFunction struct {
@@ -55,6 +58,11 @@ func (p *Provider) persist() error {
 			st.Namespaces = append(st.Namespaces, ns)
 		}
 	}
+	p.uidMu.Lock()
+	if len(p.tenantUIDs) > 0 {
+		st.TenantUIDs = maps.Clone(p.tenantUIDs)
+	}
+	p.uidMu.Unlock()
 	for _, fn := range p.functions {
 		spec, created, desired := fn.snapshot()
 		st.Functions = append(st.Functions, persistedFunction{Spec: spec, CreatedAt: created, Replicas: desired})

@@ -57,6 +57,7 @@ func MongoUser(tenant string) string { return "tenant-" + tenant }
 //
 //	<dir>/<tenant>/credentials.json   (mode 0600)
 //	<dir>/<tenant>/profile.yaml       the profile last applied
+//	<dir>/<tenant>/database           the database apply made the tenant's
 //	<dir>/.kept/<tenant>.json         the tenant's kept data (Kept)
 type Store struct{ Dir string }
 
@@ -202,6 +203,20 @@ func (s Store) SaveProfile(tenant string, yaml []byte) error {
 // Profile returns the profile last applied (fs.ErrNotExist if none).
 func (s Store) Profile(tenant string) ([]byte, error) {
 	return os.ReadFile(filepath.Join(s.tenantDir(tenant), "profile.yaml"))
+}
+
+// SaveDatabase records db as the tenant's database. Apply records it
+// before it creates the database, so that an apply that fails half-way
+// leaves a database its tenant can still be applied to and removed with.
+func (s Store) SaveDatabase(tenant, db string) error {
+	return s.write(tenant, "database", []byte(db))
+}
+
+// Database returns the database last recorded as the tenant's
+// (fs.ErrNotExist if none).
+func (s Store) Database(tenant string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(s.tenantDir(tenant), "database"))
+	return string(b), err
 }
 
 // Remove forgets the tenant.

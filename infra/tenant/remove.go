@@ -170,6 +170,17 @@ func (pl Platform) removable(tenant string, force bool) ([]string, Kept, error) 
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, kept, fmt.Errorf("its stored profile: %w", err)
 	}
+	// The database an apply made the tenant's, even one that failed
+	// before it stored the profile.
+	switch db, err := pl.Store.Database(tenant); {
+	case err == nil:
+		known = true
+		if !slices.Contains(databases, db) {
+			databases = append(databases, db)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, kept, fmt.Errorf("its recorded database: %w", err)
+	}
 	kept, err = pl.Store.KeptData(tenant)
 	switch {
 	case err == nil:

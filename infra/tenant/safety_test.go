@@ -33,6 +33,9 @@ func profileYAML(tenant, db string) string {
 func TestRemovable(t *testing.T) {
 	s := storeWith(t, map[string]string{"alpha": "alpha", "bravo": "shared-db"},
 		Kept{Tenant: "delta", Databases: []string{"delta", "delta-old"}, Bucket: "delta", Stream: contract.TenantStream("delta")})
+	if err := s.SaveDatabase("foxtrot", "foxtrot-db"); err != nil {
+		t.Fatal(err)
+	}
 	pl := Platform{Store: s, PlatformDB: "platform-db"}
 	for _, tc := range []struct {
 		name, tenant string
@@ -43,6 +46,7 @@ func TestRemovable(t *testing.T) {
 		{"onboarded tenant", "alpha", false, []string{"alpha"}, ""},
 		{"onboarded tenant, own database name", "bravo", false, []string{"shared-db"}, ""},
 		{"kept data", "delta", false, []string{"delta", "delta-old"}, ""},
+		{"failed apply: its recorded database", "foxtrot", false, []string{"foxtrot-db"}, ""},
 		{"unknown tenant", "zulu", false, nil, "no such tenant"},
 		{"unknown tenant, --force", "zulu", true, []string{"zulu"}, ""},
 		{"not a tenant id", "Bad_Name", true, nil, "not a tenant id"},

@@ -9,7 +9,6 @@
 package tenant
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -26,6 +25,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/openfaas/faas-provider/types"
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/mysimbdp/mysimbdp/infra/minioadmin"
@@ -143,6 +143,9 @@ func ApplyWith(ctx context.Context, pl Platform, t Loaded, opts ApplyOptions) (R
 	if err := pl.check(ctx); err != nil {
 		return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)
 	}
+	if err := pl.checkUnclaimed(ctx, p, opts.Adopt); err != nil {
+		return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)
+	}
 	creds, created, err := pl.Store.LoadOrCreate(p.Tenant)
 	if err != nil {
 		return res, err
@@ -167,6 +170,9 @@ func ApplyWith(ctx context.Context, pl Platform, t Loaded, opts ApplyOptions) (R
 		return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)
 	}
 	log.Info("database", "database", p.Sink.Database)
+	if err := pl.Store.SaveDatabase(p.Tenant, p.Sink.Database); err != nil {
+		return res, err
+	}
 	if res.MongoUser, err = applyDatabase(ctx, pl.Mongo, p, creds); err != nil {
 		return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)
 	}
@@ -271,9 +277,11 @@ func deref(m *map[string]string) map[string]string {
 // (Platform.PlatformDB) is reserved too.
 var reservedDatabases = []string{"admin", "local", "config"}
 
-// reserved says whether db is the platform's or MongoDB's own.
+// reserved says whether db is the platform's or MongoDB's own. The
+// default platform database stays reserved when another is configured: a
+// platform run before with the default may hold it.
 func (pl Platform) reserved(db string) bool {
-	return slices.Contains(reservedDatabases, db) || db == cmp.Or(pl.PlatformDB, contract.DefaultPlatformDB)
+	return slices.Contains(reservedDatabases, db) || db == contract.DefaultPlatformDB || db == pl.PlatformDB
 }
 
 // holders says which tenant, other than tenant, holds each database: the
@@ -295,9 +303,14 @@ func (pl Platform) holders(tenant string) (holders, error) {
 		if o == tenant {
 			continue
 		}
+		// The database an apply made its, even one that failed before it
+		// stored the profile.
+		if db, err := pl.Store.Database(o); err == nil {
+			h.live[db] = o
+		}
 		raw, err := pl.Store.Profile(o)
 		if err != nil {
-			continue // a tenant without a stored profile claims nothing
+			continue // a tenant without a stored profile claims no more
 		}
 		if op, err := profile.Parse(raw, "stored profile of "+o); err == nil {
 			h.live[op.Sink.Database] = o
@@ -355,6 +368,55 @@ func (pl Platform) checkDatabase(p *profile.Profile, adopt bool) ([]string, erro
 		adopted = append(adopted, k.holder.Tenant)
 	}
 	return adopted, nil
+}
+
+// owns says whether the tenant's records make db its own: the profile it
+// was last applied with, the database an apply last made its, or data it
+// kept when it was removed.
+func (pl Platform) owns(tenant, db string) (bool, error) {
+	raw, err := pl.Store.Profile(tenant)
+	switch {
+	case err == nil:
+		if sp, err := profile.Parse(raw, "stored profile of "+tenant); err == nil && sp.Sink.Database == db {
+			return true, nil
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return false, fmt.Errorf("its stored profile: %w", err)
+	}
+	switch rec, err := pl.Store.Database(tenant); {
+	case err == nil && rec == db:
+		return true, nil
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return false, fmt.Errorf("its recorded database: %w", err)
+	}
+	switch k, err := pl.Store.KeptData(tenant); {
+	case err == nil && slices.Contains(k.Databases, db):
+		return true, nil
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return false, err
+	}
+	return false, nil
+}
+
+// checkUnclaimed refuses, unless adopt, a sink database that exists but
+// that no record makes the tenant's: data a removed tenant kept whose
+// record is gone (another data folder, an older version), or a database
+// made outside mysimbdp. Taking it silently would hand its rows to the
+// new tenant.
+func (pl Platform) checkUnclaimed(ctx context.Context, p *profile.Profile, adopt bool) error {
+	db := p.Sink.Database
+	own, err := pl.owns(p.Tenant, db)
+	if err != nil || own || adopt {
+		return err
+	}
+	names, err := pl.Mongo.ListDatabaseNames(ctx, bson.D{})
+	if err != nil {
+		return fmt.Errorf("check whether database %s exists: %w", db, err)
+	}
+	if slices.Contains(names, db) {
+		return fmt.Errorf("%s: sink.database: %q already exists and is no tenant's (data kept when a tenant was removed, whose record is not in %s, or a database made outside mysimbdp); apply with --adopt to take it over, rows included", p.Source(), db, pl.Store.Dir)
+	}
+	return nil
 }
 
 // check asks every part a harmless question, so that Apply and Remove

@@ -439,6 +439,11 @@ func (b *Batch) read(ctx context.Context, rep *contract.BatchReport) error {
 			return fileErr
 		}
 		rep.Status, rep.Error = contract.StatusRejected, fileErr.Error()
+		// The refusal can come late (a bound passed half-way): say that
+		// what was read before it is in the database.
+		if st.Good+st.Rejected > 0 {
+			rep.Error += fmt.Sprintf("; the %d rows before it were stored (%d good, %d quarantined)", st.Good+st.Rejected, st.Good, st.Rejected)
+		}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package records
 
 import (
+	"bytes"
 	"compress/gzip"
 	"errors"
 	"io"
@@ -139,6 +140,83 @@ func TestReadingIsBounded(t *testing.T) {
 			if grew := int64(after.TotalAlloc-before.TotalAlloc) - int64(len(good))*2048; grew > 64<<20 {
 				t.Errorf("reading allocated %d MiB beyond its rows", grew>>20)
 			}
+		})
+	}
+}
+
+// fill yields n bytes of c without holding them.
+func fill(c byte, n int) io.Reader {
+	return &repeatReader{row: bytes.Repeat([]byte{c}, 64<<10), n: n / (64 << 10)}
+}
+
+// One record of 50 MB, gzip-compressed to a few tens of kilobytes, is
+// what a replica would hold whole if nothing bounded it: each format
+// refuses it, as a bad row where the framing lets reading go on (a CSV or
+// NDJSON line), as the file's end where it does not (a JSON element), and
+// the reading allocates a few megabytes whatever the record's size.
+func TestFiftyMegabyteRecordInASmallGzip(t *testing.T) {
+	const size = 50 << 20
+	csvRow := ecdc.Row(0) + "\r\n"
+	// The ratio is lifted in most cases so that the record bound, not the
+	// ratio, is what stops the record.
+	lifted := "batch:\n  max_gzip_ratio: 1000000\n  formats: [csv, json, ndjson]\n  gzip: true\n"
+	tests := []struct {
+		name, profile, object string
+		parts                 []io.Reader
+		good                  int
+		rejected              string
+		err                   error
+		errText               string
+	}{
+		{
+			name: "JSON element", profile: lifted, object: "one.json.gz",
+			parts: []io.Reader{strings.NewReader("[" + afJSON + `,{"pad":"`), fill('x', size), strings.NewReader(`"},` + afJSON + "]")},
+			good:  1, err: ErrRecordTooLarge, errText: "(1MiB): element 2; a JSON array cannot be read past it",
+		},
+		{
+			name: "JSON element, default ratio", profile: "batch:\n  gzip: true\n  formats: [csv, json]\n", object: "one.json.gz",
+			parts: []io.Reader{strings.NewReader("[" + afJSON + `,{"pad":"`), fill('x', size), strings.NewReader(`"},` + afJSON + "]")},
+			good:  1, err: ErrInflates, errText: "over 100 times",
+		},
+		{
+			name: "CSV line", profile: lifted, object: "one.csv.gz",
+			parts: []io.Reader{strings.NewReader(ecdc.Header + "\r\n" + csvRow), fill('x', size), strings.NewReader("\r\n" + csvRow)},
+			good:  2, rejected: "line 3: line is longer than 1048576 bytes",
+		},
+		{
+			name: "NDJSON line", profile: lifted, object: "one.ndjson.gz",
+			parts: []io.Reader{strings.NewReader(afJSON + "\n" + `{"pad":"`), fill('x', size), strings.NewReader("\"}\n" + afJSON + "\n")},
+			good:  2, rejected: "line 2: line is longer than 1048576 bytes",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pl := compile(t, ecdcProfile(tt.profile))
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			good, bad, err := readAll(t, pl.NewReader(gzipStream(t, io.MultiReader(tt.parts...)), tt.object))
+			runtime.ReadMemStats(&after)
+			if len(good) != tt.good {
+				t.Errorf("%d good rows, want %d", len(good), tt.good)
+			}
+			switch {
+			case tt.rejected == "" && len(bad) > 0:
+				t.Errorf("rejected %v, want none", bad)
+			case tt.rejected != "" && (len(bad) != 1 || !strings.Contains(bad[0].Error(), tt.rejected)):
+				t.Errorf("rejected %v, want one row saying %q", bad, tt.rejected)
+			case len(bad) == 1 && len(bad[0].Raw) > 64<<10:
+				t.Errorf("the rejected row keeps %d bytes of raw text", len(bad[0].Raw))
+			}
+			if (tt.err == nil) != (err == nil) || tt.err != nil && (!errors.Is(err, tt.err) || !strings.Contains(err.Error(), tt.errText)) {
+				t.Errorf("err = %v, want %v saying %q", err, tt.err, tt.errText)
+			}
+			// Allocated while reading, the compressor's buffers included:
+			// a fraction of the record, so the record was never held.
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 24<<20 {
+				t.Errorf("reading allocated %d MiB for a %d MiB record", grew>>20, size>>20)
+			}
+			t.Logf("allocated %d KiB; heap in use %d KiB", (after.TotalAlloc-before.TotalAlloc)>>10, after.HeapInuse>>10)
 		})
 	}
 }

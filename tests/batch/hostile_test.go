@@ -45,6 +45,8 @@ func TestHostileFilesAreRefusedEarly(t *testing.T) {
 	bomb, over := gzipOf(t, ecdc.CSV(0, 200_000)), gzipOf(t, ecdc.CSV(200_000, 400_000))
 	// One element of 6 MiB: past what the reader holds for one (4 MiB).
 	huge := []byte("[" + string(ecdc.JSON(7)) + `,{"pad":"` + strings.Repeat("x", 6<<20) + `"}]`)
+	// One element of 50 MB in a gzip file of a few tens of kilobytes.
+	fifty := gzipOf(t, []byte("["+string(ecdc.JSON(8))+`,{"pad":"`+strings.Repeat("x", 50<<20)+`"}]`))
 
 	for _, tc := range []struct {
 		name, key string
@@ -58,6 +60,8 @@ func TestHostileFilesAreRefusedEarly(t *testing.T) {
 			reason: "file is larger than batch.max_file_size (4MiB), decompressed", maxOK: 4 << 20 / 60},
 		{name: "one JSON element of 6 MiB", key: "huge.json", data: huge,
 			reason: "record is larger than batch.max_record_size (1MiB): element 2", maxOK: 1},
+		{name: "one JSON element of 50 MB in a small gzip", key: "fifty.json.gz", data: fifty,
+			reason: "gzip file inflates more than batch.max_gzip_ratio allows", maxOK: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			key := "incoming/" + tc.key
@@ -65,12 +69,20 @@ func TestHostileFilesAreRefusedEarly(t *testing.T) {
 			if tc.key == "over.csv.gz" { // the same file with the default ratio
 				bb = newBatch(t, tenant1Profile(tenant, "  max_file_size: 4MiB\n  max_files_per_window: 100\n  window: 1m"))
 			}
+			before := count(t, tenant, "covid_daily", nil)
 			rep := handle(t, bb, put(t, tenant, key, tc.data))
 			if rep.Status != contract.StatusRejected || !strings.Contains(rep.Error, tc.reason) {
 				t.Fatalf("report %s: %q, want rejected saying %q", rep.Status, rep.Error, tc.reason)
 			}
 			if rep.RowsOK > tc.maxOK {
 				t.Errorf("%d rows read before the refusal, want at most %d", rep.RowsOK, tc.maxOK)
+			}
+			// What was read before the refusal is stored, and said so.
+			if added, fresh := count(t, tenant, "covid_daily", nil)-before, rep.RowsOK-rep.RowsUnchanged-rep.RowsReplaced; added != fresh {
+				t.Errorf("%d new rows stored, the report says %d (%d ok, %d unchanged, %d replaced)", added, fresh, rep.RowsOK, rep.RowsUnchanged, rep.RowsReplaced)
+			}
+			if rep.RowsOK > 0 && !strings.Contains(rep.Error, "rows before it were stored") {
+				t.Errorf("report %q does not say the rows before the refusal were stored", rep.Error)
 			}
 			if dst := ingest.Destination(key, rep.Status); exists(t, tenant, key) || !exists(t, tenant, dst) {
 				t.Errorf("%s not moved to %s", key, dst)

@@ -24,7 +24,8 @@ func runTenant(ctx context.Context, env contract.Env, args []string, stdout, std
 	usage := func() {
 		fmt.Fprint(stderr, `usage:
   mysimbdp tenant apply -f PROFILE.yaml [--adopt]   provision a tenant, or update it to an edited profile
-                                          (--adopt: take over a database a removed tenant kept)
+                                          (--adopt: take over a database a removed tenant kept,
+                                          or one that exists and is no tenant's)
   mysimbdp tenant remove TENANT [--keep-data] [--force]   tear a tenant down (--keep-data keeps its bucket,
                                           stream and database as its own; --force: a tenant with no stored profile)
   mysimbdp tenant list                    every tenant with its state
@@ -167,7 +168,7 @@ func tenantApply(ctx context.Context, env contract.Env, args []string, stdout, s
 	fs := flag.NewFlagSet("tenant apply", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("f", "", "the tenant's profile (YAML)")
-	adopt := fs.Bool("adopt", false, "take over the database a removed tenant kept (tenant remove --keep-data) when the profile names it")
+	adopt := fs.Bool("adopt", false, "take over the database the profile names when a removed tenant kept it (tenant remove --keep-data) or it exists and is no tenant's: its rows become this tenant's")
 	var pf platformFlags
 	pf.register(fs, env)
 	if _, err := parse(fs, args); err != nil {

@@ -54,7 +54,7 @@ func runUp(ctx context.Context, env contract.Env, args []string, stdout, stderr 
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Progress = func(format string, a ...any) { fmt.Fprintf(stderr, "==> "+format+"\n", a...) }
 
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
 	}
 	release, err := lockPidFile(pidFile(cfg.DataDir))

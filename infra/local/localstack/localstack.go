@@ -171,8 +171,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		return nil, fmt.Errorf("local stack: data folder: %w", err)
 	}
 	cfg.DataDir = dataDir
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+	// 0700: the data folder holds every secret and every tenant's data;
+	// tenant function replicas run as other users and must not enter it.
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("local stack: create data folder: %w", err)
+	}
+	if err := os.Chmod(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("local stack: restrict data folder: %w", err)
 	}
 	stackDir, err := filepath.Abs(filepath.Dir(cfg.StackFile))
 	if err != nil {

@@ -10,6 +10,9 @@
 //	/log?msg=X   prints X on stdout and answers "logged"
 //	/headers     answers X-Forwarded-For and X-Forwarded-Host
 //	/sha         reads the body as a stream, answers "<bytes> <sha256 hex>"
+//	/read?path=X answers file X's content, or 403 and why it could not
+//	/list?path=X answers folder X's entries, or 403 and why it could not
+//	/uid         answers "<uid> <gid> <supplementary groups>"
 //
 // TESTFN_START_DELAY (a Go duration) delays start-up, to test cold-start
 // bounds.
@@ -64,6 +67,25 @@ func handle(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		fmt.Fprint(w, v)
+	case "/read":
+		b, err := os.ReadFile(q.Get("path"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusForbidden)
+			return
+		}
+		_, _ = w.Write(b)
+	case "/list":
+		es, err := os.ReadDir(q.Get("path"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusForbidden)
+			return
+		}
+		for _, e := range es {
+			fmt.Fprintln(w, e.Name())
+		}
+	case "/uid":
+		groups, _ := os.Getgroups()
+		fmt.Fprintf(w, "%d %d %v", os.Getuid(), os.Getgid(), groups)
 	case "/log":
 		fmt.Println(q.Get("msg"))
 		fmt.Fprint(w, "logged")
