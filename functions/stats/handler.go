@@ -126,7 +126,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, svc *stats.Service
 	}
 	sm, err := svc.Summary(r.Context(), from)
 	if err != nil {
-		h.log.ErrorContext(r.Context(), "stats", "err", err)
+		h.log.ErrorContext(r.Context(), "stats summary", "err", err)
 		fnrun.WriteError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
