@@ -40,12 +40,14 @@ import (
 const (
 	victim          = "tenant2"
 	victimDB        = "tenant2"
-	victimColl      = "ecdc_cases"
+	victimBatchColl = "ecdc_by_app" // its own batch app's (functions/tenant2-batch)
+	victimColl      = "ecdc_cases"  // its stream function's (the profile's sink)
 	victimStream    = "ingest-tenant2"
 	attacker        = "tenant1"
 	attackerDB      = "tenant1"
 	attackerColl    = "covid_daily"
 	seedKey         = "seed.csv"
+	seedObject      = "incoming/" + seedKey
 	seedRows        = 40
 	controlBucket   = "mysimbdp-control"
 	reportsCollName = "stats_reports"
@@ -149,22 +151,21 @@ func connect(ctx context.Context) error {
 }
 
 // seedVictim has tenant2 upload a file, as a tenant does, and waits until
-// its rows are stored, so that "unchanged" means something.
+// its rows are stored, so that "unchanged" means something. tenant2's own
+// app leaves the file where it is (under incoming/).
 func seedVictim(ctx context.Context) error {
 	s3, err := minio.New(rig.e.MinIO, &minio.Options{Creds: credentials.NewStaticV4(rig.t2.S3AccessKey, rig.t2.S3SecretKey, "")})
 	if err != nil {
 		return err
 	}
 	csv := ecdc.CSV(0, seedRows)
-	if _, err := s3.PutObject(ctx, victim, tenant.IncomingPrefix+seedKey, bytes.NewReader(csv), int64(len(csv)), minio.PutObjectOptions{}); err != nil {
+	if _, err := s3.PutObject(ctx, victim, seedObject, bytes.NewReader(csv), int64(len(csv)), minio.PutObjectOptions{}); err != nil {
 		return fmt.Errorf("tenant2 uploads its seed: %w", err)
 	}
 	for {
-		n, err := rig.db.Database(victimDB).Collection(victimColl).CountDocuments(ctx, bson.D{})
+		n, err := rig.db.Database(victimDB).Collection(victimBatchColl).CountDocuments(ctx, bson.D{})
 		if err == nil && n == seedRows {
-			if _, err := rig.s3.StatObject(ctx, victim, "processed/"+seedKey, minio.StatObjectOptions{}); err == nil {
-				return nil
-			}
+			return nil
 		}
 		select {
 		case <-ctx.Done():
@@ -176,15 +177,18 @@ func seedVictim(ctx context.Context) error {
 
 // state is what an attack must leave as it was.
 type state struct {
-	rows, casesSum int64 // the victim's documents, and the sum of their cases
-	attackerRows   int64 // what the attacker's own database holds
-	stream         string
-	control        map[string]uint64 // key -> revision
+	rows         map[string]rowsState // the victim's collections
+	attackerRows int64                // what the attacker's own database holds
+	stream       string
+	control      map[string]uint64 // key -> revision
 }
 
+// rowsState is a collection's documents: how many, and the sum of their
+// cases (a changed row changes it).
+type rowsState struct{ Count, CasesSum int64 }
+
 func (s state) String() string {
-	return fmt.Sprintf("tenant2 rows %d (cases sum %d), tenant1 rows %d, stream %s, control %v",
-		s.rows, s.casesSum, s.attackerRows, s.stream, s.control)
+	return fmt.Sprintf("tenant2 rows %v, tenant1 rows %d, stream %s, control %v", s.rows, s.attackerRows, s.stream, s.control)
 }
 
 // snapshot reads the state; a read that fails fails tb.
@@ -192,25 +196,11 @@ func snapshot(tb testing.TB) state {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var s state
-	coll := rig.db.Database(victimDB).Collection(victimColl)
+	s := state{rows: map[string]rowsState{}}
+	for _, name := range []string{victimBatchColl, victimColl} {
+		s.rows[name] = collRows(tb, ctx, victimDB, name)
+	}
 	var err error
-	if s.rows, err = coll.CountDocuments(ctx, bson.D{}); err != nil {
-		tb.Fatalf("count tenant2's rows: %v", err)
-	}
-	cur, err := coll.Aggregate(ctx, mongo.Pipeline{{{Key: "$group", Value: bson.D{{Key: "_id", Value: nil}, {Key: "sum", Value: bson.D{{Key: "$sum", Value: "$cases"}}}}}}})
-	if err != nil {
-		tb.Fatalf("sum tenant2's cases: %v", err)
-	}
-	var sums []struct {
-		Sum int64 `bson:"sum"`
-	}
-	if err := cur.All(ctx, &sums); err != nil {
-		tb.Fatalf("sum tenant2's cases: %v", err)
-	}
-	if len(sums) == 1 {
-		s.casesSum = sums[0].Sum
-	}
 	if s.attackerRows, err = rig.db.Database(attackerDB).Collection(attackerColl).CountDocuments(ctx, bson.D{}); err != nil {
 		tb.Fatalf("count tenant1's rows: %v", err)
 	}
@@ -240,6 +230,31 @@ func snapshot(tb testing.TB) state {
 		s.control[k] = e.Revision()
 	}
 	return s
+}
+
+// collRows counts db.coll's documents and sums their cases.
+func collRows(tb testing.TB, ctx context.Context, db, coll string) rowsState {
+	tb.Helper()
+	c := rig.db.Database(db).Collection(coll)
+	var r rowsState
+	var err error
+	if r.Count, err = c.CountDocuments(ctx, bson.D{}); err != nil {
+		tb.Fatalf("count %s.%s: %v", db, coll, err)
+	}
+	cur, err := c.Aggregate(ctx, mongo.Pipeline{{{Key: "$group", Value: bson.D{{Key: "_id", Value: nil}, {Key: "sum", Value: bson.D{{Key: "$sum", Value: "$cases"}}}}}}})
+	if err != nil {
+		tb.Fatalf("sum %s.%s's cases: %v", db, coll, err)
+	}
+	var sums []struct {
+		Sum int64 `bson:"sum"`
+	}
+	if err := cur.All(ctx, &sums); err != nil {
+		tb.Fatalf("sum %s.%s's cases: %v", db, coll, err)
+	}
+	if len(sums) == 1 {
+		r.CasesSum = sums[0].Sum
+	}
+	return r
 }
 
 // unchanged fails tb when the state differs from before.
