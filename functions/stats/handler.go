@@ -41,6 +41,7 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/fnrun"
+	"github.com/mysimbdp/mysimbdp/shared/profile"
 	"github.com/mysimbdp/mysimbdp/shared/stats"
 )
 
@@ -151,6 +152,12 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, svc *stats.Service
 	if err != nil {
 		fnrun.WriteError(w, http.StatusBadRequest, err.Error())
 		return
+	}
+	if tenant != "" {
+		if err := profile.CheckTenantID(tenant); err != nil {
+			fnrun.WriteError(w, http.StatusBadRequest, fmt.Sprintf("tenant=%q: %v", tenant, err))
+			return
+		}
 	}
 	sm, err := svc.SummaryOf(r.Context(), from, tenant)
 	if err != nil {

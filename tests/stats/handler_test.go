@@ -30,6 +30,7 @@ func TestHandlerAnswers(t *testing.T) {
 		{"record without id", p.url, http.MethodPost, `{"records":[{"data":"e30="}]}`, 400, "malformed batch: a record has no id"},
 		{"bad since", p.url + "?since=yesterday", http.MethodGet, "", 400, `since=\"yesterday\": want a duration`},
 		{"range too long", p.url + "?since=720h", http.MethodGet, "", 400, "reaches back more than 168h"},
+		{"not a tenant id", p.url + "?tenant=quota.tenant2", http.MethodGet, "", 400, `tenant=\"quota.tenant2\"`},
 		{"other method", p.url, http.MethodPut, "", 405, "GET the stats, or POST a batch of reports"},
 		{"misconfigured", misconfigured.URL, http.MethodPost, "", 500, "MYSIMBDP_MONGO_URI is not set"},
 	} {
