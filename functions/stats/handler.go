@@ -16,6 +16,15 @@
 //	GET   the stats since ?since= (a duration back from now such as 1h, the
 //	      default, or an RFC 3339 time; at most 7 days): JSON with
 //	      Accept: application/json or ?format=json, else a text table.
+//	      It needs credentials: the gateway's (basic auth; every tenant,
+//	      or ?tenant=<id>) or a tenant's stats token (Authorization:
+//	      Bearer <token>; that tenant's rows only). 401 without or with
+//	      bad ones, 403 a tenant's token asking for another tenant.
+//
+// The reports and ticks (POST) come signed by the connector; the runtime
+// (shared/fnrun) lets a GET with an Authorization header through
+// unsigned (MYSIMBDP_INVOKE_HANDLER_AUTH: GET in stack.yml) and the
+// handler checks it.
 package function
 
 import (
@@ -32,6 +41,7 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/fnrun"
+	"github.com/mysimbdp/mysimbdp/shared/profile"
 	"github.com/mysimbdp/mysimbdp/shared/stats"
 )
 
@@ -51,13 +61,14 @@ func Handle(w http.ResponseWriter, r *http.Request) { process.ServeHTTP(w, r) }
 // its first request (a misconfigured replica still starts and says what is
 // wrong in every answer). Tests build their own with NewHandler.
 type Handler struct {
-	log *slog.Logger
-	svc *fnrun.Lazy[*stats.Service]
+	log     *slog.Logger
+	svc     *fnrun.Lazy[*stats.Service]
+	readers *fnrun.Lazy[readers]
 }
 
 // NewHandler returns a Handler reading its environment through getenv.
 func NewHandler(getenv func(string) string, log *slog.Logger) *Handler {
-	return &Handler{log: log, svc: fnrun.NewLazy(func() (*stats.Service, error) {
+	return &Handler{log: log, readers: fnrun.NewLazy(func() (readers, error) { return loadReaders(getenv), nil }), svc: fnrun.NewLazy(func() (*stats.Service, error) {
 		cfg, err := stats.ConfigFromEnv(getenv)
 		if err != nil {
 			return nil, err
@@ -80,6 +91,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fnrun.WriteError(w, http.StatusMethodNotAllowed, "GET the stats, or POST a batch of reports (JSON)")
 		return
 	}
+	// The credentials first: a reader without any learns nothing, not
+	// even whether the function is configured.
+	tenant := ""
+	if r.Method == http.MethodGet {
+		rd, _ := h.readers.Get()
+		var err error
+		if tenant, err = rd.who(r, r.URL.Query().Get("tenant")); err != nil {
+			code := http.StatusUnauthorized
+			if errors.As(err, new(errForbidden)) {
+				code = http.StatusForbidden
+			} else {
+				w.Header().Set("WWW-Authenticate", `Basic realm="mysimbdp stats", Bearer`)
+			}
+			fnrun.WriteError(w, code, err.Error())
+			return
+		}
+	}
 	svc, err := h.svc.Get()
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "stats cannot start", "err", err)
@@ -91,7 +119,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodGet {
-		h.get(w, r, svc)
+		h.get(w, r, svc, tenant)
 		return
 	}
 	var b contract.Batch
@@ -117,16 +145,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (h *Handler) get(w http.ResponseWriter, r *http.Request, svc *stats.Service) {
+// get answers the stats of tenant ("" every tenant).
+func (h *Handler) get(w http.ResponseWriter, r *http.Request, svc *stats.Service, tenant string) {
 	q := r.URL.Query()
 	from, err := stats.ParseSince(q.Get("since"), time.Now())
 	if err != nil {
 		fnrun.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	sm, err := svc.Summary(r.Context(), from)
+	if tenant != "" {
+		if err := profile.CheckTenantID(tenant); err != nil {
+			fnrun.WriteError(w, http.StatusBadRequest, fmt.Sprintf("tenant=%q: %v", tenant, err))
+			return
+		}
+	}
+	sm, err := svc.SummaryOf(r.Context(), from, tenant)
 	if err != nil {
-		h.log.ErrorContext(r.Context(), "stats", "err", err)
+		h.log.ErrorContext(r.Context(), "stats summary", "err", err)
 		fnrun.WriteError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}

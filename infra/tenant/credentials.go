@@ -13,7 +13,10 @@ import (
 	"strings"
 
 	"github.com/mysimbdp/mysimbdp/infra/natsauth"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/shared/invokesig"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
+	"github.com/mysimbdp/mysimbdp/shared/stats"
 )
 
 // Credentials are what a tenant's clients log in with. They are generated
@@ -40,6 +43,29 @@ type Credentials struct {
 	// on a MongoDB that has users (FerretDB v1 has none).
 	MongoUser     string `json:"mongo_user"`
 	MongoPassword string `json:"mongo_password"`
+	// StatsToken reads the tenant's own stats, and no other tenant's
+	// (GET /function/stats with Authorization: Bearer <token>); it
+	// derives from the platform's invocation master key (StatsToken), so
+	// it is empty where Apply had none. It is the tenant's, not its
+	// functions': it is not in the credentials secret.
+	StatsToken string `json:"stats_token,omitempty"`
+}
+
+// StatsToken is the stats token of tenant under the platform's invocation
+// master key: the stats function checks it with its own invocation key,
+// from which it derives (shared/stats.TenantToken).
+func StatsToken(master, tenant string) string {
+	return stats.TenantToken(invokesig.FunctionKey([]byte(master), contract.StatsFunction), tenant)
+}
+
+// SaveStatsToken stores c's stats token with its credentials.
+func (s Store) SaveStatsToken(c Credentials) error {
+	stored, err := s.Load(c.Tenant)
+	if err != nil {
+		return err
+	}
+	stored.StatsToken = c.StatsToken
+	return s.write(c.Tenant, "credentials.json", mustJSON(stored))
 }
 
 // S3User is the MinIO user of a tenant.

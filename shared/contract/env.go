@@ -48,6 +48,12 @@ const (
 	// function's runtime (shared/fnrun) refuses every invocation that is
 	// not signed with that key (shared/invokesig).
 	EnvInvokeKeySecret = "MYSIMBDP_INVOKE_KEY_SECRET"
+	// EnvInvokeHandlerAuth lists the HTTP methods (comma-separated, e.g.
+	// "GET") whose requests the function's handler authenticates itself
+	// from their Authorization header: such a request that carries one
+	// reaches the handler unsigned; any other still needs a signature.
+	// The stats function's GET (operator or tenant token) is one.
+	EnvInvokeHandlerAuth = "MYSIMBDP_INVOKE_HANDLER_AUTH"
 	// EnvInvokeMasterKey is the platform's invocation master key for the
 	// parts that sign invocations or provision functions' keys (the
 	// connector, `mysimbdp tenant apply` on a cluster), where it comes
@@ -172,6 +178,9 @@ type Env struct {
 	// InvokeKeySecret is the secret with the function's invocation key;
 	// empty: invocations are not verified.
 	InvokeKeySecret string
+	// InvokeHandlerAuth are the methods the handler authenticates itself
+	// (EnvInvokeHandlerAuth), upper case.
+	InvokeHandlerAuth []string
 	// InvokeMasterKey is the platform's invocation master key, if given.
 	InvokeMasterKey string
 
@@ -266,6 +275,7 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		SecretsDir:         or(get(EnvSecretsDir), DefaultSecretsDir),
 		Sink:               get(EnvSink),
 		InvokeKeySecret:    get(EnvInvokeKeySecret),
+		InvokeHandlerAuth:  methods(get(EnvInvokeHandlerAuth)),
 		InvokeMasterKey:    get(EnvInvokeMasterKey),
 		StatsWindow:        DefaultStatsWindow,
 		ScaleMetricsURL:    get(EnvScaleMetricsURL),
@@ -343,4 +353,16 @@ func (e Env) Warn(log *slog.Logger) {
 	for _, d := range e.Deprecated {
 		log.Warn("deprecated environment variable; it still works but will go", "variable", d)
 	}
+}
+
+// methods splits a comma-separated list of HTTP methods, upper-cased,
+// dropping empty entries.
+func methods(v string) []string {
+	var out []string
+	for _, m := range strings.Split(v, ",") {
+		if m = strings.ToUpper(strings.TrimSpace(m)); m != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -298,6 +298,11 @@ func CredentialsSecret(tenant string) string { return tenant + "-credentials" }
 // function gets as secret InvokeKeySecret(function).
 const InvokeMasterKeySecret = "mysimbdp-invoke-master-key"
 
+// StatsFunction is the platform's stats function (stack.yml): the
+// connector delivers it the reports, and a tenant's stats token derives
+// from its invocation key (shared/stats.TenantToken).
+const StatsFunction = "stats"
+
 // InvokeKeySecret is the name of the secret holding function fn's
 // invocation key, named by the function's EnvInvokeKeySecret.
 func InvokeKeySecret(fn string) string { return fn + "-invoke-key" }

@@ -22,7 +22,10 @@
 // MYSIMBDP_INVOKE_KEY_SECRET names), every request to its handler must be
 // signed with it (shared/invokesig): an unsigned, wrongly signed or stale
 // one gets 401 before the handler runs. Without a key it says once, at
-// start, that invocations are not verified.
+// start, that invocations are not verified. A function may take requests
+// of some methods (MYSIMBDP_INVOKE_HANDLER_AUTH, e.g. GET) with an
+// Authorization header instead of a signature; its handler then checks
+// those credentials itself (the stats function's readers do that).
 //
 // On AWS Lambda (AWS_LAMBDA_RUNTIME_API is set) Main serves the same
 // handler through shared/lambdafn instead: no port, no probes, Lambda's own
@@ -79,6 +82,13 @@ type Config struct {
 	InvokeKey     string
 	InvokeWindow  time.Duration
 	MaxSignedBody int64
+	// HandlerAuth are the HTTP methods (upper case) whose requests the
+	// handler authenticates itself: one of them that carries an
+	// Authorization header reaches the handler without a signature, and
+	// the handler must refuse it unless its credentials are good. Every
+	// other request still needs the signature. Main reads it from
+	// contract.EnvInvokeHandlerAuth. It matters only with an InvokeKey.
+	HandlerAuth []string
 }
 
 // ConfigFromEnv reads Config from the of-watchdog environment variables.
@@ -150,6 +160,7 @@ func Main(handler http.HandlerFunc) {
 		log.Error("function invocation key", "err", err)
 		os.Exit(2)
 	}
+	cfg.HandlerAuth = env.InvokeHandlerAuth
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if err := Serve(ctx, handler, cfg, log); err != nil {
@@ -200,7 +211,7 @@ func ServeListener(ctx context.Context, ln net.Listener, handler http.Handler, c
 		if maxBody <= 0 {
 			maxBody = DefaultMaxSignedBody
 		}
-		fn = verified(fn, []byte(cfg.InvokeKey), window, maxBody, time.Now, log)
+		fn = verified(fn, []byte(cfg.InvokeKey), cfg.HandlerAuth, window, maxBody, time.Now, log)
 	} else {
 		log.Warn("invocations are not verified: anyone who reaches the gateway may invoke this function",
 			"fix", "give the function its invocation key as the secret "+contract.EnvInvokeKeySecret+" names")

@@ -121,3 +121,55 @@ func TestInvokeKeyFromSecret(t *testing.T) {
 		})
 	}
 }
+
+// A function that authenticates some methods itself (HandlerAuth) gets
+// those requests unsigned only when they carry an Authorization header;
+// every other request, of those methods without one or of any other
+// method with one, still needs the signature.
+func TestHandlerAuthMethods(t *testing.T) {
+	key := invokesig.FunctionKey([]byte("master"), "stats")
+	var ran atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ran.Add(1)
+		w.Write([]byte("handler"))
+	})
+	base, _, _ := serve(t, h, Config{WriteTimeout: 5 * time.Second, InvokeKey: string(key), HandlerAuth: []string{http.MethodGet}})
+	for _, tt := range []struct {
+		name, method, auth string
+		signed             bool
+		wantCode           int
+		wantRun            bool
+	}{
+		{name: "GET with credentials reaches the handler", method: http.MethodGet, auth: "Basic YWRtaW46eA==", wantCode: http.StatusOK, wantRun: true},
+		{name: "GET with a bearer token reaches the handler", method: http.MethodGet, auth: "Bearer t", wantCode: http.StatusOK, wantRun: true},
+		{name: "GET without credentials", method: http.MethodGet, wantCode: http.StatusUnauthorized},
+		{name: "POST with credentials, unsigned", method: http.MethodPost, auth: "Basic YWRtaW46eA==", wantCode: http.StatusUnauthorized},
+		{name: "DELETE with credentials, unsigned", method: http.MethodDelete, auth: "Bearer t", wantCode: http.StatusUnauthorized},
+		{name: "signed POST", method: http.MethodPost, signed: true, wantCode: http.StatusOK, wantRun: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := ran.Load()
+			req, err := http.NewRequest(tt.method, base+"/", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.auth != "" {
+				req.Header.Set("Authorization", tt.auth)
+			}
+			if tt.signed {
+				invokesig.Sign(req.Header, key, tt.method, "/", "", nil, time.Now())
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.wantCode {
+				t.Fatalf("%s = %d, want %d", tt.method, resp.StatusCode, tt.wantCode)
+			}
+			if got := ran.Load() > before; got != tt.wantRun {
+				t.Fatalf("handler ran = %v, want %v", got, tt.wantRun)
+			}
+		})
+	}
+}

@@ -77,6 +77,13 @@ func ParseSince(v string, now time.Time) (time.Time, error) {
 // from the windows, so that they are exact sums over what is stored.
 // Tenants appear when they are onboarded or have reports in the range.
 func (s *Service) Summary(ctx context.Context, from time.Time) (Summary, error) {
+	return s.SummaryOf(ctx, from, "")
+}
+
+// SummaryOf is Summary seen by one tenant: only its row, its decisions
+// and its windows, and All is its own figures (the platform's totals
+// would tell it about the others). An empty tenant is Summary.
+func (s *Service) SummaryOf(ctx context.Context, from time.Time, tenant string) (Summary, error) {
 	to := s.now()
 	sum, err := s.sum(ctx, from, to, true)
 	if err != nil {
@@ -95,6 +102,9 @@ func (s *Service) Summary(ctx context.Context, from time.Time) (Summary, error) 
 		sum.of(t)
 	}
 	for _, t := range sum.names() {
+		if tenant != "" && t != tenant {
+			continue
+		}
 		d, _, err := quota.Current(ctx, s.control, t)
 		if err != nil {
 			return Summary{}, err
@@ -102,7 +112,23 @@ func (s *Service) Summary(ctx context.Context, from time.Time) (Summary, error) 
 		out.Tenants = append(out.Tenants, TenantSummary{Tenant: t, Figures: sum.of(t).figures(), Quota: d})
 	}
 
-	cur, err := s.decisions.Find(ctx, bson.D{{Key: "decided_at", Value: bson.D{{Key: "$gte", Value: from}}}},
+	if tenant != "" {
+		out.All = sum.of(tenant).figures()
+		if len(out.Tenants) == 0 { // not onboarded, no reports: zeros, its quota
+			d, _, err := quota.Current(ctx, s.control, tenant)
+			if err != nil {
+				return Summary{}, err
+			}
+			out.Tenants = append(out.Tenants, TenantSummary{Tenant: tenant, Figures: out.All, Quota: d})
+		}
+	}
+	decided := bson.D{{Key: "decided_at", Value: bson.D{{Key: "$gte", Value: from}}}}
+	windowsOf := AllTenants
+	if tenant != "" {
+		decided = append(decided, bson.E{Key: "tenant", Value: tenant})
+		windowsOf = tenant
+	}
+	cur, err := s.decisions.Find(ctx, decided,
 		options.Find().SetSort(bson.D{{Key: "decided_at", Value: -1}}).SetLimit(maxDecisions))
 	if err == nil {
 		var docs []struct {
@@ -123,7 +149,7 @@ func (s *Service) Summary(ctx context.Context, from time.Time) (Summary, error) 
 		return Summary{}, fmt.Errorf("read %s: %w", DecisionsCollection, err)
 	}
 
-	cur, err = s.windows.Find(ctx, bson.D{{Key: "tenant", Value: AllTenants}, {Key: "start", Value: bson.D{{Key: "$gte", Value: from.Truncate(s.cfg.Window)}}}},
+	cur, err = s.windows.Find(ctx, bson.D{{Key: "tenant", Value: windowsOf}, {Key: "start", Value: bson.D{{Key: "$gte", Value: from.Truncate(s.cfg.Window)}}}},
 		options.Find().SetSort(bson.D{{Key: "start", Value: -1}}).SetLimit(maxWindows))
 	if err == nil {
 		err = cur.All(ctx, &out.Windows)

@@ -33,12 +33,13 @@ stream:
 `)
 }
 
-// summary reads GET /function/stats as JSON.
+// summary reads GET /function/stats as JSON, as the operator.
 func (p *platform) summary(t *testing.T) stats.Summary {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.stack.Endpoints.Gateway+"/function/stats?format=json", nil)
+	req.SetBasicAuth(p.stack.Creds.GatewayUser, p.stack.Creds.GatewayPassword) // the operator's view: every tenant
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET stats: %v", err)

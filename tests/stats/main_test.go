@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +28,7 @@ import (
 	function "github.com/mysimbdp/mysimbdp/functions/stats"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
+	"github.com/mysimbdp/mysimbdp/shared/invokesig"
 	"github.com/mysimbdp/mysimbdp/shared/quota"
 	"github.com/mysimbdp/mysimbdp/shared/stats"
 	"github.com/mysimbdp/mysimbdp/tests/harness"
@@ -36,6 +39,11 @@ type platform struct {
 	db  *mongo.Client
 	js  jetstream.JetStream
 	url string // the function
+	// key is the function's invocation key, under which tenants' stats
+	// tokens are made; user and password are the gateway's, the
+	// operator's credentials for reading the stats.
+	key            []byte
+	user, password string
 }
 
 func startPlatform(t *testing.T, window string) *platform {
@@ -51,10 +59,21 @@ func startPlatform(t *testing.T, window string) *platform {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The secrets the function reads its readers' credentials from, as
+	// `mysimbdp up` gives them: the gateway's and its invocation key.
+	secrets := t.TempDir()
+	p := &platform{db: db, js: js, key: invokesig.FunctionKey([]byte("master"), "stats"), user: "admin", password: "gateway-password"}
+	for name, v := range map[string]string{"basic-auth-user": p.user, "basic-auth-password": p.password, "stats-invoke-key": string(p.key)} {
+		if err := os.WriteFile(filepath.Join(secrets, name), []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	env := map[string]string{
-		"MYSIMBDP_MONGO_URI":    fs.URI(),
-		"MYSIMBDP_NATS_URL":     ns.ClientURL(),
-		"MYSIMBDP_STATS_WINDOW": window,
+		"MYSIMBDP_MONGO_URI":         fs.URI(),
+		"MYSIMBDP_NATS_URL":          ns.ClientURL(),
+		"MYSIMBDP_STATS_WINDOW":      window,
+		"MYSIMBDP_SECRETS_DIR":       secrets,
+		"MYSIMBDP_INVOKE_KEY_SECRET": "stats-invoke-key",
 	}
 	h := function.NewHandler(func(k string) string { return env[k] },
 		harness.Logger(t, slog.LevelInfo))
@@ -63,7 +82,8 @@ func startPlatform(t *testing.T, window string) *platform {
 		srv.Close()
 		_ = h.Close(context.Background())
 	})
-	return &platform{db: db, js: js, url: srv.URL}
+	p.url = srv.URL
+	return p
 }
 
 // onboard publishes a tenant's profile as onboarding does: ECDC rows, with
@@ -108,6 +128,7 @@ func (p *platform) get(t *testing.T, query, accept string) (string, string) {
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
+	req.SetBasicAuth(p.user, p.password)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -214,11 +214,17 @@ func printApplied(w io.Writer, pf platformFlags, t tenant.Loaded, res tenant.Res
 	file := filepath.Join(store.Dir, p.Tenant, "credentials.json")
 	if !res.NewCredentials {
 		fmt.Fprintf(w, "\ncredentials unchanged (shown when first applied; kept in %s)\n", file)
+		if res.NewStatsToken {
+			fmt.Fprintf(w, "  stats token    %s  (new: GET /function/stats with Authorization: Bearer <token> shows this tenant's stats)\n", c.StatsToken)
+		}
 		return
 	}
 	fmt.Fprintf(w, "\ncredentials (shown once; kept in %s):\n", file)
 	fmt.Fprintf(w, "  S3 access key  %s\n  S3 secret key  %s\n", c.S3AccessKey, c.S3SecretKey)
 	fmt.Fprintf(w, "  NATS user      %s\n  NATS password  %s\n", c.NATSUser, c.NATSPassword)
+	if c.StatsToken != "" {
+		fmt.Fprintf(w, "  stats token    %s  (GET /function/stats with Authorization: Bearer <token>)\n", c.StatsToken)
+	}
 	if res.MongoUser {
 		fmt.Fprintf(w, "  MongoDB user   %s (authSource %s)\n  MongoDB pass   %s\n", c.MongoUser, p.Sink.Database, c.MongoPassword)
 	} else {

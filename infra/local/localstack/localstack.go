@@ -30,6 +30,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -453,8 +454,12 @@ func (s *Stack) deployStack(ctx context.Context, gw *gateway.Client, st *stack.S
 // `mysimbdp up`. A tenant's own app (a function with a tenant label) whose
 // secrets are missing is skipped: its tenant is not onboarded, and the
 // function could not read its credentials. With the platform's
-// invocation master key, a tenant's app gets its own invocation key
-// (tenant.WithInvokeKey), so that it answers only signed invocations.
+// invocation master key, every function that a tenant runs (tenant label)
+// or that the connector invokes (a topic annotation: the platform's stats
+// and scaler, a tenant's app) gets its own invocation key
+// (tenant.WithInvokeKey), so that it answers only signed invocations: the
+// connector signs every call it makes. A function with neither (echo) is
+// left open.
 func Deploy(ctx context.Context, b *fnbuild.Builder, gw *gateway.Client, invokeMasterKey string, progress func(string, ...any)) error {
 	secrets, err := gw.Secrets(ctx, "")
 	if err != nil {
@@ -482,7 +487,7 @@ func Deploy(ctx context.Context, b *fnbuild.Builder, gw *gateway.Client, invokeM
 		if err != nil {
 			return err
 		}
-		if fn.Labels[contract.LabelTenant] != "" {
+		if signedOnly(fn) {
 			if err := tenant.WithInvokeKey(ctx, gw, invokeMasterKey, &d); err != nil {
 				return fmt.Errorf("deploy: %w", err)
 			}
@@ -493,6 +498,12 @@ func Deploy(ctx context.Context, b *fnbuild.Builder, gw *gateway.Client, invokeM
 		}
 	}
 	return nil
+}
+
+// signedOnly says whether fn is to answer only signed invocations: a
+// tenant's function, or one the connector invokes (its topics).
+func signedOnly(fn stack.Function) bool {
+	return fn.Labels[contract.LabelTenant] != "" || strings.TrimSpace(fn.Annotations[contract.AnnotationTopic]) != ""
 }
 
 // Stop stops every part in the reverse order of Start. It is safe on a
