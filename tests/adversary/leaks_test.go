@@ -27,20 +27,22 @@ func secretValues(t *testing.T) map[string]string {
 		t.Fatal(err)
 	}
 	s := map[string]string{
-		"gateway password":             creds.GatewayPassword,
-		"MinIO root password":          creds.MinIOPassword,
-		"connector's MinIO password":   creds.ConnectorS3Password,
-		"NATS platform password":       creds.NATSPassword,
-		"invocation master key":        creds.InvokeMasterKey,
-		"tenant1's S3 secret key":      rig.t1.S3SecretKey,
-		"tenant1's NATS password":      rig.t1.NATSPassword,
-		"tenant1's MongoDB password":   rig.t1.MongoPassword,
-		"tenant1's stats token":        rig.t1.StatsToken,
-		"tenant2's S3 secret key":      rig.t2.S3SecretKey,
-		"tenant2's NATS password":      rig.t2.NATSPassword,
-		"tenant2's MongoDB password":   rig.t2.MongoPassword,
-		"tenant2's stats token":        rig.t2.StatsToken,
-		"tenant1's NATS password hash": rig.t1.NATSPasswordHash,
+		"gateway password":                   creds.GatewayPassword,
+		"MinIO root password":                creds.MinIOPassword,
+		"connector's MinIO password":         creds.ConnectorS3Password,
+		"NATS platform password":             creds.NATSPassword,
+		"invocation master key":              creds.InvokeMasterKey,
+		"tenant1's S3 secret key":            rig.t1.S3SecretKey,
+		"tenant1's NATS password":            rig.t1.NATSPassword,
+		"tenant1's MongoDB password":         rig.t1.MongoPassword,
+		"tenant1's stats token":              rig.t1.StatsToken,
+		"tenant2's S3 secret key":            rig.t2.S3SecretKey,
+		"tenant2's NATS password":            rig.t2.NATSPassword,
+		"tenant2's MongoDB password":         rig.t2.MongoPassword,
+		"tenant2's stats token":              rig.t2.StatsToken,
+		"tenant1's NATS password hash":       rig.t1.NATSPasswordHash,
+		"tenant1's functions' NATS password": rig.t1.NATSFunctionPassword,
+		"tenant2's functions' NATS password": rig.t2.NATSFunctionPassword,
 	}
 	keys, _ := filepath.Glob(filepath.Join(rig.data, "provider", "secrets", "*", "*-invoke-key"))
 	if len(keys) < 5 { // tenant1's two, tenant2's two, stats, scaler

@@ -6,6 +6,14 @@
 // refused, and afterwards tenant2's rows (count and sum in MongoDB), its
 // stream and the platform's control bucket must be as they were.
 //
+//   - http_test.go: forged, cross-signed and replayed invocations, forged
+//     reports, stats readers, another tenant's bucket;
+//   - nats_test.go: tenant1's clients and its functions' NATS user against
+//     tenant2's subjects, inboxes and reports, the JetStream API and the
+//     control bucket, directly and through reply subjects;
+//   - datafolder_test.go: an app of tenant1's reading the data folder;
+//   - leaks_test.go: no secret in API answers, logs or command lines.
+//
 // One platform serves the whole package: TestMain runs `mysimbdp up` as a
 // child process (tests/harness.StartUp) on a temporary data folder with
 // the repo's stack.yml and tenants, seeds tenant2 with a file of rows, and
