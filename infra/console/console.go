@@ -27,7 +27,7 @@ func New(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := newPages()
+	p, err := newPages(d.CSRFKey)
 	if err != nil {
 		return nil, err
 	}
@@ -48,8 +48,9 @@ func New(d Deps) (http.Handler, error) {
 	return mux, nil
 }
 
-// pages renders the templates; csrfKey signs the forms' tokens (random
-// per process: a restart only makes open pages submit once more).
+// pages renders the templates; csrfKey signs the forms' tokens (Deps's,
+// else random per process: a restart only makes open pages submit once
+// more).
 type pages struct {
 	tpl     map[string]*template.Template
 	csrfKey []byte
@@ -80,10 +81,13 @@ var funcs = template.FuncMap{
 	"bytes": func(v int64) string { return bytesText(float64(v)) },
 }
 
-func newPages() (*pages, error) {
-	p := &pages{tpl: map[string]*template.Template{}, csrfKey: make([]byte, 32)}
-	if _, err := rand.Read(p.csrfKey); err != nil {
-		return nil, fmt.Errorf("console: CSRF key: %w", err)
+func newPages(csrfKey []byte) (*pages, error) {
+	p := &pages{tpl: map[string]*template.Template{}, csrfKey: csrfKey}
+	if len(p.csrfKey) == 0 {
+		p.csrfKey = make([]byte, 32)
+		if _, err := rand.Read(p.csrfKey); err != nil {
+			return nil, fmt.Errorf("console: CSRF key: %w", err)
+		}
 	}
 	for _, name := range []string{"overview", "file", "letter"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")

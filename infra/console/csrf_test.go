@@ -11,7 +11,7 @@ import (
 // TestGuard: a POST runs only from the console's own page: same origin
 // (Origin, else Referer) and the user's token.
 func TestGuard(t *testing.T) {
-	p, err := newPages()
+	p, err := newPages(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,10 @@ type Deps struct {
 	// SourceTimeout bounds each read of a page (default 3s): a slow
 	// source shows as unavailable instead of holding the page.
 	SourceTimeout time.Duration
+	// CSRFKey signs the forms' tokens; empty: a random key per process.
+	// Replicas behind one Service need the same key, or a form rendered
+	// by one is refused by another.
+	CSRFKey []byte
 }
 
 func (d Deps) withDefaults() (Deps, error) {

@@ -83,6 +83,10 @@ const (
 
 	EnvMetricsAddr = "MYSIMBDP_METRICS_ADDR"
 	EnvLogLevel    = "MYSIMBDP_LOG_LEVEL"
+	// EnvConsoleAddr is where the standalone connector serves the
+	// operator's dashboard (/ui/, infra/console) on a cluster, where no
+	// mysimbdp gateway serves it; empty: no dashboard.
+	EnvConsoleAddr = "MYSIMBDP_CONSOLE_ADDR"
 
 	// The CLI's: the local platform's data folder, the mc binary, and
 	// how functions reach the parts when that differs from the CLI.
@@ -199,6 +203,8 @@ type Env struct {
 
 	MetricsAddr string
 	LogLevel    string
+	// ConsoleAddr is empty when unset: no dashboard.
+	ConsoleAddr string
 
 	DataDir                                               string
 	MCBin                                                 string
@@ -284,6 +290,7 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		JSReplicas:         DefaultJSReplicas,
 		MetricsAddr:        or(get(EnvMetricsAddr), DefaultMetricsAddr),
 		LogLevel:           or(get(EnvLogLevel), DefaultLogLevel),
+		ConsoleAddr:        get(EnvConsoleAddr),
 		DataDir:            or(get(EnvDataDir), DefaultDataDir),
 		MCBin:              get(EnvMCBin),
 		Registry:           get(EnvRegistry),

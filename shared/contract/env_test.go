@@ -57,7 +57,7 @@ func TestFromEnv(t *testing.T) {
 				"MYSIMBDP_SECRETS_DIR": "/s", "MYSIMBDP_SINK": "discard",
 				"MYSIMBDP_STATS_WINDOW": "30s", "MYSIMBDP_SCALE_STABILIZATION": "2m", "MYSIMBDP_JS_REPLICAS": "3",
 				"MYSIMBDP_SWEEP_INTERVAL": "30s", "MYSIMBDP_SWEEP_AGE": "5m",
-				"MYSIMBDP_METRICS_ADDR": ":9", "MYSIMBDP_LOG_LEVEL": "debug",
+				"MYSIMBDP_METRICS_ADDR": ":9", "MYSIMBDP_LOG_LEVEL": "debug", "MYSIMBDP_CONSOLE_ADDR": ":10",
 				"MYSIMBDP_DATA": "/d", "MYSIMBDP_MC": "/bin/mc",
 				"MYSIMBDP_FUNCTION_S3_ENDPOINT": "fs3", "MYSIMBDP_FUNCTION_MONGO_URI": "fm", "MYSIMBDP_FUNCTION_NATS_URL": "fn",
 				"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001", "AWS_LAMBDA_FUNCTION_NAME": "fnname",
@@ -72,7 +72,7 @@ func TestFromEnv(t *testing.T) {
 					Tenant: "t1", Profile: "tenant: t1", ProfileSecret: "t1-profile", SecretsDir: "/s", Sink: "discard",
 					StatsWindow: 30 * time.Second, ScaleStabilization: 2 * time.Minute, JSReplicas: 3,
 					SweepInterval: 30 * time.Second, SweepAge: 5 * time.Minute,
-					MetricsAddr: ":9", LogLevel: "debug", DataDir: "/d", MCBin: "/bin/mc",
+					MetricsAddr: ":9", LogLevel: "debug", ConsoleAddr: ":10", DataDir: "/d", MCBin: "/bin/mc",
 					FunctionS3Endpoint: "fs3", FunctionMongoURI: "fm", FunctionNATSURL: "fn",
 					LambdaRuntimeAPI: "127.0.0.1:9001", LambdaFunction: "fnname",
 				}

@@ -9,7 +9,7 @@
 //
 // The environment is read through contract.FromEnv, so every part reads
 // it alike; the old names (NATS_URL, GATEWAY_URL, SECRET_MOUNT_PATH,
-// METRICS_ADDR, LOG_LEVEL) still work, with a deprecation warning. Five
+// METRICS_ADDR, LOG_LEVEL) still work, with a deprecation warning. Six
 // flags have an environment variable of the same meaning (the flag wins
 // when both are set):
 //
@@ -20,6 +20,7 @@
 //	                                          optional mysimbdp-invoke-master-key: signs every invocation)
 //	-metrics-addr      MYSIMBDP_METRICS_ADDR  :8081 (/metrics, /healthz, /readyz)
 //	-log-level         MYSIMBDP_LOG_LEVEL     info
+//	-console-addr      MYSIMBDP_CONSOLE_ADDR  (empty: no dashboard) /ui/
 //
 // The gateway's credentials are OPENFAAS_USERNAME and OPENFAAS_PASSWORD
 // when set, else the secret files; the NATS user is MYSIMBDP_NATS_USER and
@@ -38,6 +39,14 @@
 // no sweep. MYSIMBDP_SWEEP_INTERVAL (default 1m) is how often it runs,
 // MYSIMBDP_SWEEP_AGE (default 10m) how old an object with no pending event
 // must be to be announced again.
+//
+// The operator's dashboard (infra/console) and the per-tenant gauges,
+// which on the local platform the gateway serves, are the connector's on a
+// cluster: with -console-addr (MYSIMBDP_CONSOLE_ADDR, default empty: off)
+// it serves /ui/ there, behind the gateway's credentials (the ones it
+// invokes with), and adds the gauges to /metrics. The console reads the
+// platform's MongoDB, MYSIMBDP_MONGO_URI (required with the console), and
+// database MYSIMBDP_PLATFORM_DB (default mysimbdp).
 //
 // /healthz answers 200 while the process serves; /readyz answers 200 only
 // while NATS is connected with JetStream answering and the gateway accepts
@@ -66,16 +75,20 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/openfaas/faas-provider/auth"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/mysimbdp/mysimbdp/infra/connector"
+	"github.com/mysimbdp/mysimbdp/infra/console"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/shared/secret"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Getenv); err != nil && !errors.Is(err, flag.ErrHelp) {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv); err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "connector:", err)
 		os.Exit(1)
 	}
@@ -83,9 +96,9 @@ func main() {
 
 // settings are the flags and the environment as run reads them.
 type settings struct {
-	env                                        contract.Env
-	cfg                                        connector.Config
-	gatewayURL, secrets, metricsAddr, logLevel string
+	env                                                     contract.Env
+	cfg                                                     connector.Config
+	gatewayURL, secrets, metricsAddr, consoleAddr, logLevel string
 }
 
 // parse reads the environment through contract.FromEnv, then the flags,
@@ -105,6 +118,7 @@ func parse(args []string, getenv func(string) string) (settings, error) {
 	secrets := fs.String("secret-mount-path", env.SecretsDir, "folder with "+contract.SecretGatewayUser+" and "+contract.SecretGatewayPassword+" (env "+contract.EnvSecretsDir+")")
 	metricsAddr := fs.String("metrics-addr", env.MetricsAddr, "address serving /metrics and /healthz; empty disables (env "+contract.EnvMetricsAddr+")")
 	logLevel := fs.String("log-level", env.LogLevel, "debug, info, warn or error (env "+contract.EnvLogLevel+")")
+	consoleAddr := fs.String("console-addr", env.ConsoleAddr, "address serving the operator's dashboard at /ui/; empty disables (env "+contract.EnvConsoleAddr+")")
 	cfg := def
 	fs.StringVar(&cfg.Stream, "stream", def.Stream, "JetStream stream of S3 events")
 	fs.StringVar(&cfg.Subject, "subject", def.Subject, "subject MinIO publishes S3 events to")
@@ -154,10 +168,13 @@ func parse(args []string, getenv func(string) string) (settings, error) {
 	case !errors.Is(err, iofs.ErrNotExist):
 		return settings{}, fmt.Errorf("invocation master key: %w", err)
 	}
-	return settings{env: env, cfg: cfg, gatewayURL: *gatewayURL, secrets: *secrets, metricsAddr: *metricsAddr, logLevel: *logLevel}, nil
+	if *consoleAddr != "" && env.MongoURI == "" {
+		return settings{}, fmt.Errorf("the dashboard (%s) reads the platform's MongoDB: %s is required", contract.EnvConsoleAddr, contract.EnvMongoURI)
+	}
+	return settings{env: env, cfg: cfg, gatewayURL: *gatewayURL, secrets: *secrets, metricsAddr: *metricsAddr, consoleAddr: *consoleAddr, logLevel: *logLevel}, nil
 }
 
-func run(args []string, getenv func(string) string) error {
+func run(ctx context.Context, args []string, getenv func(string) string) error {
 	st, err := parse(args, getenv)
 	if err != nil {
 		return err
@@ -170,12 +187,15 @@ func run(args []string, getenv func(string) string) error {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	st.env.Warn(log)
 
-	var gw *gateway.Client
-	if st.env.GatewayUser != "" {
-		gw, err = gateway.New(st.gatewayURL, st.env.GatewayUser, st.env.GatewayPassword)
-	} else {
-		gw, err = gateway.NewFromSecrets(st.gatewayURL, st.secrets)
+	// The gateway's credentials: the connector invokes and lists with
+	// them, and the dashboard asks them of its users.
+	creds := &auth.BasicAuthCredentials{User: st.env.GatewayUser, Password: st.env.GatewayPassword}
+	if creds.User == "" {
+		if creds, err = (&auth.ReadBasicAuthFromDisk{SecretMountPath: st.secrets}).Read(); err != nil {
+			return fmt.Errorf("read the gateway's credentials: %w", err)
+		}
 	}
+	gw, err := gateway.New(st.gatewayURL, creds.User, creds.Password)
 	if err != nil {
 		return err
 	}
@@ -186,11 +206,23 @@ func run(args []string, getenv func(string) string) error {
 	reg := c.Registry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-
-	var srv *http.Server
-	srvErr := make(chan error, 1)
+	// Each listener stops (deferred) before what it serves is closed.
+	if st.consoleAddr != "" {
+		site, err := console.Open(console.Config{Gateway: gw, NATSURL: cfg.NATSURL, NATSUser: cfg.NATSUser, NATSPassword: cfg.NATSPassword,
+			MongoURI: st.env.MongoURI, PlatformDB: st.env.PlatformDB, Auth: creds, Metrics: reg, Log: log.With("part", "console")})
+		if err != nil {
+			return err
+		}
+		defer site.Close(context.Background())
+		mux := http.NewServeMux()
+		mux.Handle(console.Prefix, site)
+		mux.Handle("GET /{$}", http.RedirectHandler(console.Prefix, http.StatusFound))
+		s, err := serve("dashboard", st.consoleAddr, mux, log)
+		if err != nil {
+			return err
+		}
+		defer s.stop(log)
+	}
 	if st.metricsAddr != "" {
 		ready, err := newReadiness(cfg, gw)
 		if err != nil {
@@ -201,26 +233,43 @@ func run(args []string, getenv func(string) string) error {
 		mux.Handle("GET /metrics", c.MetricsHandler())
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("OK")) })
 		mux.Handle("GET /readyz", ready)
-		ln, err := net.Listen("tcp", st.metricsAddr)
+		s, err := serve("metrics", st.metricsAddr, mux, log)
 		if err != nil {
-			return fmt.Errorf("metrics listener on %s: %w", st.metricsAddr, err)
+			return err
 		}
-		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go func() { srvErr <- srv.Serve(ln) }()
-		log.Info("serving metrics", "addr", ln.Addr().String())
+		defer s.stop(log)
 	}
 
 	log.Info("connector starting", "nats", secret.RedactURLs(cfg.NATSURL), "gateway", gw.URL(), "signs_invocations", cfg.InvokeMasterKey != "")
-	runErr := c.Run(ctx)
-	if srv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		if err := <-srvErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Warn("metrics server", "err", err)
-		}
+	return c.Run(ctx)
+}
+
+// listener is one of the connector's HTTP listeners.
+type listener struct {
+	what string
+	srv  *http.Server
+	done chan error
+}
+
+func serve(what, addr string, h http.Handler, log *slog.Logger) (*listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s listener on %s: %w", what, addr, err)
 	}
-	return runErr
+	s := &listener{what: what, srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, done: make(chan error, 1)}
+	go func() { s.done <- s.srv.Serve(ln) }()
+	log.Info("serving "+what, "addr", ln.Addr().String())
+	return s, nil
+}
+
+// stop lets the requests being answered finish (bounded).
+func (s *listener) stop(log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.srv.Shutdown(ctx)
+	if err := <-s.done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn(s.what+" server", "err", err)
+	}
 }
 
 // readiness answers /readyz. It holds a NATS connection of its own (the

@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/mysimbdp/mysimbdp/infra/build/stack"
+	"github.com/mysimbdp/mysimbdp/infra/console"
 	"github.com/mysimbdp/mysimbdp/infra/local/natsd"
 	"github.com/mysimbdp/mysimbdp/infra/natsauth"
 	"github.com/mysimbdp/mysimbdp/infra/tenant"
@@ -41,6 +42,8 @@ const (
 	release   = "mysimbdp"
 	namespace = "openfaas"
 	chartDir  = "mysimbdp"
+	// operatorMongoURI is in the Secret values-production.yaml names.
+	operatorMongoURI = "mongodb://operator:pw@m-0:27017/?replicaSet=rs0"
 )
 
 // repo is the repository root, two levels up from this package.
@@ -60,6 +63,9 @@ type rendered struct {
 	services     map[string]*corev1.Service
 	secrets      map[string]*corev1.Secret // by namespace/name
 	pdbs         map[string]*policyv1.PodDisruptionBudget
+	// existing are Secrets the operator made, not the chart (by
+	// namespace/name, then key): mongodb.existingSecret's.
+	existing map[string]map[string]string
 }
 
 // render runs bin/helm template on the chart and decodes every object
@@ -79,7 +85,10 @@ func render(t *testing.T, args ...string) rendered {
 		t.Fatalf("helm template %v: %v\n%s", args, err, stderr.String())
 	}
 	r := rendered{deployments: map[string]*appsv1.Deployment{}, statefulSets: map[string]*appsv1.StatefulSet{},
-		services: map[string]*corev1.Service{}, secrets: map[string]*corev1.Secret{}, pdbs: map[string]*policyv1.PodDisruptionBudget{}}
+		services: map[string]*corev1.Service{}, secrets: map[string]*corev1.Secret{}, pdbs: map[string]*policyv1.PodDisruptionBudget{},
+		// values-production.yaml's mongodb.existingSecret, as the
+		// operator makes it.
+		existing: map[string]map[string]string{namespace + "/mysimbdp-mongodb-uri": {contract.EnvMongoURI: operatorMongoURI}}}
 	n := 0
 	for _, doc := range regexp.MustCompile(`(?m)^---\s*$`).Split(string(out), -1) {
 		js, err := yaml.YAMLToJSONStrict([]byte(doc))
@@ -140,6 +149,12 @@ func name(t *testing.T, js []byte) string {
 // secretValue is what a Secret holds under key (stringData, as rendered).
 func (r rendered) secretValue(t *testing.T, ns, name, key string) string {
 	t.Helper()
+	if kv, ok := r.existing[ns+"/"+name]; ok {
+		if v, ok := kv[key]; ok {
+			return v
+		}
+		t.Fatalf("the operator's Secret %s/%s has no key %s", ns, name, key)
+	}
 	s, ok := r.secrets[ns+"/"+name]
 	if !ok {
 		t.Fatalf("no Secret %s/%s", ns, name)
@@ -224,13 +239,20 @@ func TestChart(t *testing.T) {
 		jsReplicas  int
 		tenants     []string
 		mongoSecret bool
+		// console: the connector serves the dashboard, reading MongoDB
+		// at this URI.
+		console string
 	}{
 		{name: "default values", natsEnabled: true, jsReplicas: 3},
-		{name: "production values", args: []string{"-f", "values-production.yaml"}, natsEnabled: true, jsReplicas: 3, tenants: []string{"tenant1", "tenant2"}},
+		{name: "production values", args: []string{"-f", "values-production.yaml"}, natsEnabled: true, jsReplicas: 3, tenants: []string{"tenant1", "tenant2"},
+			console: operatorMongoURI},
 		{name: "production with the gateway password and a MongoDB URI",
 			args: []string{"-f", "values-production.yaml", "--set", "openfaas.basicAuth.password=gw-pass",
 				"--set", "mongodb.existingSecret=", "--set-literal", "mongodb.uri=mongodb://a:b@m-0:27017,m-1:27017,m-2:27017/?replicaSet=rs0"},
-			functionSecrets: true, natsEnabled: true, jsReplicas: 3, tenants: []string{"tenant1", "tenant2"}, mongoSecret: true},
+			functionSecrets: true, natsEnabled: true, jsReplicas: 3, tenants: []string{"tenant1", "tenant2"}, mongoSecret: true,
+			console: "mongodb://a:b@m-0:27017,m-1:27017,m-2:27017/?replicaSet=rs0"},
+		{name: "production without the dashboard", args: []string{"-f", "values-production.yaml", "--set", "console.enabled=false"},
+			natsEnabled: true, jsReplicas: 3, tenants: []string{"tenant1", "tenant2"}},
 		{name: "external NATS", args: []string{"--set", "nats.enabled=false", "--set", "nats.external.url=nats://nats.nats:4222",
 			"--set", "nats.auth.platformPassword=given"}, jsReplicas: 1},
 		{name: "external NATS cluster", args: []string{"--set", "nats.enabled=false", "--set", "nats.external.url=nats://nats.nats:4222",
@@ -247,6 +269,7 @@ func TestChart(t *testing.T) {
 			}
 			checkMinIO(t, r, natsURL)
 			checkFunctionSecrets(t, r, tc.functionSecrets)
+			checkConsole(t, r, tc.console)
 			if tc.mongoSecret {
 				if uri := r.secretValue(t, namespace, release+"-mongodb", contract.EnvMongoURI); !strings.Contains(uri, "replicaSet=") {
 					t.Errorf("MongoDB URI %q", uri)
@@ -292,13 +315,20 @@ func checkConnector(t *testing.T, r rendered) string {
 	if err != nil {
 		t.Fatalf("metrics address %q: %v", env.MetricsAddr, err)
 	}
-	if len(c.Ports) != 1 || strconv.Itoa(int(c.Ports[0].ContainerPort)) != port {
-		t.Errorf("connector ports %v, want %s", c.Ports, port)
+	// The metrics port, and the dashboard's when it is on (checkConsole).
+	metrics := containerPort(c, port)
+	_, consolePort, _ := net.SplitHostPort(env.ConsoleAddr)
+	if metrics == nil || len(c.Ports) != 1+min(len(consolePort), 1) {
+		t.Fatalf("connector ports %v, want %s (and the dashboard's %q)", c.Ports, port, consolePort)
 	}
 	for probe, want := range map[*corev1.Probe]string{c.LivenessProbe: "/healthz", c.ReadinessProbe: "/readyz"} {
-		if probe == nil || probe.HTTPGet == nil || probe.HTTPGet.Path != want || probe.HTTPGet.Port.String() != c.Ports[0].Name {
-			t.Errorf("connector probe %+v, want GET %s on port %s", probe, want, c.Ports[0].Name)
+		if probe == nil || probe.HTTPGet == nil || probe.HTTPGet.Path != want || probe.HTTPGet.Port.String() != metrics.Name {
+			t.Errorf("connector probe %+v, want GET %s on port %s", probe, want, metrics.Name)
 		}
+	}
+	// Prometheus scrapes /metrics, where the per-tenant gauges are too.
+	if a := d.Spec.Template.Annotations; a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != port {
+		t.Errorf("connector pod annotations %v, want prometheus.io/scrape true on port %s", a, port)
 	}
 	main, err := os.ReadFile(repo(t, "infra", "cmd", "connector", "main.go"))
 	if err != nil {
@@ -332,6 +362,69 @@ func checkConnector(t *testing.T, r rendered) string {
 		t.Error("no PodDisruptionBudget for the connector")
 	}
 	return env.NATSURL
+}
+
+// containerPort is c's port numbered port (a decimal string), or nil.
+func containerPort(c corev1.Container, port string) *corev1.ContainerPort {
+	for i, p := range c.Ports {
+		if strconv.Itoa(int(p.ContainerPort)) == port {
+			return &c.Ports[i]
+		}
+	}
+	return nil
+}
+
+// checkConsole: when the dashboard is on (wantURI: the MongoDB URI it must
+// read), the connector has a console address, as contract.FromEnv reads
+// it, with the platform's MongoDB URI (from the Secret the functions
+// read), the code serves console.Prefix there, and the Service has a port
+// that reaches the listener; when it is off, none of that.
+func checkConsole(t *testing.T, r rendered, wantURI string) {
+	t.Helper()
+	d := r.deployments[release+"-connector"]
+	c := d.Spec.Template.Spec.Containers[0]
+	vars := r.containerEnv(t, namespace, c)
+	env, err := contract.FromEnv(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := r.services[release+"-connector"]
+	if svc == nil {
+		t.Fatal("no connector Service")
+	}
+	if wantURI == "" {
+		if env.ConsoleAddr != "" || len(svc.Spec.Ports) != 1 {
+			t.Errorf("dashboard off, yet %s=%q and Service ports %v", contract.EnvConsoleAddr, env.ConsoleAddr, svc.Spec.Ports)
+		}
+		return
+	}
+	if env.MongoURI != wantURI {
+		t.Errorf("connector %s=%q, want %q", contract.EnvMongoURI, env.MongoURI, wantURI)
+	}
+	_, port, err := net.SplitHostPort(env.ConsoleAddr)
+	if err != nil {
+		t.Fatalf("dashboard: %s=%q: %v", contract.EnvConsoleAddr, env.ConsoleAddr, err)
+	}
+	cp := containerPort(c, port)
+	if cp == nil {
+		t.Fatalf("dashboard on %s, no container port %s: %v", env.ConsoleAddr, port, c.Ports)
+	}
+	var reached bool
+	for _, sp := range svc.Spec.Ports {
+		if strconv.Itoa(int(sp.Port)) == port && (sp.TargetPort.String() == cp.Name || sp.TargetPort.IntValue() == int(cp.ContainerPort)) {
+			reached = true
+		}
+	}
+	if !reached {
+		t.Errorf("Service %s: no port %s to the dashboard's container port %s: %v", svc.Name, port, cp.Name, svc.Spec.Ports)
+	}
+	main, err := os.ReadFile(repo(t, "infra", "cmd", "connector", "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if console.Prefix != "/ui/" || !bytes.Contains(main, []byte("mux.Handle(console.Prefix, ")) || !bytes.Contains(main, []byte("st.consoleAddr")) {
+		t.Errorf("infra/cmd/connector serves no dashboard at %s on its console address", console.Prefix)
+	}
 }
 
 // checkJSReplicas: the connector creates its streams and KV buckets with

@@ -336,7 +336,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	if err != nil {
 		return nil, fmt.Errorf("JetStream client for the provider: %w", err)
 	}
-	ui, err := s.startConsole(ctx, gw)
+	ui, err := s.startConsole(gw)
 	if err != nil {
 		return nil, err
 	}

@@ -70,3 +70,27 @@ it is a new random one).
 {{- end -}}
 {{- get .Values "_natsPassword" -}}
 {{- end -}}
+
+{{/*
+mysimbdp.mongoSecret: the Secret with the platform's MongoDB URI (key
+MYSIMBDP_MONGO_URI): mongodb.existingSecret, else the chart's own when
+mongodb.uri is given, else empty.
+*/}}
+{{- define "mysimbdp.mongoSecret" -}}
+{{- if .Values.mongodb.existingSecret -}}
+{{- .Values.mongodb.existingSecret -}}
+{{- else if .Values.mongodb.uri -}}
+{{- include "mysimbdp.name" (dict "root" . "part" "mongodb") -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+mysimbdp.console: "true" when the connector serves the dashboard:
+console.enabled, and a MongoDB to read (the dashboard's stats windows and
+files are there).
+*/}}
+{{- define "mysimbdp.console" -}}
+{{- if and .Values.console.enabled (include "mysimbdp.mongoSecret" .) -}}
+true
+{{- end -}}
+{{- end -}}
