@@ -87,12 +87,14 @@ func TestRegistry(t *testing.T) {
 }
 
 func TestCredentialsSecret(t *testing.T) {
+	// The platform's NATS user in the URL gives way to the tenant's
+	// functions' own.
 	env := FunctionEnv{S3Endpoint: "minio:9000", MongoURI: "mongodb://m:pw@db/", NATSURL: "nats://u:p@nats:4222"}
-	raw, err := CredentialsSecret(env, Credentials{Tenant: "acme", S3AccessKey: "tenant-acme", S3SecretKey: "s3-secret"})
+	raw, err := CredentialsSecret(env, Credentials{Tenant: "acme", S3AccessKey: "tenant-acme", S3SecretKey: "s3-secret", NATSFunctionPassword: "fn-pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "MYSIMBDP_MONGO_URI=mongodb://m:pw@db/\nMYSIMBDP_NATS_URL=nats://u:p@nats:4222\nMYSIMBDP_S3_ACCESS_KEY=tenant-acme\nMYSIMBDP_S3_SECRET_KEY=s3-secret\n"
+	want := "MYSIMBDP_MONGO_URI=mongodb://m:pw@db/\nMYSIMBDP_NATS_URL=nats://fn-acme:fn-pw@nats:4222\nMYSIMBDP_S3_ACCESS_KEY=tenant-acme\nMYSIMBDP_S3_SECRET_KEY=s3-secret\n"
 	if string(raw) != want {
 		t.Errorf("credentials secret:\n%s\nwant:\n%s", raw, want)
 	}

@@ -47,6 +47,11 @@ func StartConfig(t *testing.T, imagesDir string, log *slog.Logger, mutate func(*
 		DataDir: t.TempDir(), ImagesDir: imagesDir, SecretMountPath: secrets,
 		ColdStartTimeout: 20 * time.Second, DrainTimeout: 10 * time.Second, StopTimeout: 5 * time.Second,
 		ProbeInterval: 200 * time.Millisecond,
+		// The test functions record their calls in the test's own
+		// folders, which a tenant's OS user could not enter; replicas
+		// under users of their own are infra/provider's and
+		// tests/adversary's to test.
+		TenantUIDCount: -1,
 	}
 	if mutate != nil {
 		mutate(&cfg)
