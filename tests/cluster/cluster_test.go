@@ -75,6 +75,61 @@ func TestKillDuringStreamRun(t *testing.T) {
 	r.c.checkReplicas(r.js, r.platformStreams()...)
 }
 
+// TestKillMetaLeader: the server leading JetStream's meta group (which
+// places streams and consumers; not always a stream's leader, nor the
+// connector's server) is killed while files and records come in. A new
+// meta leader is elected among the other two, the connector carries on
+// (the files uploaded after the kill are ingested too), every row is
+// stored exactly once, and the killed server, started again, rejoins the
+// meta group and the tenant's stream as a current peer.
+func TestKillMetaLeader(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "clustermeta", 1)
+	var keys []string
+	upload := func(k int) {
+		key := fmt.Sprintf("incoming/meta-%02d.csv", k)
+		r.upload(key, csvFile(k*rowsPerFile, (k+1)*rowsPerFile))
+		keys = append(keys, key)
+	}
+	for k := range files / 2 {
+		upload(k)
+	}
+	harness.Until(t, 90*time.Second, "the first rows to be stored", func() (bool, string) {
+		n, _, err := r.stored()
+		return err == nil && n > 0, fmt.Sprintf("%d rows (%v)", n, err)
+	})
+	// The stream's records follow the files' rows; the rest of the files
+	// are uploaded among them, after the kill.
+	const killAt, uploadEvery = records / 3, 20
+	var victim *node
+	next := files / 2
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for i := range records {
+		<-tick.C
+		if i == killAt {
+			victim = r.c.metaLeader(30 * time.Second)
+			r.c.logRoles(r.js, victim, contract.TenantStream(r.tenant))
+			r.c.kill(victim)
+			t.Logf("killed NATS node %s, the JetStream meta leader (kill -9)", victim.name)
+		}
+		if i > killAt && (i-killAt)%uploadEvery == 0 && next < files {
+			upload(next)
+			next++
+		}
+		r.record(files*rowsPerFile + i)
+	}
+	if next != files {
+		t.Fatalf("uploaded %d of %d files", next, files)
+	}
+	elected := r.c.metaLeader(30*time.Second, victim.name)
+	t.Logf("NATS node %s is the new JetStream meta leader", elected.name)
+	r.awaitFiles(keys, rowsPerFile, 3*time.Minute)
+	r.awaitStored(files*rowsPerFile+records, 2*time.Minute)
+	r.c.restart(victim, r.js, 60*time.Second, r.platformStreams()...)
+	r.c.checkReplicas(r.js, r.platformStreams()...)
+}
+
 // TestTwoConnectors: two connectors against the cluster share the files
 // and the records; each is delivered to its function and stored once.
 func TestTwoConnectors(t *testing.T) {
