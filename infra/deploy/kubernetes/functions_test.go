@@ -2,14 +2,19 @@ package kubernetes
 
 import (
 	"maps"
+	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/mysimbdp/mysimbdp/infra/build/stack"
+	"github.com/mysimbdp/mysimbdp/infra/natsauth"
 	"github.com/mysimbdp/mysimbdp/infra/tenant"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
+	"github.com/mysimbdp/mysimbdp/shared/secret"
 )
 
 // acme is a tenant profile with both flows, for the functions `mysimbdp
@@ -103,5 +108,64 @@ func TestRegistry(t *testing.T) {
 				t.Errorf("registry %q: stack.yml %s image %s, want it under %s", registry, name, fn.Image, want)
 			}
 		}
+	}
+}
+
+// checkPlatformCredentials: the platform's functions (stack.yml's that
+// mount mysimbdp-credentials), given the chart's OpenFaaS secrets as
+// faas-netes mounts them, read with the functions' own code
+// (secret.FunctionEnv) the MongoDB URI given and the chart's NATS as the
+// platform user with the Secret's password.
+func checkPlatformCredentials(t *testing.T, r rendered, natsURL, mongoURI string) {
+	t.Helper()
+	dir := t.TempDir()
+	for key, s := range r.secrets {
+		ns, name, _ := strings.Cut(key, "/")
+		if ns != "openfaas-fn" {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(r.secretValue(t, ns, name, name)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if len(s.StringData)+len(s.Data) != 1 {
+			t.Errorf("OpenFaaS secret %s has %d keys, want one named after it", key, len(s.StringData)+len(s.Data))
+		}
+	}
+	st, err := stack.LoadWith(repo(t, "stack.yml"), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := url.Parse(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	password := r.secretValue(t, namespace, release+"-nats-auth", "nats-password")
+	var n int
+	for name, fn := range st.Functions {
+		if !slices.Contains(fn.Secrets, contract.PlatformCredentialsSecret) {
+			continue
+		}
+		n++
+		vars := maps.Clone(fn.Environment)
+		vars[contract.EnvSecretsDir] = dir
+		env, errs := secret.FunctionEnv(func(k string) string { return vars[k] })
+		if len(errs) > 0 {
+			t.Errorf("stack.yml %s reads its environment: %v", name, errs)
+			continue
+		}
+		if env.MongoURI != mongoURI {
+			t.Errorf("stack.yml %s: MongoDB %q, want %q", name, env.MongoURI, mongoURI)
+		}
+		u, err := url.Parse(env.NATSURL)
+		if err != nil {
+			t.Errorf("stack.yml %s: NATS URL: %v", name, err)
+			continue
+		}
+		if pw, _ := u.User.Password(); u.Host != want.Host || u.User.Username() != natsauth.PlatformUser || pw != password {
+			t.Errorf("stack.yml %s: NATS %s, want %s as %s with the Secret's password", name, u.Redacted(), want.Host, natsauth.PlatformUser)
+		}
+	}
+	if n == 0 {
+		t.Errorf("no stack.yml function mounts %s", contract.PlatformCredentialsSecret)
 	}
 }

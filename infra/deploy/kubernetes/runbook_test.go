@@ -4,9 +4,15 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/mysimbdp/mysimbdp/infra/build/stack"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // runbook is the README's Kubernetes steps: the sh block of "## Running
@@ -166,6 +172,8 @@ func TestRunbook(t *testing.T) {
 	// helm template has no cluster: the password is given as found.
 	r := render(t, append(args, "--set", "openfaas.basicAuth.password=found-in-basic-auth")...)
 	checkFunctionSecrets(t, r, true)
+	checkPlatformCredentials(t, r, r.deployments[release+"-connector"].Spec.Template.Spec.Containers[0].Env[1].Value,
+		r.secretValue(t, namespace, release+"-mongodb", contract.EnvMongoURI))
 	checkConnector(t, r)
 	checkNATS(t, r, r.deployments[release+"-connector"].Spec.Template.Spec.Containers[0].Env[1].Value, []string{"tenant1", "tenant2"})
 
@@ -176,10 +184,19 @@ func TestRunbook(t *testing.T) {
 		t.Errorf("runbook builds the connector image %v, installs %s", built, img)
 	}
 
+	minioNS := ""
+	for key := range r.secrets {
+		if strings.HasSuffix(key, "/"+release+"-minio-notify") {
+			minioNS, _, _ = strings.Cut(key, "/")
+		}
+	}
 	gatewaySecret := r.deployments[release+"-connector"].Spec.Template.Spec.Volumes[0].Secret.SecretName
 	for _, m := range regexp.MustCompile(`kubectl -n (\S+) get secret (\S+) -o jsonpath='\{\.data\.([A-Za-z0-9_-]+)\}'`).FindAllStringSubmatch(all, -1) {
 		if m[2] == gatewaySecret && m[1] == namespace {
 			continue // the OpenFaaS chart's (generateBasicAuth), which the connector mounts
+		}
+		if m[1] == minioNS && m[2] == "minio" && slices.Contains([]string{"rootUser", "rootPassword"}, m[3]) {
+			continue // the MinIO chart's root user (release minio)
 		}
 		if _, ok := r.secrets[m[1]+"/"+m[2]]; !ok {
 			t.Errorf("runbook reads Secret %s/%s, which the install does not make", m[1], m[2])
@@ -218,16 +235,37 @@ func TestRunbook(t *testing.T) {
 			t.Errorf("the install puts Secret %s in namespace %s, which no step before it makes", key, ns)
 		}
 	}
-	minioNS := ""
-	for key := range r.secrets {
-		if strings.HasSuffix(key, "/"+release+"-minio-notify") {
-			minioNS, _, _ = strings.Cut(key, "/")
-		}
-	}
 	if !slices.ContainsFunc(lines, func(l string) bool {
 		return strings.HasPrefix(l, "helm upgrade --install minio minio/minio -n "+minioNS+" ") && strings.Contains(l, "-f infra/deploy/kubernetes/minio-values.yaml")
 	}) {
 		t.Errorf("runbook installs no MinIO chart in namespace %s (where the notification settings are) with minio-values.yaml", minioNS)
+	}
+
+	// Port-forwards to this chart's Services reach a port they have.
+	for _, m := range regexp.MustCompile(`kubectl -n (\S+) port-forward svc/(\S+) (\d+):(\d+)`).FindAllStringSubmatch(all, -1) {
+		if !strings.HasPrefix(m[2], release+"-") {
+			continue // another chart's (gateway, minio) or the operator's MongoDB
+		}
+		svc, ok := r.services[m[2]]
+		if !ok || m[1] != namespace || !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return strconv.Itoa(int(p.Port)) == m[4] }) {
+			t.Errorf("runbook port-forwards to svc/%s port %s in %s, which the install does not serve", m[2], m[4], m[1])
+		}
+	}
+
+	// The S3 endpoint the tenant's functions are given is stack.yml's
+	// default (the MinIO chart's Service, release minio, in its namespace).
+	st, err := stack.LoadWith(repo(t, "stack.yml"), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	fnS3 := ""
+	if m := regexp.MustCompile(`--function-s3-endpoint (\S+)`).FindStringSubmatch(all); m != nil {
+		fnS3 = m[1]
+	}
+	for name, fn := range st.Functions {
+		if v, ok := fn.Environment[contract.EnvS3Endpoint]; ok && (v != fnS3 || v != "minio."+minioNS+":9000") {
+			t.Errorf("stack.yml %s: %s=%s; the runbook gives tenants' functions %q, its MinIO is in namespace %s", name, contract.EnvS3Endpoint, v, fnS3, minioNS)
+		}
 	}
 
 	// Files: every -f names one in the repository.
