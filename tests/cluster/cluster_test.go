@@ -158,8 +158,6 @@ func TestReplicasRaised(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t)
 	js := c.jetstream(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	const tenantName = "clusterraise"
 	p, err := profile.Parse([]byte(profileYAML(tenantName)), "test")
 	if err != nil {
@@ -176,30 +174,39 @@ func TestReplicasRaised(t *testing.T) {
 	kvStream := func(bucket string) string { return "KV_" + bucket }
 	for _, step := range []struct {
 		name   string
-		do     func() error
+		do     func(ctx context.Context) error
 		stream string
 		want   int
 	}{
-		{"dead letters made with 1", func() error {
+		{"dead letters made with 1", func(ctx context.Context) error {
 			_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: contract.DeadLetterStream, Subjects: []string{contract.DeadLetterSubjectPrefix + ".>"}})
 			return err
 		}, contract.DeadLetterStream, 1},
-		{"the connector raises them", func() error { return conn.EnsureStreams(ctx, js) }, contract.DeadLetterStream, replicas},
-		{"and makes the S3 events with 3", func() error { return nil }, contract.S3EventsStream, replicas},
-		{"control bucket made with 1", func() error { _, err := quota.ControlKV(ctx, js, 1); return err }, kvStream(contract.ControlBucket), 1},
-		{"natskv raises it", func() error { _, err := quota.ControlKV(ctx, js, replicas); return err }, kvStream(contract.ControlBucket), replicas},
-		{"a part at 1 leaves it", func() error { _, err := quota.ControlKV(ctx, js, 1); return err }, kvStream(contract.ControlBucket), replicas},
-		{"tenant stream made with 1", func() error { return tenant.ApplyStream(ctx, js, p, 1) }, p.StreamName(), 1},
-		{"onboarding again raises it", func() error { return tenant.ApplyStream(ctx, js, p, replicas) }, p.StreamName(), replicas},
-		{"onboarding at 1 leaves it", func() error { return tenant.ApplyStream(ctx, js, p, 1) }, p.StreamName(), replicas},
+		{"the connector raises them", func(ctx context.Context) error { return conn.EnsureStreams(ctx, js) }, contract.DeadLetterStream, replicas},
+		{"and makes the S3 events with 3", func(ctx context.Context) error { return nil }, contract.S3EventsStream, replicas},
+		{"control bucket made with 1", func(ctx context.Context) error { _, err := quota.ControlKV(ctx, js, 1); return err }, kvStream(contract.ControlBucket), 1},
+		{"natskv raises it", func(ctx context.Context) error { _, err := quota.ControlKV(ctx, js, replicas); return err }, kvStream(contract.ControlBucket), replicas},
+		{"a part at 1 leaves it", func(ctx context.Context) error { _, err := quota.ControlKV(ctx, js, 1); return err }, kvStream(contract.ControlBucket), replicas},
+		{"tenant stream made with 1", func(ctx context.Context) error { return tenant.ApplyStream(ctx, js, p, 1) }, p.StreamName(), 1},
+		{"onboarding again raises it", func(ctx context.Context) error { return tenant.ApplyStream(ctx, js, p, replicas) }, p.StreamName(), replicas},
+		{"onboarding at 1 leaves it", func(ctx context.Context) error { return tenant.ApplyStream(ctx, js, p, 1) }, p.StreamName(), replicas},
 	} {
-		if err := step.do(); err != nil {
-			t.Fatalf("%s: %v", step.name, err)
-		}
-		s, err := js.Stream(ctx, step.stream)
-		if err != nil {
-			t.Fatalf("%s: stream %s: %v", step.name, step.stream, err)
-		}
+		// On a loaded machine a JetStream API request can go unanswered
+		// (a meta leader election): the call is made again, each time
+		// with its own deadline; ensuring is idempotent.
+		var s jetstream.Stream
+		harness.Until(t, time.Minute, step.name, func() (bool, string) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := step.do(ctx); err != nil {
+				return false, err.Error()
+			}
+			var err error
+			if s, err = js.Stream(ctx, step.stream); err != nil {
+				return false, fmt.Sprintf("stream %s: %v", step.stream, err)
+			}
+			return true, ""
+		})
 		if got := s.CachedInfo().Config.Replicas; got != step.want {
 			t.Errorf("%s: stream %s has %d replicas, want %d", step.name, step.stream, got, step.want)
 		}

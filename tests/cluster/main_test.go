@@ -38,6 +38,10 @@ const (
 	envNodeRoutes  = "MYSIMBDP_TEST_NATS_ROUTES" // comma-separated nats-route:// URLs
 	envNodeStore   = "MYSIMBDP_TEST_NATS_STORE"
 	envNodeMonitor = "MYSIMBDP_TEST_NATS_MONITOR_PORT" // /connz tells whose clients it has
+	// A name per cluster: a port freed by a kill and taken by another
+	// test's server must not join two clusters (servers refuse a route
+	// from a cluster of another name).
+	envNodeClusterName = "MYSIMBDP_TEST_NATS_CLUSTER_NAME"
 )
 
 const (
@@ -96,7 +100,7 @@ func runNode(name string) error {
 	ns, err := natsd.Start(startCtx, natsd.Config{
 		Port: port, StoreDir: os.Getenv(envNodeStore), ServerName: name, PortFlag: envNodePort,
 		Options: func(o *server.Options) {
-			o.Cluster = server.ClusterOpts{Name: "mysimbdp-test", Host: "127.0.0.1", Port: cport}
+			o.Cluster = server.ClusterOpts{Name: os.Getenv(envNodeClusterName), Host: "127.0.0.1", Port: cport}
 			o.Routes = routes
 			o.HTTPHost, o.HTTPPort = "127.0.0.1", mport
 		},

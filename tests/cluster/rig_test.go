@@ -86,6 +86,7 @@ func tryCluster(t *testing.T) (*cluster, error) {
 	t.Helper()
 	c := &cluster{t: t}
 	var routes []string
+	name := "mysimbdp-test-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	type ports struct{ client, cluster, monitor int }
 	var ps []ports
 	for range 3 {
@@ -98,7 +99,7 @@ func tryCluster(t *testing.T) (*cluster, error) {
 			monitor: "http://127.0.0.1:" + strconv.Itoa(p.monitor)}
 		n.env = append(os.Environ(),
 			envNode+"="+n.name, envNodePort+"="+strconv.Itoa(p.client), envNodeCluster+"="+strconv.Itoa(p.cluster),
-			envNodeRoutes+"="+strings.Join(routes, ","), envNodeStore+"="+filepath.Join(t.TempDir(), n.name), envNodeMonitor+"="+strconv.Itoa(p.monitor))
+			envNodeRoutes+"="+strings.Join(routes, ","), envNodeStore+"="+filepath.Join(t.TempDir(), n.name), envNodeMonitor+"="+strconv.Itoa(p.monitor), envNodeClusterName+"="+name)
 		// The survivors of a kill log every failed route dial: kept in a
 		// file (a restarted node's appended), shown only when the test
 		// fails.
@@ -393,9 +394,7 @@ func newRig(t *testing.T, tenantName string, connectors int) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tenant.ApplyStream(ctx, r.js, p, replicas); err != nil {
-		t.Fatal(err)
-	}
+	r.ensure("the tenant's stream", func(ctx context.Context) error { return tenant.ApplyStream(ctx, r.js, p, replicas) })
 	if err := shared.s3.MakeBucket(ctx, tenantName, minio.MakeBucketOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -437,13 +436,24 @@ func (r *rig) startConnector(gw *gateway.Client, log *slog.Logger) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := conn.EnsureStreams(ctx, r.js); err != nil {
-		t.Fatal(err)
-	}
+	r.ensure("the connector's streams", func(ctx context.Context) error { return conn.EnsureStreams(ctx, r.js) })
 	harness.Run(t, "connector", conn.Run)
 	r.conns = append(r.conns, conn)
+}
+
+// ensure runs an idempotent JetStream set-up call until it succeeds,
+// each attempt with its own deadline: on a loaded machine a request can
+// go unanswered while the meta group elects a leader.
+func (r *rig) ensure(what string, do func(ctx context.Context) error) {
+	r.t.Helper()
+	harness.Until(r.t, time.Minute, what, func() (bool, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := do(ctx); err != nil {
+			return false, err.Error()
+		}
+		return true, ""
+	})
 }
 
 // publish publishes to the cluster, again while it elects a new leader
