@@ -2,7 +2,9 @@
 // nats-server processes on loopback, every stream and KV bucket with 3
 // replicas (contract.EnvJSReplicas): `kill -9` of a server during a burst
 // of files and during a stream run loses no row and stores none twice,
-// and two connectors against the cluster store each record once. The
+// as does the kill of JetStream's meta leader (after which a new one is
+// elected and the killed server, started again, rejoins), and two
+// connectors against the cluster store each record once. The
 // servers are this test binary run again in node mode (natsd with routes
 // to the others), so that a kill is a real SIGKILL of a process; MinIO,
 // FerretDB, the provider running the tenant's functions and the
