@@ -75,6 +75,61 @@ func TestKillDuringStreamRun(t *testing.T) {
 	r.c.checkReplicas(r.js, r.platformStreams()...)
 }
 
+// TestKillMetaLeader: the server leading JetStream's meta group (which
+// places streams and consumers; not always a stream's leader, nor the
+// connector's server) is killed while files and records come in. A new
+// meta leader is elected among the other two, the connector carries on
+// (the files uploaded after the kill are ingested too), every row is
+// stored exactly once, and the killed server, started again, rejoins the
+// meta group and the tenant's stream as a current peer.
+func TestKillMetaLeader(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "clustermeta", 1)
+	var keys []string
+	upload := func(k int) {
+		key := fmt.Sprintf("incoming/meta-%02d.csv", k)
+		r.upload(key, csvFile(k*rowsPerFile, (k+1)*rowsPerFile))
+		keys = append(keys, key)
+	}
+	for k := range files / 2 {
+		upload(k)
+	}
+	harness.Until(t, 90*time.Second, "the first rows to be stored", func() (bool, string) {
+		n, _, err := r.stored()
+		return err == nil && n > 0, fmt.Sprintf("%d rows (%v)", n, err)
+	})
+	// The stream's records follow the files' rows; the rest of the files
+	// are uploaded among them, after the kill.
+	const killAt, uploadEvery = records / 3, 20
+	var victim *node
+	next := files / 2
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for i := range records {
+		<-tick.C
+		if i == killAt {
+			victim = r.c.metaLeader(30 * time.Second)
+			r.c.logRoles(r.js, victim, contract.TenantStream(r.tenant))
+			r.c.kill(victim)
+			t.Logf("killed NATS node %s, the JetStream meta leader (kill -9)", victim.name)
+		}
+		if i > killAt && (i-killAt)%uploadEvery == 0 && next < files {
+			upload(next)
+			next++
+		}
+		r.record(files*rowsPerFile + i)
+	}
+	if next != files {
+		t.Fatalf("uploaded %d of %d files", next, files)
+	}
+	elected := r.c.metaLeader(30*time.Second, victim.name)
+	t.Logf("NATS node %s is the new JetStream meta leader", elected.name)
+	r.awaitFiles(keys, rowsPerFile, 3*time.Minute)
+	r.awaitStored(files*rowsPerFile+records, 2*time.Minute)
+	r.c.restart(victim, r.js, 60*time.Second, r.platformStreams()...)
+	r.c.checkReplicas(r.js, r.platformStreams()...)
+}
+
 // TestTwoConnectors: two connectors against the cluster share the files
 // and the records; each is delivered to its function and stored once.
 func TestTwoConnectors(t *testing.T) {
@@ -103,8 +158,6 @@ func TestReplicasRaised(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t)
 	js := c.jetstream(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	const tenantName = "clusterraise"
 	p, err := profile.Parse([]byte(profileYAML(tenantName)), "test")
 	if err != nil {
@@ -121,30 +174,39 @@ func TestReplicasRaised(t *testing.T) {
 	kvStream := func(bucket string) string { return "KV_" + bucket }
 	for _, step := range []struct {
 		name   string
-		do     func() error
+		do     func(ctx context.Context) error
 		stream string
 		want   int
 	}{
-		{"dead letters made with 1", func() error {
+		{"dead letters made with 1", func(ctx context.Context) error {
 			_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: contract.DeadLetterStream, Subjects: []string{contract.DeadLetterSubjectPrefix + ".>"}})
 			return err
 		}, contract.DeadLetterStream, 1},
-		{"the connector raises them", func() error { return conn.EnsureStreams(ctx, js) }, contract.DeadLetterStream, replicas},
-		{"and makes the S3 events with 3", func() error { return nil }, contract.S3EventsStream, replicas},
-		{"control bucket made with 1", func() error { _, err := quota.ControlKV(ctx, js, 1); return err }, kvStream(contract.ControlBucket), 1},
-		{"natskv raises it", func() error { _, err := quota.ControlKV(ctx, js, replicas); return err }, kvStream(contract.ControlBucket), replicas},
-		{"a part at 1 leaves it", func() error { _, err := quota.ControlKV(ctx, js, 1); return err }, kvStream(contract.ControlBucket), replicas},
-		{"tenant stream made with 1", func() error { return tenant.ApplyStream(ctx, js, p, 1) }, p.StreamName(), 1},
-		{"onboarding again raises it", func() error { return tenant.ApplyStream(ctx, js, p, replicas) }, p.StreamName(), replicas},
-		{"onboarding at 1 leaves it", func() error { return tenant.ApplyStream(ctx, js, p, 1) }, p.StreamName(), replicas},
+		{"the connector raises them", func(ctx context.Context) error { return conn.EnsureStreams(ctx, js) }, contract.DeadLetterStream, replicas},
+		{"and makes the S3 events with 3", func(ctx context.Context) error { return nil }, contract.S3EventsStream, replicas},
+		{"control bucket made with 1", func(ctx context.Context) error { _, err := quota.ControlKV(ctx, js, 1); return err }, kvStream(contract.ControlBucket), 1},
+		{"natskv raises it", func(ctx context.Context) error { _, err := quota.ControlKV(ctx, js, replicas); return err }, kvStream(contract.ControlBucket), replicas},
+		{"a part at 1 leaves it", func(ctx context.Context) error { _, err := quota.ControlKV(ctx, js, 1); return err }, kvStream(contract.ControlBucket), replicas},
+		{"tenant stream made with 1", func(ctx context.Context) error { return tenant.ApplyStream(ctx, js, p, 1) }, p.StreamName(), 1},
+		{"onboarding again raises it", func(ctx context.Context) error { return tenant.ApplyStream(ctx, js, p, replicas) }, p.StreamName(), replicas},
+		{"onboarding at 1 leaves it", func(ctx context.Context) error { return tenant.ApplyStream(ctx, js, p, 1) }, p.StreamName(), replicas},
 	} {
-		if err := step.do(); err != nil {
-			t.Fatalf("%s: %v", step.name, err)
-		}
-		s, err := js.Stream(ctx, step.stream)
-		if err != nil {
-			t.Fatalf("%s: stream %s: %v", step.name, step.stream, err)
-		}
+		// On a loaded machine a JetStream API request can go unanswered
+		// (a meta leader election): the call is made again, each time
+		// with its own deadline; ensuring is idempotent.
+		var s jetstream.Stream
+		harness.Until(t, time.Minute, step.name, func() (bool, string) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := step.do(ctx); err != nil {
+				return false, err.Error()
+			}
+			var err error
+			if s, err = js.Stream(ctx, step.stream); err != nil {
+				return false, fmt.Sprintf("stream %s: %v", step.stream, err)
+			}
+			return true, ""
+		})
 		if got := s.CachedInfo().Config.Replicas; got != step.want {
 			t.Errorf("%s: stream %s has %d replicas, want %d", step.name, step.stream, got, step.want)
 		}

@@ -2,7 +2,9 @@
 // nats-server processes on loopback, every stream and KV bucket with 3
 // replicas (contract.EnvJSReplicas): `kill -9` of a server during a burst
 // of files and during a stream run loses no row and stores none twice,
-// and two connectors against the cluster store each record once. The
+// as does the kill of JetStream's meta leader (after which a new one is
+// elected and the killed server, started again, rejoins), and two
+// connectors against the cluster store each record once. The
 // servers are this test binary run again in node mode (natsd with routes
 // to the others), so that a kill is a real SIGKILL of a process; MinIO,
 // FerretDB, the provider running the tenant's functions and the
@@ -38,6 +40,10 @@ const (
 	envNodeRoutes  = "MYSIMBDP_TEST_NATS_ROUTES" // comma-separated nats-route:// URLs
 	envNodeStore   = "MYSIMBDP_TEST_NATS_STORE"
 	envNodeMonitor = "MYSIMBDP_TEST_NATS_MONITOR_PORT" // /connz tells whose clients it has
+	// A name per cluster: a port freed by a kill and taken by another
+	// test's server must not join two clusters (servers refuse a route
+	// from a cluster of another name).
+	envNodeClusterName = "MYSIMBDP_TEST_NATS_CLUSTER_NAME"
 )
 
 const (
@@ -96,7 +102,7 @@ func runNode(name string) error {
 	ns, err := natsd.Start(startCtx, natsd.Config{
 		Port: port, StoreDir: os.Getenv(envNodeStore), ServerName: name, PortFlag: envNodePort,
 		Options: func(o *server.Options) {
-			o.Cluster = server.ClusterOpts{Name: "mysimbdp-test", Host: "127.0.0.1", Port: cport}
+			o.Cluster = server.ClusterOpts{Name: os.Getenv(envNodeClusterName), Host: "127.0.0.1", Port: cport}
 			o.Routes = routes
 			o.HTTPHost, o.HTTPPort = "127.0.0.1", mport
 		},

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,8 +44,13 @@ type node struct {
 	name    string
 	url     string
 	monitor string // its monitoring endpoint's base URL
-	cmd     *exec.Cmd
-	done    chan struct{} // closed once the process was waited for
+	// env and log are what the process is started with, again on a
+	// restart: the same name, ports and store folder, so that it comes
+	// back as the same JetStream peer.
+	env  []string
+	log  *os.File
+	cmd  *exec.Cmd
+	done chan struct{} // closed once the process was waited for
 }
 
 // cluster is three nats-server processes routed to each other.
@@ -80,6 +86,7 @@ func tryCluster(t *testing.T) (*cluster, error) {
 	t.Helper()
 	c := &cluster{t: t}
 	var routes []string
+	name := "mysimbdp-test-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	type ports struct{ client, cluster, monitor int }
 	var ps []ports
 	for range 3 {
@@ -89,28 +96,22 @@ func tryCluster(t *testing.T) (*cluster, error) {
 	}
 	for i, p := range ps {
 		n := &node{name: "n" + strconv.Itoa(i), url: "nats://127.0.0.1:" + strconv.Itoa(p.client),
-			monitor: "http://127.0.0.1:" + strconv.Itoa(p.monitor), done: make(chan struct{})}
-		n.cmd = exec.Command(os.Args[0], "-test.run=^$")
-		n.cmd.Env = append(os.Environ(),
+			monitor: "http://127.0.0.1:" + strconv.Itoa(p.monitor)}
+		n.env = append(os.Environ(),
 			envNode+"="+n.name, envNodePort+"="+strconv.Itoa(p.client), envNodeCluster+"="+strconv.Itoa(p.cluster),
-			envNodeRoutes+"="+strings.Join(routes, ","), envNodeStore+"="+filepath.Join(t.TempDir(), n.name), envNodeMonitor+"="+strconv.Itoa(p.monitor))
+			envNodeRoutes+"="+strings.Join(routes, ","), envNodeStore+"="+filepath.Join(t.TempDir(), n.name), envNodeMonitor+"="+strconv.Itoa(p.monitor), envNodeClusterName+"="+name)
 		// The survivors of a kill log every failed route dial: kept in a
-		// file, shown only when the test fails.
+		// file (a restarted node's appended), shown only when the test
+		// fails.
 		logFile := filepath.Join(t.TempDir(), n.name+".log")
-		out, err := os.Create(logFile)
-		if err != nil {
+		var err error
+		if n.log, err = os.Create(logFile); err != nil {
 			t.Fatal(err)
 		}
-		n.cmd.Stdout, n.cmd.Stderr = out, out
-		// No server outlives a test binary that dies before its Cleanup.
-		n.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := n.cmd.Start(); err != nil {
-			t.Fatalf("start NATS node %s: %v", n.name, err)
-		}
-		go func() { _ = n.cmd.Wait(); close(n.done) }()
+		c.start(n)
 		t.Cleanup(func() {
 			c.kill(n)
-			_ = out.Close()
+			_ = n.log.Close()
 			if t.Failed() {
 				b, _ := os.ReadFile(logFile)
 				t.Logf("NATS node %s's log (last 4 KiB):\n%s", n.name, b[max(0, len(b)-4096):])
@@ -148,6 +149,22 @@ func tryCluster(t *testing.T) (*cluster, error) {
 		}
 	}
 	return giveUp(fmt.Errorf("the cluster's JetStream did not answer with 3 servers within 60s: %v", last))
+}
+
+// start runs n's server process, the test binary in node mode.
+func (c *cluster) start(n *node) {
+	c.t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = n.env
+	cmd.Stdout, cmd.Stderr = n.log, n.log
+	// No server outlives a test binary that dies before its Cleanup.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		c.t.Fatalf("start NATS node %s: %v", n.name, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	n.cmd, n.done = cmd, done
 }
 
 // URLs is every server's client URL, as a client takes several.
@@ -377,9 +394,7 @@ func newRig(t *testing.T, tenantName string, connectors int) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tenant.ApplyStream(ctx, r.js, p, replicas); err != nil {
-		t.Fatal(err)
-	}
+	r.ensure("the tenant's stream", func(ctx context.Context) error { return tenant.ApplyStream(ctx, r.js, p, replicas) })
 	if err := shared.s3.MakeBucket(ctx, tenantName, minio.MakeBucketOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -421,13 +436,24 @@ func (r *rig) startConnector(gw *gateway.Client, log *slog.Logger) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := conn.EnsureStreams(ctx, r.js); err != nil {
-		t.Fatal(err)
-	}
+	r.ensure("the connector's streams", func(ctx context.Context) error { return conn.EnsureStreams(ctx, r.js) })
 	harness.Run(t, "connector", conn.Run)
 	r.conns = append(r.conns, conn)
+}
+
+// ensure runs an idempotent JetStream set-up call until it succeeds,
+// each attempt with its own deadline: on a loaded machine a request can
+// go unanswered while the meta group elects a leader.
+func (r *rig) ensure(what string, do func(ctx context.Context) error) {
+	r.t.Helper()
+	harness.Until(r.t, time.Minute, what, func() (bool, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := do(ctx); err != nil {
+			return false, err.Error()
+		}
+		return true, ""
+	})
 }
 
 // publish publishes to the cluster, again while it elects a new leader
@@ -573,4 +599,191 @@ func (r *rig) awaitFiles(keys []string, rows int64, within time.Duration) {
 			r.t.Errorf("%s: %s with %d rows, want done with %d: %s", k, rep.Status, rep.RowsOK, rows, rep.Error)
 		}
 	}
+}
+
+// alive reports whether n's process runs.
+func (n *node) alive() bool {
+	select {
+	case <-n.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// metaCluster is the part of a server's /jsz that tells the JetStream
+// meta group (the one that places streams and consumers) as it sees it.
+type metaCluster struct {
+	Leader   string `json:"leader"`
+	Size     int    `json:"cluster_size"`
+	Replicas []struct {
+		Name    string `json:"name"`
+		Current bool   `json:"current"`
+		Offline bool   `json:"offline"`
+	} `json:"replicas"`
+}
+
+// jsz reads n's /jsz; leaderOnly asks for it only if n leads the meta
+// group (a server that does not answers 400): leads says which.
+func (n *node) jsz(leaderOnly bool) (mc metaCluster, leads bool, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	u := n.monitor + "/jsz"
+	if leaderOnly {
+		u += "?leader-only=true"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return mc, false, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return mc, false, fmt.Errorf("jsz of %s: %w", n.name, err)
+	}
+	defer resp.Body.Close()
+	if leaderOnly && resp.StatusCode == http.StatusBadRequest {
+		return mc, false, nil
+	}
+	if resp.StatusCode != http.StatusOK {
+		return mc, false, fmt.Errorf("jsz of %s: %s", n.name, resp.Status)
+	}
+	var js struct {
+		Meta *metaCluster `json:"meta_cluster"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&js); err != nil {
+		return mc, false, fmt.Errorf("jsz of %s: %w", n.name, err)
+	}
+	if js.Meta == nil {
+		return mc, false, fmt.Errorf("jsz of %s: no meta group", n.name)
+	}
+	return *js.Meta, true, nil
+}
+
+// metaLeader waits until the live servers agree on the JetStream meta
+// leader (each one's /jsz names it, and it alone answers
+// /jsz?leader-only=true) and that leader is not one of not; it returns it.
+func (c *cluster) metaLeader(within time.Duration, not ...string) *node {
+	c.t.Helper()
+	var leader *node
+	harness.Until(c.t, within, "the live NATS servers to agree on a JetStream meta leader", func() (bool, string) {
+		leader = nil
+		var named []string
+		for _, n := range c.nodes {
+			if !n.alive() {
+				continue
+			}
+			mc, _, err := n.jsz(false)
+			if err != nil {
+				return false, err.Error()
+			}
+			named = append(named, n.name+"→"+mc.Leader)
+			if _, leads, err := n.jsz(true); err != nil {
+				return false, err.Error()
+			} else if leads {
+				if leader != nil {
+					return false, fmt.Sprintf("both %s and %s answer as meta leader", leader.name, n.name)
+				}
+				leader = n
+			}
+		}
+		if leader == nil {
+			return false, fmt.Sprintf("no server answers as meta leader; each names %v", named)
+		}
+		if slices.Contains(not, leader.name) {
+			return false, fmt.Sprintf("%s still leads; each names %v", leader.name, named)
+		}
+		for _, s := range named {
+			if !strings.HasSuffix(s, "→"+leader.name) {
+				return false, fmt.Sprintf("%s answers as meta leader, yet each names %v", leader.name, named)
+			}
+		}
+		return true, ""
+	})
+	return leader
+}
+
+// restart starts a killed node again, the same peer with its store, and
+// waits until it has rejoined: the meta leader counts it among three
+// peers, current, and it is a current replica of every stream in streams.
+func (c *cluster) restart(n *node, js jetstream.JetStream, within time.Duration, streams ...string) {
+	c.t.Helper()
+	if n.alive() {
+		c.t.Fatalf("restart NATS node %s: it runs", n.name)
+	}
+	c.start(n)
+	c.t.Logf("restarted NATS node %s", n.name)
+	harness.Until(c.t, within, "NATS node "+n.name+" to rejoin the meta group and its streams", func() (bool, string) {
+		if !n.alive() {
+			c.t.Fatalf("restarted NATS node %s exited (its ports taken?)", n.name)
+		}
+		leader := ""
+		for _, o := range c.nodes {
+			if _, leads, err := o.jsz(true); err == nil && leads {
+				leader = o.name
+				mc, _, err := o.jsz(false)
+				if err != nil {
+					return false, err.Error()
+				}
+				if mc.Size != replicas {
+					return false, fmt.Sprintf("meta group of %d", mc.Size)
+				}
+				var current bool
+				for _, p := range mc.Replicas {
+					if p.Name == n.name {
+						current = p.Current && !p.Offline
+					}
+				}
+				if !current && o != n {
+					return false, fmt.Sprintf("meta leader %s does not see %s current: %+v", o.name, n.name, mc.Replicas)
+				}
+			}
+		}
+		if leader == "" {
+			return false, "no meta leader"
+		}
+		if mc, _, err := n.jsz(false); err != nil || mc.Leader != leader {
+			return false, fmt.Sprintf("%s names meta leader %q (%v), the leader is %s", n.name, mc.Leader, err, leader)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		for _, name := range streams {
+			s, err := js.Stream(ctx, name)
+			if err != nil {
+				return false, fmt.Sprintf("stream %s: %v", name, err)
+			}
+			cl := s.CachedInfo().Cluster
+			if cl == nil {
+				return false, "stream " + name + ": no cluster info"
+			}
+			ok := cl.Leader == n.name
+			for _, p := range cl.Replicas {
+				if p.Name == n.name {
+					ok = p.Current && !p.Offline
+				}
+			}
+			if !ok {
+				return false, fmt.Sprintf("stream %s: %s is not a current replica (leader %s, replicas %+v)", name, n.name, cl.Leader, cl.Replicas)
+			}
+		}
+		return true, ""
+	})
+}
+
+// logRoles logs what else the meta leader n is at its kill: stream's
+// leader, the connector's server; the test holds either way, the log
+// tells which kill it was.
+func (c *cluster) logRoles(js jetstream.JetStream, n *node, stream string) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	streamLeader := "?"
+	if s, err := js.Stream(ctx, stream); err == nil && s.CachedInfo().Cluster != nil {
+		streamLeader = s.CachedInfo().Cluster.Leader
+	}
+	on, _ := c.connectorNodes(connectorClient)
+	var conn []string
+	for _, o := range on {
+		conn = append(conn, o.name)
+	}
+	c.t.Logf("meta leader %s; leader of %s: %s; the connector's server: %v", n.name, stream, streamLeader, conn)
 }

@@ -271,8 +271,12 @@ func TestChart(t *testing.T) {
 			checkFunctionSecrets(t, r, tc.functionSecrets)
 			checkConsole(t, r, tc.console)
 			if tc.mongoSecret {
-				if uri := r.secretValue(t, namespace, release+"-mongodb", contract.EnvMongoURI); !strings.Contains(uri, "replicaSet=") {
+				uri := r.secretValue(t, namespace, release+"-mongodb", contract.EnvMongoURI)
+				if !strings.Contains(uri, "replicaSet=") {
 					t.Errorf("MongoDB URI %q", uri)
+				}
+				if tc.functionSecrets {
+					checkPlatformCredentials(t, r, natsURL, uri)
 				}
 			}
 		})

@@ -19,7 +19,7 @@ func runScale(ctx context.Context, args []string) error {
 	rate := fs.Float64("rate", 1500, "offered load after the step, records/s")
 	duration := fs.Duration("duration", 20*time.Second, "length of the step")
 	maxReplicas := fs.Int("max", 4, "com.openfaas.scale.max of the stream function")
-	target := fs.Int("target", 200, "com.openfaas.scale.target (backlog per replica)")
+	target := fs.Int("target", 200, "com.mysimbdp.scale.target (backlog per replica)")
 	batch := fs.Int("batch", 20, "com.mysimbdp.batch-size of the stream function")
 	every := fs.Duration("every", time.Second, "the scaler's schedule interval")
 	verbose := fs.Bool("v", false, "log the platform at info level")
