@@ -44,6 +44,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/secret"
 	"github.com/mysimbdp/mysimbdp/shared/trust"
+	"github.com/mysimbdp/mysimbdp/shared/trust/mongotrust"
 )
 
 // app holds the connections for the life of the process; Handle's
@@ -121,7 +122,7 @@ func (a *App) connect() error {
 	if err != nil {
 		return fmt.Errorf("S3 client: %w", err)
 	}
-	mopts, err := trust.Mongo(options.Client().ApplyURI(env.MongoURI), env.CAFile())
+	mopts, err := mongotrust.Options(options.Client().ApplyURI(env.MongoURI), env.CAFile())
 	if err != nil {
 		return err
 	}

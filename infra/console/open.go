@@ -18,6 +18,7 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/shared/trust"
+	"github.com/mysimbdp/mysimbdp/shared/trust/mongotrust"
 )
 
 // Config is what Open connects the console to. The local platform and
@@ -72,7 +73,7 @@ func Open(cfg Config) (*Site, error) {
 		opts = append(opts, nats.UserInfo(cfg.NATSUser, cfg.NATSPassword))
 	}
 	opts = append(opts, trust.NATS(cfg.CAFile)...)
-	mopts, err := trust.Mongo(options.Client().ApplyURI(cfg.MongoURI), cfg.CAFile)
+	mopts, err := mongotrust.Options(options.Client().ApplyURI(cfg.MongoURI), cfg.CAFile)
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}

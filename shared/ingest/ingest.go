@@ -23,6 +23,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/records"
 	"github.com/mysimbdp/mysimbdp/shared/replace"
 	"github.com/mysimbdp/mysimbdp/shared/trust"
+	"github.com/mysimbdp/mysimbdp/shared/trust/mongotrust"
 )
 
 // Errors a transport maps to its answers; everything else a Batch returns
@@ -132,7 +133,7 @@ func New(cfg Config, opts Options) (*Batch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("S3 client for %s: %w", cfg.S3Endpoint, err)
 	}
-	copts, err := trust.Mongo(options.Client().ApplyURI(cfg.MongoURI), cfg.CAFile)
+	copts, err := mongotrust.Options(options.Client().ApplyURI(cfg.MongoURI), cfg.CAFile)
 	if err != nil {
 		return nil, err
 	}

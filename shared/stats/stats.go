@@ -16,6 +16,7 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/trust"
+	"github.com/mysimbdp/mysimbdp/shared/trust/mongotrust"
 )
 
 // Collections of the platform database.
@@ -84,7 +85,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 	if s.cfg.ReportSubject == "" {
 		s.cfg.ReportSubject = contract.ReportSubjectPrefix
 	}
-	mopts, err := trust.Mongo(options.Client().ApplyURI(cfg.MongoURI), cfg.CAFile)
+	mopts, err := mongotrust.Options(options.Client().ApplyURI(cfg.MongoURI), cfg.CAFile)
 	if err != nil {
 		return nil, err
 	}

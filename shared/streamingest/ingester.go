@@ -16,6 +16,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/records"
 	"github.com/mysimbdp/mysimbdp/shared/replace"
 	"github.com/mysimbdp/mysimbdp/shared/trust"
+	"github.com/mysimbdp/mysimbdp/shared/trust/mongotrust"
 )
 
 // Options tune an Ingester; the zero value is right for production.
@@ -66,7 +67,7 @@ func New(cfg Config, opts Options) (*Ingester, error) {
 	if now == nil {
 		now = time.Now
 	}
-	mopts, err := trust.Mongo(options.Client().ApplyURI(cfg.MongoURI), cfg.CAFile)
+	mopts, err := mongotrust.Options(options.Client().ApplyURI(cfg.MongoURI), cfg.CAFile)
 	if err != nil {
 		return nil, err
 	}

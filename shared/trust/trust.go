@@ -2,8 +2,9 @@
 // connector, the CLI) the same TLS trust: the system's roots plus the
 // platform's CA (contract.EnvTLSCAFile), when one is given. Whether a link
 // uses TLS stays the URL's to say (tls://, https://, ?tls=true, S3
-// secure); with no CA file every function here leaves the client as it
-// was, so a platform without TLS is reached as before.
+// secure; MongoDB's driver: package mongotrust); with no CA file every
+// function here leaves the client as it was, so a platform without TLS
+// is reached as before.
 package trust
 
 import (
@@ -15,7 +16,6 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/nats-io/nats.go"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // Pool is the system's roots plus the CA in caFile.
@@ -55,20 +55,6 @@ func NATS(caFile string) []nats.Option {
 		return nil
 	}
 	return []nats.Option{nats.RootCAs(caFile)}
-}
-
-// Mongo makes opts, with its URI applied, trust caFile when the URI asks
-// for TLS (tls=true); a tlsCAFile in the URI is replaced.
-func Mongo(opts *options.ClientOptions, caFile string) (*options.ClientOptions, error) {
-	if caFile == "" || opts.TLSConfig == nil {
-		return opts, nil
-	}
-	pool, err := Pool(caFile)
-	if err != nil {
-		return nil, err
-	}
-	opts.TLSConfig.RootCAs = pool
-	return opts, nil
 }
 
 // S3Transport is a transport for minio-go trusting caFile when secure;

@@ -32,6 +32,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/local/tlsca"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/trust"
+	"github.com/mysimbdp/mysimbdp/shared/trust/mongotrust"
 )
 
 // TestTLSOnEveryLink runs `mysimbdp up --tls` once and checks, from the
@@ -111,7 +112,7 @@ func TestTLSOnEveryLink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mopts, err := trust.Mongo(options.Client().ApplyURI(e.MongoURI), e.CAFile)
+	mopts, err := mongotrust.Options(options.Client().ApplyURI(e.MongoURI), e.CAFile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 	"github.com/mysimbdp/mysimbdp/shared/quota"
 	"github.com/mysimbdp/mysimbdp/shared/trust"
+	"github.com/mysimbdp/mysimbdp/shared/trust/mongotrust"
 )
 
 // Defaults used when the matching Config field is zero.
@@ -92,7 +93,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("demo: JetStream: %w", err)
 	}
-	mopts, err := trust.Mongo(options.Client().ApplyURI(cfg.MongoURI), cfg.CAFile)
+	mopts, err := mongotrust.Options(options.Client().ApplyURI(cfg.MongoURI), cfg.CAFile)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}

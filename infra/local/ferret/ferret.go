@@ -21,7 +21,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/mysimbdp/mysimbdp/shared/trust"
+	"github.com/mysimbdp/mysimbdp/shared/trust/mongotrust"
 )
 
 // DefaultReadyTimeout bounds how long Start waits for FerretDB to answer a
@@ -171,7 +171,7 @@ func waitReady(ctx context.Context, uri, caFile string, timeout time.Duration) e
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	opts, err := trust.Mongo(options.Client().ApplyURI(uri), caFile)
+	opts, err := mongotrust.Options(options.Client().ApplyURI(uri), caFile)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/shared/trust"
+	"github.com/mysimbdp/mysimbdp/shared/trust/mongotrust"
 )
 
 // Names of the parts Check reports besides PartMinIO and PartConnector.
@@ -131,7 +132,7 @@ func Check(ctx context.Context, dataDir string, timeout time.Duration) Health {
 		defer js.Conn().Close()
 	}
 	h.Parts = append(h.Parts, probe(PartMongoDB, func(ctx context.Context) (string, error) {
-		mopts, err := trust.Mongo(options.Client().ApplyURI(e.MongoURI).SetServerSelectionTimeout(timeout), e.CAFile)
+		mopts, err := mongotrust.Options(options.Client().ApplyURI(e.MongoURI).SetServerSelectionTimeout(timeout), e.CAFile)
 		if err != nil {
 			return "", err
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/shared/trust"
+	"github.com/mysimbdp/mysimbdp/shared/trust/mongotrust"
 )
 
 // minioNotifyEnv configures MinIO's default NATS target with JetStream,
@@ -186,7 +187,7 @@ func PlatformFor(ctx context.Context, c PlatformConfig, gw *gateway.Client) (ten
 	if err != nil {
 		return fail(fmt.Errorf("JetStream: %w", err))
 	}
-	mopts, err := trust.Mongo(options.Client().ApplyURI(c.MongoURI), c.CAFile)
+	mopts, err := mongotrust.Options(options.Client().ApplyURI(c.MongoURI), c.CAFile)
 	if err != nil {
 		return fail(err)
 	}
