@@ -48,13 +48,21 @@ func Config(caFile string) (*tls.Config, error) {
 }
 
 // NATS are the nats.Connect options that trust caFile: none without one.
-// nats.go upgrades to TLS when the URL is tls:// or the server requires
-// it, as a TLS server always does.
+// They set the TLS configuration only, not nats.Secure: nats.go uses TLS
+// when the URL is tls:// or the server requires it (as a TLS server
+// always does), and a plain server is still reached in the clear.
 func NATS(caFile string) []nats.Option {
 	if caFile == "" {
 		return nil
 	}
-	return []nats.Option{nats.RootCAs(caFile)}
+	return []nats.Option{func(o *nats.Options) error {
+		cfg, err := Config(caFile)
+		if err != nil {
+			return err
+		}
+		o.TLSConfig = cfg
+		return nil
+	}}
 }
 
 // S3Transport is a transport for minio-go trusting caFile when secure;

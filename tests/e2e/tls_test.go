@@ -147,6 +147,23 @@ func TestTLSOnEveryLink(t *testing.T) {
 
 	t.Run("a file and stream records are stored", func(t *testing.T) {
 		ingest(t, "tls-0.csv", 0, 300, 100, 400)
+		// tenant2's own app (deployed from stack.yml, its settings from
+		// its credentials secret) reads its file over https too.
+		body := ecdc.CSV(0, 200)
+		if _, err := mc.PutObject(ctx, "tenant2", "incoming/tls-0.csv", bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{ContentType: "text/csv"}); err != nil {
+			t.Fatalf("upload over https: %v", err)
+		}
+		byApp := db.Database("tenant2").Collection("ecdc_by_app")
+		waitFor(t, "tenant2's file stored by its own app", 2*time.Minute, func() error {
+			got, err := byApp.CountDocuments(ctx, bson.D{})
+			if err != nil {
+				return err
+			}
+			if got != 200 {
+				return fmt.Errorf("%d rows, want 200", got)
+			}
+			return nil
+		})
 	})
 
 	t.Run("rotation without a restart", func(t *testing.T) {

@@ -441,7 +441,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	// URLs, which carry passwords, from a secret rather than from
 	// environment variables, which the gateway's API shows.
 	platformEnv := map[string]string{contract.EnvMongoURI: s.Endpoints.MongoURI, contract.EnvNATSURL: s.Endpoints.NATS}
-	if ca != nil {
+	if ca == nil {
+		// Started with --tls before: the functions are not to be given a
+		// CA the parts no longer serve (Deploy gives it while it exists).
+		if err := gw.DeleteSecret(ctx, contract.TLSCASecret, ""); err != nil {
+			return nil, fmt.Errorf("remove secret %s: %w", contract.TLSCASecret, err)
+		}
+	} else {
 		// Every function is given the CA as a secret (Deploy), named here.
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
