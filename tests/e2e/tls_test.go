@@ -73,6 +73,7 @@ func TestTLSOnEveryLink(t *testing.T) {
 		}{
 			{"nats", natsAddr, true, func(ctx context.Context) error { return plainNATS(natsAddr) }},
 			{"minio", e.MinIO, false, func(ctx context.Context) error { return plainHTTP(ctx, "http://"+e.MinIO+"/minio/health/cluster") }},
+			{"minio console", e.MinIOConsole, false, func(ctx context.Context) error { return plainHTTP(ctx, "http://"+e.MinIOConsole+"/") }},
 			{"gateway", gwAddr, false, func(ctx context.Context) error { return plainHTTP(ctx, "http://"+gwAddr+"/healthz") }},
 			{"mongodb", mongoAddr, false, func(ctx context.Context) error { return plainMongo(ctx, "mongodb://"+mongoAddr+"/") }},
 		} {

@@ -147,7 +147,7 @@ func printUp(w io.Writer, took time.Duration, e localstack.Endpoints, creds loca
   NATS JetStream    %s   (user %s, password in %s)
   MongoDB (wire)    %s
   MinIO S3          %s   (user %s, password in %s)
-  MinIO console     http://%s
+  MinIO console     %s
   data folder       %s
 %s
   tenants           %s (each a bucket: drop files into incoming/)
@@ -155,7 +155,7 @@ func printUp(w io.Writer, took time.Duration, e localstack.Endpoints, creds loca
 Try: echo hello | ./bin/mysimbdp invoke echo
 `, took.Round(100*time.Millisecond), e.Gateway, creds.GatewayUser, filepath.Join(e.GatewaySecret, contract.SecretGatewayPassword), e.Gateway,
 		withoutUser(e.NATS), natsauth.PlatformUser, localstack.NATSPasswordFile(dataDir), e.MongoURI,
-		e.MinIOURL(), creds.MinIOUser, localstack.MinIOPasswordFile(dataDir), e.MinIOConsole, dataDir, tlsLine(e), strings.Join(tenants, ", "))
+		e.MinIOURL(), creds.MinIOUser, localstack.MinIOPasswordFile(dataDir), strings.TrimSuffix(e.MinIOURL(), e.MinIO)+e.MinIOConsole, dataDir, tlsLine(e), strings.Join(tenants, ", "))
 }
 
 // tlsLine names the CA clients must trust, when the stack serves TLS.
