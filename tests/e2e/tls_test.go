@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,8 +29,10 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/mysimbdp/mysimbdp/infra/local/freeport"
 	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
 	"github.com/mysimbdp/mysimbdp/infra/local/tlsca"
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/trust"
 	"github.com/mysimbdp/mysimbdp/shared/trust/mongotrust"
@@ -165,6 +168,72 @@ func TestTLSOnEveryLink(t *testing.T) {
 			}
 			return nil
 		})
+	})
+
+	t.Run("the standalone connector trusts the CA it is given", func(t *testing.T) {
+		exe, err := buildConnectorOnce()
+		if err != nil {
+			t.Fatal(err)
+		}
+		master, err := localstack.ReadInvokeMasterKey(f.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Ready means NATS (tls://) and the gateway (https://) answered.
+		for _, tc := range []struct {
+			name  string
+			env   []string
+			ready bool
+		}{
+			{"with " + contract.EnvTLSCAFile, []string{contract.EnvTLSCAFile + "=" + e.CAFile}, true},
+			{"without it", nil, false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				addr := fmt.Sprintf("127.0.0.1:%d", freeport.MustGet())
+				cmd := exec.Command(exe, "--refresh-interval", "500ms")
+				cmd.Env = append(os.Environ(), contract.EnvNATSURL+"="+e.NATS, contract.EnvGatewayURL+"="+e.Gateway,
+					contract.EnvSecretsDir+"="+e.GatewaySecret, contract.EnvMetricsAddr+"="+addr, contract.EnvLogLevel+"=warn",
+					contract.EnvInvokeMasterKey+"="+master)
+				cmd.Env = append(cmd.Env, tc.env...)
+				var out syncBuffer
+				cmd.Stdout, cmd.Stderr = &out, &out
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+				readyz := func() error {
+					resp, err := http.Get("http://" + addr + "/readyz")
+					if err != nil {
+						return err
+					}
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						return fmt.Errorf("/readyz: %s", resp.Status)
+					}
+					return nil
+				}
+				if tc.ready {
+					waitFor(t, "the connector ready", 30*time.Second, readyz)
+					return
+				}
+				// Serving, but never ready: it cannot verify the parts.
+				waitFor(t, "the connector serving /healthz", 30*time.Second, func() error {
+					resp, err := http.Get("http://" + addr + "/healthz")
+					if err != nil {
+						return err
+					}
+					resp.Body.Close()
+					return nil
+				})
+				deadline := time.Now().Add(5 * time.Second)
+				for time.Now().Before(deadline) {
+					if err := readyz(); err == nil {
+						t.Fatalf("ready without the CA:\n%s", out.String())
+					}
+					time.Sleep(200 * time.Millisecond)
+				}
+			})
+		}
 	})
 
 	t.Run("rotation without a restart", func(t *testing.T) {
