@@ -40,6 +40,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/shared/scale"
 	"github.com/mysimbdp/mysimbdp/shared/secret"
+	"github.com/mysimbdp/mysimbdp/shared/trust"
 )
 
 // process is the one value that lives as long as the process: Handle's
@@ -78,6 +79,12 @@ func build(getenv func(string) string, log *slog.Logger) (*running, error) {
 	gw, err := gateway.NewFromSecrets(gwURL, env.SecretsDir)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("gateway %s: %w", gwURL, err))
+	} else if err := gw.TrustCA(env.CAFile()); err != nil {
+		errs = append(errs, err)
+	}
+	metricsTransport := &http.Transport{}
+	if err := trust.HTTP(metricsTransport, env.CAFile()); err != nil {
+		errs = append(errs, err)
 	}
 	url := env.NATSURL
 	if url == "" {
@@ -87,7 +94,7 @@ func build(getenv func(string) string, log *slog.Logger) (*running, error) {
 		return nil, fmt.Errorf("scaler: %w", err)
 	}
 	stab := env.ScaleStabilization
-	nc, err := nats.Connect(url, nats.Name("mysimbdp-scaler"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
+	nc, err := nats.Connect(url, append(trust.NATS(env.CAFile()), nats.Name("mysimbdp-scaler"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))...)
 	if err != nil {
 		return nil, fmt.Errorf("scaler: connect to NATS %s: %w", url, err)
 	}
@@ -100,7 +107,7 @@ func build(getenv func(string) string, log *slog.Logger) (*running, error) {
 	if metricsURL == "" {
 		metricsURL = strings.TrimRight(gwURL, "/") + "/metrics"
 	}
-	inflight := scale.MetricsInflight(metricsURL, &http.Client{Timeout: 10 * time.Second})
+	inflight := scale.MetricsInflight(metricsURL, &http.Client{Timeout: 10 * time.Second, Transport: metricsTransport})
 	return &running{nc: nc, s: scale.New(gw, js, inflight, stab, env.JSReplicas, log)}, nil
 }
 

@@ -43,6 +43,8 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/secret"
+	"github.com/mysimbdp/mysimbdp/shared/trust"
+	"github.com/mysimbdp/mysimbdp/shared/trust/mongotrust"
 )
 
 // app holds the connections for the life of the process; Handle's
@@ -107,14 +109,24 @@ func (a *App) connect() error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
+	// The platform's CA, when its parts serve TLS (shared/trust).
+	tr, err := trust.S3Transport(env.S3Secure, env.CAFile())
+	if err != nil {
+		return err
+	}
 	s3, err := minio.New(env.S3Endpoint, &minio.Options{
-		Creds:  credentials.NewStaticV4(env.S3AccessKey, env.S3SecretKey, env.S3SessionToken),
-		Secure: env.S3Secure,
+		Creds:     credentials.NewStaticV4(env.S3AccessKey, env.S3SecretKey, env.S3SessionToken),
+		Secure:    env.S3Secure,
+		Transport: tr,
 	})
 	if err != nil {
 		return fmt.Errorf("S3 client: %w", err)
 	}
-	db, err := mongo.Connect(options.Client().ApplyURI(env.MongoURI))
+	mopts, err := mongotrust.Options(options.Client().ApplyURI(env.MongoURI), env.CAFile())
+	if err != nil {
+		return err
+	}
+	db, err := mongo.Connect(mopts)
 	if err != nil {
 		return fmt.Errorf("MongoDB client: %w", err)
 	}

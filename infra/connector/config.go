@@ -71,8 +71,12 @@ type Config struct {
 	// announced (default mysimbdp-sweep).
 	S3Endpoint, S3AccessKey, S3SecretKey string
 	S3Secure                             bool
-	SweepInterval, SweepAge              time.Duration
-	SweepBucket                          string
+	// CAFile is the platform's CA, trusted besides the system's roots by
+	// the connector's NATS, S3 and gateway clients (a tls:// NATS URL, S3
+	// with S3Secure, an https:// gateway); empty: the system's only.
+	CAFile                  string
+	SweepInterval, SweepAge time.Duration
+	SweepBucket             string
 
 	// SkipEnsureStreams stops Run from creating missing streams (for
 	// clusters where operators manage them).

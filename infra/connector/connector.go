@@ -26,6 +26,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/connector/stream"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/shared/secret"
+	"github.com/mysimbdp/mysimbdp/shared/trust"
 )
 
 // Connector delivers JetStream events to OpenFaaS functions. Create it with
@@ -75,8 +76,12 @@ func New(cfg Config, gw *gateway.Client, log *slog.Logger) (*Connector, error) {
 		SweepInterval:   cfg.SweepInterval, SweepAge: cfg.SweepAge, SweepBucket: cfg.SweepBucket,
 	}
 	if cfg.S3Endpoint != "" {
+		tr, err := trust.S3Transport(cfg.S3Secure, cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("connector: MinIO client for the sweep: %w", err)
+		}
 		s3cfg.S3, err = minio.New(cfg.S3Endpoint, &minio.Options{
-			Creds: credentials.NewStaticV4(cfg.S3AccessKey, cfg.S3SecretKey, ""), Secure: cfg.S3Secure})
+			Creds: credentials.NewStaticV4(cfg.S3AccessKey, cfg.S3SecretKey, ""), Secure: cfg.S3Secure, Transport: tr})
 		if err != nil {
 			return nil, fmt.Errorf("connector: MinIO client for the sweep: %w", err)
 		}
@@ -239,6 +244,7 @@ func (c *Connector) Run(ctx context.Context) error {
 	if c.cfg.NATSUser != "" {
 		opts = append(opts, nats.UserInfo(c.cfg.NATSUser, c.cfg.NATSPassword))
 	}
+	opts = append(opts, trust.NATS(c.cfg.CAFile)...)
 	nc, err := nats.Connect(c.cfg.NATSURL, opts...)
 	if err != nil {
 		return fmt.Errorf("connect to NATS %s: %w", secret.RedactURLs(c.cfg.NATSURL), err)

@@ -17,6 +17,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
+	"github.com/mysimbdp/mysimbdp/shared/trust"
+	"github.com/mysimbdp/mysimbdp/shared/trust/mongotrust"
 )
 
 // Config is what Open connects the console to. The local platform and
@@ -33,6 +35,9 @@ type Config struct {
 	MongoURI string
 	// PlatformDB is the platform database; empty: the contract's.
 	PlatformDB string
+	// CAFile is the platform's CA (shared/trust), for a tls:// NATS URL
+	// and a MongoDB URI with tls=true; empty: the system's roots.
+	CAFile string
 	// Auth, when set, is required of every request, and keys the forms'
 	// CSRF tokens, so that every replica serving the console accepts the
 	// forms of the others. Nil where a gateway in front already asks for
@@ -67,12 +72,17 @@ func Open(cfg Config) (*Site, error) {
 	if cfg.NATSUser != "" {
 		opts = append(opts, nats.UserInfo(cfg.NATSUser, cfg.NATSPassword))
 	}
+	opts = append(opts, trust.NATS(cfg.CAFile)...)
+	mopts, err := mongotrust.Options(options.Client().ApplyURI(cfg.MongoURI), cfg.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
 	nc, err := nats.Connect(cfg.NATSURL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("console: connect to NATS: %w", err)
 	}
 	s := &Site{nc: nc}
-	s.db, err = mongo.Connect(options.Client().ApplyURI(cfg.MongoURI))
+	s.db, err = mongo.Connect(mopts)
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("console: MongoDB client: %w", err)

@@ -35,6 +35,7 @@ type Client struct {
 	bin      string
 	config   []byte // mc's config.json, naming the server as alias
 	endpoint string
+	ca       []byte // PEM of Config.CAFile
 }
 
 // Config says which mc to run and which server it administers.
@@ -44,6 +45,9 @@ type Config struct {
 	// Endpoint is the server's host:port.
 	Endpoint string
 	Secure   bool
+	// CAFile is a CA mc trusts besides the system's (the local platform's,
+	// for a MinIO on https); empty: none.
+	CAFile string
 	// AccessKey and SecretKey are an admin's (the root user's) credentials.
 	AccessKey, SecretKey string
 }
@@ -61,6 +65,13 @@ func New(cfg Config) (*Client, error) {
 		scheme = "https"
 	}
 	u := url.URL{Scheme: scheme, Host: cfg.Endpoint}
+	var ca []byte
+	if cfg.CAFile != "" {
+		var err error
+		if ca, err = os.ReadFile(cfg.CAFile); err != nil {
+			return nil, fmt.Errorf("minio admin: read the CA: %w", err)
+		}
+	}
 	type mcAlias struct {
 		URL       string `json:"url"`
 		AccessKey string `json:"accessKey"`
@@ -75,7 +86,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("minio admin: mc configuration: %w", err)
 	}
-	return &Client{bin: cfg.Binary, config: config, endpoint: cfg.Endpoint}, nil
+	return &Client{bin: cfg.Binary, config: config, endpoint: cfg.Endpoint, ca: ca}, nil
 }
 
 // Error is mc's report of a failed command.
@@ -139,6 +150,16 @@ func (c *Client) runInput(ctx context.Context, op string, out any, stdin []byte,
 	defer os.RemoveAll(cfgDir)
 	if err := os.WriteFile(filepath.Join(cfgDir, "config.json"), c.config, 0o600); err != nil {
 		return fmt.Errorf("minio admin %s: write mc configuration: %w", op, err)
+	}
+	if c.ca != nil {
+		// mc trusts every CA in <config dir>/certs/CAs besides the system's.
+		cas := filepath.Join(cfgDir, "certs", "CAs")
+		if err := os.MkdirAll(cas, 0o700); err != nil {
+			return fmt.Errorf("minio admin %s: %w", op, err)
+		}
+		if err := os.WriteFile(filepath.Join(cas, "ca.crt"), c.ca, 0o600); err != nil {
+			return fmt.Errorf("minio admin %s: write the CA for mc: %w", op, err)
+		}
 	}
 	full := append([]string{"--config-dir", cfgDir, "--json", "--no-color", "--disable-pager"}, args...)
 	cmd := exec.CommandContext(ctx, c.bin, full...)

@@ -50,6 +50,11 @@ type FunctionEnv struct {
 	// Registry is where the platform apps' images were pushed (see
 	// Image); empty means their Docker Hub names.
 	Registry string
+	// CASecret, when the platform's parts serve TLS with a CA of their
+	// own, is the secret holding it (contract.TLSCASecret): every
+	// function gets it, named by contract.EnvTLSCAFile. Empty: the
+	// system's roots only.
+	CASecret string
 }
 
 // CredentialsSecret is the value of the tenant's credentials secret
@@ -63,12 +68,22 @@ func CredentialsSecret(env FunctionEnv, c Credentials) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: functions' NATS URL: %w", c.Tenant, err)
 	}
-	return secret.FormatEnv(map[string]string{
+	vals := map[string]string{
 		contract.EnvS3AccessKey: c.S3AccessKey,
 		contract.EnvS3SecretKey: c.S3SecretKey,
 		contract.EnvMongoURI:    env.MongoURI,
 		contract.EnvNATSURL:     natsURL,
-	})
+	}
+	// On a platform serving TLS, a tenant's own app (which sets no
+	// variables of ours) learns it here; lines only then, so that the
+	// secret of a platform without TLS stays as it was.
+	if env.S3Secure {
+		vals[contract.EnvS3Secure] = "true"
+	}
+	if env.CASecret != "" {
+		vals[contract.EnvTLSCAFile] = env.CASecret
+	}
+	return secret.FormatEnv(vals)
 }
 
 // Deployments are the functions `tenant apply` deploys for the tenant: its
@@ -103,6 +118,12 @@ func Deployments(p *profile.Profile, env FunctionEnv) []types.FunctionDeployment
 				"write_timeout": "1m",
 				"exec_timeout":  "1m",
 			}))
+	}
+	if env.CASecret != "" {
+		for i := range out {
+			out[i].EnvVars[contract.EnvTLSCAFile] = env.CASecret
+			out[i].Secrets = append(out[i].Secrets, env.CASecret)
+		}
 	}
 	return out
 }

@@ -33,6 +33,14 @@ const (
 	EnvS3Region    = "MYSIMBDP_S3_REGION"
 	EnvS3Bucket    = "MYSIMBDP_S3_BUCKET"
 
+	// EnvTLSCAFile is the CA certificate (PEM) that every client of the
+	// platform trusts besides the system's, when its parts serve TLS
+	// (`mysimbdp up --tls`). Whether a link uses TLS is the URL's to say
+	// (tls://, https://, mongodb://…?tls=true, MYSIMBDP_S3_SECURE); this
+	// only says whom to trust. A value without a slash is the name of a
+	// secret in the secrets folder (TLSCASecret), as functions get it.
+	EnvTLSCAFile = "MYSIMBDP_TLS_CA_FILE"
+
 	EnvTenant        = "MYSIMBDP_TENANT"
 	EnvProfile       = "MYSIMBDP_PROFILE"
 	EnvProfileSecret = "MYSIMBDP_PROFILE_SECRET"
@@ -174,6 +182,9 @@ type Env struct {
 	S3Region       string
 	S3Bucket       string
 
+	// TLSCAFile is EnvTLSCAFile as given; CAFile resolves it.
+	TLSCAFile string
+
 	Tenant        string
 	Profile       string
 	ProfileSecret string
@@ -231,6 +242,16 @@ type Env struct {
 // endpoints to defaults.
 func (e Env) IsSet(name string) bool { return e.set[name] }
 
+// CAFile is the path of the CA certificate clients trust
+// (EnvTLSCAFile), a secret's name resolved in SecretsDir; empty: only the
+// system's roots.
+func (e Env) CAFile() string {
+	if e.TLSCAFile == "" || strings.ContainsRune(e.TLSCAFile, '/') {
+		return e.TLSCAFile
+	}
+	return e.SecretsDir + "/" + e.TLSCAFile
+}
+
 // FromEnv reads every setting through getenv (os.Getenv, or a map's
 // lookup in tests), as of-watchdog's config.New does. A value that cannot
 // be parsed is an error naming the variable; every such error is
@@ -275,6 +296,7 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		S3SecretKey:        get(EnvS3SecretKey),
 		S3Region:           get(EnvS3Region),
 		S3Bucket:           get(EnvS3Bucket),
+		TLSCAFile:          get(EnvTLSCAFile),
 		Tenant:             get(EnvTenant),
 		Profile:            get(EnvProfile),
 		ProfileSecret:      get(EnvProfileSecret),

@@ -310,3 +310,8 @@ func InvokeKeySecret(fn string) string { return fn + "-invoke-key" }
 // PlatformCredentialsSecret holds the credentials of the platform's own
 // functions (stats, scaler), in the same form.
 const PlatformCredentialsSecret = "mysimbdp-credentials"
+
+// TLSCASecret is the secret holding the platform's CA certificate (PEM)
+// when its parts serve TLS; functions that trust it are given it and
+// EnvTLSCAFile naming it.
+const TLSCASecret = "mysimbdp-tls-ca"

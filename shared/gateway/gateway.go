@@ -23,6 +23,8 @@ import (
 	"github.com/openfaas/faas-provider/auth"
 	"github.com/openfaas/faas-provider/logs"
 	"github.com/openfaas/faas-provider/types"
+
+	"github.com/mysimbdp/mysimbdp/shared/trust"
 )
 
 // Client calls one gateway. The zero value is not usable; use New.
@@ -38,11 +40,24 @@ type Client struct {
 func New(baseURL, user, password string) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
 	if err != nil || u.Scheme == "" || u.Host == "" {
-		return nil, fmt.Errorf("gateway URL %q: want http://host:port", baseURL)
+		return nil, fmt.Errorf("gateway URL %q: want http(s)://host:port", baseURL)
 	}
 	return &Client{base: u, user: user, password: password, http: &http.Client{
 		Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second},
 	}}, nil
+}
+
+// TrustCA makes the client trust the platform's CA in caFile (a gateway
+// served over https:// with the platform's certificate); no-op for "".
+func (c *Client) TrustCA(caFile string) error {
+	tr, ok := c.http.Transport.(*http.Transport)
+	if !ok {
+		return errors.New("gateway client: transport is not an *http.Transport")
+	}
+	if err := trust.HTTP(tr, caFile); err != nil {
+		return fmt.Errorf("gateway client: %w", err)
+	}
+	return nil
 }
 
 // NewFromSecrets is New with the credentials read from an OpenFaaS secret

@@ -30,6 +30,9 @@ type Config struct {
 	// S3SessionToken goes with temporary credentials (an AWS role's).
 	S3SessionToken string
 	S3Secure       bool
+	// CAFile is the platform's CA, trusted besides the system's roots by
+	// the S3, MongoDB and NATS clients (shared/trust).
+	CAFile string
 	// S3Region, when set, saves the client a bucket-location lookup (AWS).
 	S3Region string
 	// Bucket is the tenant's bucket; empty means the profile's
@@ -67,6 +70,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		S3SecretKey:    env.S3SecretKey,
 		S3SessionToken: env.S3SessionToken,
 		S3Secure:       env.S3Secure,
+		CAFile:         env.CAFile(),
 		S3Region:       env.S3Region,
 		Bucket:         env.S3Bucket,
 		MongoURI:       env.MongoURI,

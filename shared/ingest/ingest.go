@@ -22,6 +22,8 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 	"github.com/mysimbdp/mysimbdp/shared/records"
 	"github.com/mysimbdp/mysimbdp/shared/replace"
+	"github.com/mysimbdp/mysimbdp/shared/trust"
+	"github.com/mysimbdp/mysimbdp/shared/trust/mongotrust"
 )
 
 // Errors a transport maps to its answers; everything else a Batch returns
@@ -118,15 +120,23 @@ func New(cfg Config, opts Options) (*Batch, error) {
 	if b.now == nil {
 		b.now = time.Now
 	}
+	tr, err := trust.S3Transport(cfg.S3Secure, cfg.CAFile)
+	if err != nil {
+		return nil, err
+	}
 	b.s3, err = minio.New(cfg.S3Endpoint, &minio.Options{
-		Creds:  credentials.NewStaticV4(cfg.S3AccessKey, cfg.S3SecretKey, cfg.S3SessionToken),
-		Secure: cfg.S3Secure,
-		Region: cfg.S3Region,
+		Creds:     credentials.NewStaticV4(cfg.S3AccessKey, cfg.S3SecretKey, cfg.S3SessionToken),
+		Secure:    cfg.S3Secure,
+		Region:    cfg.S3Region,
+		Transport: tr,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("S3 client for %s: %w", cfg.S3Endpoint, err)
 	}
-	copts := options.Client().ApplyURI(cfg.MongoURI)
+	copts, err := mongotrust.Options(options.Client().ApplyURI(cfg.MongoURI), cfg.CAFile)
+	if err != nil {
+		return nil, err
+	}
 	if copts.ServerSelectionTimeout == nil {
 		// The driver's 30 s would hold every event of a store outage that
 		// long before it can be answered "unavailable, try later".
@@ -151,6 +161,7 @@ func New(cfg Config, opts Options) (*Batch, error) {
 		return nil, fmt.Errorf("sink %q: want empty (MongoDB) or %q", cfg.Sink, SinkDiscard)
 	}
 	b.reports = newReporter(cfg.NATSURL, cfg.ReportSubject, b.log)
+	b.reports.natsOpts = trust.NATS(cfg.CAFile)
 	return b, nil
 }
 

@@ -93,6 +93,7 @@ type reporter struct {
 	nextTry   time.Time
 	closed    bool
 	retryWait time.Duration
+	natsOpts  []nats.Option // the platform's CA, if any
 }
 
 func newReporter(url, prefix string, log *slog.Logger) *reporter {
@@ -111,8 +112,8 @@ func (r *reporter) conn() *nats.Conn {
 	if r.nc != nil || time.Now().Before(r.nextTry) {
 		return r.nc
 	}
-	nc, err := nats.Connect(r.url, nats.Name("mysimbdp-batch-ingest"), nats.Timeout(2*time.Second),
-		nats.MaxReconnects(-1))
+	nc, err := nats.Connect(r.url, append([]nats.Option{nats.Name("mysimbdp-batch-ingest"), nats.Timeout(2 * time.Second),
+		nats.MaxReconnects(-1)}, r.natsOpts...)...)
 	if err != nil {
 		r.nextTry = time.Now().Add(r.retryWait)
 		r.log.Warn("cannot connect to NATS for reports; trying again later", "url", secret.RedactURLs(r.url), "err", err, "retry_in", r.retryWait)

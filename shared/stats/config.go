@@ -20,6 +20,8 @@ type Config struct {
 	PlatformDB    string
 	NATSURL       string
 	ReportSubject string
+	// CAFile is the platform's CA (shared/trust), for MongoDB and NATS.
+	CAFile string
 	// Window is the platform aggregation window.
 	Window time.Duration
 	// JSReplicas is the replica count of the control bucket, should the
@@ -38,6 +40,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		PlatformDB:    env.PlatformDB,
 		NATSURL:       env.NATSURL,
 		ReportSubject: env.ReportSubject,
+		CAFile:        env.CAFile(),
 		Window:        env.StatsWindow,
 		JSReplicas:    env.JSReplicas,
 	}

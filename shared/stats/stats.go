@@ -15,6 +15,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/shared/trust"
+	"github.com/mysimbdp/mysimbdp/shared/trust/mongotrust"
 )
 
 // Collections of the platform database.
@@ -83,11 +85,15 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 	if s.cfg.ReportSubject == "" {
 		s.cfg.ReportSubject = contract.ReportSubjectPrefix
 	}
-	db, err := mongo.Connect(options.Client().ApplyURI(cfg.MongoURI))
+	mopts, err := mongotrust.Options(options.Client().ApplyURI(cfg.MongoURI), cfg.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	db, err := mongo.Connect(mopts)
 	if err != nil {
 		return nil, fmt.Errorf("MongoDB client: %w", err)
 	}
-	nc, err := nats.Connect(cfg.NATSURL, nats.Name("mysimbdp-stats"), nats.Timeout(5*time.Second), nats.MaxReconnects(-1))
+	nc, err := nats.Connect(cfg.NATSURL, append(trust.NATS(cfg.CAFile), nats.Name("mysimbdp-stats"), nats.Timeout(5*time.Second), nats.MaxReconnects(-1))...)
 	if err != nil {
 		_ = db.Disconnect(ctx)
 		return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)

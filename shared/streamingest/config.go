@@ -17,7 +17,9 @@ type Config struct {
 	Profile       []byte
 	ProfileSource string
 
-	MongoURI   string
+	MongoURI string
+	// CAFile is the platform's CA (shared/trust), for MongoDB and NATS.
+	CAFile     string
 	PlatformDB string
 
 	// NATSURL is optional: without it window reports are only logged.
@@ -33,6 +35,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	env, errs := secret.FunctionEnv(getenv)
 	c := Config{
 		MongoURI:      env.MongoURI,
+		CAFile:        env.CAFile(),
 		PlatformDB:    env.PlatformDB,
 		NATSURL:       env.NATSURL,
 		ReportSubject: env.ReportSubject,

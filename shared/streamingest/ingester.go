@@ -15,6 +15,8 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 	"github.com/mysimbdp/mysimbdp/shared/records"
 	"github.com/mysimbdp/mysimbdp/shared/replace"
+	"github.com/mysimbdp/mysimbdp/shared/trust"
+	"github.com/mysimbdp/mysimbdp/shared/trust/mongotrust"
 )
 
 // Options tune an Ingester; the zero value is right for production.
@@ -65,7 +67,11 @@ func New(cfg Config, opts Options) (*Ingester, error) {
 	if now == nil {
 		now = time.Now
 	}
-	db, err := mongo.Connect(options.Client().ApplyURI(cfg.MongoURI))
+	mopts, err := mongotrust.Options(options.Client().ApplyURI(cfg.MongoURI), cfg.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	db, err := mongo.Connect(mopts)
 	if err != nil {
 		return nil, fmt.Errorf("MongoDB client: %w", err)
 	}
@@ -73,13 +79,15 @@ func New(cfg Config, opts Options) (*Ingester, error) {
 	if prefix == "" {
 		prefix = contract.ReportSubjectPrefix
 	}
+	reports := newReporter(cfg.NATSURL, contract.ReportSubject(prefix, prof.Tenant), prof.Tenant,
+		prof.Stream.Window.D(), now, log)
+	reports.natsOpts = trust.NATS(cfg.CAFile)
 	return &Ingester{
 		prof: prof, plan: plan, log: log, db: db,
 		sink:          db.Database(prof.Sink.Database).Collection(prof.Sink.Collection),
 		byKey:         len(prof.Sink.Key) > 0,
 		subjectPrefix: contract.TenantSubjectPrefixOf(prof.Tenant),
-		reports: newReporter(cfg.NATSURL, contract.ReportSubject(prefix, prof.Tenant), prof.Tenant,
-			prof.Stream.Window.D(), now, log),
+		reports:       reports,
 	}, nil
 }
 

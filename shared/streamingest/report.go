@@ -40,6 +40,8 @@ type reporter struct {
 	done    chan struct{}
 	nc      *nats.Conn
 	nextTry time.Time
+	// natsOpts trust the platform's CA, if any.
+	natsOpts []nats.Option
 }
 
 func newReporter(url, subject, tenant string, window time.Duration, now func() time.Time, log *slog.Logger) *reporter {
@@ -126,8 +128,8 @@ func (r *reporter) conn() *nats.Conn {
 	if r.nc != nil || r.now().Before(r.nextTry) {
 		return r.nc
 	}
-	nc, err := nats.Connect(r.url, nats.Name("mysimbdp-stream-ingest"), nats.Timeout(2*time.Second),
-		nats.MaxReconnects(-1))
+	nc, err := nats.Connect(r.url, append([]nats.Option{nats.Name("mysimbdp-stream-ingest"), nats.Timeout(2 * time.Second),
+		nats.MaxReconnects(-1)}, r.natsOpts...)...)
 	if err != nil {
 		r.nextTry = r.now().Add(r.retryWait)
 		r.log.Warn("cannot connect to NATS for reports; trying again later", "url", secret.RedactURLs(r.url), "err", err, "retry_in", r.retryWait)

@@ -83,6 +83,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/shared/secret"
+	"github.com/mysimbdp/mysimbdp/shared/trust"
 )
 
 func main() {
@@ -157,6 +158,7 @@ func parse(args []string, getenv func(string) string) (settings, error) {
 	// The sweep lists the buckets with the connector's own MinIO
 	// credentials; without an endpoint there is no sweep.
 	cfg.S3Endpoint, cfg.S3AccessKey, cfg.S3SecretKey, cfg.S3Secure = env.S3Endpoint, env.S3AccessKey, env.S3SecretKey, env.S3Secure
+	cfg.CAFile = env.CAFile()
 	cfg.SweepInterval, cfg.SweepAge = env.SweepInterval, env.SweepAge
 	// The invocation master key signs every invocation (functions given
 	// their key refuse unsigned ones); without it nothing is signed.
@@ -199,6 +201,9 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
+	if err := gw.TrustCA(cfg.CAFile); err != nil {
+		return err
+	}
 	c, err := connector.New(cfg, gw, log)
 	if err != nil {
 		return err
@@ -208,7 +213,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 
 	// Each listener stops (deferred) before what it serves is closed.
 	if st.consoleAddr != "" {
-		site, err := console.Open(console.Config{Gateway: gw, NATSURL: cfg.NATSURL, NATSUser: cfg.NATSUser, NATSPassword: cfg.NATSPassword,
+		site, err := console.Open(console.Config{Gateway: gw, NATSURL: cfg.NATSURL, NATSUser: cfg.NATSUser, NATSPassword: cfg.NATSPassword, CAFile: cfg.CAFile,
 			MongoURI: st.env.MongoURI, PlatformDB: st.env.PlatformDB, Auth: creds, Metrics: reg, Log: log.With("part", "console")})
 		if err != nil {
 			return err
@@ -288,6 +293,7 @@ func newReadiness(cfg connector.Config, gw *gateway.Client) (*readiness, error) 
 	if cfg.NATSUser != "" {
 		opts = append(opts, nats.UserInfo(cfg.NATSUser, cfg.NATSPassword))
 	}
+	opts = append(opts, trust.NATS(cfg.CAFile)...)
 	nc, err := nats.Connect(cfg.NATSURL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("readiness: connect to NATS %s: %w", secret.RedactURLs(cfg.NATSURL), err)

@@ -12,6 +12,9 @@ import (
 // clientFlags are the flags every gateway client command takes.
 type clientFlags struct {
 	gateway, username, password, data, namespace string
+	// ca is the CA to trust besides the system's (contract.EnvTLSCAFile);
+	// empty: the local stack's, if it serves TLS (caFile).
+	ca string
 }
 
 func (c *clientFlags) register(fs *flag.FlagSet, env contract.Env) {
@@ -24,6 +27,23 @@ func (c *clientFlags) register(fs *flag.FlagSet, env contract.Env) {
 	fs.StringVar(&c.password, "password", env.GatewayPassword, "gateway password (env "+contract.EnvGatewayPassword+"); default: the local stack's")
 	fs.StringVar(&c.data, "data", env.DataDir, "local stack data folder, for its credentials (env "+contract.EnvDataDir+")")
 	fs.StringVar(&c.namespace, "namespace", "", "function namespace (default: the gateway's)")
+	fs.StringVar(&c.ca, "ca-file", env.CAFile(), "CA certificate to trust for https://, tls:// and tls=true links (env "+contract.EnvTLSCAFile+"); default: the local stack's, when it serves TLS")
+}
+
+// caFile is the CA to trust: the one given, else the local stack's.
+func (c *clientFlags) caFile() string {
+	if c.ca == "" {
+		c.ca = localCA(c.data)
+	}
+	return c.ca
+}
+
+// localCA is the CA of the stack running on data, if it serves TLS.
+func localCA(data string) string {
+	if e, err := localstack.ReadEndpoints(data); err == nil {
+		return e.CAFile
+	}
+	return ""
 }
 
 // client returns a gateway client with explicit credentials, or else the
@@ -35,12 +55,18 @@ func (c *clientFlags) client() (*gateway.Client, error) {
 			c.gateway = e.Gateway
 		}
 	}
+	var gw *gateway.Client
+	var err error
 	if c.username != "" || c.password != "" {
-		return gateway.New(c.gateway, c.username, c.password)
-	}
-	gw, err := gateway.NewFromSecrets(c.gateway, localstack.GatewaySecretsDir(c.data))
-	if err != nil {
+		gw, err = gateway.New(c.gateway, c.username, c.password)
+	} else if gw, err = gateway.NewFromSecrets(c.gateway, localstack.GatewaySecretsDir(c.data)); err != nil {
 		return nil, fmt.Errorf("%w\n(no --username/--password given and no local stack credentials in %s: start the stack with `mysimbdp up` or pass credentials)", err, c.data)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := gw.TrustCA(c.caFile()); err != nil {
+		return nil, err
 	}
 	return gw, nil
 }

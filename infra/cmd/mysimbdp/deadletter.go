@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -24,6 +25,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
 	"github.com/mysimbdp/mysimbdp/infra/natsauth"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/shared/trust"
 )
 
 const deadLetterUsage = `usage:
@@ -95,7 +97,7 @@ func runDeadLetter(ctx context.Context, env contract.Env, args []string, stdout,
 			return err
 		}
 	}
-	nc, err := nats.Connect(url, nats.Name("mysimbdp-deadletter"))
+	nc, err := nats.Connect(url, append(trust.NATS(cmp.Or(env.CAFile(), localCA(*data))), nats.Name("mysimbdp-deadletter"))...)
 	if err != nil {
 		return fmt.Errorf("deadletter: connect to NATS %s: %w", natsauth.Redact(url), err)
 	}

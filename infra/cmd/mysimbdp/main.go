@@ -57,6 +57,7 @@ func commands() []command {
 		{"tenant", "apply, remove or list tenants", runTenant},
 		{"deadletter", "list, show, replay or purge dead letters", runDeadLetter},
 		{"ferretdb", "run only the embedded FerretDB (a store on its own cores)", runFerretDB},
+		{"tls", "rotate the local platform's TLS certificates (tls rotate)", runTLS},
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/connector/control"
 	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/shared/trust"
 )
 
 func runPause(ctx context.Context, env contract.Env, args []string, stdout, stderr io.Writer) error {
@@ -40,7 +42,7 @@ func pauseOrResume(ctx context.Context, env contract.Env, verb string, args []st
 			*natsURL = e.NATS
 		}
 	}
-	nc, err := nats.Connect(*natsURL)
+	nc, err := nats.Connect(*natsURL, trust.NATS(cmp.Or(env.CAFile(), localCA(*data)))...)
 	if err != nil {
 		return fmt.Errorf("%s: connect to NATS %s: %w", verb, *natsURL, err)
 	}

@@ -139,7 +139,16 @@ func (f *platformFlags) platform(ctx context.Context, stderr io.Writer) (tenant.
 	if err := fromLocal(&f.mongoURI, "--mongo-uri", local.MongoURI); err != nil {
 		return tenant.Platform{}, nil, err
 	}
+	caFile := f.gw.caFile()
+	if localErr == nil && f.s3 == local.MinIO && local.MinIOSecure {
+		f.s3Secure = true // the local stack's MinIO serves https
+	}
 	env := tenant.FunctionEnv{S3Endpoint: f.fnS3, S3Secure: f.s3Secure, MongoURI: f.fnMongo, NATSURL: f.fnNATS, Registry: f.registry}
+	if caFile != "" {
+		// The functions trust the same CA, given as a secret (on a
+		// cluster, create it: see README "TLS").
+		env.CASecret = contract.TLSCASecret
+	}
 	if env.S3Endpoint == "" {
 		env.S3Endpoint = f.s3
 	}
@@ -155,7 +164,7 @@ func (f *platformFlags) platform(ctx context.Context, stderr io.Writer) (tenant.
 	}
 	pl, closePl, err := localstack.PlatformFor(ctx, localstack.PlatformConfig{
 		MinIOEndpoint: f.s3, MinIOUser: f.s3User, MinIOPassword: f.s3Password, MinIOSecure: f.s3Secure,
-		MCBinary: f.mc, NATSURL: f.natsURL, MongoURI: f.mongoURI, DataDir: data, FunctionEnv: env,
+		MCBinary: f.mc, NATSURL: f.natsURL, MongoURI: f.mongoURI, CAFile: caFile, DataDir: data, FunctionEnv: env,
 		InvokeMasterKey: f.invokeMasterKey,
 		Log:             slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}, gw)

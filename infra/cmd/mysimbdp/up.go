@@ -35,6 +35,8 @@ func runUp(ctx context.Context, env contract.Env, args []string, stdout, stderr 
 	fs.StringVar(&cfg.MinIOConsoleAddr, "minio-console-addr", "127.0.0.1:9001", "MinIO console address")
 	fs.IntVar(&cfg.ConnectorMaxAttempts, "max-attempts", 0, "failed deliveries of an event or record before it is dead-lettered (default: the connector's, 10)")
 	fs.DurationVar(&cfg.ConnectorBackoff, "retry-backoff", 0, "first back-off before a failed delivery is retried, doubling each time (default: the connector's, 1s)")
+	fs.BoolVar(&cfg.TLS, "tls", false, "serve every part over TLS (NATS, MinIO https, FerretDB, the gateway) with certificates of a CA made in <data>/secrets/tls; clients trust it through "+contract.EnvTLSCAFile)
+	fs.DurationVar(&cfg.TLSRenewWithin, "tls-renew-within", 0, "with --tls: re-issue at start a certificate that expires within this (default 30 days; `mysimbdp tls rotate` re-issues at any time)")
 	withConnector := fs.Bool("connector", true, "run the connector in this process; false to run infra/cmd/connector on its own (as on a cluster)")
 	verbose := fs.Bool("v", false, "log every part's details (JSON on stderr)")
 	runDemo := fs.Bool("demo", false, "once up, run the platform's main job: every tenant uploads ECDC-shaped files and the summary of what was ingested is printed")
@@ -76,6 +78,7 @@ func runUp(ctx context.Context, env contract.Env, args []string, stdout, stderr 
 		fmt.Fprintf(stdout, "\n==> demo: %d tenants × %d files × %d rows\n", len(st.Tenants), *demoFiles, *demoRows)
 		demoErr = demo.Run(ctx, demo.Config{
 			MinIO: e.MinIO, MinIOUser: st.Creds.MinIOUser, MinIOPassword: st.Creds.MinIOPassword,
+			MinIOSecure: e.MinIOSecure, CAFile: e.CAFile,
 			NATS: e.NATS, MongoURI: e.MongoURI, Tenants: st.Tenants,
 			Files: *demoFiles, Rows: *demoRows, Timeout: *demoTimeout,
 		}, stdout)
@@ -143,14 +146,22 @@ func printUp(w io.Writer, took time.Duration, e localstack.Endpoints, creds loca
   dashboard         %s/ui/   (the gateway's user and password)
   NATS JetStream    %s   (user %s, password in %s)
   MongoDB (wire)    %s
-  MinIO S3          http://%s   (user %s, password in %s)
-  MinIO console     http://%s
+  MinIO S3          %s   (user %s, password in %s)
+  MinIO console     %s
   data folder       %s
-
+%s
   tenants           %s (each a bucket: drop files into incoming/)
 
 Try: echo hello | ./bin/mysimbdp invoke echo
 `, took.Round(100*time.Millisecond), e.Gateway, creds.GatewayUser, filepath.Join(e.GatewaySecret, contract.SecretGatewayPassword), e.Gateway,
 		withoutUser(e.NATS), natsauth.PlatformUser, localstack.NATSPasswordFile(dataDir), e.MongoURI,
-		e.MinIO, creds.MinIOUser, localstack.MinIOPasswordFile(dataDir), e.MinIOConsole, dataDir, strings.Join(tenants, ", "))
+		e.MinIOURL(), creds.MinIOUser, localstack.MinIOPasswordFile(dataDir), strings.TrimSuffix(e.MinIOURL(), e.MinIO)+e.MinIOConsole, dataDir, tlsLine(e), strings.Join(tenants, ", "))
+}
+
+// tlsLine names the CA clients must trust, when the stack serves TLS.
+func tlsLine(e localstack.Endpoints) string {
+	if e.CAFile == "" {
+		return ""
+	}
+	return fmt.Sprintf("  TLS CA            %s   (export %s=%s)\n", e.CAFile, contract.EnvTLSCAFile, e.CAFile)
 }

@@ -32,6 +32,8 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 	"github.com/mysimbdp/mysimbdp/shared/quota"
+	"github.com/mysimbdp/mysimbdp/shared/trust"
+	"github.com/mysimbdp/mysimbdp/shared/trust/mongotrust"
 )
 
 // Defaults used when the matching Config field is zero.
@@ -44,6 +46,9 @@ const (
 // Config is one demo run.
 type Config struct {
 	MinIO, MinIOUser, MinIOPassword string
+	// MinIOSecure and CAFile: a platform serving TLS (shared/trust).
+	MinIOSecure bool
+	CAFile      string
 	// NATS is the platform user's URL (profiles, dead letters).
 	NATS     string
 	MongoURI string
@@ -71,11 +76,15 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	if len(cfg.Tenants) == 0 || cfg.Files <= 0 || cfg.Rows <= 0 {
 		return fmt.Errorf("demo: nothing to do (%d tenants, %d files of %d rows)", len(cfg.Tenants), cfg.Files, cfg.Rows)
 	}
-	mc, err := minio.New(cfg.MinIO, &minio.Options{Creds: credentials.NewStaticV4(cfg.MinIOUser, cfg.MinIOPassword, "")})
+	tr, err := trust.S3Transport(cfg.MinIOSecure, cfg.CAFile)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	mc, err := minio.New(cfg.MinIO, &minio.Options{Creds: credentials.NewStaticV4(cfg.MinIOUser, cfg.MinIOPassword, ""), Secure: cfg.MinIOSecure, Transport: tr})
 	if err != nil {
 		return fmt.Errorf("demo: MinIO client: %w", err)
 	}
-	nc, err := nats.Connect(cfg.NATS, nats.Name("mysimbdp demo"))
+	nc, err := nats.Connect(cfg.NATS, append(trust.NATS(cfg.CAFile), nats.Name("mysimbdp demo"))...)
 	if err != nil {
 		return fmt.Errorf("demo: connect to NATS: %w", err)
 	}
@@ -84,7 +93,11 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("demo: JetStream: %w", err)
 	}
-	db, err := mongo.Connect(options.Client().ApplyURI(cfg.MongoURI))
+	mopts, err := mongotrust.Options(options.Client().ApplyURI(cfg.MongoURI), cfg.CAFile)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	db, err := mongo.Connect(mopts)
 	if err != nil {
 		return fmt.Errorf("demo: connect to MongoDB: %w", err)
 	}

@@ -20,6 +20,8 @@ import (
 	"github.com/FerretDB/FerretDB/ferretdb"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/mysimbdp/mysimbdp/shared/trust/mongotrust"
 )
 
 // DefaultReadyTimeout bounds how long Start waits for FerretDB to answer a
@@ -37,6 +39,10 @@ type Config struct {
 	// ReadyTimeout bounds the wait for the first successful ping; 0 means
 	// DefaultReadyTimeout. A context deadline, if sooner, wins.
 	ReadyTimeout time.Duration
+	// TLSCertFile and TLSKeyFile, when set, make FerretDB listen with TLS
+	// only (on Listen); client certificates are not asked for. CAFile is
+	// the CA the ready check trusts (shared/trust).
+	TLSCertFile, TLSKeyFile, CAFile string
 }
 
 // Server is a running embedded FerretDB.
@@ -84,8 +90,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 
 	// SQLite wants a directory URI ending in "/".
 	sqliteURL := (&url.URL{Scheme: "file", Path: dir + "/", OmitHost: true}).String()
+	lc := ferretdb.ListenerConfig{TCP: listen}
+	if cfg.TLSCertFile != "" {
+		// No TLSCAFile: FerretDB would require client certificates.
+		lc = ferretdb.ListenerConfig{TLS: listen, TLSCertFile: cfg.TLSCertFile, TLSKeyFile: cfg.TLSKeyFile}
+	}
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: listen},
+		Listener:  lc,
 		Logger:    slog.New(quieter{base: log.Handler()}),
 		Handler:   "sqlite",
 		SQLiteURL: sqliteURL,
@@ -114,9 +125,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}()
 	// New has already bound the listener, so the URI holds the real port.
 	s.uri = f.MongoDBURI()
-	s.addr = strings.TrimSuffix(strings.TrimPrefix(s.uri, "mongodb://"), "/")
+	u, err := url.Parse(s.uri)
+	if err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("start ferretdb: its URI %q: %w", s.uri, err)
+	}
+	s.addr = u.Host
 
-	if err := waitReady(ctx, s.uri, cfg.ReadyTimeout); err != nil {
+	if err := waitReady(ctx, s.uri, cfg.CAFile, cfg.ReadyTimeout); err != nil {
 		s.Stop()
 		return nil, fmt.Errorf("start ferretdb on %s: %w", s.addr, err)
 	}
@@ -149,13 +165,17 @@ func probe(ctx context.Context, addr string) error {
 
 // waitReady pings until FerretDB answers; the driver retries server
 // selection itself, so one Ping bounded by the deadline is enough.
-func waitReady(ctx context.Context, uri string, timeout time.Duration) error {
+func waitReady(ctx context.Context, uri, caFile string, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = DefaultReadyTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client, err := mongo.Connect(options.Client().ApplyURI(uri))
+	opts, err := mongotrust.Options(options.Client().ApplyURI(uri), caFile)
+	if err != nil {
+		return err
+	}
+	client, err := mongo.Connect(opts)
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", uri, err)
 	}
@@ -171,7 +191,8 @@ func waitReady(ctx context.Context, uri string, timeout time.Duration) error {
 	return nil
 }
 
-// URI is the mongodb:// URI clients connect to.
+// URI is the mongodb:// URI clients connect to (with tls=true when
+// FerretDB serves TLS).
 func (s *Server) URI() string { return s.uri }
 
 // Addr is the host:port FerretDB listens on.

@@ -18,6 +18,7 @@ func (s *Stack) startConsole(gw *gateway.Client) (http.Handler, error) {
 		Gateway:    gw,
 		NATSURL:    s.Endpoints.NATS,
 		MongoURI:   s.Endpoints.MongoURI,
+		CAFile:     s.Endpoints.CAFile,
 		PlatformDB: os.Getenv(contract.EnvPlatformDB),
 		Metrics:    s.connector.Registry(),
 		Log:        s.log.With("part", "console"),

@@ -23,6 +23,8 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/local/supervise"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
+	"github.com/mysimbdp/mysimbdp/shared/trust"
+	"github.com/mysimbdp/mysimbdp/shared/trust/mongotrust"
 )
 
 // Names of the parts Check reports besides PartMinIO and PartConnector.
@@ -109,7 +111,7 @@ func Check(ctx context.Context, dataDir string, timeout time.Duration) Health {
 	}
 	var js jetstream.JetStream
 	h.Parts = append(h.Parts, probe(PartNATS, func(ctx context.Context) (string, error) {
-		nc, err := nats.Connect(e.NATS, nats.Name("mysimbdp status"), nats.Timeout(timeout))
+		nc, err := nats.Connect(e.NATS, append(trust.NATS(e.CAFile), nats.Name("mysimbdp status"), nats.Timeout(timeout))...)
 		if err != nil {
 			return "", fmt.Errorf("%s: connect: %w", hostOf(e.NATS), err)
 		}
@@ -130,7 +132,11 @@ func Check(ctx context.Context, dataDir string, timeout time.Duration) Health {
 		defer js.Conn().Close()
 	}
 	h.Parts = append(h.Parts, probe(PartMongoDB, func(ctx context.Context) (string, error) {
-		c, err := mongo.Connect(options.Client().ApplyURI(e.MongoURI).SetServerSelectionTimeout(timeout))
+		mopts, err := mongotrust.Options(options.Client().ApplyURI(e.MongoURI).SetServerSelectionTimeout(timeout), e.CAFile)
+		if err != nil {
+			return "", err
+		}
+		c, err := mongo.Connect(mopts)
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", hostOf(e.MongoURI), err)
 		}
@@ -143,18 +149,21 @@ func Check(ctx context.Context, dataDir string, timeout time.Duration) Health {
 	}))
 	h.Parts = append(h.Parts, withSupervisor(probe(PartMinIO, func(ctx context.Context) (string, error) {
 		// The cluster check, not /live: it fails until MinIO can serve S3.
-		if err := httpOK(ctx, "http://"+e.MinIO+"/minio/health/cluster", timeout); err != nil {
+		if err := httpOK(ctx, e.MinIOURL()+"/minio/health/cluster", e.CAFile, timeout); err != nil {
 			return "", fmt.Errorf("%s: %w", e.MinIO, err)
 		}
 		return e.MinIO, nil
 	}), supervised(ps, PartMinIO)))
 	h.Parts = append(h.Parts, probe(PartGateway, func(ctx context.Context) (string, error) {
-		if err := httpOK(ctx, e.Gateway+"/healthz", timeout); err != nil {
+		if err := httpOK(ctx, e.Gateway+"/healthz", e.CAFile, timeout); err != nil {
 			return "", err
 		}
 		gw, err := gateway.NewFromSecrets(e.Gateway, e.GatewaySecret)
 		if err != nil {
 			return "", fmt.Errorf("%s: credentials: %w", e.Gateway, err)
+		}
+		if err := gw.TrustCA(e.CAFile); err != nil {
+			return "", err
 		}
 		fns, err := gw.Functions(ctx, "")
 		if err != nil {
@@ -200,7 +209,7 @@ func connectorHealth(ctx context.Context, e Endpoints, js jetstream.JetStream, s
 	case st.State != supervise.StateRunning:
 		return "", fmt.Errorf("stopped on its own at %s: %s", st.LastExitAt.Format(time.TimeOnly), st.LastExit)
 	}
-	if err := httpOK(ctx, e.Gateway+"/connector/metrics", timeout); err != nil {
+	if err := httpOK(ctx, e.Gateway+"/connector/metrics", e.CAFile, timeout); err != nil {
 		return "", fmt.Errorf("running, but its metrics do not answer: %w", err)
 	}
 	return "running in mysimbdp up since " + st.Since.Format(time.TimeOnly) + backlog, nil
@@ -277,12 +286,16 @@ func hostOf(raw string) string {
 	return u.Scheme + "://" + u.Host
 }
 
-func httpOK(ctx context.Context, url string, timeout time.Duration) error {
+func httpOK(ctx context.Context, url, caFile string, timeout time.Duration) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
-	c := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+	tr := &http.Transport{DisableKeepAlives: true}
+	if err := trust.HTTP(tr, caFile); err != nil {
+		return err
+	}
+	c := &http.Client{Timeout: timeout, Transport: tr}
 	resp, err := c.Do(req)
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ package localstack
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +35,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -45,12 +47,14 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/local/minioserver"
 	"github.com/mysimbdp/mysimbdp/infra/local/natsd"
 	"github.com/mysimbdp/mysimbdp/infra/local/supervise"
+	"github.com/mysimbdp/mysimbdp/infra/local/tlsca"
 	"github.com/mysimbdp/mysimbdp/infra/natsauth"
 	"github.com/mysimbdp/mysimbdp/infra/provider"
 	"github.com/mysimbdp/mysimbdp/infra/tenant"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/shared/secret"
+	"github.com/mysimbdp/mysimbdp/shared/trust"
 )
 
 // Config says where the local stack keeps its data and where it listens.
@@ -90,6 +94,14 @@ type Config struct {
 	// created), for running infra/cmd/connector as its own process.
 	NoConnector bool
 
+	// TLS serves every part over TLS (NATS's client port, MinIO's https,
+	// FerretDB, the gateway) with certificates of a CA made in
+	// <data>/secrets/tls (EnsureTLS), and makes every client trust it.
+	TLS bool
+	// TLSRenewWithin re-issues, at start, a part's certificate that
+	// expires within it; zero: tlsca.DefaultRenew.
+	TLSRenewWithin time.Duration
+
 	// Progress receives one line per step, for people watching `up`.
 	Progress func(format string, args ...any)
 }
@@ -106,6 +118,19 @@ type Endpoints struct {
 	MinIO         string `json:"minio"` // host:port
 	MinIOConsole  string `json:"minio_console"`
 	GatewaySecret string `json:"gateway_secret_dir"` // folder with basic-auth-user / basic-auth-password
+	// CAFile is the CA every part's certificate comes from, when the
+	// stack serves TLS (then NATS is tls://, the gateway https://, MinIO
+	// secure, the MongoDB URI tls=true); empty: plain TCP.
+	CAFile      string `json:"ca_file,omitempty"`
+	MinIOSecure bool   `json:"minio_secure,omitempty"`
+}
+
+// MinIOURL is MinIO's S3 base URL, https:// when it serves TLS.
+func (e Endpoints) MinIOURL() string {
+	if e.MinIOSecure {
+		return "https://" + e.MinIO
+	}
+	return "http://" + e.MinIO
 }
 
 func endpointsFile(dataDir string) string { return filepath.Join(dataDir, "endpoints.json") }
@@ -217,12 +242,40 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		return nil, err
 	}
 	s.Endpoints.GatewaySecret = GatewaySecretsDir(dataDir)
+	var (
+		ca          *tlsca.Authority
+		natsOptions func(*server.Options)
+		gatewayTLS  *tls.Config
+	)
+	if cfg.TLS {
+		var issued []string
+		if ca, issued, err = EnsureTLS(dataDir, cfg.TLSRenewWithin); err != nil {
+			return nil, err
+		}
+		if len(issued) > 0 {
+			cfg.Progress("TLS: issued certificates for %s (CA %s)", strings.Join(issued, ", "), ca.CAFile())
+		}
+		s.Endpoints.CAFile = ca.CAFile()
+		if natsOptions, err = natsTLS(ca.PartDir(TLSPartNATS)); err != nil {
+			return nil, err
+		}
+		r, err := tlsca.NewReloader(ca.PartDir(TLSPartGateway))
+		if err != nil {
+			return nil, fmt.Errorf("gateway TLS: %w", err)
+		}
+		gatewayTLS = r.ServerConfig()
+	}
+	caFile := s.Endpoints.CAFile
 
 	// The gateway's port is taken first: it is the one a user most likely
 	// has in use already, and failing before anything else starts is kinder.
 	ln, err := net.Listen("tcp", cfg.GatewayAddr)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: listen on %s: %w (is another mysimbdp or OpenFaaS running? pick another address with --gateway-addr)", cfg.GatewayAddr, err)
+	}
+	gatewayScheme := "http://"
+	if gatewayTLS != nil {
+		ln, gatewayScheme = tls.NewListener(ln, gatewayTLS), "https://"
 	}
 	defer func() {
 		if err != nil && s.http == nil {
@@ -246,7 +299,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		return nil, err
 	}
 	cfg.Progress("starting NATS with JetStream (data in %s)", natsStore)
-	s.nats, err = natsd.Start(ctx, natsd.Config{Host: cfg.NATSHost, Port: cfg.NATSPort, StoreDir: natsStore, Users: users, Accounts: accounts}, log.With("part", "nats"))
+	s.nats, err = natsd.Start(ctx, natsd.Config{Host: cfg.NATSHost, Port: cfg.NATSPort, StoreDir: natsStore, Users: users, Accounts: accounts, Options: natsOptions}, log.With("part", "nats"))
 	if err != nil {
 		return nil, fmt.Errorf("start NATS: %w", err)
 	}
@@ -255,16 +308,19 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	if err != nil {
 		return nil, err
 	}
-	s.natsCtl, err = nats.Connect(s.Endpoints.NATS, nats.Name("mysimbdp nats-users"))
+	s.natsCtl, err = nats.Connect(s.Endpoints.NATS, append(trust.NATS(caFile), nats.Name("mysimbdp nats-users"))...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS: %w", err)
 	}
 	if err := s.natsUsers.Serve(s.natsCtl); err != nil {
 		return nil, err
 	}
-	s.Endpoints.Gateway = "http://" + ln.Addr().String()
+	s.Endpoints.Gateway = gatewayScheme + ln.Addr().String()
 	gw, err := gateway.New(s.Endpoints.Gateway, s.Creds.GatewayUser, s.Creds.GatewayPassword)
 	if err != nil {
+		return nil, err
+	}
+	if err := gw.TrustCA(caFile); err != nil {
 		return nil, err
 	}
 	// The connector's streams must exist before MinIO publishes its first
@@ -274,6 +330,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		RefreshInterval: 2 * time.Second,
 		MaxAttempts:     cfg.ConnectorMaxAttempts,
 		BackoffInitial:  cfg.ConnectorBackoff,
+		CAFile:          caFile,
 	}
 	s.connector, err = connector.New(connCfg, gw, log.With("part", "connector"))
 	if err != nil {
@@ -288,7 +345,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		s.Endpoints.MongoURI = cfg.MongoURI
 	} else {
 		cfg.Progress("starting FerretDB on SQLite (data in %s)", filepath.Join(dataDir, "ferretdb"))
-		s.ferret, err = ferret.Start(ctx, ferret.Config{Listen: cfg.MongoAddr, DataDir: filepath.Join(dataDir, "ferretdb")}, log.With("part", "ferretdb"))
+		fcfg := ferret.Config{Listen: cfg.MongoAddr, DataDir: filepath.Join(dataDir, "ferretdb")}
+		if ca != nil {
+			dir := ca.PartDir(TLSPartMongo)
+			fcfg.TLSCertFile, fcfg.TLSKeyFile, fcfg.CAFile = filepath.Join(dir, tlsca.CertFile), filepath.Join(dir, tlsca.KeyFile), caFile
+		}
+		s.ferret, err = ferret.Start(ctx, fcfg, log.With("part", "ferretdb"))
 		if err != nil {
 			return nil, fmt.Errorf("start FerretDB: %w", err)
 		}
@@ -296,15 +358,24 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	}
 
 	cfg.Progress("starting MinIO server %s (data in %s)", cfg.MinIOBinary, filepath.Join(dataDir, "minio"))
-	err = s.startMinIO(ctx, minioserver.Config{
+	notifyEnv, err := minioNotifyEnv(s.nats.ClientURL(), s.Creds.NATSPassword, filepath.Join(dataDir, "minio-events"), caFile)
+	if err != nil {
+		return nil, err
+	}
+	mcfg := minioserver.Config{
 		Binary:         cfg.MinIOBinary,
 		DataDir:        filepath.Join(dataDir, "minio"),
 		Address:        cfg.MinIOAddr,
 		ConsoleAddress: cfg.MinIOConsoleAddr,
 		RootUser:       s.Creds.MinIOUser,
 		RootPassword:   s.Creds.MinIOPassword,
-		Env:            minioNotifyEnv(s.nats.ClientURL(), s.Creds.NATSPassword, filepath.Join(dataDir, "minio-events")),
-	})
+		Env:            notifyEnv,
+	}
+	if ca != nil {
+		mcfg.CertsDir, mcfg.CAFile = ca.PartDir(TLSPartMinIO), caFile
+		s.Endpoints.MinIOSecure = true
+	}
+	err = s.startMinIO(ctx, mcfg)
 	if err != nil {
 		return nil, fmt.Errorf("start MinIO: %w", err)
 	}
@@ -316,6 +387,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		return nil, err
 	}
 	connCfg.S3Endpoint, connCfg.S3AccessKey, connCfg.S3SecretKey = s.Endpoints.MinIO, contract.ConnectorS3User, s.Creds.ConnectorS3Password
+	connCfg.S3Secure = s.Endpoints.MinIOSecure
 	// The connector signs every invocation; tenants' functions, given
 	// their derived keys, refuse any it did not sign.
 	connCfg.InvokeMasterKey = s.Creds.InvokeMasterKey
@@ -327,8 +399,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	// The gateway stores /async-function/ calls in the connector's
 	// stream. No reconnect buffer: a call published while NATS is away
 	// must fail (503) rather than be stored after the client gave up.
-	s.natsAsync, err = nats.Connect(s.Endpoints.NATS, nats.Name("mysimbdp provider"),
-		nats.MaxReconnects(-1), nats.ReconnectBufSize(-1))
+	s.natsAsync, err = nats.Connect(s.Endpoints.NATS, append(trust.NATS(caFile), nats.Name("mysimbdp provider"),
+		nats.MaxReconnects(-1), nats.ReconnectBufSize(-1))...)
 	if err != nil {
 		return nil, fmt.Errorf("connect the provider to NATS: %w", err)
 	}
@@ -368,7 +440,25 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	// The platform's functions (stats, scaler) read the MongoDB and NATS
 	// URLs, which carry passwords, from a secret rather than from
 	// environment variables, which the gateway's API shows.
-	platformCreds, err := secret.FormatEnv(map[string]string{contract.EnvMongoURI: s.Endpoints.MongoURI, contract.EnvNATSURL: s.Endpoints.NATS})
+	platformEnv := map[string]string{contract.EnvMongoURI: s.Endpoints.MongoURI, contract.EnvNATSURL: s.Endpoints.NATS}
+	if ca == nil {
+		// Started with --tls before: the functions are not to be given a
+		// CA the parts no longer serve (Deploy gives it while it exists).
+		if err := gw.DeleteSecret(ctx, contract.TLSCASecret, ""); err != nil {
+			return nil, fmt.Errorf("remove secret %s: %w", contract.TLSCASecret, err)
+		}
+	} else {
+		// Every function is given the CA as a secret (Deploy), named here.
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("read the CA: %w", err)
+		}
+		if err := gw.SetSecret(ctx, types.Secret{Name: contract.TLSCASecret, Value: string(pem)}); err != nil {
+			return nil, fmt.Errorf("store the CA as secret %s: %w", contract.TLSCASecret, err)
+		}
+		platformEnv[contract.EnvTLSCAFile] = contract.TLSCASecret
+	}
+	platformCreds, err := secret.FormatEnv(platformEnv)
 	if err != nil {
 		return nil, fmt.Errorf("platform credentials secret: %w", err)
 	}
@@ -411,7 +501,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 
 // ensureStreams creates the connector's JetStream streams if missing.
 func (s *Stack) ensureStreams(ctx context.Context) error {
-	nc, err := nats.Connect(s.Endpoints.NATS)
+	nc, err := nats.Connect(s.Endpoints.NATS, trust.NATS(s.Endpoints.CAFile)...)
 	if err != nil {
 		return fmt.Errorf("connect to NATS %s: %w", secret.RedactURLs(s.Endpoints.NATS), err)
 	}
@@ -486,6 +576,15 @@ func Deploy(ctx context.Context, b *fnbuild.Builder, gw *gateway.Client, invokeM
 		d, err := b.Stack.Deployment(name)
 		if err != nil {
 			return err
+		}
+		if slices.Contains(secrets, contract.TLSCASecret) && !slices.Contains(d.Secrets, contract.TLSCASecret) {
+			// The platform serves TLS with a CA of its own: every
+			// function trusts it (shared/trust), given as a secret.
+			d.Secrets = append(d.Secrets, contract.TLSCASecret)
+			if d.EnvVars == nil {
+				d.EnvVars = map[string]string{}
+			}
+			d.EnvVars[contract.EnvTLSCAFile] = contract.TLSCASecret
 		}
 		if signedOnly(fn) {
 			if err := tenant.WithInvokeKey(ctx, gw, invokeMasterKey, &d); err != nil {

@@ -146,7 +146,7 @@ func (s *Stack) closeStatus() {
 // buckets and object names and nothing more (minioadmin.ListOnlyPolicy).
 func (s *Stack) ensureConnectorS3User(ctx context.Context) error {
 	admin, err := minioadmin.New(minioadmin.Config{Binary: s.cfg.MCBinary, Endpoint: s.Endpoints.MinIO,
-		AccessKey: s.Creds.MinIOUser, SecretKey: s.Creds.MinIOPassword})
+		Secure: s.Endpoints.MinIOSecure, CAFile: s.Endpoints.CAFile, AccessKey: s.Creds.MinIOUser, SecretKey: s.Creds.MinIOPassword})
 	if err != nil {
 		return fmt.Errorf("the connector's MinIO user: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/local/supervise"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
+	"github.com/mysimbdp/mysimbdp/shared/trust"
 )
 
 // After MinIO restarts, the events of some uploads never reach NATS: a
@@ -66,11 +67,16 @@ func (s *Stack) onMinIOChange(st supervise.Status) {
 // with notifications, modified since since, the event MinIO sends for an
 // upload, and returns how many it published.
 func (s *Stack) resyncEvents(ctx context.Context, since time.Time) (int, error) {
-	mc, err := minio.New(s.Endpoints.MinIO, &minio.Options{Creds: credentials.NewStaticV4(s.Creds.MinIOUser, s.Creds.MinIOPassword, "")})
+	tr, err := trust.S3Transport(s.Endpoints.MinIOSecure, s.Endpoints.CAFile)
+	if err != nil {
+		return 0, err
+	}
+	mc, err := minio.New(s.Endpoints.MinIO, &minio.Options{Creds: credentials.NewStaticV4(s.Creds.MinIOUser, s.Creds.MinIOPassword, ""),
+		Secure: s.Endpoints.MinIOSecure, Transport: tr})
 	if err != nil {
 		return 0, fmt.Errorf("MinIO client: %w", err)
 	}
-	nc, err := nats.Connect(s.Endpoints.NATS, nats.Name("mysimbdp minio-resync"))
+	nc, err := nats.Connect(s.Endpoints.NATS, append(trust.NATS(s.Endpoints.CAFile), nats.Name("mysimbdp minio-resync"))...)
 	if err != nil {
 		return 0, fmt.Errorf("connect to NATS: %w", err)
 	}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -26,16 +25,22 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/tenant"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
+	"github.com/mysimbdp/mysimbdp/shared/trust"
+	"github.com/mysimbdp/mysimbdp/shared/trust/mongotrust"
 )
 
 // minioNotifyEnv configures MinIO's default NATS target with JetStream,
 // as the platform NATS user. The queue folder keeps events on disk while
 // NATS is unreachable, so an upload during a NATS restart still becomes an
 // event.
-func minioNotifyEnv(natsURL, natsPassword, queueDir string) []string {
-	return []string{
+func minioNotifyEnv(natsURL, natsPassword, queueDir, caFile string) ([]string, error) {
+	addr, err := natsHostPort(natsURL)
+	if err != nil {
+		return nil, err
+	}
+	env := []string{
 		"MINIO_NOTIFY_NATS_ENABLE=on",
-		"MINIO_NOTIFY_NATS_ADDRESS=" + strings.TrimPrefix(natsURL, "nats://"),
+		"MINIO_NOTIFY_NATS_ADDRESS=" + addr,
 		"MINIO_NOTIFY_NATS_SUBJECT=" + contract.S3EventsSubject,
 		"MINIO_NOTIFY_NATS_USERNAME=" + natsauth.PlatformUser,
 		"MINIO_NOTIFY_NATS_PASSWORD=" + natsPassword,
@@ -43,6 +48,13 @@ func minioNotifyEnv(natsURL, natsPassword, queueDir string) []string {
 		"MINIO_NOTIFY_NATS_PING_INTERVAL=10",
 		"MINIO_NOTIFY_NATS_QUEUE_DIR=" + queueDir,
 	}
+	if caFile != "" {
+		// NATS serves TLS: MinIO verifies its certificate against the
+		// platform's CA (also in its certs folder's CAs/).
+		env = append(env, "MINIO_NOTIFY_NATS_TLS=on", "MINIO_NOTIFY_NATS_TLS_SKIP_VERIFY=off",
+			"MINIO_NOTIFY_NATS_CERT_AUTHORITY="+caFile)
+	}
+	return env, nil
 }
 
 // loadTenants reads every *.yaml profile in dir; all problems are reported
@@ -104,8 +116,9 @@ func (s *Stack) Platform(ctx context.Context, gw *gateway.Client) (tenant.Platfo
 	return PlatformFor(ctx, PlatformConfig{
 		MinIOEndpoint: s.Endpoints.MinIO, MinIOUser: s.Creds.MinIOUser, MinIOPassword: s.Creds.MinIOPassword,
 		MCBinary: s.cfg.MCBinary, NATSURL: s.Endpoints.NATS, MongoURI: s.Endpoints.MongoURI,
+		MinIOSecure: s.Endpoints.MinIOSecure, CAFile: s.Endpoints.CAFile,
 		DataDir:     s.cfg.DataDir,
-		FunctionEnv: tenant.FunctionEnv{S3Endpoint: s.Endpoints.MinIO, MongoURI: s.Endpoints.MongoURI, NATSURL: s.Endpoints.NATS, Registry: registry},
+		FunctionEnv: tenant.FunctionEnv{S3Endpoint: s.Endpoints.MinIO, S3Secure: s.Endpoints.MinIOSecure, MongoURI: s.Endpoints.MongoURI, NATSURL: s.Endpoints.NATS, Registry: registry, CASecret: caSecret(s.Endpoints.CAFile)},
 	}, gw)
 }
 
@@ -117,6 +130,9 @@ type PlatformConfig struct {
 	MCBinary                                string
 	NATSURL                                 string // with the platform user's credentials
 	MongoURI                                string
+	// CAFile is the CA the parts' certificates come from, trusted by
+	// every client here (shared/trust); empty: the system's roots.
+	CAFile string
 	// DataDir keeps the tenants' generated credentials (<data>/tenants).
 	DataDir     string
 	FunctionEnv tenant.FunctionEnv
@@ -150,15 +166,19 @@ func PlatformFor(ctx context.Context, c PlatformConfig, gw *gateway.Client) (ten
 		closeAll()
 		return tenant.Platform{}, func() {}, err
 	}
-	pl.S3, err = minio.New(c.MinIOEndpoint, &minio.Options{Creds: credentials.NewStaticV4(c.MinIOUser, c.MinIOPassword, ""), Secure: c.MinIOSecure})
-	if err != nil {
-		return fail(fmt.Errorf("MinIO client: %w", err))
-	}
-	pl.Admin, err = minioadmin.New(minioadmin.Config{Binary: c.MCBinary, Endpoint: c.MinIOEndpoint, Secure: c.MinIOSecure, AccessKey: c.MinIOUser, SecretKey: c.MinIOPassword})
+	tr, err := trust.S3Transport(c.MinIOSecure, c.CAFile)
 	if err != nil {
 		return fail(err)
 	}
-	pl.NATS, err = nats.Connect(c.NATSURL, nats.Name("mysimbdp tenant"))
+	pl.S3, err = minio.New(c.MinIOEndpoint, &minio.Options{Creds: credentials.NewStaticV4(c.MinIOUser, c.MinIOPassword, ""), Secure: c.MinIOSecure, Transport: tr})
+	if err != nil {
+		return fail(fmt.Errorf("MinIO client: %w", err))
+	}
+	pl.Admin, err = minioadmin.New(minioadmin.Config{Binary: c.MCBinary, Endpoint: c.MinIOEndpoint, Secure: c.MinIOSecure, CAFile: c.CAFile, AccessKey: c.MinIOUser, SecretKey: c.MinIOPassword})
+	if err != nil {
+		return fail(err)
+	}
+	pl.NATS, err = nats.Connect(c.NATSURL, append(trust.NATS(c.CAFile), nats.Name("mysimbdp tenant"))...)
 	if err != nil {
 		return fail(fmt.Errorf("connect to NATS: %w", err))
 	}
@@ -167,7 +187,11 @@ func PlatformFor(ctx context.Context, c PlatformConfig, gw *gateway.Client) (ten
 	if err != nil {
 		return fail(fmt.Errorf("JetStream: %w", err))
 	}
-	pl.Mongo, err = mongo.Connect(options.Client().ApplyURI(c.MongoURI))
+	mopts, err := mongotrust.Options(options.Client().ApplyURI(c.MongoURI), c.CAFile)
+	if err != nil {
+		return fail(err)
+	}
+	pl.Mongo, err = mongo.Connect(mopts)
 	if err != nil {
 		return fail(fmt.Errorf("MongoDB client: %w", err))
 	}
@@ -178,6 +202,15 @@ func PlatformFor(ctx context.Context, c PlatformConfig, gw *gateway.Client) (ten
 		_ = db.Disconnect(dctx)
 	})
 	return pl, closeAll, nil
+}
+
+// caSecret is the secret functions trust the CA through, when there is
+// one (contract.TLSCASecret).
+func caSecret(caFile string) string {
+	if caFile == "" {
+		return ""
+	}
+	return contract.TLSCASecret
 }
 
 func (s *Stack) applyTenants(ctx context.Context, gw *gateway.Client, tenants []tenant.Loaded) error {

@@ -26,6 +26,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/local/freeport"
 
 	"github.com/mysimbdp/mysimbdp/infra/local/setupbin"
+	"github.com/mysimbdp/mysimbdp/shared/trust"
 )
 
 // Defaults used when the matching Config field is zero.
@@ -65,6 +66,10 @@ type Config struct {
 	// StopTimeout is how long Stop waits after SIGTERM before SIGKILL;
 	// 0 means DefaultStopTimeout.
 	StopTimeout time.Duration
+	// CertsDir, when set, is MinIO's --certs-dir (public.crt, private.key,
+	// CAs/): it then serves https only, and reloads the pair when the
+	// files change. CAFile is the CA the ready check trusts.
+	CertsDir, CAFile string
 }
 
 // Server is a running MinIO child process.
@@ -82,6 +87,8 @@ type Server struct {
 	exitErr     error         // valid after exited is closed
 	stopOnce    sync.Once
 	stopErr     error
+	secure      bool
+	caFile      string
 }
 
 // Start runs MinIO and returns once it reports ready. ctx bounds start-up
@@ -217,6 +224,8 @@ func startOnce(ctx context.Context, cfg Config, addr, console string, log *slog.
 		stopTimeout: cfg.StopTimeout,
 		log:         log,
 		exited:      make(chan struct{}),
+		secure:      cfg.CertsDir != "",
+		caFile:      cfg.CAFile,
 	}
 	if s.stopTimeout <= 0 {
 		s.stopTimeout = DefaultStopTimeout
@@ -225,10 +234,11 @@ func startOnce(ctx context.Context, cfg Config, addr, console string, log *slog.
 
 	// Not CommandContext: ctx only bounds start-up, and Stop shuts the
 	// child down gracefully rather than with a bare kill.
-	cmd := exec.Command(cfg.Binary, "server",
-		"--address", addr,
-		"--console-address", console,
-		cfg.DataDir)
+	args := []string{"server", "--address", addr, "--console-address", console}
+	if cfg.CertsDir != "" {
+		args = append(args, "--certs-dir", cfg.CertsDir)
+	}
+	cmd := exec.Command(cfg.Binary, append(args, cfg.DataDir)...)
 	cmd.Env = childEnv(s.user, s.pass, cfg.Env)
 	cmd.Stdout = s.out
 	cmd.Stderr = s.out
@@ -287,12 +297,13 @@ func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
 		case <-probeCtx.Done():
 		}
 	}()
-	url := "http://" + s.endpoint + "/minio/health/cluster"
+	url := s.URL() + "/minio/health/cluster"
 	// Own transport without keep-alives: nothing lingers after Start.
-	client := &http.Client{
-		Timeout:   2 * time.Second,
-		Transport: &http.Transport{DisableKeepAlives: true},
+	tr := &http.Transport{DisableKeepAlives: true}
+	if err := trust.HTTP(tr, s.caFile); err != nil {
+		return err
 	}
+	client := &http.Client{Timeout: 2 * time.Second, Transport: tr}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	var lastErr error
@@ -346,6 +357,17 @@ func (s *Server) earlyExitError() error {
 
 // Endpoint is the S3 API host:port to give minio-go.
 func (s *Server) Endpoint() string { return s.endpoint }
+
+// Secure reports whether MinIO serves https (Config.CertsDir).
+func (s *Server) Secure() bool { return s.secure }
+
+// URL is the S3 API's base URL, http:// or https://.
+func (s *Server) URL() string {
+	if s.secure {
+		return "https://" + s.endpoint
+	}
+	return "http://" + s.endpoint
+}
 
 // ConsoleAddress is the web console's host:port.
 func (s *Server) ConsoleAddress() string { return s.console }
