@@ -4,8 +4,12 @@
 // of files and during a stream run loses no row and stores none twice,
 // as does the kill of JetStream's meta leader (after which a new one is
 // elected and the killed server, started again, rejoins), and two
-// connectors against the cluster store each record once. The
-// servers are this test binary run again in node mode (natsd with routes
+// connectors against the cluster store each record once. The cluster
+// serves TLS on its client port and on its routes, with certificates of
+// a CA made by infra/local/tlsca as `mysimbdp up --tls` makes them: every
+// client (the connector, the functions, the test's own) trusts that CA as
+// on the local platform, and every test checks that a route connection in
+// the clear is refused. The servers are this test binary run again in node mode (natsd with routes
 // to the others), so that a kill is a real SIGKILL of a process; MinIO,
 // FerretDB, the provider running the tenant's functions and the
 // connectors are the real ones, as in tests/burst.
@@ -13,11 +17,14 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,7 +34,9 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
 	"github.com/mysimbdp/mysimbdp/infra/local/natsd"
+	"github.com/mysimbdp/mysimbdp/infra/local/tlsca"
 	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
 
@@ -44,6 +53,10 @@ const (
 	// test's server must not join two clusters (servers refuse a route
 	// from a cluster of another name).
 	envNodeClusterName = "MYSIMBDP_TEST_NATS_CLUSTER_NAME"
+	// The folder of the servers' certificate and key (tlsca's layout) and
+	// the CA that routes verify each other's certificate with.
+	envNodeTLSDir = "MYSIMBDP_TEST_NATS_TLS_DIR"
+	envNodeCA     = "MYSIMBDP_TEST_NATS_CA"
 )
 
 const (
@@ -58,6 +71,10 @@ var shared struct {
 	images                     string
 	s3Endpoint, s3User, s3Pass string
 	s3                         *minio.Client
+	// caFile is the CA every client trusts; natsTLSDir the servers'
+	// certificate and key, one for all three (127.0.0.1 is every one's
+	// address).
+	caFile, natsTLSDir string
 }
 
 func TestMain(m *testing.M) {
@@ -96,13 +113,19 @@ func runNode(name string) error {
 		}
 		routes = append(routes, u)
 	}
+	clientTLS, routeTLS, err := nodeTLS(os.Getenv(envNodeTLSDir), os.Getenv(envNodeCA))
+	if err != nil {
+		return err
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	ns, err := natsd.Start(startCtx, natsd.Config{
 		Port: port, StoreDir: os.Getenv(envNodeStore), ServerName: name, PortFlag: envNodePort,
 		Options: func(o *server.Options) {
-			o.Cluster = server.ClusterOpts{Name: os.Getenv(envNodeClusterName), Host: "127.0.0.1", Port: cport}
+			o.Cluster = server.ClusterOpts{Name: os.Getenv(envNodeClusterName), Host: "127.0.0.1", Port: cport,
+				TLSConfig: routeTLS, TLSTimeout: 5}
+			o.TLS, o.TLSConfig, o.TLSTimeout = true, clientTLS, 5
 			o.Routes = routes
 			o.HTTPHost, o.HTTPPort = "127.0.0.1", mport
 		},
@@ -113,6 +136,29 @@ func runNode(name string) error {
 	<-ctx.Done()
 	ns.Shutdown()
 	return nil
+}
+
+// nodeTLS is a server's TLS: on the client port its certificate; on the
+// routes, where each server is the other's client, its certificate both
+// ways and the peer's verified against the CA (as nats-server's own
+// configuration file makes a cluster's tls block).
+func nodeTLS(dir, caFile string) (client, route *tls.Config, err error) {
+	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, tlsca.CertFile), filepath.Join(dir, tlsca.KeyFile))
+	if err != nil {
+		return nil, nil, fmt.Errorf("the server's certificate: %w", err)
+	}
+	raw, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(raw) {
+		return nil, nil, fmt.Errorf("the CA %s holds no certificate", caFile)
+	}
+	client = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}
+	route = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair},
+		RootCAs: pool, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}
+	return client, route, nil
 }
 
 func run(m *testing.M) int {
@@ -130,6 +176,15 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	ca, err := tlsca.Open(filepath.Join(dir, "tls"))
+	if err == nil {
+		_, err = ca.Ensure(localstack.TLSPartNATS, tlsca.DefaultRenew)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "the cluster's CA:", err)
+		return 1
+	}
+	shared.caFile, shared.natsTLSDir = ca.CAFile(), ca.PartDir(localstack.TLSPartNATS)
 	shared.images, err = harness.BuildPlatformApps(ctx, repo, dir, batchApp, streamApp)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -3,8 +3,11 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -32,6 +35,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
+	"github.com/mysimbdp/mysimbdp/shared/trust"
 	"github.com/mysimbdp/mysimbdp/tests/harness"
 	"github.com/mysimbdp/mysimbdp/tests/harness/localgw"
 )
@@ -43,6 +47,7 @@ const replicas = 3
 type node struct {
 	name    string
 	url     string
+	route   string // its route listener's host:port
 	monitor string // its monitoring endpoint's base URL
 	// env and log are what the process is started with, again on a
 	// restart: the same name, ports and store folder, so that it comes
@@ -95,11 +100,15 @@ func tryCluster(t *testing.T) (*cluster, error) {
 		routes = append(routes, "nats-route://127.0.0.1:"+strconv.Itoa(p.cluster))
 	}
 	for i, p := range ps {
-		n := &node{name: "n" + strconv.Itoa(i), url: "nats://127.0.0.1:" + strconv.Itoa(p.client),
+		// tls://: a client that did not trust the CA could not connect,
+		// whatever the server required.
+		n := &node{name: "n" + strconv.Itoa(i), url: "tls://127.0.0.1:" + strconv.Itoa(p.client),
+			route:   "127.0.0.1:" + strconv.Itoa(p.cluster),
 			monitor: "http://127.0.0.1:" + strconv.Itoa(p.monitor)}
 		n.env = append(os.Environ(),
 			envNode+"="+n.name, envNodePort+"="+strconv.Itoa(p.client), envNodeCluster+"="+strconv.Itoa(p.cluster),
-			envNodeRoutes+"="+strings.Join(routes, ","), envNodeStore+"="+filepath.Join(t.TempDir(), n.name), envNodeMonitor+"="+strconv.Itoa(p.monitor), envNodeClusterName+"="+name)
+			envNodeRoutes+"="+strings.Join(routes, ","), envNodeStore+"="+filepath.Join(t.TempDir(), n.name), envNodeMonitor+"="+strconv.Itoa(p.monitor), envNodeClusterName+"="+name,
+			envNodeTLSDir+"="+shared.natsTLSDir, envNodeCA+"="+shared.caFile)
 		// The survivors of a kill log every failed route dial: kept in a
 		// file (a restarted node's appended), shown only when the test
 		// fails.
@@ -141,6 +150,10 @@ func tryCluster(t *testing.T) (*cluster, error) {
 		_, last = js.CreateStream(ctx, jetstream.StreamConfig{Name: "PROBE", Subjects: []string{"probe"}, Replicas: replicas, Storage: jetstream.FileStorage})
 		cancel()
 		if last == nil {
+			// The routes formed over TLS (the servers accept nothing
+			// else); that they do refuse a route in the clear is checked
+			// here, for every test's cluster.
+			c.checkPlainRouteRefused()
 			return c, nil
 		}
 		select {
@@ -179,7 +192,9 @@ func (c *cluster) URLs() string {
 // jetstream is a client of the whole cluster, closed in tb's Cleanup.
 func (c *cluster) jetstream(tb testing.TB) jetstream.JetStream {
 	tb.Helper()
-	nc, err := nats.Connect(c.URLs(), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.ReconnectWait(100*time.Millisecond))
+	opts := append([]nats.Option{nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.ReconnectWait(100 * time.Millisecond)},
+		trust.NATS(shared.caFile)...)
+	nc, err := nats.Connect(c.URLs(), opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -189,6 +204,35 @@ func (c *cluster) jetstream(tb testing.TB) jetstream.JetStream {
 		tb.Fatal(err)
 	}
 	return js
+}
+
+// checkPlainRouteRefused: a route connection in the clear to every
+// server is refused. A route listener in the clear sends its INFO at once;
+// one that requires TLS waits for a handshake, so that a peer's plain
+// CONNECT is taken for a broken handshake and the connection closed
+// without a word.
+func (c *cluster) checkPlainRouteRefused() {
+	c.t.Helper()
+	for _, n := range c.nodes {
+		conn, err := net.DialTimeout("tcp", n.route, 5*time.Second)
+		if err != nil {
+			c.t.Fatalf("dial NATS node %s's route port: %v", n.name, err)
+		}
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := conn.Write([]byte("CONNECT {\"verbose\":false,\"name\":\"plain\"}\r\nPING\r\n")); err != nil {
+			conn.Close()
+			c.t.Fatalf("write to NATS node %s's route port: %v", n.name, err)
+		}
+		got, err := io.ReadAll(conn)
+		conn.Close()
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			c.t.Fatalf("NATS node %s kept a plain route connection open (read %q)", n.name, got)
+		}
+		if len(got) > 0 {
+			c.t.Fatalf("NATS node %s answered a plain route connection with %q, want it closed unanswered (TLS first)", n.name, got)
+		}
+	}
 }
 
 // kill sends SIGKILL (kill -9) to n and waits for it to be gone.
@@ -402,7 +446,17 @@ func newRig(t *testing.T, tenantName string, connectors int) *rig {
 		contract.EnvProfile: profileYAML(tenantName), contract.EnvS3Endpoint: shared.s3Endpoint,
 		contract.EnvS3AccessKey: shared.s3User, contract.EnvS3SecretKey: shared.s3Pass,
 		contract.EnvMongoURI: fs.URI(), contract.EnvNATSURL: r.c.URLs(),
-		"exec_timeout": "2m", "write_timeout": "2m", "read_timeout": "30s",
+		// As on the local platform under --tls: the CA is a secret of
+		// the functions, named by the variable.
+		contract.EnvTLSCAFile: contract.TLSCASecret,
+		"exec_timeout":        "2m", "write_timeout": "2m", "read_timeout": "30s",
+	}
+	ca, err := os.ReadFile(shared.caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.SetSecret(ctx, types.Secret{Name: contract.TLSCASecret, Value: string(ca)}); err != nil {
+		t.Fatalf("store the CA as secret %s: %v", contract.TLSCASecret, err)
 	}
 	labels := map[string]string{contract.LabelTenant: tenantName, contract.LabelScaleMin: "1"}
 	for _, d := range []struct {
@@ -413,7 +467,8 @@ func newRig(t *testing.T, tenantName string, connectors int) *rig {
 		{p.StreamFunction(), streamImage, map[string]string{contract.AnnotationTopic: p.StreamSubject(),
 			contract.AnnotationBatchSize: "50", contract.AnnotationBatchWindow: "20ms", contract.AnnotationMaxInflight: "2"}},
 	} {
-		if err := gw.Deploy(ctx, types.FunctionDeployment{Service: d.fn, Image: d.image, EnvVars: env, Labels: &labels, Annotations: &d.ann}); err != nil {
+		if err := gw.Deploy(ctx, types.FunctionDeployment{Service: d.fn, Image: d.image, EnvVars: env, Labels: &labels, Annotations: &d.ann,
+			Secrets: []string{contract.TLSCASecret}}); err != nil {
 			t.Fatalf("deploy %s: %v", d.fn, err)
 		}
 	}
@@ -431,7 +486,7 @@ func (r *rig) startConnector(gw *gateway.Client, log *slog.Logger) {
 		NATSURL: r.c.URLs(), JSReplicas: replicas, MaxAttempts: 5, BackoffInitial: 200 * time.Millisecond, BackoffMax: time.Second,
 		MaxRetryAfter: 2 * time.Second, AckWait: 5 * time.Second, RefreshInterval: 300 * time.Millisecond,
 		InvokeTimeout: 2 * time.Minute, MaxConcurrent: 8, MaxAckPending: 256, FetchWait: 300 * time.Millisecond,
-		ShutdownTimeout: 10 * time.Second,
+		ShutdownTimeout: 10 * time.Second, CAFile: shared.caFile,
 	}, gw, log)
 	if err != nil {
 		t.Fatal(err)
