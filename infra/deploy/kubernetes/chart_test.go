@@ -3,6 +3,8 @@ package kubernetes
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"go/ast"
@@ -32,6 +34,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/build/stack"
 	"github.com/mysimbdp/mysimbdp/infra/console"
 	"github.com/mysimbdp/mysimbdp/infra/local/natsd"
+	"github.com/mysimbdp/mysimbdp/infra/local/tlsca"
 	"github.com/mysimbdp/mysimbdp/infra/natsauth"
 	"github.com/mysimbdp/mysimbdp/infra/tenant"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
@@ -43,6 +46,9 @@ const (
 	namespace = "openfaas"
 	chartDir  = "mysimbdp"
 	// operatorMongoURI is in the Secret values-production.yaml names.
+	// The values' default Secret names of tls.nats and tls.ca.
+	natsTLSSecret    = "mysimbdp-nats-tls"
+	caSecret         = "mysimbdp-tls-ca"
 	operatorMongoURI = "mongodb://operator:pw@m-0:27017/?replicaSet=rs0"
 )
 
@@ -242,6 +248,8 @@ func TestChart(t *testing.T) {
 		// console: the connector serves the dashboard, reading MongoDB
 		// at this URI.
 		console string
+		// tls: tls.enabled, NATS's client port and routes over TLS.
+		tls bool
 	}{
 		{name: "default values", natsEnabled: true, jsReplicas: 3},
 		{name: "production values", args: []string{"-f", "values-production.yaml"}, natsEnabled: true, jsReplicas: 3, tenants: []string{"tenant1", "tenant2"},
@@ -253,6 +261,8 @@ func TestChart(t *testing.T) {
 			console: "mongodb://a:b@m-0:27017,m-1:27017,m-2:27017/?replicaSet=rs0"},
 		{name: "production without the dashboard", args: []string{"-f", "values-production.yaml", "--set", "console.enabled=false"},
 			natsEnabled: true, jsReplicas: 3, tenants: []string{"tenant1", "tenant2"}},
+		{name: "production with TLS", args: []string{"-f", "values-production.yaml", "--set", "tls.enabled=true"},
+			natsEnabled: true, jsReplicas: 3, tenants: []string{"tenant1", "tenant2"}, console: operatorMongoURI, tls: true},
 		{name: "external NATS", args: []string{"--set", "nats.enabled=false", "--set", "nats.external.url=nats://nats.nats:4222",
 			"--set", "nats.auth.platformPassword=given"}, jsReplicas: 1},
 		{name: "external NATS cluster", args: []string{"--set", "nats.enabled=false", "--set", "nats.external.url=nats://nats.nats:4222",
@@ -263,11 +273,12 @@ func TestChart(t *testing.T) {
 			natsURL := checkConnector(t, r)
 			checkJSReplicas(t, r, tc.jsReplicas)
 			if tc.natsEnabled {
-				checkNATS(t, r, natsURL, tc.tenants)
+				checkNATS(t, r, natsURL, tc.tenants, tc.tls)
 			} else if len(r.statefulSets) != 0 {
 				t.Errorf("NATS disabled, yet StatefulSets %v", r.statefulSets)
 			}
 			checkMinIO(t, r, natsURL)
+			checkTLS(t, r, natsURL, tc.tls)
 			checkFunctionSecrets(t, r, tc.functionSecrets)
 			checkConsole(t, r, tc.console)
 			if tc.mongoSecret {
@@ -455,7 +466,7 @@ func checkJSReplicas(t *testing.T, r rendered, want int) {
 // connector say, forms a cluster of every replica with JetStream on the
 // volume, and has the platform user (password from the Secret) and each
 // tenant's user with natsauth's permissions.
-func checkNATS(t *testing.T, r rendered, natsURL string, tenants []string) {
+func checkNATS(t *testing.T, r rendered, natsURL string, tenants []string, withTLS bool) {
 	t.Helper()
 	ss, ok := r.statefulSets[release+"-nats"]
 	if !ok {
@@ -472,6 +483,15 @@ func checkNATS(t *testing.T, r rendered, natsURL string, tenants []string) {
 	if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	var cert *x509.Certificate
+	if withTLS {
+		// The files of the certificate's Secret, where the conf reads
+		// them: test certificates in their place.
+		conf, cert = natsTLSFiles(t, ss, conf)
+		if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for k, v := range r.containerEnv(t, namespace, c) {
 		t.Setenv(k, v)
 	}
@@ -479,6 +499,7 @@ func checkNATS(t *testing.T, r rendered, natsURL string, tenants []string) {
 	if err != nil {
 		t.Fatalf("nats-server rejects the rendered nats.conf: %v\n%s", err, conf)
 	}
+	checkNATSTLS(t, opts, cert)
 
 	u, err := url.Parse(natsURL)
 	if err != nil {
@@ -513,6 +534,141 @@ func checkNATS(t *testing.T, r rendered, natsURL string, tenants []string) {
 	checkNATSAccounts(t, opts, r.secretValue(t, namespace, release+"-nats-auth", "nats-password"), tenants)
 	if _, ok := r.pdbs[release+"-nats"]; !ok {
 		t.Error("no PodDisruptionBudget for NATS")
+	}
+}
+
+// natsTLSFiles writes a certificate, its key and the CA of a test
+// authority under the names of the keys of a cert-manager Secret (tls.crt,
+// tls.key, ca.crt) into a folder, and returns conf with the mount path of
+// the StatefulSet's volume of the Secret tls.nats.secretName replaced by
+// that folder, and the certificate: the conf must read the Secret's files
+// where the StatefulSet mounts them.
+func natsTLSFiles(t *testing.T, ss *appsv1.StatefulSet, conf string) (string, *x509.Certificate) {
+	t.Helper()
+	var mount string
+	for _, v := range ss.Spec.Template.Spec.Volumes {
+		if v.Secret == nil || v.Secret.SecretName != natsTLSSecret {
+			continue
+		}
+		for _, m := range ss.Spec.Template.Spec.Containers[0].VolumeMounts {
+			if m.Name == v.Name {
+				mount = m.MountPath
+			}
+		}
+	}
+	if mount == "" {
+		t.Fatalf("the NATS StatefulSet mounts no Secret %s", natsTLSSecret)
+	}
+	ca, err := tlsca.Open(filepath.Join(t.TempDir(), "ca"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.Issue("nats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for key, from := range map[string]string{
+		corev1.TLSCertKey:              filepath.Join(ca.PartDir("nats"), tlsca.CertFile),
+		corev1.TLSPrivateKeyKey:        filepath.Join(ca.PartDir("nats"), tlsca.KeyFile),
+		corev1.ServiceAccountRootCAKey: ca.CAFile(), // "ca.crt", cert-manager's name too
+	} {
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, key), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !strings.Contains(conf, mount+"/") {
+		t.Fatalf("nats.conf reads nothing under %s, where the certificate's Secret is mounted:\n%s", mount, conf)
+	}
+	return strings.ReplaceAll(conf, mount+"/", dir+"/"), cert
+}
+
+// checkNATSTLS: with a certificate (tls.enabled), the server as
+// nats-server reads the conf requires TLS on its client port (a
+// TLSConfig is what makes nats-server require it) and on its routes, where each side verifies the other's certificate against the
+// CA, serving that certificate on both; without, neither is TLS.
+func checkNATSTLS(t *testing.T, opts *server.Options, cert *x509.Certificate) {
+	t.Helper()
+	if cert == nil {
+		if opts.TLSConfig != nil || opts.Cluster.TLSConfig != nil {
+			t.Errorf("tls.enabled false, yet TLS on clients %v, routes %v", opts.TLSConfig != nil, opts.Cluster.TLSConfig != nil)
+		}
+		return
+	}
+	for _, side := range []struct {
+		name string
+		cfg  *tls.Config
+	}{{"client port", opts.TLSConfig}, {"routes", opts.Cluster.TLSConfig}} {
+		if side.cfg == nil || len(side.cfg.Certificates) != 1 {
+			t.Errorf("NATS %s: no TLS with one certificate: %+v", side.name, side.cfg)
+			continue
+		}
+		if got := side.cfg.Certificates[0].Leaf; got == nil || !got.Equal(cert) {
+			if len(side.cfg.Certificates[0].Certificate) == 0 || !bytes.Equal(side.cfg.Certificates[0].Certificate[0], cert.Raw) {
+				t.Errorf("NATS %s serves another certificate than the Secret's tls.crt", side.name)
+			}
+		}
+	}
+	if c := opts.Cluster.TLSConfig; c != nil && (c.ClientAuth != tls.RequireAndVerifyClientCert || c.RootCAs == nil || c.ClientCAs == nil) {
+		t.Errorf("NATS routes: peers not verified both ways against the CA (client auth %v, roots %v, client CAs %v)", c.ClientAuth, c.RootCAs != nil, c.ClientCAs != nil)
+	}
+}
+
+// checkTLS: with tls.enabled the connector reaches NATS over tls:// and
+// trusts the CA Secret's ca.crt (contract.EnvTLSCAFile, a file of the
+// mounted Secret, not the servers' key), and MinIO's target connects with
+// TLS verifying NATS against the CA; without, none of it.
+func checkTLS(t *testing.T, r rendered, natsURL string, want bool) {
+	t.Helper()
+	d := r.deployments[release+"-connector"]
+	c := d.Spec.Template.Spec.Containers[0]
+	vars := r.containerEnv(t, namespace, c)
+	env, err := contract.FromEnv(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	minio := minioNotifyEnv(t, r)
+	if !want {
+		if u.Scheme == "tls" || env.CAFile() != "" || minio["MINIO_NOTIFY_NATS_TLS"] == "on" {
+			t.Errorf("tls.enabled false, yet NATS %s, connector CA %q, MinIO TLS %q", natsURL, env.CAFile(), minio["MINIO_NOTIFY_NATS_TLS"])
+		}
+		return
+	}
+	if u.Scheme != "tls" {
+		t.Errorf("connector NATS URL %s, want tls://", natsURL)
+	}
+	var found bool
+	for _, m := range c.VolumeMounts {
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if v.Name != m.Name || v.Secret == nil || v.Secret.SecretName != caSecret {
+				continue
+			}
+			for _, it := range v.Secret.Items {
+				found = found || (it.Key == corev1.ServiceAccountRootCAKey && filepath.Join(m.MountPath, it.Path) == env.CAFile())
+			}
+			if len(v.Secret.Items) != 1 {
+				t.Errorf("connector mounts %v of the CA Secret, want ca.crt alone", v.Secret.Items)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("connector %s=%q is not the ca.crt of the mounted Secret %s", contract.EnvTLSCAFile, env.CAFile(), caSecret)
+	}
+	for k, v := range map[string]string{"MINIO_NOTIFY_NATS_TLS": "on", "MINIO_NOTIFY_NATS_TLS_SKIP_VERIFY": "off"} {
+		if minio[k] != v {
+			t.Errorf("MinIO %s=%q, want %q", k, minio[k], v)
+		}
+	}
+	if !strings.HasPrefix(minio["MINIO_NOTIFY_NATS_CERT_AUTHORITY"], "/") {
+		t.Errorf("MinIO MINIO_NOTIFY_NATS_CERT_AUTHORITY=%q, want the CA's path", minio["MINIO_NOTIFY_NATS_CERT_AUTHORITY"])
 	}
 }
 
@@ -659,16 +815,7 @@ func checkMinIO(t *testing.T, r rendered, natsURL string) {
 	if err := yaml.Unmarshal(raw, &mv); err != nil {
 		t.Fatal(err)
 	}
-	cfg := r.secretValue(t, "minio", mv.ExtraSecret, "config.env")
-	env := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(cfg), "\n") {
-		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
-		uv, err := strconv.Unquote(v)
-		if !ok || err != nil {
-			t.Fatalf("config.env line %q is not export NAME=\"value\"", line)
-		}
-		env[k] = uv
-	}
+	env := minioNotifyEnv(t, r)
 	// The default target (no identifier suffix) is the one tenants'
 	// buckets are subscribed to.
 	if !strings.HasSuffix(tenant.EventsARN, ":_:nats") {
@@ -691,6 +838,33 @@ func checkMinIO(t *testing.T, r rendered, natsURL string) {
 	if q := env["MINIO_NOTIFY_NATS_QUEUE_DIR"]; !mv.Persistence.Enabled || !strings.HasPrefix(q, mv.MountPath+"/") {
 		t.Errorf("queue_dir %q is not on MinIO's persistent volume %s", q, mv.MountPath)
 	}
+}
+
+// minioNotifyEnv is the variables of MinIO's config.env in the Secret
+// minio-values.yaml names.
+func minioNotifyEnv(t *testing.T, r rendered) map[string]string {
+	t.Helper()
+	var mv struct {
+		ExtraSecret string `json:"extraSecret"`
+	}
+	raw, err := os.ReadFile("minio-values.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, &mv); err != nil {
+		t.Fatal(err)
+	}
+	cfg := r.secretValue(t, "minio", mv.ExtraSecret, "config.env")
+	env := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(cfg), "\n") {
+		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		uv, err := strconv.Unquote(v)
+		if !ok || err != nil {
+			t.Fatalf("config.env line %q is not export NAME=\"value\"", line)
+		}
+		env[k] = uv
+	}
+	return env
 }
 
 // checkFunctionSecrets: the OpenFaaS secrets the platform's functions

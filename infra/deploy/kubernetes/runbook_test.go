@@ -175,7 +175,7 @@ func TestRunbook(t *testing.T) {
 	checkPlatformCredentials(t, r, r.deployments[release+"-connector"].Spec.Template.Spec.Containers[0].Env[1].Value,
 		r.secretValue(t, namespace, release+"-mongodb", contract.EnvMongoURI))
 	checkConnector(t, r)
-	checkNATS(t, r, r.deployments[release+"-connector"].Spec.Template.Spec.Containers[0].Env[1].Value, []string{"tenant1", "tenant2"})
+	checkNATS(t, r, r.deployments[release+"-connector"].Spec.Template.Spec.Containers[0].Env[1].Value, []string{"tenant1", "tenant2"}, false)
 
 	all := strings.Join(lines, "\n")
 	// The connector image built and pushed in step 0 is the one installed.

@@ -37,7 +37,7 @@ Arguments: root, secret (name), key, given.
 {{/* The NATS URL (no credentials) the platform's parts use. */}}
 {{- define "mysimbdp.natsURL" -}}
 {{- if .Values.nats.enabled -}}
-{{- printf "nats://%s.%s:%v" (include "mysimbdp.name" (dict "root" . "part" "nats")) .Release.Namespace .Values.nats.clientPort -}}
+{{- printf "%s://%s.%s:%v" (ternary "tls" "nats" .Values.tls.enabled) (include "mysimbdp.name" (dict "root" . "part" "nats")) .Release.Namespace .Values.nats.clientPort -}}
 {{- else -}}
 {{- required "nats.external.url is required when nats.enabled is false" .Values.nats.external.url -}}
 {{- end -}}

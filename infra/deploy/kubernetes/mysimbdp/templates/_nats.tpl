@@ -9,6 +9,18 @@ max_payload: {{ $v.maxPayload }}
 lame_duck_duration: 30s
 lame_duck_grace_period: 10s
 
+{{- if .Values.tls.enabled }}
+
+# TLS on the client port: clients verify the server; they log in with
+# passwords, no client certificate is asked for.
+tls {
+  cert_file: /etc/nats-tls/tls.crt
+  key_file: /etc/nats-tls/tls.key
+  ca_file: /etc/nats-tls/ca.crt
+  timeout: 5
+}
+{{- end }}
+
 jetstream {
   store_dir: /data/jetstream
   max_file_store: {{ $v.jetstream.maxFileStore }}
@@ -30,6 +42,16 @@ cluster {
     {{- end }}
   ]
   connect_retries: 120
+  {{- if .Values.tls.enabled }}
+  # TLS on the routes: nats-server makes each side verify the other's
+  # certificate against ca_file (a route is both client and server).
+  tls {
+    cert_file: /etc/nats-tls/tls.crt
+    key_file: /etc/nats-tls/tls.key
+    ca_file: /etc/nats-tls/ca.crt
+    timeout: 5
+  }
+  {{- end }}
 }
 
 # Every tenant in an account of its own (infra/natsauth renders the same
