@@ -28,7 +28,7 @@ func TestUpDemoOnAFreshDataFolder(t *testing.T) {
 	defer cancel()
 	up := startUp(t, f)
 	waitFor(t, "the demo ends", 5*time.Minute, func() error {
-		out := up.out.String()
+		out := up.Output()
 		if strings.Contains(out, "==> demo FAILED") {
 			t.Fatalf("the demo failed:\n%s", out)
 		}
@@ -37,7 +37,7 @@ func TestUpDemoOnAFreshDataFolder(t *testing.T) {
 		}
 		return nil
 	})
-	out := up.out.String()
+	out := up.Output()
 	for _, want := range []string{
 		fmt.Sprintf("all %d files ingested", 2*files),
 		fmt.Sprintf("%d rows stored", 2*files*rows),
@@ -100,9 +100,9 @@ func TestUpDemoOnAFreshDataFolder(t *testing.T) {
 		t.Errorf("dead letters: %+v, %v; want none", info.State, err)
 	}
 
-	up.stop(t)
-	if up.err != nil {
-		t.Errorf("up exited with %v after a successful demo:\n%s", up.err, up.out)
+	stopUp(t, up)
+	if up.Err() != nil {
+		t.Errorf("up exited with %v after a successful demo:\n%s", up.Err(), up.Output())
 	}
 }
 
@@ -115,12 +115,12 @@ func TestUpDemoFailsWhileFilesAreDeferred(t *testing.T) {
 	f.extra = []string{"--demo", "--demo-files", "21", "--demo-rows", "50", "--demo-timeout", "20s", "--demo-exit"}
 	up := startUp(t, f)
 	select {
-	case <-up.exited:
+	case <-up.Exited():
 	case <-time.After(4 * time.Minute):
-		t.Fatalf("up --demo-exit did not exit:\n%s", up.out)
+		t.Fatalf("up --demo-exit did not exit:\n%s", up.Output())
 	}
-	out := up.out.String()
-	if up.err == nil {
+	out := up.Output()
+	if up.Err() == nil {
 		t.Fatalf("up --demo-exit exited 0 with deferred files:\n%s", out)
 	}
 	for _, want := range []string{"==> demo FAILED", "deferred", "batch.max_files_per_window", "has no outcome yet (deferred)"} {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
 
 // streamRig is a running `up` with clients of its NATS and tenant1's
@@ -87,10 +88,10 @@ func TestStreamSurvivesKillingThePlatform(t *testing.T) {
 	publishRecords(ctx, t, rig.js, "ingest.tenant1.covid", 0, total)
 	waitStoredBetween(ctx, t, rig.coll, total)
 
-	if err := up.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := up.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	<-up.exited
+	<-up.Exited()
 	waitFor(t, "no process of the killed stack is left", 30*time.Second, func() error {
 		if left := processesUnder(f.data); len(left) > 0 {
 			return fmt.Errorf("still running: %v", left)
@@ -157,7 +158,7 @@ func startConnector(t *testing.T, f upFlags) *exec.Cmd {
 	cmd.Env = append(os.Environ(), "NATS_URL="+e.NATS, "GATEWAY_URL="+e.Gateway,
 		"SECRET_MOUNT_PATH="+e.GatewaySecret, "METRICS_ADDR=", "LOG_LEVEL=warn",
 		contract.EnvInvokeMasterKey+"="+master)
-	var out syncBuffer
+	var out harness.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

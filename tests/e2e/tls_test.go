@@ -36,6 +36,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/trust"
 	"github.com/mysimbdp/mysimbdp/shared/trust/mongotrust"
+	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
 
 // TestTLSOnEveryLink runs `mysimbdp up --tls` once and checks, from the
@@ -195,7 +196,7 @@ func TestTLSOnEveryLink(t *testing.T) {
 					contract.EnvSecretsDir+"="+e.GatewaySecret, contract.EnvMetricsAddr+"="+addr, contract.EnvLogLevel+"=warn",
 					contract.EnvInvokeMasterKey+"="+master)
 				cmd.Env = append(cmd.Env, tc.env...)
-				var out syncBuffer
+				var out harness.SyncBuffer
 				cmd.Stdout, cmd.Stderr = &out, &out
 				if err := cmd.Start(); err != nil {
 					t.Fatal(err)

@@ -6,6 +6,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,6 +30,7 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/infra/local/localstack"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
+	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
 
 // repoRoot is the folder with go.mod, stack.yml and bin/.
@@ -107,75 +108,25 @@ func endpoints(t *testing.T, f upFlags) localstack.Endpoints {
 	return e
 }
 
-// upProcess is a running `mysimbdp up`.
-type upProcess struct {
-	cmd    *exec.Cmd
-	out    *syncBuffer
-	exited chan struct{}
-	err    error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startUp runs `mysimbdp up` and waits until it says it is up. The process
 // is stopped (SIGTERM, then SIGKILL) when the test ends, whatever happens.
-func startUp(t *testing.T, f upFlags) *upProcess {
+func startUp(t *testing.T, f upFlags) *harness.Up {
 	t.Helper()
-	p := &upProcess{out: &syncBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(cli(t), f.args()...)
-	p.cmd.Dir = repoRoot(t)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	up, err := harness.StartUp(ctx, cli(t), repoRoot(t), f.args()...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() { p.stop(t) })
-
-	deadline := time.After(4 * time.Minute)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !strings.Contains(p.out.String(), "mysimbdp is up") {
-		select {
-		case <-p.exited:
-			t.Fatalf("mysimbdp up exited (%v) before it was up:\n%s", p.err, p.out)
-		case <-deadline:
-			t.Fatalf("mysimbdp up not up within 4 minutes:\n%s", p.out)
-		case <-tick.C:
-		}
-	}
-	return p
+	t.Cleanup(func() { stopUp(t, up) })
+	return up
 }
 
-// stop sends SIGTERM and waits for a clean exit.
-func (p *upProcess) stop(t *testing.T) {
+// stopUp sends SIGTERM and waits for the process to exit.
+func stopUp(t *testing.T, up *harness.Up) {
 	t.Helper()
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(90 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-		t.Errorf("mysimbdp up did not stop within 90s after SIGTERM:\n%s", p.out)
+	if err := up.Stop(90 * time.Second); errors.Is(err, harness.ErrDidNotStop) {
+		t.Errorf("%v:\n%s", err, up.Output())
 	}
 }
 
@@ -341,12 +292,12 @@ func TestUpRunsThePlatformAndRestartKeepsData(t *testing.T) {
 		t.Fatalf("mysimbdp down: %v\n%s", err, out)
 	}
 	select {
-	case <-up.exited:
+	case <-up.Exited():
 	case <-time.After(90 * time.Second):
-		t.Fatalf("up did not exit after down:\n%s", up.out)
+		t.Fatalf("up did not exit after down:\n%s", up.Output())
 	}
-	if up.err != nil {
-		t.Fatalf("up exited with %v:\n%s", up.err, up.out)
+	if up.Err() != nil {
+		t.Fatalf("up exited with %v:\n%s", up.Err(), up.Output())
 	}
 	if left := processesUnder(f.data); len(left) > 0 {
 		t.Fatalf("processes left running after down: %v", left)

@@ -39,7 +39,7 @@ func UpArgs(repo, data string) []string {
 // Up is a `mysimbdp up` running as a child process, as an operator runs it.
 type Up struct {
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *SyncBuffer
 	exited chan struct{}
 	err    error
 }
@@ -48,7 +48,7 @@ type Up struct {
 // folder and waits, until ctx is done, for it to say it is up. On an
 // error the process is stopped already.
 func StartUp(ctx context.Context, exe, repo string, args ...string) (*Up, error) {
-	p := &Up{out: &syncBuffer{}, exited: make(chan struct{})}
+	p := &Up{out: &SyncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(exe, args...)
 	p.cmd.Dir = repo
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -74,6 +74,19 @@ func StartUp(ctx context.Context, exe, repo string, args ...string) (*Up, error)
 // Output is everything the process wrote so far, stdout and stderr.
 func (p *Up) Output() string { return p.out.String() }
 
+// Exited is closed once the process has exited; Err is then its exit
+// error.
+func (p *Up) Exited() <-chan struct{} { return p.exited }
+
+// Err is the process's exit error, once Exited is closed.
+func (p *Up) Err() error { return p.err }
+
+// Kill sends SIGKILL, as a crash would; Exited says when it is gone.
+func (p *Up) Kill() error { return p.cmd.Process.Signal(syscall.SIGKILL) }
+
+// ErrDidNotStop means Stop had to kill the process.
+var ErrDidNotStop = errors.New("mysimbdp up did not stop after SIGTERM")
+
 // Stop sends SIGTERM and waits up to within for a clean exit, then kills
 // it. The error says it did not stop cleanly.
 func (p *Up) Stop(within time.Duration) error {
@@ -89,23 +102,23 @@ func (p *Up) Stop(within time.Duration) error {
 	case <-time.After(within):
 		_ = p.cmd.Process.Kill()
 		<-p.exited
-		return fmt.Errorf("mysimbdp up did not stop within %s after SIGTERM", within)
+		return fmt.Errorf("%w within %s", ErrDidNotStop, within)
 	}
 }
 
-// syncBuffer is a buffer the process's output goes to while tests read it.
-type syncBuffer struct {
+// SyncBuffer is a buffer a process's output goes to while tests read it.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
