@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -28,6 +29,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/provider"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
+	"github.com/mysimbdp/mysimbdp/shared/quota"
 	"github.com/mysimbdp/mysimbdp/tests/harness"
 )
 
@@ -318,6 +320,22 @@ func TestDashboard(t *testing.T) {
 	if paused, err := control.Paused(ctx, js, tenant); err != nil || !paused {
 		t.Errorf("%s paused: %v %v, want true", tenant, paused, err)
 	}
+
+	// A tenant held back by its quota: the page says so, until when and why.
+	kv, err := js.KeyValue(ctx, contract.ControlBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const reason = "620 messages in the 5s window from 10:00:05, over the profile's 500"
+	held := quota.Decision{Tenant: tenant, State: quota.Throttled, Until: time.Now().Add(time.Hour), Reason: reason, DecidedAt: time.Now()}
+	if _, err := quota.Replace(ctx, kv, held, 0); err != nil {
+		t.Fatal(err)
+	}
+	harness.Until(t, 30*time.Second, "the dashboard shows "+tenant+" throttled and why", func() (bool, string) {
+		_, _, body := do(http.MethodGet, "http://"+a.ui+"/ui/", "admin", "s3cret", nil, nil)
+		row := body[max(0, strings.Index(body, ">"+tenant+"<")):]
+		return strings.Contains(row, string(quota.Throttled)) && strings.Contains(row, html.EscapeString(reason)) && strings.Contains(row, "paused"), fmt.Sprintf("%.600s", row)
+	})
 
 	// The gauges, on the connector's /metrics.
 	code, _, metrics := do(http.MethodGet, "http://"+a.metrics+"/metrics", "", "", nil, nil)
