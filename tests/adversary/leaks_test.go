@@ -135,7 +135,7 @@ func TestNoSecretInAnswersLogsOrArgv(t *testing.T) {
 	t.Run("command lines", func(t *testing.T) {
 		entries, err := os.ReadDir("/proc")
 		if err != nil {
-			t.Skipf("no /proc: %v", err)
+			t.Fatalf("read /proc (the command lines to check): %v", err)
 		}
 		seen := 0
 		for _, e := range entries {
