@@ -10,8 +10,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/gorilla/mux"
-
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
@@ -36,15 +34,8 @@ const maxCallID = 128
 // that could not be stored is a 503, never a 202.
 func MakeAsyncHandler(p *Provider) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		nameVar := mux.Vars(r)["name"]
-		name, ns := p.splitName(nameVar)
-		fn := p.lookup(name, ns)
-		if fn == nil {
-			internalError(w, http.StatusNotFound, "function %s not found in namespace %s", name, ns)
-			return
-		}
-		if p.closed.Load() {
-			internalError(w, http.StatusServiceUnavailable, "provider is shutting down")
+		fn, nameVar, ok := p.target(w, r)
+		if !ok {
 			return
 		}
 		if p.cfg.Async == nil {

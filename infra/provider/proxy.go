@@ -21,6 +21,24 @@ import (
 // function, as faas-provider's proxy does.
 const internalHeader = "X-OpenFaaS-Internal"
 
+// target is the function a /function or /async-function request names
+// ({name}[.{namespace}]), and that name as written; when there is none to
+// call it answers 404, or 503 while the provider shuts down, and ok is
+// false.
+func (p *Provider) target(w http.ResponseWriter, r *http.Request) (fn *function, nameVar string, ok bool) {
+	nameVar = mux.Vars(r)["name"]
+	name, ns := p.splitName(nameVar)
+	if fn = p.lookup(name, ns); fn == nil {
+		internalError(w, http.StatusNotFound, "function %s not found in namespace %s", name, ns)
+		return nil, nameVar, false
+	}
+	if p.closed.Load() {
+		internalError(w, http.StatusServiceUnavailable, "provider is shutting down")
+		return nil, nameVar, false
+	}
+	return fn, nameVar, true
+}
+
 // MakeProxyHandler invokes functions on /function/{name}[.{namespace}][/path]
 // with any method. It picks the ready replica with the fewest requests in
 // flight, streams the request and response bodies without buffering them,
@@ -28,15 +46,8 @@ const internalHeader = "X-OpenFaaS-Internal"
 // holds the request until a replica is ready (bounded by ColdStartTimeout).
 func MakeProxyHandler(p *Provider) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		nameVar := mux.Vars(r)["name"]
-		name, ns := p.splitName(nameVar)
-		fn := p.lookup(name, ns)
-		if fn == nil {
-			internalError(w, http.StatusNotFound, "function %s not found in namespace %s", name, ns)
-			return
-		}
-		if p.closed.Load() {
-			internalError(w, http.StatusServiceUnavailable, "provider is shutting down")
+		fn, nameVar, ok := p.target(w, r)
+		if !ok {
 			return
 		}
 		fn.started.Inc()

@@ -9,9 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -31,6 +29,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
 	"github.com/mysimbdp/mysimbdp/shared/quota"
 	"github.com/mysimbdp/mysimbdp/tests/harness"
+	"github.com/mysimbdp/mysimbdp/tests/harness/localgw"
 )
 
 // TestNoDatabaseDriver: the connector links no NATS server, and no
@@ -172,32 +171,14 @@ func TestReadiness(t *testing.T) {
 	}
 }
 
-// startGateway starts the local provider as the gateway, with credentials
-// admin / s3cret, and returns its URL and the folder of its credentials'
-// secret files (as the connector's pod mounts the gateway's Secret).
+// startGateway starts the local provider as the gateway (tests/harness/
+// localgw: credentials localgw.User / localgw.Password) and returns its URL
+// and the folder of its credentials' secret files (as the connector's pod
+// mounts the gateway's Secret).
 func startGateway(t *testing.T) (gwURL, secrets string) {
 	t.Helper()
-	secrets = t.TempDir()
-	for f, v := range map[string]string{"basic-auth-user": "admin", "basic-auth-password": "s3cret"} {
-		if err := os.WriteFile(filepath.Join(secrets, f), []byte(v), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p, err := provider.New(context.Background(), provider.Config{DataDir: t.TempDir(), ImagesDir: t.TempDir(), SecretMountPath: secrets},
-		slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatalf("provider: %v", err)
-	}
-	srv := httptest.NewServer(p.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := p.Close(ctx); err != nil {
-			t.Errorf("close provider: %v", err)
-		}
-	})
-	return srv.URL, secrets
+	_, gwURL = localgw.StartConfig(t, t.TempDir(), slog.New(slog.DiscardHandler), func(c *provider.Config) { secrets = c.SecretMountPath })
+	return gwURL, secrets
 }
 
 // TestDashboard: with a console address and the platform's MongoDB, the
