@@ -53,6 +53,7 @@ func Parse(data []byte, source string) (*Profile, error) {
 	if p.Sink.Database == "" {
 		p.Sink.Database = p.Tenant
 	}
+	p.datasetDefaults()
 	errs := append(d.errs, p.validate(d.failed)...)
 	if len(errs) > 0 {
 		// In file order, so that the list reads alongside the file.

@@ -39,3 +39,25 @@ func Defaults() Profile {
 		Apps: Apps{Batch: AppPlatform, Stream: AppPlatform},
 	}
 }
+
+// datasetDefaults gives each declared dataset what Defaults gives the
+// profile's own sink and apps, since a YAML list item starts from zero.
+func (p *Profile) datasetDefaults() {
+	for i := range p.Datasets {
+		d := &p.Datasets[i]
+		if d.Sink.UnknownFields == "" {
+			d.Sink.UnknownFields = UnknownReject
+		}
+		if d.Apps.Batch == "" {
+			d.Apps.Batch = AppPlatform
+		}
+		if d.Apps.Stream == "" {
+			d.Apps.Stream = AppPlatform
+		}
+		for j := range d.Fanout {
+			if d.Fanout[j].Form == "" {
+				d.Fanout[j].Form = FormTyped
+			}
+		}
+	}
+}

@@ -5,25 +5,33 @@ import "fmt"
 // FieldType is the type of a schema field.
 type FieldType string
 
-// The field types. A date is stored as an ISO "yyyy-mm-dd" string and a
+// The field types. A date is stored as a BSON date at midnight UTC (so a
+// MongoDB user can query it by range), a date_string as the ISO text
+// "yyyy-mm-dd" (what date meant before, for profiles that rely on it) and a
 // datetime as a UTC timestamp.
 const (
-	TypeString   FieldType = "string"
-	TypeInt      FieldType = "int"
-	TypeFloat    FieldType = "float"
-	TypeBool     FieldType = "bool"
-	TypeDate     FieldType = "date"
-	TypeDatetime FieldType = "datetime"
+	TypeString     FieldType = "string"
+	TypeInt        FieldType = "int"
+	TypeFloat      FieldType = "float"
+	TypeBool       FieldType = "bool"
+	TypeDate       FieldType = "date"
+	TypeDateString FieldType = "date_string"
+	TypeDatetime   FieldType = "datetime"
 )
 
 // UnmarshalText implements encoding.TextUnmarshaler, refusing unknown types.
 func (t *FieldType) UnmarshalText(b []byte) error {
 	switch v := FieldType(b); v {
-	case TypeString, TypeInt, TypeFloat, TypeBool, TypeDate, TypeDatetime:
+	case TypeString, TypeInt, TypeFloat, TypeBool, TypeDate, TypeDateString, TypeDatetime:
 		*t = v
 		return nil
 	}
-	return fmt.Errorf("%q is not a type (want string, int, float, bool, date or datetime)", b)
+	return fmt.Errorf("%q is not a type (want string, int, float, bool, date, date_string or datetime)", b)
+}
+
+// IsTime says whether values of the type are read with date layouts.
+func (t FieldType) IsTime() bool {
+	return t == TypeDate || t == TypeDateString || t == TypeDatetime
 }
 
 // Format is a batch file format.
@@ -103,4 +111,23 @@ func (a *AppSource) UnmarshalText(b []byte) error {
 		return nil
 	}
 	return fmt.Errorf("%q is not an app source (want platform or own)", b)
+}
+
+// FanoutForm is what a fan-out sink gets of each row.
+type FanoutForm string
+
+// The fan-out forms.
+const (
+	FormTyped FanoutForm = "typed" // the document as the main sink stores it (default)
+	FormRaw   FanoutForm = "raw"   // the record as it arrived
+)
+
+// UnmarshalText implements encoding.TextUnmarshaler, refusing unknown forms.
+func (f *FanoutForm) UnmarshalText(b []byte) error {
+	switch v := FanoutForm(b); v {
+	case FormTyped, FormRaw:
+		*f = v
+		return nil
+	}
+	return fmt.Errorf("%q is not a form (want typed or raw)", b)
 }

@@ -17,6 +17,10 @@ type Profile struct {
 	Sink      Sink      `yaml:"sink"`
 	Wrangling Wrangling `yaml:"wrangling"`
 	Apps      Apps      `yaml:"apps"`
+	// Datasets lists the tenant's kinds of data, each with its own
+	// folder, subject, sink, wrangling and apps. Without it the profile's
+	// sink, wrangling and apps are its one dataset (see AllDatasets).
+	Datasets []Dataset `yaml:"datasets"`
 
 	// source and lines let Validate point at the file and line of a field
 	// when the profile was parsed from YAML.

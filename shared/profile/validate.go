@@ -48,7 +48,14 @@ func (p *Profile) validate(skip []string) []error {
 		v.errf("storage.max_bytes", "must be more than 0 bytes")
 	}
 	v.scaling()
-	v.sink()
+	if msg := checkDatabase(p.Sink.Database); msg != "" {
+		v.errf("sink.database", "%s", msg)
+	}
+	if len(p.Datasets) == 0 {
+		v.sink("", p.Sink, p.Wrangling)
+	} else {
+		v.datasets()
+	}
 	return v.errs
 }
 
@@ -174,28 +181,19 @@ func (v *validator) scaling() {
 // and slots); no sink may take one.
 const ReservedCollectionPrefix = "mysimbdp_"
 
-func (v *validator) sink() {
-	s := v.p.Sink
-	if msg := checkDatabase(s.Database); msg != "" {
-		v.errf("sink.database", "%s", msg)
-	}
-	switch {
-	case s.Collection == "":
-		v.errf("sink.collection", "missing: name the collection records are written to")
-	case strings.HasPrefix(s.Collection, "system.") || strings.ContainsAny(s.Collection, "$\x00") || !utf8.ValidString(s.Collection) || len(s.Collection) > 120:
-		v.errf("sink.collection", "%q is not a collection name (no $, no NUL, not system.*, at most 120 bytes)", s.Collection)
-	case strings.HasPrefix(s.Collection, ReservedCollectionPrefix):
-		v.errf("sink.collection", "%q: names starting with %s are the platform's (its ingestion records are kept beside the tenant's data)", s.Collection, ReservedCollectionPrefix)
-	}
+// sink checks a dataset's sink and wrangling; at is the dataset's path
+// ("" for a profile without datasets, "datasets[0]." for the first).
+func (v *validator) sink(at string, s Sink, w Wrangling) {
+	v.collection(at+"sink.collection", s.Collection)
 	if err := new(UnknownFields).UnmarshalText([]byte(s.UnknownFields)); err != nil {
-		v.errf("sink.unknown_fields", "%v", err)
+		v.errf(at+"sink.unknown_fields", "%v", err)
 	}
 	if len(s.Schema) == 0 {
-		v.errf("sink.schema", "missing: list the fields of a record, in order, with their types")
+		v.errf(at+"sink.schema", "missing: list the fields of a record, in order, with their types")
 	}
 	bySource := map[string]Field{}
 	for i, f := range s.Schema {
-		path := fmt.Sprintf("sink.schema[%d]", i)
+		path := fmt.Sprintf("%ssink.schema[%d]", at, i)
 		switch {
 		case f.Name == "":
 			v.errf(path+".name", "missing")
@@ -210,13 +208,25 @@ func (v *validator) sink() {
 		}
 		if err := new(FieldType).UnmarshalText([]byte(f.Type)); err != nil {
 			if f.Type == "" {
-				v.errf(path+".type", "missing (want string, int, float, bool, date or datetime)")
+				v.errf(path+".type", "missing (want string, int, float, bool, date, date_string or datetime)")
 			} else {
 				v.errf(path+".type", "%v", err)
 			}
 		}
 	}
-	v.wrangling(bySource)
+	v.wrangling(at, s, w, bySource)
+}
+
+// collection checks the name of a collection a dataset writes to.
+func (v *validator) collection(path, c string) {
+	switch {
+	case c == "":
+		v.errf(path, "missing: name the collection records are written to")
+	case strings.HasPrefix(c, "system.") || strings.ContainsAny(c, "$\x00") || !utf8.ValidString(c) || len(c) > 120:
+		v.errf(path, "%q is not a collection name (no $, no NUL, not system.*, at most 120 bytes)", c)
+	case strings.HasPrefix(c, ReservedCollectionPrefix):
+		v.errf(path, "%q: names starting with %s are the platform's (its ingestion records are kept beside the tenant's data)", c, ReservedCollectionPrefix)
+	}
 }
 
 // checkDatabase applies MongoDB's rules for database names.
@@ -244,9 +254,7 @@ func checkStored(name string) string {
 	return ""
 }
 
-func (v *validator) wrangling(bySource map[string]Field) {
-	p := v.p
-	w := p.Wrangling
+func (v *validator) wrangling(at string, sink Sink, w Wrangling, bySource map[string]Field) {
 	// stored maps each stored name to the path that defines it; renamedTo
 	// helps point people who use a source name where a stored one belongs.
 	stored := map[string]string{}
@@ -254,7 +262,7 @@ func (v *validator) wrangling(bySource map[string]Field) {
 	renamedTo := map[string]string{}
 	for _, src := range sortedKeys(w.Rename) {
 		to := w.Rename[src]
-		path := "wrangling.rename." + src
+		path := at + "wrangling.rename." + src
 		if _, ok := bySource[src]; !ok {
 			v.errf(path, "%q is not a field of sink.schema", src)
 			continue
@@ -264,13 +272,13 @@ func (v *validator) wrangling(bySource map[string]Field) {
 		}
 		renamedTo[src] = to
 	}
-	for i, f := range p.Sink.Schema {
+	for i, f := range sink.Schema {
 		if f.Name == "" || bySource[f.Name] != f {
 			continue // missing or repeated: reported already
 		}
-		name, path := f.Name, fmt.Sprintf("sink.schema[%d].name", i)
+		name, path := f.Name, fmt.Sprintf("%ssink.schema[%d].name", at, i)
 		if to, ok := renamedTo[f.Name]; ok {
-			name, path = to, "wrangling.rename."+f.Name
+			name, path = to, at+"wrangling.rename."+f.Name
 		} else if msg := checkStored(name); msg != "" {
 			v.errf(path, "%s (rename it in wrangling.rename)", msg)
 		}
@@ -282,13 +290,13 @@ func (v *validator) wrangling(bySource map[string]Field) {
 		fromSchema[name] = f
 	}
 	for _, src := range sortedKeys(w.Dates) {
-		path := "wrangling.dates." + src
+		path := at + "wrangling.dates." + src
 		f, ok := bySource[src]
 		if !ok {
 			v.errf(path, "%q is not a field of sink.schema", src)
 			continue
 		}
-		if f.Type != TypeDate && f.Type != TypeDatetime && new(FieldType).UnmarshalText([]byte(f.Type)) == nil {
+		if !f.Type.IsTime() && new(FieldType).UnmarshalText([]byte(f.Type)) == nil {
 			v.errf(path, "%q is a %s field; date layouts apply to date and datetime fields", src, f.Type)
 		}
 		if len(w.Dates[src]) == 0 {
@@ -308,13 +316,13 @@ func (v *validator) wrangling(bySource map[string]Field) {
 		}
 		for j, d := range w.Derive {
 			if d.Name == name {
-				return fmt.Sprintf("%q is derived later (wrangling.derive[%d]); derive runs in order", name, j)
+				return fmt.Sprintf("%q is derived later (%swrangling.derive[%d]); derive runs in order", name, at, j)
 			}
 		}
 		return fmt.Sprintf("%q is not a stored field (stored: %s)", name, strings.Join(sortedKeys(stored), ", "))
 	}
 	for i, d := range w.Derive {
-		path := fmt.Sprintf("wrangling.derive[%d]", i)
+		path := fmt.Sprintf("%swrangling.derive[%d]", at, i)
 		for j, from := range d.From {
 			if _, ok := stored[from]; !ok {
 				v.errf(fmt.Sprintf("%s.from[%d]", path, j), "%s", unknown(from))
@@ -354,7 +362,7 @@ func (v *validator) wrangling(bySource map[string]Field) {
 	}
 	dropped := map[string]bool{}
 	for i, name := range w.Drop {
-		path := fmt.Sprintf("wrangling.drop[%d]", i)
+		path := fmt.Sprintf("%swrangling.drop[%d]", at, i)
 		if _, ok := stored[name]; !ok {
 			v.errf(path, "%s", unknown(name))
 		} else if dropped[name] {
@@ -363,11 +371,11 @@ func (v *validator) wrangling(bySource map[string]Field) {
 		dropped[name] = true
 	}
 	if len(stored) > 0 && len(dropped) >= len(stored) {
-		v.errf("wrangling.drop", "drops every field")
+		v.errf(at+"wrangling.drop", "drops every field")
 	}
 	inKey := map[string]bool{}
-	for i, name := range p.Sink.Key {
-		path := fmt.Sprintf("sink.key[%d]", i)
+	for i, name := range sink.Key {
+		path := fmt.Sprintf("%ssink.key[%d]", at, i)
 		_, ok := stored[name]
 		switch {
 		case !ok:
@@ -380,7 +388,7 @@ func (v *validator) wrangling(bySource map[string]Field) {
 			// A key field read from the source must be required: a row
 			// without it could not be written idempotently.
 			if f, ok := fromSchema[name]; ok && !f.Required {
-				v.errf(path, "%q is a key field, so sink.schema must mark %q required", name, f.Name)
+				v.errf(path, "%q is a key field, so %ssink.schema must mark %q required", name, at, f.Name)
 			}
 		}
 		inKey[name] = true
@@ -394,4 +402,95 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// datasets checks a profile that declares its datasets. The profile's
+// own sink then only names the tenant's database: each dataset has the
+// rest.
+func (v *validator) datasets() {
+	p := v.p
+	if p.Sink.Collection != "" || len(p.Sink.Schema) > 0 || len(p.Sink.Key) > 0 {
+		v.errf("sink", "with datasets, the profile's sink only names the database (sink.database); each dataset has its own sink")
+	}
+	if len(p.Wrangling.Rename)+len(p.Wrangling.Dates)+len(p.Wrangling.Derive)+len(p.Wrangling.Drop) > 0 {
+		v.errf("wrangling", "with datasets, each dataset has its own wrangling")
+	}
+	if _, ok := v.p.lines["apps"]; ok {
+		v.errf("apps", "with datasets, each dataset says its own apps")
+	}
+	names := map[string]string{}
+	// Every collection a dataset writes, with the path that claims it:
+	// two datasets writing one collection would quarantine into each
+	// other's _rejected and overwrite each other's rows.
+	colls := map[string]string{}
+	claim := func(path, c string) {
+		if c == "" {
+			return
+		}
+		if prev, dup := colls[c]; dup {
+			v.errf(path, "collection %q is written by %s too", c, prev)
+			return
+		}
+		colls[c] = path
+	}
+	for i, d := range p.Datasets {
+		at := fmt.Sprintf("datasets[%d].", i)
+		switch {
+		case d.Name == "":
+			v.errf(at+"name", "missing: a dataset's name is its folder (incoming/<name>/) and subject (ingest.%s.<name>)", p.Tenant)
+		case d.Name == DefaultDataset:
+			v.errf(at+"name", "%q names a profile's dataset when it declares none; choose another", d.Name)
+		case !isDatasetName(d.Name):
+			v.errf(at+"name", "%q is not a dataset name (want 1-40 lower-case letters, digits, _ or -, starting with a letter or digit)", d.Name)
+		default:
+			if prev, dup := names[d.Name]; dup {
+				v.errf(at+"name", "%q is the name of %s too", d.Name, prev)
+			}
+			names[d.Name] = at + "name"
+		}
+		if d.Sink.Database != "" && d.Sink.Database != p.Sink.Database {
+			v.errf(at+"sink.database", "%q: a dataset writes to the tenant's database (%s); a tenant's functions may write nowhere else", d.Sink.Database, p.Sink.Database)
+		}
+		v.sink(at, d.Sink, d.Wrangling)
+		claim(at+"sink.collection", d.Sink.Collection)
+		if d.Sink.Collection != "" {
+			claim(at+"sink.collection", d.Sink.Collection+QuarantineSuffix)
+		}
+		for j, f := range d.Fanout {
+			path := fmt.Sprintf("%sfanout[%d]", at, j)
+			v.collection(path+".collection", f.Collection)
+			claim(path+".collection", f.Collection)
+			if err := new(FanoutForm).UnmarshalText([]byte(f.Form)); err != nil {
+				v.errf(path+".form", "%v", err)
+			}
+		}
+		for _, a := range []struct {
+			path string
+			src  AppSource
+		}{{at + "apps.batch", d.Apps.Batch}, {at + "apps.stream", d.Apps.Stream}} {
+			if err := new(AppSource).UnmarshalText([]byte(a.src)); err != nil {
+				v.errf(a.path, "%v", err)
+			}
+		}
+	}
+}
+
+// QuarantineSuffix names the collection beside a sink that keeps its
+// rejected rows: <collection>_rejected.
+const QuarantineSuffix = "_rejected"
+
+func isDatasetName(s string) bool {
+	if s == "" || len(s) > 40 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
+		case (c == '_' || c == '-') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 )
@@ -62,11 +63,17 @@ func (c *column) fromText(s string) (any, *fieldError) {
 			return nil, c.fail("%s is not a bool (want true or false)", quote(s))
 		}
 		return b, nil
-	case profile.TypeDate, profile.TypeDatetime:
+	case profile.TypeDate, profile.TypeDateString, profile.TypeDatetime:
 		for _, l := range c.layouts {
 			if tm, ok := l.Parse(t); ok {
-				if c.typ == profile.TypeDate {
+				switch c.typ {
+				case profile.TypeDateString:
 					return tm.Format("2006-01-02"), nil
+				case profile.TypeDate:
+					// The day alone: a layout with a time of day still
+					// names that day.
+					y, m, d := tm.UTC().Date()
+					return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), nil
 				}
 				return tm.UTC(), nil
 			}

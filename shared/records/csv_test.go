@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func gzipped(s string) string {
@@ -168,7 +169,7 @@ func TestCSVValuesAndLines(t *testing.T) {
 		key  string
 		want any
 	}{
-		{good[0], "dateRep", "2020-07-06"},
+		{good[0], "dateRep", time.Date(2020, 7, 6, 0, 0, 0, 0, time.UTC)},
 		{good[0], "cases", int64(279)},
 		{good[1], "countriesAndTerritories", "Bonaire, \"Saint\"\nSaba"},
 		{good[2], "cases", int64(-9)},

@@ -22,6 +22,11 @@ type Plan struct {
 	derive  []derived      // slots len(columns)...
 	out     []output       // the document's fields, in order
 	key     []int          // slots of the business key
+	// dateSlot marks the slots that hold a date (type date, or a copy of
+	// one): a date is stored as a BSON date but keyed and concatenated as
+	// its "yyyy-mm-dd" text, so that ids and derived text are what they
+	// were when dates were stored as text.
+	dateSlot []bool
 
 	rejectUnknown bool
 	formats       []profile.Format
@@ -44,10 +49,11 @@ type column struct {
 }
 
 type derived struct {
-	op    profile.DeriveOp
-	from  []int
-	sep   string
-	value string
+	op       profile.DeriveOp
+	from     []int
+	fromDate []bool // whether each from slot holds a date
+	sep      string
+	value    string
 }
 
 type output struct {
@@ -76,7 +82,7 @@ func Compile(p *profile.Profile) (*Plan, error) {
 	stored := map[string]int{} // stored name → slot
 	for i, f := range p.Sink.Schema {
 		c := column{name: f.Name, typ: f.Type, required: f.Required}
-		if f.Type == profile.TypeDate || f.Type == profile.TypeDatetime {
+		if f.Type.IsTime() {
 			names := w.Dates[f.Name]
 			if len(names) == 0 {
 				names = []string{profile.ISODate}
@@ -94,6 +100,7 @@ func Compile(p *profile.Profile) (*Plan, error) {
 			c.layoutNames = strings.Join(names, ", ")
 		}
 		pl.columns = append(pl.columns, c)
+		pl.dateSlot = append(pl.dateSlot, f.Type == profile.TypeDate)
 		pl.slot[f.Name] = i
 		name := f.Name
 		if to, ok := w.Rename[f.Name]; ok {
@@ -107,8 +114,10 @@ func Compile(p *profile.Profile) (*Plan, error) {
 		dv := derived{op: d.Op, sep: d.Sep, value: d.Value}
 		for _, from := range d.From {
 			dv.from = append(dv.from, stored[from])
+			dv.fromDate = append(dv.fromDate, pl.dateSlot[stored[from]])
 		}
 		pl.derive = append(pl.derive, dv)
+		pl.dateSlot = append(pl.dateSlot, d.Op == profile.OpCopy && dv.fromDate[0])
 		stored[d.Name] = slot
 		pl.out = append(pl.out, output{name: d.Name, slot: slot})
 	}
@@ -153,6 +162,9 @@ func (pl *Plan) document(vals []any) (bson.D, []any) {
 		key = make([]any, len(pl.key))
 		for i, s := range pl.key {
 			key[i] = vals[s]
+			if t, ok := key[i].(time.Time); ok && pl.dateSlot[s] {
+				key[i] = t.Format(time.DateOnly)
+			}
 		}
 	}
 	return doc, key
@@ -169,6 +181,10 @@ func (d derived) apply(vals []any) any {
 	for i, s := range d.from {
 		if i > 0 {
 			b.WriteString(d.sep)
+		}
+		if t, ok := vals[s].(time.Time); ok && d.fromDate[i] {
+			b.WriteString(t.Format(time.DateOnly))
+			continue
 		}
 		b.WriteString(text(vals[s]))
 	}

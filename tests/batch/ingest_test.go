@@ -80,14 +80,14 @@ func TestTwoTenantsEveryRowOnceInItsOwnDatabase(t *testing.T) {
 		t.Errorf("%d documents in the other tenant's database", n)
 	}
 
-	// Types: ints are ints, dates ISO, empty is null, non-ASCII kept.
+	// Types: ints are ints, dates BSON dates, empty is null, non-ASCII kept.
 	var m1 bson.M
 	err = env.db.Database("multi-t1").Collection("covid_daily").
-		FindOne(ctx, bson.D{{Key: "geoId", Value: "JPG11668"}, {Key: "dateRep", Value: "2020-07-06"}}).Decode(&m1)
+		FindOne(ctx, bson.D{{Key: "geoId", Value: "JPG11668"}, {Key: "dateRep", Value: time.Date(2020, 7, 6, 0, 0, 0, 0, time.UTC)}}).Decode(&m1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want1 := map[string]any{"dateRep": "2020-07-06", "day": int64(6), "month": int64(7), "year": int64(2020),
+	want1 := map[string]any{"dateRep": bson.NewDateTimeFromTime(time.Date(2020, 7, 6, 0, 0, 0, 0, time.UTC)), "day": int64(6), "month": int64(7), "year": int64(2020),
 		"cases": int64(-17), "deaths": int64(3), "popData2019": nil, "countryterritoryCode": nil, "continentExp": "Other"}
 	for k, v := range want1 {
 		if m1[k] != v {
@@ -96,7 +96,7 @@ func TestTwoTenantsEveryRowOnceInItsOwnDatabase(t *testing.T) {
 	}
 	var d2 bson.M
 	err = env.db.Database("multi-t2").Collection("ecdc_cases").
-		FindOne(ctx, bson.D{{Key: "geo_id", Value: "BQ"}, {Key: "report_date", Value: "2020-07-06"}}).Decode(&d2)
+		FindOne(ctx, bson.D{{Key: "geo_id", Value: "BQ"}, {Key: "report_date", Value: time.Date(2020, 7, 6, 0, 0, 0, 0, time.UTC)}}).Decode(&d2)
 	if err != nil {
 		t.Fatal(err)
 	}

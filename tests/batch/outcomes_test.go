@@ -109,7 +109,7 @@ func TestRedeliveryAndNewVersions(t *testing.T) {
 	if n := count(t, tenant, "covid_daily", nil); n != 400 {
 		t.Errorf("%d documents after the second version, want 400 (300 + 100 new)", n)
 	}
-	if n := count(t, tenant, "covid_daily", bson.D{{Key: "geoId", Value: "AF"}, {Key: "dateRep", Value: "2020-07-06"}, {Key: "cases", Value: 4242}}); n != 1 {
+	if n := count(t, tenant, "covid_daily", bson.D{{Key: "geoId", Value: "AF"}, {Key: "dateRep", Value: time.Date(2020, 7, 6, 0, 0, 0, 0, time.UTC)}, {Key: "cases", Value: 4242}}); n != 1 {
 		t.Errorf("the corrected row was not replaced (%d matches)", n)
 	}
 	// The first version's event, redelivered late, changes nothing.

@@ -78,7 +78,7 @@ func TestECDCStoredExactlyOnce(t *testing.T) {
 				{1, bson.M{"countriesAndTerritories": "Bonaire, Saint Eustatius and Saba", "day": int64(6), "month": int64(7), "year": int64(2020)}},
 				{3, bson.M{"geoId": "JPG11668", "countryterritoryCode": nil, "popData2019": nil, "continentExp": "Other"}},
 				{4, bson.M{"countriesAndTerritories": "Curaçao", "cases": int64(-16)}},
-				{5, bson.M{"countriesAndTerritories": "Côte d’Ivoire", "dateRep": "2020-07-06", "deaths": int64(5)}},
+				{5, bson.M{"countriesAndTerritories": "Côte d’Ivoire", "dateRep": bson.NewDateTimeFromTime(time.Date(2020, 7, 6, 0, 0, 0, 0, time.UTC)), "deaths": int64(5)}},
 			} {
 				geo := ecdc.Fields(tc.row)["geoId"].(string)
 				id := records.KeyID(tenant, geo, "2020-07-06")
