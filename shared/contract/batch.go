@@ -50,4 +50,7 @@ type ItemFailure struct {
 	// Reason is one line saying what was wrong, e.g.
 	// `field cases: "abc" is not an int`.
 	Reason string `json:"reason"`
+	// Permanent says the record can never succeed (no dataset takes its
+	// subject, say): the connector dead-letters it at once.
+	Permanent bool `json:"permanent,omitempty"`
 }

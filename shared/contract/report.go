@@ -34,11 +34,13 @@ func (s Status) Finished() bool { return s == StatusDone || s == StatusRejected 
 // publishes for the stats function and what <key>.report.json holds.
 type BatchReport struct {
 	// Kind is always KindBatch.
-	Kind         string `json:"kind" bson:"kind"`
-	Tenant       string `json:"tenant" bson:"tenant"`
-	Bucket       string `json:"bucket" bson:"bucket"`
-	Key          string `json:"key" bson:"key"`
-	ETag         string `json:"etag" bson:"etag"`
+	Kind   string `json:"kind" bson:"kind"`
+	Tenant string `json:"tenant" bson:"tenant"`
+	Bucket string `json:"bucket" bson:"bucket"`
+	Key    string `json:"key" bson:"key"`
+	ETag   string `json:"etag" bson:"etag"`
+	// Dataset is the tenant's dataset the file's folder chose.
+	Dataset      string `json:"dataset,omitempty" bson:"dataset,omitempty"`
 	Size         int64  `json:"size" bson:"size"`
 	RowsOK       int64  `json:"rows_ok" bson:"rows_ok"`
 	RowsRejected int64  `json:"rows_rejected" bson:"rows_rejected"`
@@ -59,6 +61,9 @@ type BatchReport struct {
 	RetryAfter time.Duration `json:"-" bson:"-"`
 	// RetryAfterSeconds is RetryAfter rounded up, as HTTP's Retry-After.
 	RetryAfterSeconds int64 `json:"retry_after_s,omitempty" bson:"-"`
+	// Sinks says, for a dataset with fan-out copies, what each collection
+	// it writes (its sink first) did with the rows.
+	Sinks []SinkReport `json:"sinks,omitempty" bson:"sinks,omitempty"`
 	// Files holds one report per record when an event carries several;
 	// the fields above then sum them up.
 	Files []BatchReport `json:"files,omitempty" bson:"-"`
@@ -84,4 +89,16 @@ type WindowReport struct {
 	// average duration in milliseconds.
 	Batches     int64   `json:"batches"`
 	AvgIngestMS float64 `json:"avg_ingest_ms"`
+}
+
+// SinkReport is what one collection of a dataset did with a file's good
+// rows: stored (new, unchanged or replaced) or refused (quarantined with
+// the collection's reason; the other collections keep the row).
+type SinkReport struct {
+	Collection    string `json:"collection" bson:"collection"`
+	Form          string `json:"form" bson:"form"`
+	RowsStored    int64  `json:"rows_stored" bson:"rows_stored"`
+	RowsUnchanged int64  `json:"rows_unchanged" bson:"rows_unchanged"`
+	RowsReplaced  int64  `json:"rows_replaced" bson:"rows_replaced"`
+	RowsRefused   int64  `json:"rows_refused" bson:"rows_refused"`
 }

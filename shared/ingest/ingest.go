@@ -19,6 +19,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/shared/dataset"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 	"github.com/mysimbdp/mysimbdp/shared/records"
 	"github.com/mysimbdp/mysimbdp/shared/replace"
@@ -74,7 +75,6 @@ type Batch struct {
 	cfg    Config
 	prof   *profile.Profile
 	bucket string // the tenant's: Config.Bucket or the profile's
-	plan   *records.Plan
 	log    *slog.Logger
 	policy records.Policy
 	now    func() time.Time
@@ -83,12 +83,10 @@ type Batch struct {
 	db         *mongo.Client
 	ingestions *mongo.Collection
 	slots      *mongo.Collection
-	sink       *mongo.Collection
+	// sets are the tenant's datasets: a file's folder picks its own.
+	sets *dataset.Sets
 	// replacing runs this process's bulk replaces, one at a time.
-	replacing  replace.Runner
-	quarantine *mongo.Collection
-	// byKey says whether documents are identified by the business key.
-	byKey bool
+	replacing replace.Runner
 	// discard drops good rows' batches instead of writing them
 	// (Config.Sink == SinkDiscard, a benchmarking aid).
 	discard bool
@@ -105,11 +103,7 @@ func New(cfg Config, opts Options) (*Batch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load tenant profile: %w", err)
 	}
-	plan, err := records.Compile(prof)
-	if err != nil {
-		return nil, err
-	}
-	b := &Batch{cfg: cfg, prof: prof, bucket: cmp.Or(cfg.Bucket, prof.Bucket()), plan: plan, log: opts.Log, policy: opts.Policy, now: opts.Now}
+	b := &Batch{cfg: cfg, prof: prof, bucket: cmp.Or(cfg.Bucket, prof.Bucket()), log: opts.Log, policy: opts.Policy, now: opts.Now}
 	if b.log == nil {
 		b.log = slog.Default()
 	}
@@ -149,9 +143,9 @@ func New(cfg Config, opts Options) (*Batch, error) {
 	sinkDB := b.db.Database(prof.Sink.Database)
 	b.ingestions = sinkDB.Collection(IngestionsCollection)
 	b.slots = sinkDB.Collection(SlotsCollection)
-	b.sink = sinkDB.Collection(prof.Sink.Collection)
-	b.quarantine = sinkDB.Collection(prof.Sink.Collection + "_rejected")
-	b.byKey = len(prof.Sink.Key) > 0
+	if b.sets, err = dataset.Compile(prof, sinkDB); err != nil {
+		return nil, err
+	}
 	switch cfg.Sink {
 	case SinkMongo:
 	case SinkDiscard:
@@ -273,6 +267,20 @@ func (b *Batch) handleRecord(ctx context.Context, ev events.S3EventRecord) (cont
 	}
 	rep.Size = info.Size
 
+	// The file's folder says its dataset; a folder no dataset has is a
+	// mistake the tenant must see, not a file to keep retrying.
+	set, ok := b.sets.OfKey(key)
+	if !ok {
+		rep.Status = contract.StatusRejected
+		rep.Error = fmt.Sprintf("no dataset of tenant %s has the folder of %s; its datasets and folders: %s",
+			b.prof.Tenant, key, b.sets.Describe(b.prof.Tenant, false))
+		return b.conclude(ctx, log, rep, false)
+	}
+	rep.Dataset = set.Spec.Name
+	if set.Spec.Apps.Batch == profile.AppOwn {
+		return b.skip(rep, "dataset "+set.Spec.Name+" is ingested by the tenant's own app"), nil
+	}
+
 	// Quotas before reading a byte.
 	if limit := int64(b.prof.Batch.MaxFileSize); limit > 0 && rep.Size > limit {
 		rep.Status, rep.Error = contract.StatusRejected, tooLarge(rep.Size, b.prof.Batch.MaxFileSize)
@@ -289,7 +297,7 @@ func (b *Batch) handleRecord(ctx context.Context, ev events.S3EventRecord) (cont
 	if err := b.store(ctx, rep, true); err != nil {
 		return b.fail(ctx, rep, true, err)
 	}
-	if err := b.read(ctx, &rep); err != nil {
+	if err := b.read(ctx, set, &rep); err != nil {
 		return b.fail(ctx, rep, true, err)
 	}
 	return b.conclude(ctx, log, rep, true)
@@ -377,17 +385,24 @@ func s3Code(err error) string {
 // is records.DocID of the object, its version and the line, which makes a
 // redelivered event harmless; two versions of a file then both stay stored,
 // as nothing says their rows are the same.
-func (b *Batch) docID(key, etag string, rec records.Record) string {
-	if b.byKey {
+func (b *Batch) docID(set *dataset.Set, key, etag string, rec records.Record) string {
+	if set.ByKey {
 		return records.KeyID(b.prof.Tenant, rec.Key...)
 	}
 	return records.DocID(b.prof.Tenant, key, etag, rec.Line)
 }
 
-// read streams the object through the tenant's plan into the sink. A
-// file-level problem makes rep rejected and is not an error; an error is
-// transient (S3 or MongoDB) and the file should be read again.
-func (b *Batch) read(ctx context.Context, rep *contract.BatchReport) error {
+// goodRow is a good row on its way to the dataset's sinks.
+type goodRow struct {
+	line int
+	doc  bson.D
+	raw  bson.D // for raw fan-out copies; nil without any
+}
+
+// read streams the object through its dataset's plan into the dataset's
+// sinks. A file-level problem makes rep rejected and is not an error; an
+// error is transient (S3 or MongoDB) and the file should be read again.
+func (b *Batch) read(ctx context.Context, set *dataset.Set, rep *contract.BatchReport) error {
 	opts := minio.GetObjectOptions{}
 	if err := opts.SetMatchETag(rep.ETag); err != nil {
 		return fmt.Errorf("get s3://%s/%s: %w", rep.Bucket, rep.Key, err)
@@ -398,52 +413,54 @@ func (b *Batch) read(ctx context.Context, rep *contract.BatchReport) error {
 	}
 	defer obj.Close()
 
-	rd := b.plan.NewReader(obj, rep.Key)
-	good := records.NewBatcher[any](b.policy)
-	bad := records.NewBatcher[any](b.policy)
-	at := rep.StartedAt
+	rd := set.Plan.NewReader(obj, rep.Key)
+	w := &fileWriter{b: b, set: set, rep: rep, tally: newSinkTally(set), bad: records.NewBatcher[any](b.policy)}
+	good := records.NewBatcher[goodRow](b.policy)
 	var fileErr error
-	var already replace.Result // of the rows whose key was stored already
-	stored := func(res replace.Result, err error) error {
-		already.Unchanged += res.Unchanged
-		already.Replaced += res.Replaced
-		return err
-	}
 	for rec, err := range rd.All() {
 		if err != nil {
 			fileErr = err
 			break
 		}
-		var batch []any
-		var dst *mongo.Collection
 		if rec.Err != nil {
-			q := quarantined(rep, rec.Err, at)
-			batch, dst = bad.Add(q, int64(len(q.Raw))+256), b.quarantine
-		} else {
-			doc := make(bson.D, 0, len(rec.Doc)+1)
-			doc = append(append(doc, bson.E{Key: "_id", Value: b.docID(rep.Key, rep.ETag, rec)}), rec.Doc...)
-			batch, dst = good.Add(doc, records.DocSize(doc)), b.sink
+			if err := w.quarantine(ctx, quarantined(rep, rec.Err, rep.StartedAt)); err != nil {
+				return err
+			}
+			continue
 		}
-		if batch != nil {
-			if err := stored(b.write(ctx, dst, batch, dst == b.sink && b.byKey)); err != nil {
+		w.unit = rd.Unit()
+		row := goodRow{line: rec.Line, doc: make(bson.D, 0, len(rec.Doc)+1)}
+		id := b.docID(set, rep.Key, rep.ETag, rec)
+		row.doc = append(append(row.doc, bson.E{Key: "_id", Value: id}), rec.Doc...)
+		if rec.Raw != nil {
+			row.raw = dataset.RawDoc(id, rep.Key, rec.Line, rec.Raw)
+		}
+		if batch := good.Add(row, records.DocSize(row.doc)+int64(len(rec.Raw))); batch != nil {
+			if err := w.good(ctx, batch); err != nil {
 				return err
 			}
 		}
 	}
 	// Rows read before a file-level error are stored: they were good.
 	if batch := good.Flush(); batch != nil {
-		if err := stored(b.write(ctx, b.sink, batch, b.byKey)); err != nil {
+		if err := w.good(ctx, batch); err != nil {
 			return err
 		}
 	}
-	if batch := bad.Flush(); batch != nil {
-		if err := stored(b.write(ctx, b.quarantine, batch, false)); err != nil {
+	if batch := w.bad.Flush(); batch != nil {
+		if _, _, err := b.write(ctx, set.Quarantine, batch, false); err != nil {
 			return err
 		}
 	}
 	st := rd.Stats()
-	rep.RowsOK, rep.RowsRejected, rep.Bytes = int64(st.Good), int64(st.Rejected), st.Bytes
-	rep.RowsUnchanged, rep.RowsReplaced = int64(already.Unchanged), int64(already.Replaced)
+	main := w.tally.sinks[0]
+	rep.RowsOK = int64(st.Good) - main.RowsRefused
+	rep.RowsRejected = int64(st.Rejected) + main.RowsRefused
+	rep.Bytes = st.Bytes
+	rep.RowsUnchanged, rep.RowsReplaced = main.RowsUnchanged, main.RowsReplaced
+	if len(set.Fanout) > 0 {
+		rep.Sinks = w.tally.sinks
+	}
 	rep.Status = contract.StatusDone
 	if fileErr != nil {
 		if !isFileLevel(fileErr) { // S3 broke off, the context ended...
@@ -453,10 +470,121 @@ func (b *Batch) read(ctx context.Context, rep *contract.BatchReport) error {
 		// The refusal can come late (a bound passed half-way): say that
 		// what was read before it is in the database.
 		if st.Good+st.Rejected > 0 {
-			rep.Error += fmt.Sprintf("; the %d rows before it were stored (%d good, %d quarantined)", st.Good+st.Rejected, st.Good, st.Rejected)
+			rep.Error += fmt.Sprintf("; the %d rows before it were stored (%d good, %d quarantined)", st.Good+st.Rejected, rep.RowsOK, rep.RowsRejected)
 		}
 	}
 	return nil
+}
+
+// sinkTally counts, per collection a dataset writes (its sink first, then
+// its fan-out copies), what became of the file's rows.
+type sinkTally struct{ sinks []contract.SinkReport }
+
+func newSinkTally(set *dataset.Set) *sinkTally {
+	t := &sinkTally{sinks: []contract.SinkReport{{Collection: set.Sink.Name(), Form: string(profile.FormTyped)}}}
+	for _, c := range set.Fanout {
+		form := profile.FormTyped
+		if c.Raw {
+			form = profile.FormRaw
+		}
+		t.sinks = append(t.sinks, contract.SinkReport{Collection: c.Coll.Name(), Form: string(form)})
+	}
+	return t
+}
+
+// fileWriter writes one file's rows to its dataset's collections.
+type fileWriter struct {
+	b     *Batch
+	set   *dataset.Set
+	rep   *contract.BatchReport
+	unit  string // what a row's line counts, for the quarantine
+	tally *sinkTally
+	bad   *records.Batcher[any]
+}
+
+// quarantine adds a rejected row to the quarantine's next batch.
+func (w *fileWriter) quarantine(ctx context.Context, q quarantinedRow) error {
+	if batch := w.bad.Add(q, int64(len(q.Raw))+256); batch != nil {
+		if _, _, err := w.b.write(ctx, w.set.Quarantine, batch, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// good writes a batch of good rows to every collection of the dataset.
+// A row one of them refuses (a unique index of the tenant's, say) is
+// quarantined with that collection's reason and counted as refused there;
+// the other collections keep it. A redelivery writes each collection
+// again, and those that hold a row already leave it alone (package
+// replace), so a row is never stored twice.
+func (w *fileWriter) good(ctx context.Context, rows []goodRow) error {
+	set, rep := w.set, w.rep
+	rows = lastPerID(rows)
+	docs := make([]any, len(rows))
+	for k := range len(set.Fanout) + 1 {
+		coll := set.Sink
+		if k > 0 {
+			coll = set.Fanout[k-1].Coll
+		}
+		for i, r := range rows {
+			docs[i] = r.doc
+			if k > 0 && set.Fanout[k-1].Raw {
+				docs[i] = r.raw
+			}
+		}
+		res, refused, err := w.b.write(ctx, coll, docs, set.ByKey)
+		if err != nil {
+			return err
+		}
+		t := &w.tally.sinks[k]
+		t.RowsStored += int64(len(docs) - len(refused))
+		t.RowsUnchanged += int64(res.Unchanged)
+		t.RowsReplaced += int64(res.Replaced)
+		t.RowsRefused += int64(len(refused))
+		for _, f := range refused {
+			r := rows[f.index]
+			err := w.quarantine(ctx, quarantinedRow{
+				ID:     records.DocID(rep.Tenant, rep.Key, rep.ETag, r.line),
+				Tenant: rep.Tenant, File: rep.Key, ETag: rep.ETag, Line: r.line, Unit: w.unit,
+				Reason: fmt.Sprintf("collection %s refused the row: %s", coll.Name(), f.reason),
+				Raw:    rawOf(r.doc), At: rep.StartedAt,
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// lastPerID keeps, of rows sharing an _id, only the last: what would be
+// stored in the end (every other version would cost a replace, the
+// store's slowest write).
+func lastPerID(rows []goodRow) []goodRow {
+	last := make(map[any]int, len(rows))
+	for i, r := range rows {
+		last[r.doc[0].Value] = i
+	}
+	if len(last) == len(rows) {
+		return rows
+	}
+	kept := make([]goodRow, 0, len(last))
+	for i, r := range rows {
+		if last[r.doc[0].Value] == i {
+			kept = append(kept, r)
+		}
+	}
+	return kept
+}
+
+// rawOf renders a refused document for its quarantine copy.
+func rawOf(doc bson.D) string {
+	b, err := bson.MarshalExtJSON(doc, false, false)
+	if err != nil {
+		return fmt.Sprint(doc)
+	}
+	return string(b)
 }
 
 // isFileLevel tells a problem of the file (permanent) from one of reading

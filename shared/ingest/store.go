@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -11,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/shared/profile"
 	"github.com/mysimbdp/mysimbdp/shared/replace"
 )
 
@@ -132,59 +134,79 @@ type slot struct {
 	At     time.Time `bson:"at"`
 }
 
+// refusal is a document the store would not take (not a duplicate of
+// its _id: e.g. a unique index of the tenant's), by its index in the
+// slice given to write.
+type refusal struct {
+	index  int
+	reason string
+}
+
 // write stores a batch with an unordered InsertMany. Duplicate ids are not
 // errors: the document is already there. When byKey is set (documents
 // identified by business key) each duplicate is compared with the stored
 // version and, if it differs, replaced (package replace), so the last
 // version of a row wins and a re-uploaded row that did not change costs
-// only a read.
-func (b *Batch) write(ctx context.Context, coll *mongo.Collection, docs []any, byKey bool) (replace.Result, error) {
-	if b.discard && coll == b.sink { // benchmarking aid: see Config.Sink
-		return replace.Result{}, nil
-	}
-	if byKey {
-		// Every other version would cost a replace, the store's slowest
-		// write (a file repeating one key 3000 times took 18 s, not 2.4).
-		docs = replace.LastPerID(docs)
+// only a read. Documents the store refuses one by one come back as
+// refusals; an error is transient and the whole file is tried again.
+// docs must hold each _id once.
+func (b *Batch) write(ctx context.Context, coll *mongo.Collection, docs []any, byKey bool) (replace.Result, []refusal, error) {
+	if b.discard && !strings.HasSuffix(coll.Name(), profile.QuarantineSuffix) { // benchmarking aid: see Config.Sink
+		return replace.Result{}, nil, nil
 	}
 	// Tried again as a whole on transient trouble: documents the failed
 	// call did store are duplicates the second time, which is harmless.
 	var res replace.Result
+	var refused []refusal
 	err := b.retrying(ctx, "write to "+coll.Name(), func() (err error) {
-		res, err = b.insert(ctx, coll, docs, byKey)
+		res, refused, err = b.insert(ctx, coll, docs, byKey)
 		return err
 	})
-	return res, err
+	return res, refused, err
 }
 
 // insert is one try of write.
-func (b *Batch) insert(ctx context.Context, coll *mongo.Collection, docs []any, byKey bool) (replace.Result, error) {
+func (b *Batch) insert(ctx context.Context, coll *mongo.Collection, docs []any, byKey bool) (replace.Result, []refusal, error) {
 	_, err := coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	if err == nil {
-		return replace.Result{}, nil
+		return replace.Result{}, nil, nil
 	}
 	var bwe mongo.BulkWriteException
 	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
-		return replace.Result{}, fmt.Errorf("insert %d documents into %s: %w", len(docs), coll.Name(), err)
+		return replace.Result{}, nil, fmt.Errorf("insert %d documents into %s: %w", len(docs), coll.Name(), err)
 	}
-	var dups []any
+	var refused []refusal
+	var dups []int
 	for _, we := range bwe.WriteErrors {
-		if !replace.IsDuplicateKey(we.WriteError) {
-			return replace.Result{}, fmt.Errorf("insert %d documents into %s: document %d: %w", len(docs), coll.Name(), we.Index, err)
-		}
-		if byKey && we.Index >= 0 && we.Index < len(docs) {
-			dups = append(dups, docs[we.Index])
+		switch {
+		case we.Index < 0 || we.Index >= len(docs):
+			return replace.Result{}, nil, fmt.Errorf("insert %d documents into %s: error for unknown document %d: %w", len(docs), coll.Name(), we.Index, err)
+		case replace.IsDuplicateKey(we.WriteError):
+			if byKey {
+				dups = append(dups, we.Index)
+			}
+		case transient(we.WriteError): // the store was busy: try the batch again
+			return replace.Result{}, nil, fmt.Errorf("insert %d documents into %s: document %d: %w", len(docs), coll.Name(), we.Index, err)
+		default:
+			refused = append(refused, refusal{we.Index, fmt.Sprintf("%s (code %d)", we.Message, we.Code)})
 		}
 	}
 	if len(dups) == 0 {
-		return replace.Result{}, nil
+		return replace.Result{}, refused, nil
 	}
-	res, refused, err := b.replacing.Replace(ctx, coll, dups)
+	stored := make([]any, len(dups))
+	for i, idx := range dups {
+		stored[i] = docs[idx]
+	}
+	res, notTaken, err := b.replacing.Replace(ctx, coll, stored)
 	if err != nil {
-		return res, err
+		return res, nil, err
 	}
-	if len(refused) > 0 {
-		return res, fmt.Errorf("replace %d documents already in %s: %d refused, the first: %w", len(dups), coll.Name(), len(refused), refused[0].Err)
+	for _, r := range notTaken {
+		if transient(r.Err) {
+			return res, nil, fmt.Errorf("replace %d documents already in %s: %w", len(dups), coll.Name(), r.Err)
+		}
+		refused = append(refused, refusal{dups[r.Index], r.Err.Error()})
 	}
-	return res, nil
+	return res, refused, nil
 }

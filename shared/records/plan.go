@@ -29,13 +29,15 @@ type Plan struct {
 	dateSlot []bool
 
 	rejectUnknown bool
-	formats       []profile.Format
-	gzip          bool
-	delim         byte
-	header        bool
-	maxFileSize   int64
-	maxGzipRatio  int64
-	maxRecord     int
+	// keepRaw makes a Reader keep each good record's text (Record.Raw).
+	keepRaw      bool
+	formats      []profile.Format
+	gzip         bool
+	delim        byte
+	header       bool
+	maxFileSize  int64
+	maxGzipRatio int64
+	maxRecord    int
 }
 
 // column is one schema field and how to coerce it.
@@ -138,6 +140,15 @@ func Compile(p *profile.Profile) (*Plan, error) {
 		pl.key = append(pl.key, stored[k])
 	}
 	return pl, nil
+}
+
+// KeepRaw returns a copy of the plan whose Readers keep each good
+// record's text in Record.Raw (for a raw copy of the records; it costs a
+// copy of every row).
+func (pl *Plan) KeepRaw() *Plan {
+	q := *pl
+	q.keepRaw = true
+	return &q
 }
 
 // Tenant is the tenant the plan was compiled for.

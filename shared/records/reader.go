@@ -86,6 +86,9 @@ func (r *Reader) Next() (Record, error) {
 	}
 	r.stats.Good++
 	rec.Doc, rec.Key = r.plan.document(r.vals)
+	if r.plan.keepRaw {
+		rec.Raw = bytes.Clone(rw.raw)
+	}
 	return rec, nil
 }
 
@@ -104,6 +107,10 @@ func (r *Reader) All() iter.Seq2[Record, error] {
 		}
 	}
 }
+
+// Unit names what a record's Line counts: "line" or "element" (a JSON
+// array's); empty before the first record.
+func (r *Reader) Unit() string { return r.unit }
 
 // Stats returns the counts so far.
 func (r *Reader) Stats() Stats { return r.stats }
@@ -269,5 +276,8 @@ func (pl *Plan) Message(n int, data []byte) Record {
 		return rec
 	}
 	rec.Doc, rec.Key = pl.document(vals)
+	if pl.keepRaw {
+		rec.Raw = data
+	}
 	return rec
 }

@@ -26,6 +26,9 @@ type Record struct {
 	Key []any
 	// Err says why the row was rejected; nil for a good row.
 	Err *RowError
+	// Raw is a good record's text as read, when the plan keeps it
+	// (Plan.KeepRaw); a CSV record without its line break.
+	Raw []byte
 }
 
 // RowError is a rejected row: where it was, why, and its raw text for the

@@ -1,6 +1,7 @@
 package streamingest
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/shared/dataset"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
 	"github.com/mysimbdp/mysimbdp/shared/records"
 	"github.com/mysimbdp/mysimbdp/shared/replace"
@@ -31,15 +33,13 @@ type Options struct {
 // batch; it is safe for concurrent use.
 type Ingester struct {
 	prof *profile.Profile
-	plan *records.Plan
 	log  *slog.Logger
 
-	db   *mongo.Client
-	sink *mongo.Collection
+	db *mongo.Client
+	// sets are the tenant's datasets: a record's subject picks its own.
+	sets *dataset.Sets
 	// replacing runs this process's bulk replaces, one at a time.
 	replacing replace.Runner
-	// byKey says whether documents are identified by the business key.
-	byKey bool
 	// subjectPrefix is what every record's subject starts with.
 	subjectPrefix string
 
@@ -53,10 +53,6 @@ func New(cfg Config, opts Options) (*Ingester, error) {
 	prof, err := profile.Parse(cfg.Profile, cfg.ProfileSource)
 	if err != nil {
 		return nil, fmt.Errorf("load tenant profile: %w", err)
-	}
-	plan, err := records.Compile(prof)
-	if err != nil {
-		return nil, err
 	}
 	log := opts.Log
 	if log == nil {
@@ -82,10 +78,12 @@ func New(cfg Config, opts Options) (*Ingester, error) {
 	reports := newReporter(cfg.NATSURL, contract.ReportSubject(prefix, prof.Tenant), prof.Tenant,
 		prof.Stream.Window.D(), now, log)
 	reports.natsOpts = trust.NATS(cfg.CAFile)
+	sets, err := dataset.Compile(prof, db.Database(prof.Sink.Database))
+	if err != nil {
+		return nil, err
+	}
 	return &Ingester{
-		prof: prof, plan: plan, log: log, db: db,
-		sink:          db.Database(prof.Sink.Database).Collection(prof.Sink.Collection),
-		byKey:         len(prof.Sink.Key) > 0,
+		prof: prof, log: log, db: db, sets: sets,
 		subjectPrefix: contract.TenantSubjectPrefixOf(prof.Tenant),
 		reports:       reports,
 	}, nil
@@ -125,45 +123,84 @@ func (in *Ingester) Handle(ctx context.Context, b contract.Batch) (contract.Resp
 	}
 
 	resp := contract.Response{BatchItemFailures: []contract.ItemFailure{}}
-	fail := func(r contract.Record, reason string) {
-		resp.BatchItemFailures = append(resp.BatchItemFailures, contract.ItemFailure{ItemIdentifier: r.ID, Reason: oneLine(reason)})
+	failed := map[string]bool{}
+	fail := func(r contract.Record, reason string, permanent bool) {
+		if failed[r.ID] {
+			return // one answer per record: the first reason
+		}
+		failed[r.ID] = true
+		resp.BatchItemFailures = append(resp.BatchItemFailures, contract.ItemFailure{ItemIdentifier: r.ID, Reason: oneLine(reason), Permanent: permanent})
 	}
 	var bytes int64
-	docs := make([]any, 0, n)
-	owner := make([]int, 0, n) // docs[i] is made from b.Records[owner[i]]
+	// Each dataset's documents, in the order of the batch.
+	docs := map[*dataset.Set]*pending{}
+	var order []*dataset.Set
 	for i, r := range b.Records {
 		bytes += int64(len(r.Data))
 		if r.Subject != "" && !strings.HasPrefix(r.Subject, in.subjectPrefix) {
-			fail(r, fmt.Sprintf("subject %s is not tenant %s's (want %s<dataset>)", r.Subject, in.prof.Tenant, in.subjectPrefix))
+			fail(r, fmt.Sprintf("subject %s is not tenant %s's (want %s<dataset>)", r.Subject, in.prof.Tenant, in.subjectPrefix), false)
 			continue
 		}
-		rec := in.plan.Message(i+1, r.Data)
+		set, ok := in.sets.OfSubject(cmp.Or(r.Subject, in.subjectPrefix))
+		switch {
+		case !ok:
+			fail(r, fmt.Sprintf("no dataset of tenant %s takes subject %s; its datasets and subjects: %s",
+				in.prof.Tenant, r.Subject, in.sets.Describe(in.prof.Tenant, true)), true)
+			continue
+		case set.Spec.Apps.Stream == profile.AppOwn:
+			continue // the tenant's own app takes this dataset's records
+		}
+		rec := set.Plan.Message(i+1, r.Data)
 		if rec.Err != nil {
-			fail(r, rowReason(rec.Err))
+			fail(r, rowReason(rec.Err), false)
 			continue
 		}
+		id := in.docID(set, r, rec)
 		doc := make(bson.D, 0, len(rec.Doc)+1)
-		doc = append(append(doc, bson.E{Key: "_id", Value: in.docID(r, rec)}), rec.Doc...)
+		doc = append(append(doc, bson.E{Key: "_id", Value: id}), rec.Doc...)
 		// Encoded here, with its _id first: the driver then finds the id
 		// without decoding the document again (a fifth of this function's
 		// CPU when it was given bson.D).
 		raw, err := bson.Marshal(doc)
 		if err != nil {
-			fail(r, "encode as BSON: "+err.Error())
+			fail(r, "encode as BSON: "+err.Error(), false)
 			continue
 		}
-		docs = append(docs, bson.Raw(raw))
-		owner = append(owner, i)
+		p := docs[set]
+		if p == nil {
+			p = &pending{}
+			docs[set] = p
+			order = append(order, set)
+		}
+		p.typed = append(p.typed, bson.Raw(raw))
+		if rec.Raw != nil {
+			p.raw = append(p.raw, dataset.RawDoc(id, r.Subject, 0, rec.Raw))
+		}
+		p.owner = append(p.owner, i)
 	}
 
-	refused, err := in.write(ctx, docs)
-	if err != nil {
-		in.reports.add(int64(n), bytes, int64(n), time.Since(start))
-		in.log.ErrorContext(ctx, "stream batch not stored; it should be redelivered", "records", n, "err", err)
-		return contract.Response{}, fmt.Errorf("ingest batch of %d: %w", n, err)
-	}
-	for _, f := range refused {
-		fail(b.Records[owner[f.index]], f.reason)
+	for _, set := range order {
+		p := docs[set]
+		for k := range len(set.Fanout) + 1 {
+			coll, batch, byKey := set.Sink, p.typed, set.ByKey
+			if k > 0 {
+				coll = set.Fanout[k-1].Coll
+				if set.Fanout[k-1].Raw {
+					batch = p.raw
+				}
+			}
+			refused, err := in.write(ctx, coll, batch, byKey)
+			if err != nil {
+				in.reports.add(int64(n), bytes, int64(n), time.Since(start))
+				in.log.ErrorContext(ctx, "stream batch not stored; it should be redelivered", "records", n, "collection", coll.Name(), "err", err)
+				return contract.Response{}, fmt.Errorf("ingest batch of %d: %w", n, err)
+			}
+			// A record refused by one collection is retried whole; the
+			// collections that took it find it stored and leave it alone.
+			for _, f := range refused {
+				fail(b.Records[p.owner[f.index]], f.reason, false)
+			}
+		}
 	}
 	d := time.Since(start)
 	in.reports.add(int64(n), bytes, int64(len(resp.BatchItemFailures)), d)
@@ -172,14 +209,21 @@ func (in *Ingester) Handle(ctx context.Context, b contract.Batch) (contract.Resp
 	return resp, nil
 }
 
+// pending holds one dataset's good documents of a batch: typed for its
+// sink and typed copies, raw for raw copies, and the record each is from.
+type pending struct {
+	typed, raw []any
+	owner      []int // typed[i] and raw[i] are made from Records[owner[i]]
+}
+
 // docID is a good record's _id. With a business key it is records.KeyID of
 // the key's values, as batch ingestion computes it: the same row from a
 // file or a message is one document, and a corrected row replaces it.
 // Without a key it is derived from the record id, which is stable across
 // redeliveries; hashing keeps it short whatever the publisher's
 // Nats-Msg-Id.
-func (in *Ingester) docID(r contract.Record, rec records.Record) string {
-	if in.byKey {
+func (in *Ingester) docID(set *dataset.Set, r contract.Record, rec records.Record) string {
+	if set.ByKey {
 		return records.KeyID(in.prof.Tenant, rec.Key...)
 	}
 	return records.DocID(in.prof.Tenant, "stream:"+r.ID, "", 0)

@@ -26,12 +26,12 @@ type refusal struct {
 // redelivery costs only reads. Documents the server refuses one by one
 // come back as refusals; an error means the write failed as a whole, or
 // so that it is unknown what was stored.
-func (in *Ingester) write(ctx context.Context, docs []any) ([]refusal, error) {
+func (in *Ingester) write(ctx context.Context, sink *mongo.Collection, docs []any, byKey bool) ([]refusal, error) {
 	if len(docs) == 0 {
 		return nil, nil
 	}
-	coll := in.sink.Database().Name() + "." + in.sink.Name()
-	_, err := in.sink.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	coll := sink.Database().Name() + "." + sink.Name()
+	_, err := sink.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	if err == nil {
 		return nil, nil
 	}
@@ -47,7 +47,7 @@ func (in *Ingester) write(ctx context.Context, docs []any) ([]refusal, error) {
 		}
 		switch {
 		case replace.IsDuplicateKey(we.WriteError):
-			if in.byKey {
+			if byKey {
 				dups = append(dups, we.Index)
 			}
 		default:
@@ -61,7 +61,7 @@ func (in *Ingester) write(ctx context.Context, docs []any) ([]refusal, error) {
 	for i, idx := range dups {
 		stored[i] = docs[idx]
 	}
-	_, notTaken, err := in.replacing.Replace(ctx, in.sink, stored)
+	_, notTaken, err := in.replacing.Replace(ctx, sink, stored)
 	if err != nil {
 		return nil, err
 	}
