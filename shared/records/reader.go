@@ -87,7 +87,7 @@ func (r *Reader) Next() (Record, error) {
 	r.stats.Good++
 	rec.Doc, rec.Key = r.plan.document(r.vals)
 	if r.plan.keepRaw {
-		rec.Raw = bytes.Clone(rw.raw)
+		rec.Raw = bytes.Clone(bytes.TrimRight(rw.raw, "\r\n"))
 	}
 	return rec, nil
 }

@@ -189,9 +189,9 @@ func TestCorrectionsReplaceByBusinessKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	var docs []struct {
-		GeoID string `bson:"geoId"`
-		Date  string `bson:"dateRep"`
-		Cases int64  `bson:"cases"`
+		GeoID string    `bson:"geoId"`
+		Date  time.Time `bson:"dateRep"`
+		Cases int64     `bson:"cases"`
 	}
 	if err := cur.All(t.Context(), &docs); err != nil {
 		t.Fatal(err)
