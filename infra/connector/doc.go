@@ -64,7 +64,9 @@
 //
 //   - Records not named are acked; named ones are retried with
 //     exponential back-off and, after MaxAttempts, dead-lettered (with the
-//     function's reason and the record's id) and terminated.
+//     function's reason and the record's id) and terminated. A record
+//     named permanent (it can never succeed, e.g. no dataset takes its
+//     subject) is dead-lettered at once, spending no retries.
 //   - A non-2xx answer, a transport error or an answer that cannot be
 //     trusted (unreadable, or naming a record not in the batch) fails the
 //     whole batch; 429/503 defer it after Retry-After without counting an
