@@ -1,6 +1,7 @@
 package tenant
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -118,10 +119,12 @@ func TestRemovedDatasets(t *testing.T) {
 	}
 }
 
-// TestTearDownDatasets (real FerretDB): a dataset that left the profile
-// keeps its collections, rows and all, unless the operator asks them
-// dropped; then its sink, quarantine and fan-out go, and nothing else: not
-// another dataset's, not one the new profile still writes.
+// TestTearDownDatasets (real FerretDB), as a run of applies: a dataset
+// that left the profile keeps its collections, rows and all, and is
+// remembered until the operator asks them dropped, at that apply or a
+// later one; then its sink, quarantine and fan-out go, and nothing else:
+// not another dataset's, not one the profile still writes. A dataset that
+// comes back takes its collections back.
 func TestTearDownDatasets(t *testing.T) {
 	mc := startFerret(t)
 	old := withDatasets(t, "acme",
@@ -130,12 +133,11 @@ func TestTearDownDatasets(t *testing.T) {
 		dataset("tests", "tests", ""))
 	// cases leaves; tests is renamed "checks" and keeps its collection.
 	next := withDatasets(t, "acme", dataset("vacc", "vacc", ""), dataset("checks", "tests", ""))
-	all := []string{"cases", "cases_rejected", "cases_raw", "vacc", "vacc_rejected", "tests"}
-	seedAll := func() {
-		for _, c := range all {
-			if _, err := mc.Database("acme").Collection(c).InsertOne(t.Context(), bson.D{{Key: "n", Value: 1}}); err != nil {
-				t.Fatal(err)
-			}
+	moved := withDatasets(t, "acme2", dataset("vacc", "vacc", ""), dataset("checks", "tests", ""))
+	all := []string{"cases", "cases_rejected", "cases_raw", "vacc", "vacc_rejected", "tests", "tests_rejected"}
+	for _, c := range all {
+		if _, err := mc.Database("acme").Collection(c).InsertOne(t.Context(), bson.D{{Key: "n", Value: 1}}); err != nil {
+			t.Fatal(err)
 		}
 	}
 	exists := func(c string) bool {
@@ -145,43 +147,63 @@ func TestTearDownDatasets(t *testing.T) {
 		}
 		return len(names) == 1
 	}
+	casesColls := "cases,cases_rejected,cases_raw"
+	show := func(rs []RemovedDataset) string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, fmt.Sprintf("%s earlier=%v %s %s dropped=%v note=%q", r.Name, r.Earlier, r.Database, strings.Join(r.Collections, ","), r.Dropped, r.Note))
+		}
+		return strings.Join(out, "; ")
+	}
 	pl := Platform{Store: Store{Dir: t.TempDir()}, Mongo: mc}
-	for _, tc := range []struct {
-		name    string
-		cur     *profile.Profile
-		drop    bool
-		gone    []string
-		dropped bool
-		note    string
+	for _, step := range []struct {
+		name      string
+		old, cur  *profile.Profile
+		drop      bool
+		want      string
+		gone      []string
+		remembers bool
 	}{
-		{"kept without the flag", next, false, nil, false, ""},
-		{"dropped with the flag", next, true, []string{"cases", "cases_rejected", "cases_raw"}, true, ""},
-		{"another database: kept", withDatasets(t, "acme2", dataset("vacc", "vacc", ""), dataset("checks", "tests", "")), true, nil, false, "changed from acme to acme2"},
+		{"removed, kept", old, next, false,
+			`cases earlier=false acme ` + casesColls + ` dropped=false note=""; tests earlier=false acme  dropped=false note=""`, nil, true},
+		{"a later apply remembers", next, next, false, `cases earlier=true acme ` + casesColls + ` dropped=false note=""`, nil, true},
+		{"another database: not dropped", next, moved, true,
+			`cases earlier=true acme ` + casesColls + ` dropped=false note="they are in database acme, no longer the tenant's (acme2): not dropped"`, nil, true},
+		{"dropped at a later apply", next, next, true, `cases earlier=true acme ` + casesColls + ` dropped=true note=""`, strings.Split(casesColls, ","), false},
+		{"nothing left to say", next, next, true, ``, strings.Split(casesColls, ","), false},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			seedAll()
-			got, err := pl.tearDownDatasets(t.Context(), old, tc.cur, tc.drop)
+		t.Run(step.name, func(t *testing.T) {
+			got, err := pl.tearDownDatasets(t.Context(), step.old, step.cur, step.drop)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(got) != 2 || got[0].Name != "cases" || got[1].Name != "tests" {
-				t.Fatalf("removed %+v, want cases and tests", got)
-			}
-			if want := []string{"cases", "cases_rejected", "cases_raw"}; !slices.Equal(got[0].Collections, want) || got[0].Dropped != tc.dropped || !strings.Contains(got[0].Note, tc.note) {
-				t.Errorf("cases: %+v, want collections %v, dropped %v, note %q", got[0], want, tc.dropped, tc.note)
-			}
-			// tests' sink (and so its quarantine) is checks' now.
-			if len(got[1].Collections) != 0 || got[1].Dropped {
-				t.Errorf("tests: %+v, want no collection of its own", got[1])
+			if show(got) != step.want {
+				t.Errorf("removed:\n got %s\nwant %s", show(got), step.want)
 			}
 			for _, c := range all {
-				if gone := slices.Contains(tc.gone, c); exists(c) == gone {
+				if gone := slices.Contains(step.gone, c); exists(c) == gone {
 					t.Errorf("collection %s exists %v, want %v", c, !gone, !gone)
 				}
 			}
+			k, err := pl.Store.removedData("acme")
+			if err != nil || (len(k) > 0) != step.remembers {
+				t.Errorf("record %v, %v; want one: %v", k, err, step.remembers)
+			}
 		})
 	}
-	if got, err := pl.tearDownDatasets(t.Context(), next, next, true); err != nil || got != nil {
-		t.Errorf("nothing removed: %+v, %v", got, err)
+
+	// A dataset that comes back takes its collections back: a later
+	// --drop-removed-data does not drop them.
+	back := Platform{Store: Store{Dir: t.TempDir()}, Mongo: mc}
+	for _, step := range []struct{ old, cur *profile.Profile }{{old, next}, {next, old}, {old, old}} {
+		if _, err := back.tearDownDatasets(t.Context(), step.old, step.cur, step.old == step.cur); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if k, err := back.Store.removedData("acme"); err != nil || len(k) != 0 {
+		t.Errorf("a dataset that came back is still recorded removed: %v, %v", k, err)
+	}
+	if !exists("vacc") || !exists("tests") {
+		t.Error("a collection of a dataset still in the profile was dropped")
 	}
 }
