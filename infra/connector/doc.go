@@ -8,10 +8,11 @@
 // Routing (core): a function subscribes through its annotation topic (a
 // comma-separated list, as with the OpenFaaS connector-sdk) and belongs to
 // the tenant its label com.mysimbdp.tenant names. A topic of a tenant's
-// resource — s3:<bucket> (s3event.TopicOwner) or ingest.<t>.…
-// (stream.TopicOwner) — is routed only to that tenant's functions: an
-// event is never handed to a function of another tenant, whatever that
-// function's topic says, and the misconfiguration is logged.
+// resource — s3:<bucket> or s3:<bucket>/<prefix> (s3event.TopicOwner) or
+// ingest.<t>.… (stream.TopicOwner) — is routed only to that tenant's
+// functions: an event is never handed to a function of another tenant,
+// whatever that function's topic says, and the misconfiguration is
+// logged.
 //
 // Promises every flow keeps (core):
 //
@@ -36,7 +37,12 @@
 //
 // The S3 events flow (s3event): MinIO publishes every bucket notification
 // to mysimbdp.s3.events (stream S3EVENTS); an s3:ObjectCreated:* record
-// under incoming/ in bucket B goes to B's functions subscribed to s3:B. A
+// under incoming/ in bucket B goes to B's functions subscribed to s3:B,
+// or to those of the most specific s3:B/<prefix> its key starts with
+// (a dataset's folder, s3:B/incoming/<dataset>/, taken by the tenant's
+// own app). A key that none of B's functions takes, while some subscribe
+// to B, is dead-lettered at once with the reason; with none at all, the
+// event is retried as any failure (a function may be on its way). A
 // function is handed at most com.mysimbdp.max-inflight-files events at
 // once (default 2, what FerretDB's SQLite takes), within MaxConcurrent;
 // the others wait, spending no attempt. A
@@ -58,7 +64,9 @@
 //
 //   - Records not named are acked; named ones are retried with
 //     exponential back-off and, after MaxAttempts, dead-lettered (with the
-//     function's reason and the record's id) and terminated.
+//     function's reason and the record's id) and terminated. A record
+//     named permanent (it can never succeed, e.g. no dataset takes its
+//     subject) is dead-lettered at once, spending no retries.
 //   - A non-2xx answer, a transport error or an answer that cannot be
 //     trusted (unreadable, or naming a record not in the batch) fails the
 //     whole batch; 429/503 defer it after Retry-After without counting an

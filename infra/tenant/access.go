@@ -85,13 +85,17 @@ func isFerretDB(ctx context.Context, db *mongo.Client) (bool, error) {
 // MongoDB with users, a user with readWrite on that database only.
 func applyDatabase(ctx context.Context, db *mongo.Client, p *profile.Profile, c Credentials) (user bool, err error) {
 	d := db.Database(p.Sink.Database)
-	names, err := d.ListCollectionNames(ctx, bson.D{{Key: "name", Value: p.Sink.Collection}})
-	if err != nil {
-		return false, fmt.Errorf("database %s: %w", p.Sink.Database, err)
-	}
-	if len(names) == 0 {
-		if err := d.CreateCollection(ctx, p.Sink.Collection); err != nil && !isCode(err, 48) { // NamespaceExists
-			return false, fmt.Errorf("database %s: create collection %s: %w", p.Sink.Database, p.Sink.Collection, err)
+	// Each dataset's sink (with no datasets, the profile's own).
+	for _, ds := range p.AllDatasets() {
+		coll := ds.Sink.Collection
+		names, err := d.ListCollectionNames(ctx, bson.D{{Key: "name", Value: coll}})
+		if err != nil {
+			return false, fmt.Errorf("database %s: %w", p.Sink.Database, err)
+		}
+		if len(names) == 0 {
+			if err := d.CreateCollection(ctx, coll); err != nil && !isCode(err, 48) { // NamespaceExists
+				return false, fmt.Errorf("database %s: create collection %s: %w", p.Sink.Database, coll, err)
+			}
 		}
 	}
 	ferret, err := isFerretDB(ctx, db)

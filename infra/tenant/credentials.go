@@ -84,6 +84,8 @@ func MongoUser(tenant string) string { return "tenant-" + tenant }
 //	<dir>/<tenant>/credentials.json   (mode 0600)
 //	<dir>/<tenant>/profile.yaml       the profile last applied
 //	<dir>/<tenant>/database           the database apply made the tenant's
+//	<dir>/<tenant>/removed-datasets.json  collections of datasets that left
+//	                                  the profile, kept (datasets.go)
 //	<dir>/.kept/<tenant>.json         the tenant's kept data (Kept)
 type Store struct{ Dir string }
 

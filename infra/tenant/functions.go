@@ -86,14 +86,21 @@ func CredentialsSecret(env FunctionEnv, c Credentials) ([]byte, error) {
 	return secret.FormatEnv(vals)
 }
 
-// Deployments are the functions `tenant apply` deploys for the tenant: its
-// batch and stream apps, the platform's generic ones, unless the profile
-// says the tenant brings its own (apps.batch / apps.stream: own). They have
-// the shape stack.yml gives functions: the tenant label, the topic
+// Deployments are the functions `tenant apply` deploys for the tenant: the
+// platform's generic batch and stream apps, each when at least one of the
+// tenant's datasets uses it (apps.batch / apps.stream: platform, the
+// default; a profile without datasets has one, made of its own apps). One
+// function per flow serves every such dataset: the batch one subscribes to
+// the whole bucket (s3:<bucket>) and the stream one to every subject of
+// the tenant, and each finds a record's dataset by its folder or subject;
+// a dataset's own app subscribes to its folder or subjects only (see
+// OwnAppTopic), which the connector routes to before the catch-all. They
+// have the shape stack.yml gives functions: the tenant label, the topic
 // annotation, the profile and the tenant's credentials as secrets.
 func Deployments(p *profile.Profile, env FunctionEnv) []types.FunctionDeployment {
 	var out []types.FunctionDeployment
-	if p.Apps.Batch != profile.AppOwn {
+	batch, stream := platformApps(p)
+	if batch {
 		out = append(out, deployment(p, p.BatchFunction(), Image(env.Registry, BatchImage),
 			map[string]string{contract.AnnotationTopic: "s3:" + p.Bucket()},
 			map[string]string{
@@ -105,7 +112,7 @@ func Deployments(p *profile.Profile, env FunctionEnv) []types.FunctionDeployment
 				"exec_timeout":  "15m",
 			}))
 	}
-	if p.Apps.Stream != profile.AppOwn {
+	if stream {
 		out = append(out, deployment(p, p.StreamFunction(), Image(env.Registry, StreamImage),
 			map[string]string{
 				contract.AnnotationTopic:       p.StreamSubject(),
@@ -126,6 +133,31 @@ func Deployments(p *profile.Profile, env FunctionEnv) []types.FunctionDeployment
 		}
 	}
 	return out
+}
+
+// platformApps says whether any dataset of p has its files (batch) or its
+// records (stream) ingested by the platform's app.
+func platformApps(p *profile.Profile) (batch, stream bool) {
+	for _, d := range p.AllDatasets() {
+		batch = batch || d.Apps.Batch != profile.AppOwn
+		stream = stream || d.Apps.Stream != profile.AppOwn
+	}
+	return batch, stream
+}
+
+// OwnAppTopic is the topic annotation a tenant's own app for dataset d
+// declares, with the label contract.LabelTenant=<tenant>: its folder
+// (s3:<bucket>/incoming/<dataset>/) for a batch app, its subjects
+// (ingest.<t>.<dataset>,ingest.<t>.<dataset>.>) for a stream app. The
+// default dataset's are the whole bucket and every subject of the tenant.
+func OwnAppTopic(p *profile.Profile, d profile.Dataset, stream bool) string {
+	if stream {
+		return strings.Join(d.Subjects(p.Tenant), ",")
+	}
+	if d.Implicit() {
+		return "s3:" + p.Bucket()
+	}
+	return "s3:" + p.Bucket() + "/" + d.Prefix()
 }
 
 func deployment(p *profile.Profile, name, image string, annotations, vars map[string]string) types.FunctionDeployment {

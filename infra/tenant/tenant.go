@@ -117,6 +117,13 @@ type Result struct {
 	MongoUser bool
 	// Functions are the functions deployed for the tenant.
 	Functions []string
+	// RemovedDatasets are the datasets the profile last applied had and
+	// this one has not, and what became of their collections.
+	RemovedDatasets []RemovedDataset
+	// UnusedFunctions are platform functions the profile last applied
+	// asked for and this one does not (no dataset uses that app any
+	// more): they are left deployed.
+	UnusedFunctions []string
 }
 
 // ApplyOptions change what Apply accepts.
@@ -125,6 +132,10 @@ type ApplyOptions struct {
 	// kept (`tenant remove --keep-data`); without it such a database is
 	// refused, since it is still that tenant's data.
 	Adopt bool
+	// DropRemovedData drops the collections of the datasets that left the
+	// profile (their sink, its quarantine, their fan-out), unless another
+	// dataset still writes them; without it they are kept.
+	DropRemovedData bool
 }
 
 // Apply provisions the tenant idempotently: applying the same profile
@@ -228,6 +239,23 @@ func ApplyWith(ctx context.Context, pl Platform, t Loaded, opts ApplyOptions) (R
 		}
 		log.Info("function", "function", d.Service, "image", d.Image, "changed", changed)
 		res.Functions = append(res.Functions, d.Service)
+	}
+	// Torn down before the profile is stored: a teardown that fails is
+	// done again by the next apply, which still finds the dataset in the
+	// profile last applied.
+	old, err := pl.storedProfile(p.Tenant)
+	if err != nil {
+		return res, err
+	}
+	if res.RemovedDatasets, err = pl.tearDownDatasets(ctx, old, p, opts.DropRemovedData); err != nil {
+		return res, err
+	}
+	if old != nil {
+		for _, d := range Deployments(old, FunctionEnv{}) {
+			if !slices.Contains(res.Functions, d.Service) {
+				res.UnusedFunctions = append(res.UnusedFunctions, d.Service)
+			}
+		}
 	}
 	if err := pl.Store.SaveProfile(p.Tenant, t.YAML); err != nil {
 		return res, err

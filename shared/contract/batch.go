@@ -50,7 +50,8 @@ type ItemFailure struct {
 	// Reason is one line saying what was wrong, e.g.
 	// `field cases: "abc" is not an int`.
 	Reason string `json:"reason"`
-	// Permanent says the record can never succeed (no dataset takes its
-	// subject, say): the connector dead-letters it at once.
+	// Permanent says the record can never succeed (e.g. no dataset takes
+	// its subject): the connector dead-letters it now, spending no
+	// retries.
 	Permanent bool `json:"permanent,omitempty"`
 }

@@ -130,3 +130,31 @@ func (p *Profile) ForDataset(d Dataset) *Profile {
 	q.Datasets = nil
 	return &q
 }
+
+// StoredTypes gives each field a dataset's documents hold, by stored name,
+// its type: schema fields under their new names, derived fields (text,
+// or the copied field's type), less the dropped ones. Quality rules name
+// these fields.
+func (d Dataset) StoredTypes() map[string]FieldType {
+	out := map[string]FieldType{}
+	for _, f := range d.Sink.Schema {
+		name := f.Name
+		if to, ok := d.Wrangling.Rename[f.Name]; ok {
+			name = to
+		}
+		out[name] = f.Type
+	}
+	for _, dv := range d.Wrangling.Derive {
+		t := TypeString
+		if dv.Op == OpCopy && len(dv.From) == 1 {
+			if ft, ok := out[dv.From[0]]; ok {
+				t = ft
+			}
+		}
+		out[dv.Name] = t
+	}
+	for _, n := range d.Wrangling.Drop {
+		delete(out, n)
+	}
+	return out
+}

@@ -17,15 +17,17 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/natsauth"
 	"github.com/mysimbdp/mysimbdp/infra/tenant"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/shared/profile"
 )
 
 // runTenant is `mysimbdp tenant apply|remove|list`.
 func runTenant(ctx context.Context, env contract.Env, args []string, stdout, stderr io.Writer) error {
 	usage := func() {
 		fmt.Fprint(stderr, `usage:
-  mysimbdp tenant apply -f PROFILE.yaml [--adopt]   provision a tenant, or update it to an edited profile
+  mysimbdp tenant apply -f PROFILE.yaml [--adopt] [--drop-removed-data]   provision a tenant, or update it to an edited profile
                                           (--adopt: take over a database a removed tenant kept,
-                                          or one that exists and is no tenant's)
+                                          or one that exists and is no tenant's; --drop-removed-data:
+                                          drop the collections of datasets the profile no longer has)
   mysimbdp tenant remove TENANT [--keep-data] [--force]   tear a tenant down (--keep-data keeps its bucket,
                                           stream and database as its own; --force: a tenant with no stored profile)
   mysimbdp tenant list                    every tenant with its state
@@ -178,6 +180,7 @@ func tenantApply(ctx context.Context, env contract.Env, args []string, stdout, s
 	fs.SetOutput(stderr)
 	file := fs.String("f", "", "the tenant's profile (YAML)")
 	adopt := fs.Bool("adopt", false, "take over the database the profile names when a removed tenant kept it (tenant remove --keep-data) or it exists and is no tenant's: its rows become this tenant's")
+	dropRemoved := fs.Bool("drop-removed-data", false, "drop the collections (sink, its _rejected, fan-out) of datasets the profile no longer has, now or at an earlier apply; without it they are kept, rows and all")
 	var pf platformFlags
 	pf.register(fs, env)
 	if _, err := parse(fs, args); err != nil {
@@ -198,7 +201,7 @@ func tenantApply(ctx context.Context, env contract.Env, args []string, stdout, s
 		return fmt.Errorf("tenant apply: %w", err)
 	}
 	defer closePl()
-	res, err := tenant.ApplyWith(ctx, pl, t, tenant.ApplyOptions{Adopt: *adopt})
+	res, err := tenant.ApplyWith(ctx, pl, t, tenant.ApplyOptions{Adopt: *adopt, DropRemovedData: *dropRemoved})
 	if err != nil {
 		return err
 	}
@@ -215,8 +218,14 @@ func printApplied(w io.Writer, pf platformFlags, t tenant.Loaded, res tenant.Res
 	fmt.Fprintf(w, "tenant %s applied\n\n", p.Tenant)
 	fmt.Fprintf(w, "  S3         %s://%s  bucket %s, quota %s; upload files under %s\n", scheme(pf.s3Secure), pf.s3, p.Bucket(), p.Storage.MaxBytes, tenant.IncomingPrefix)
 	fmt.Fprintf(w, "  NATS       %s  publish to %s<dataset> (stream %s), in account %s\n", withoutUser(pf.natsURL), contract.TenantSubjectPrefixOf(p.Tenant), p.StreamName(), natsauth.TenantAccount(p.Tenant))
-	fmt.Fprintf(w, "  database   %s (collection %s)\n", p.Sink.Database, p.Sink.Collection)
+	if len(p.Datasets) == 0 {
+		fmt.Fprintf(w, "  database   %s (collection %s)\n", p.Sink.Database, p.Sink.Collection)
+	} else {
+		fmt.Fprintf(w, "  database   %s\n", p.Sink.Database)
+	}
 	fmt.Fprintf(w, "  functions  %s\n", fns)
+	printDatasets(w, p)
+	printRemoved(w, res)
 	if !res.NATSUsersManaged {
 		fmt.Fprintf(w, "\nThis NATS server's accounts are not managed by mysimbdp: add the tenant's account to its configuration and reload it:\n\n%s\n", res.NATSConfig)
 	}
@@ -238,6 +247,65 @@ func printApplied(w io.Writer, pf platformFlags, t tenant.Loaded, res tenant.Res
 		fmt.Fprintf(w, "  MongoDB user   %s (authSource %s)\n  MongoDB pass   %s\n", c.MongoUser, p.Sink.Database, c.MongoPassword)
 	} else {
 		fmt.Fprintln(w, "  MongoDB        no user: the server (FerretDB v1) has no users; tenants read their data through the platform")
+	}
+}
+
+// printDatasets says, per dataset, where its files and records go in,
+// where its rows go, and which app takes them; for an own app, the topic
+// its function must declare to get them.
+func printDatasets(w io.Writer, p *profile.Profile) {
+	fmt.Fprintln(w, "\ndatasets:")
+	for _, d := range p.AllDatasets() {
+		sink := d.Sink.Collection + " (rejected rows: " + d.Sink.Collection + profile.QuarantineSuffix + ")"
+		for _, f := range d.Fanout {
+			sink += fmt.Sprintf(", fan-out %s (%s)", f.Collection, f.Form)
+		}
+		fmt.Fprintf(w, "  %s\n", d.Name)
+		fmt.Fprintf(w, "    files    %s -> %s\n", d.Prefix(), appOf(p, d, false))
+		fmt.Fprintf(w, "    records  %s -> %s\n", strings.Join(d.Subjects(p.Tenant), ", "), appOf(p, d, true))
+		fmt.Fprintf(w, "    rows     %s\n", sink)
+	}
+}
+
+// appOf names the app that takes the dataset's files (or records): the
+// platform's function, or the tenant's own with what it must declare.
+func appOf(p *profile.Profile, d profile.Dataset, stream bool) string {
+	app, fn := d.Apps.Batch, p.BatchFunction()
+	if stream {
+		app, fn = d.Apps.Stream, p.StreamFunction()
+	}
+	if app != profile.AppOwn {
+		return "platform app (" + fn + ")"
+	}
+	return fmt.Sprintf("own app: deploy it with label %s=%s and annotation %s=%s",
+		contract.LabelTenant, p.Tenant, contract.AnnotationTopic, tenant.OwnAppTopic(p, d, stream))
+}
+
+// printRemoved says what became of the datasets that left the profile,
+// and of the platform functions no dataset uses any more.
+func printRemoved(w io.Writer, res tenant.Result) {
+	if len(res.RemovedDatasets) > 0 {
+		fmt.Fprintln(w, "\nremoved datasets:")
+	}
+	for _, r := range res.RemovedDatasets {
+		when := "removed"
+		if r.Earlier {
+			when = "removed earlier"
+		}
+		colls := strings.Join(r.Collections, ", ")
+		switch {
+		case len(r.Collections) == 0:
+			fmt.Fprintf(w, "  %s (%s): nothing of its own to tear down (its collections are written by the profile's datasets)\n", r.Name, when)
+		case r.Dropped:
+			fmt.Fprintf(w, "  %s (%s): collections %s of database %s dropped\n", r.Name, when, colls, r.Database)
+		case r.Note != "":
+			fmt.Fprintf(w, "  %s (%s): collections %s of database %s kept: %s\n", r.Name, when, colls, r.Database, r.Note)
+		default:
+			fmt.Fprintf(w, "  %s (%s): collections %s of database %s kept, rows and all (apply with --drop-removed-data to drop them)\n", r.Name, when, colls, r.Database)
+		}
+	}
+	if len(res.UnusedFunctions) > 0 {
+		fmt.Fprintf(w, "\nno dataset uses the platform's %s any more: left deployed (remove it with faas-cli remove, or the gateway's API)\n", strings.Join(res.UnusedFunctions, ", "))
 	}
 }
 

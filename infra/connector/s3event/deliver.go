@@ -35,7 +35,10 @@ type event struct {
 	key    core.MsgKey
 	origin origin
 	tenant string
+	// topic is the one the event is routed on (see routeOf): s3:<bucket>
+	// until routed. keys are the object keys it carries.
 	topic  string
+	keys   []string
 	header http.Header
 	log    *slog.Logger
 	// parked is set once the event waits in the waiting stream.
@@ -110,7 +113,17 @@ func (f *Flow) decide(ctx context.Context, ev *event) (s core.Settlement, waits 
 	if st.Done == nil {
 		st.Done = map[string]bool{}
 	}
-	targets := rt.Match(ev.topic, ev.tenant)
+	r := routeOf(rt, ev.tenant, ev.tenant, ev.keys)
+	if r.unrouted != "" {
+		// Retrying cannot help: the tenant's functions are there, and
+		// none takes the key. Dead-lettered at once, with the reason.
+		return f.giveUp(ctx, ev.msg, ev.meta, []core.DeadLetter{{
+			Origin: ev.origin.dl(), Tenant: ev.tenant, Attempts: st.Failures, Reason: r.unrouted,
+		}}, ev.log), false
+	}
+	ev.topic = r.topic
+	ev.header.Set(contract.HeaderTopic, r.topic)
+	targets := r.targets
 	if len(targets) == 0 {
 		st.Failures++
 		if st.Failures >= f.pol.MaxAttempts {

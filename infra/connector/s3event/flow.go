@@ -2,15 +2,17 @@
 // every bucket notification to contract.S3EventsSubject, kept by the
 // stream contract.S3EventsStream. For an s3:ObjectCreated:* record under
 // incoming/ in bucket B, the flow invokes every function that carries
-// the annotation topic=s3:B and the label com.mysimbdp.tenant=B (a
-// tenant's id is its bucket's name), and settles the event by what they
-// answered.
+// the label com.mysimbdp.tenant=B (a tenant's id is its bucket's name)
+// and the annotation topic=s3:B or, more specific, s3:B/<prefix> with a
+// prefix of the record's key (route.go), and settles the event by what
+// they answered.
 //
 // An event's life, file by file:
 //
 //	pull.go     pulled from the shared durable consumer (or from the one
 //	            of events back from waiting), read: where it comes from,
 //	            which bucket and keys
+//	route.go    routed: the functions of the most specific topic
 //	deliver.go  handed to each subscribed function not done with it yet
 //	            (core.Invoker, kept alive meanwhile); the answers decide:
 //	            acked, retried, deferred, dead-lettered; a delayed event
@@ -70,13 +72,20 @@ import (
 // topicPrefix starts the topic of a bucket's events: s3:<bucket>.
 const topicPrefix = "s3:"
 
-// TopicOwner returns the tenant owning an S3 topic: s3:<bucket> belongs
-// to tenant <bucket>.
+// TopicOwner returns the tenant owning an S3 topic: s3:<bucket> and
+// s3:<bucket>/<prefix> belong to tenant <bucket>. A prefixed topic with
+// no bucket is owned by "(none)", so that it matches no tenant label and
+// the function is reported, never routed.
 func TopicOwner(topic string) (string, bool) {
-	if b, ok := strings.CutPrefix(topic, topicPrefix); ok && b != "" {
-		return b, true
+	rest, ok := strings.CutPrefix(topic, topicPrefix)
+	if !ok || rest == "" {
+		return "", false
 	}
-	return "", false
+	b, _, _ := strings.Cut(rest, "/")
+	if b == "" {
+		b = "(none)"
+	}
+	return b, true
 }
 
 // Config is the flow's part of the connector's configuration, defaults

@@ -109,7 +109,7 @@ func (f *Flow) handle(ctx context.Context, msg jetstream.Msg) {
 		h.Set(contract.HeaderDelivery, strconv.FormatUint(origin.delivery(meta), 10))
 		h.Set("Content-Type", "application/json")
 		ev := &event{msg: msg, meta: meta, key: core.KeyOf(meta), origin: origin,
-			tenant: tenant, topic: topic, header: h, log: log}
+			tenant: tenant, topic: topic, keys: route.keys, header: h, log: log}
 		f.pending.begin(route)
 		s = f.deliver(ctx, ev)
 		// Done with the objects unless the event comes back: parked, or

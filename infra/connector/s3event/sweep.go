@@ -158,11 +158,15 @@ func (f *Flow) sweep(ctx context.Context) {
 		}
 		return
 	}
+	swept := map[string]bool{}
 	for _, topic := range rt.Topics() {
+		// A bucket may have several topics (s3:<bucket>/<prefix>): swept
+		// once.
 		bucket, ok := TopicOwner(topic)
-		if !ok {
+		if !ok || swept[bucket] {
 			continue
 		}
+		swept[bucket] = true
 		f.sweepBucket(ctx, kv, bucket, fresh)
 	}
 	f.m.sweeps.Inc()

@@ -205,12 +205,15 @@ func (w *worker) decide(s *streamSpec, recs []*streamRec, res core.Result) {
 			log.Info("function reported failed records", "failed", len(failed))
 		}
 		for _, r := range recs {
-			why, bad := failed[r.id]
-			if !bad {
+			f, bad := failed[r.id]
+			switch {
+			case !bad:
 				r.s = core.Settlement{Kind: core.Ack}
-				continue
+			case f.permanent:
+				w.deadNow(s, r, res.Status, fmt.Sprintf("function %s reported record %s can never succeed: %s", fn, r.id, f.reason))
+			default:
+				w.fail(s, r, res.Status, fmt.Sprintf("function %s reported record %s failed: %s", fn, r.id, f.reason))
 			}
-			w.fail(s, r, res.Status, fmt.Sprintf("function %s reported record %s failed: %s", fn, r.id, why))
 		}
 	}
 }
@@ -229,11 +232,26 @@ func (w *worker) fail(s *streamSpec, r *streamRec, status int, reason string) {
 	r.s = core.Settlement{Kind: core.Nak, Delay: m.pol.Backoff(r.st.Failures)}
 }
 
-// parseStreamResponse reads a 2xx answer into failed record id → reason.
+// deadNow dead-letters r at once: its function says it can never succeed
+// (contract.ItemFailure.Permanent), so retries would only be spent.
+func (w *worker) deadNow(s *streamSpec, r *streamRec, status int, reason string) {
+	r.st.Failures++
+	w.m.m.records.WithLabelValues(s.fn.ID(), "failed").Inc()
+	r.dl = &core.DeadLetter{Tenant: s.tenant, Function: s.fn.ID(), Attempts: r.st.Failures, LastStatus: status, RecordID: r.id,
+		Reason: "dead-lettered at once: " + reason}
+}
+
+// itemFailure is what the function's answer says of one failed record.
+type itemFailure struct {
+	reason    string
+	permanent bool
+}
+
+// parseStreamResponse reads a 2xx answer into failed record id → failure.
 // As with Lambda's partial batch response, an answer that cannot be fully
 // trusted (unreadable, cut, or naming a record not in the batch) fails
 // the whole batch rather than ack a record the function did not take.
-func parseStreamResponse(answer []byte, truncated bool, recs []*streamRec) (map[string]string, error) {
+func parseStreamResponse(answer []byte, truncated bool, recs []*streamRec) (map[string]itemFailure, error) {
 	if truncated {
 		return nil, fmt.Errorf("answer longer than %d bytes", answerLimit)
 	}
@@ -253,7 +271,7 @@ func parseStreamResponse(answer []byte, truncated bool, recs []*streamRec) (map[
 	for _, r := range recs {
 		ids[r.id] = true
 	}
-	failed := map[string]string{}
+	failed := map[string]itemFailure{}
 	for _, f := range resp.BatchItemFailures {
 		if !ids[f.ItemIdentifier] {
 			return nil, fmt.Errorf("batchItemFailures names %q, which is not a record of the batch", f.ItemIdentifier)
@@ -262,7 +280,7 @@ func parseStreamResponse(answer []byte, truncated bool, recs []*streamRec) (map[
 		if why == "" {
 			why = "(no reason given)"
 		}
-		failed[f.ItemIdentifier] = core.Truncate([]byte(why), core.ReasonLimit)
+		failed[f.ItemIdentifier] = itemFailure{reason: core.Truncate([]byte(why), core.ReasonLimit), permanent: f.Permanent}
 	}
 	return failed, nil
 }

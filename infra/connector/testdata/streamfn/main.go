@@ -4,6 +4,8 @@
 // $STREAMFN_DIR/calls.ndjson, and answers by the records' data:
 //
 //	"poison"      the record is reported failed ("poison record")
+//	"doomed"      the record is reported failed for good ("no dataset
+//	              takes it", permanent)
 //	"crash-once"  the first batch holding the record gets a 500
 //	"defer-once"  the first batch holding the record gets a 429, Retry-After: 1
 //
@@ -38,6 +40,7 @@ type batch struct {
 type failure struct {
 	ItemIdentifier string `json:"itemIdentifier"`
 	Reason         string `json:"reason"`
+	Permanent      bool   `json:"permanent,omitempty"`
 }
 
 // Call is one line of calls.ndjson; the tests decode it.
@@ -85,6 +88,9 @@ func handle(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.Contains(data, "poison"):
 			failures = append(failures, failure{ItemIdentifier: rec.ID, Reason: "poison record"})
+			c.Failed = append(c.Failed, rec.ID)
+		case strings.Contains(data, "doomed"):
+			failures = append(failures, failure{ItemIdentifier: rec.ID, Reason: "no dataset takes " + rec.Subject, Permanent: true})
 			c.Failed = append(c.Failed, rec.ID)
 		case strings.Contains(data, "crash-once") && first(dir, "crash-"+rec.ID):
 			c.Status, c.Error = 500, "crash-once "+rec.ID
