@@ -91,8 +91,13 @@ func MakeFileHandler(d Deps, pages *pages) http.HandlerFunc {
 // quarantine reads a sample of the file's rejected rows from the tenant's
 // <collection>_rejected.
 func quarantine(ctx context.Context, d Deps, p *profile.Profile, v *fileView) error {
-	v.Collection = p.Sink.Database + "." + p.Sink.Collection + "_rejected"
-	cur, err := d.Mongo.Database(p.Sink.Database).Collection(p.Sink.Collection+"_rejected").Find(ctx,
+	set, ok := p.DatasetOfKey(v.Key)
+	if !ok {
+		return nil // a file no dataset took has no quarantine
+	}
+	coll := set.Sink.Collection + profile.QuarantineSuffix
+	v.Collection = p.Sink.Database + "." + coll
+	cur, err := d.Mongo.Database(p.Sink.Database).Collection(coll).Find(ctx,
 		bson.D{{Key: "file", Value: v.Key}, {Key: "etag", Value: v.ETag}},
 		options.Find().SetLimit(quarantineSample))
 	if err != nil {

@@ -278,7 +278,15 @@ func (b *Batch) handleRecord(ctx context.Context, ev events.S3EventRecord) (cont
 	}
 	rep.Dataset = set.Spec.Name
 	if set.Spec.Apps.Batch == profile.AppOwn {
-		return b.skip(rep, "dataset "+set.Spec.Name+" is ingested by the tenant's own app"), nil
+		// The connector routes the folder to the tenant's own app once it
+		// is deployed; until then, wait for it rather than lose the file.
+		err := fmt.Errorf("%w: dataset %s is ingested by the tenant's own app, which takes %s once deployed",
+			ErrUnavailable, set.Spec.Name, set.Spec.Prefix())
+		rep.Status, rep.Error = contract.StatusDeferred, err.Error()
+		setRetryAfter(&rep, OutageRetryAfter)
+		end(&rep, b.clock())
+		log.InfoContext(ctx, "deferred: the dataset's own app takes this file", "dataset", set.Spec.Name)
+		return rep, err
 	}
 
 	// Quotas before reading a byte.

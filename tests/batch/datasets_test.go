@@ -2,6 +2,7 @@ package batch
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
+	"github.com/mysimbdp/mysimbdp/shared/ingest"
 )
 
 // datasetsProfile is a tenant with two datasets: ECDC cases (kept raw in
@@ -48,6 +50,11 @@ datasets:
         - {name: lab, type: string, required: true}
         - {name: day, type: date_string, required: true}
         - {name: positive, type: int}
+  - name: vaccinations
+    sink:
+      collection: vaccinations
+      schema: [{name: id, type: string, required: true}]
+    apps: {batch: own}
 `
 }
 
@@ -106,9 +113,9 @@ func TestDatasetsTakeTheirFolders(t *testing.T) {
 		t.Errorf("lab row %+v: a date_string stays text", lab)
 	}
 
-	for _, key := range []string{"incoming/vaccinations/v.csv", "incoming/loose.csv", "incoming/casesx/a.csv"} {
+	for _, key := range []string{"incoming/hospitals/h.csv", "incoming/loose.csv", "incoming/casesx/a.csv"} {
 		rep := handle(t, b, put(t, tenant, key, ecdcCSV(0, 3)))
-		want := "no dataset of tenant datasets has the folder of " + key + "; its datasets and folders: cases (incoming/cases/), labtests (incoming/labtests/)"
+		want := "no dataset of tenant datasets has the folder of " + key + "; its datasets and folders: cases (incoming/cases/), labtests (incoming/labtests/), vaccinations (incoming/vaccinations/)"
 		if rep.Status != contract.StatusRejected || rep.Error != want || rep.RowsOK != 0 {
 			t.Errorf("%s: %s %q, want rejected with %q", key, rep.Status, rep.Error, want)
 		}
@@ -119,6 +126,18 @@ func TestDatasetsTakeTheirFolders(t *testing.T) {
 	}
 	if n := count(t, tenant, "covid_daily", nil); n != 120 {
 		t.Errorf("covid_daily holds %d documents after the rejected files, want 120", n)
+	}
+
+	// A file of the dataset the tenant's own app ingests, handed to the
+	// platform's app (the own app not deployed yet): deferred, left where
+	// it is for the own app, nothing stored.
+	key := "incoming/vaccinations/v.csv"
+	rep, err := b.HandleEvent(context.Background(), put(t, tenant, key, []byte("id\nv1\n")))
+	if !errors.Is(err, ingest.ErrUnavailable) || rep.Status != contract.StatusDeferred || !strings.Contains(rep.Error, "dataset vaccinations is ingested by the tenant's own app") {
+		t.Errorf("own app's file: %v, %+v; want deferred for the own app", err, rep)
+	}
+	if !exists(t, tenant, key) || count(t, tenant, "vaccinations", nil) != 0 {
+		t.Errorf("own app's file moved or stored by the platform's app")
 	}
 }
 

@@ -83,12 +83,14 @@ func newTenant(id string, p *profile.Profile) *tenant {
 		return t // not published: treated as running the platform's app
 	}
 	t.bucket = p.Bucket()
-	t.ownApp = p.Apps.Batch == profile.AppOwn
+	t.ownApp = p.AllDatasets()[0].Apps.Batch == profile.AppOwn
 	if p.Sink.Database != "" {
 		t.db = p.Sink.Database
 	}
-	if !t.ownApp {
-		t.coll = p.Sink.Collection
+	// With several datasets, rows go to several collections: count them
+	// all, as for an own app.
+	if ds := p.AllDatasets(); !t.ownApp && len(ds) == 1 {
+		t.coll = ds[0].Sink.Collection
 	}
 	return t
 }
