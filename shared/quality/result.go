@@ -41,7 +41,7 @@ type Failure struct {
 	Rule string
 	// Failures of Rows broke the rule (Share of them), over the rule's
 	// MaxShare. For a freshness rule all four are 0.
-	Failures, Rows int64
+	Failures, Rows  int64
 	Share, MaxShare float64
 	// Reason says why, for the tenant: "quality rule
 	// one_row_per_country_day failed on 12 of 100 rows (12.0%), over its
