@@ -30,8 +30,10 @@ type Violation struct {
 type File struct {
 	c *Checker
 
-	// The current row's value of each field, by field index.
+	// The current row's value of each field, by field index, and whether
+	// the row has the field at all (to tell absent from null).
 	vals []any
+	has  []bool
 
 	rows, quarantined int64
 	failures          []int64 // by check
@@ -53,6 +55,7 @@ func (c *Checker) NewFile() *File {
 	f := &File{
 		c:        c,
 		vals:     make([]any, nf),
+		has:      make([]bool, nf),
 		failures: make([]int64, nc),
 		present:  make([]int64, nf),
 		min:      make([]float64, nf),
@@ -89,9 +92,11 @@ func (c *Checker) NewFile() *File {
 func (f *File) Check(line int, doc bson.D) []Violation {
 	c := f.c
 	clear(f.vals)
+	clear(f.has)
 	for _, e := range doc {
-		if i, ok := c.index[e.Key]; ok && f.vals[i] == nil {
-			f.vals[i] = e.Value
+		// The first of repeated keys, as a document read back would hold.
+		if i, ok := c.index[e.Key]; ok && !f.has[i] {
+			f.vals[i], f.has[i] = e.Value, true
 		}
 	}
 	f.rows++
@@ -151,7 +156,7 @@ func (f *File) eval(ch *check) (string, bool) {
 	switch ch.kind {
 	case checkRequired:
 		if missing(v) {
-			return name + " is " + absence(v), false
+			return name + " is " + absence(v, f.has[ch.field]), false
 		}
 	case checkRange:
 		if missing(v) {
@@ -172,18 +177,24 @@ func (f *File) eval(ch *check) (string, bool) {
 		if missing(v) {
 			break
 		}
-		var canon string
-		switch x := v.(type) {
-		case string:
-			canon = x
-		case bool:
-			canon = strconv.FormatBool(x)
-		default:
-			if n, ok := asNumber(v); ok {
+		// Canonical text by the field's kind, as Compile wrote the list:
+		// a string "3" is not the number 3.
+		canon, ok := "", false
+		switch f.c.fields[ch.field].kind {
+		case KindString:
+			canon, ok = v.(string)
+		case KindBool:
+			var b bool
+			if b, ok = v.(bool); ok {
+				canon = strconv.FormatBool(b)
+			}
+		case KindNumber:
+			var n float64
+			if n, ok = asNumber(v); ok {
 				canon = showNumber(n)
 			}
 		}
-		if canon == "" || !ch.allowed[canon] {
+		if !ok || !ch.allowed[canon] {
 			return fmt.Sprintf("%s is %s, not one of %s", name, show(v), ch.allowedText), false
 		}
 	case checkRegex:
@@ -239,12 +250,12 @@ func (f *File) eval(ch *check) (string, bool) {
 	return "", true
 }
 
-func absence(v any) string {
-	if s, ok := v.(string); ok && s == "" {
-		return "empty"
-	}
-	if v == nil {
+func absence(v any, has bool) string {
+	switch {
+	case !has:
 		return "missing"
+	case v == "":
+		return "empty"
 	}
 	return "null"
 }

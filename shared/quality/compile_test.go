@@ -32,7 +32,7 @@ var covidFields = map[string]Kind{
 	"geoId": KindString, "continentExp": KindString, "popData2019": KindNumber, "official": KindBool,
 }
 
-func parseRules(t *testing.T, src string) []Rule {
+func parseRules(t testing.TB, src string) []Rule {
 	t.Helper()
 	var doc struct {
 		Quality []Rule `yaml:"quality"`

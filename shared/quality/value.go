@@ -99,7 +99,14 @@ func show(v any) string {
 	return "a value of type " + typeName(v)
 }
 
-func showNumber(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+// showNumber writes numbers as a spreadsheet would, 1000000.5 rather than
+// 1.0000005e+06, keeping exponents for the very large and very small.
+func showNumber(f float64) string {
+	if a := math.Abs(f); a == 0 || a >= 1e-4 && a < 1e21 {
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
 
 func showTime(t time.Time) string {
 	t = t.UTC()
