@@ -424,3 +424,19 @@ func TestQualityBSON(t *testing.T) {
 		t.Errorf("BSON round trip\n got %s\nwant %s", dump(back), dump(q))
 	}
 }
+
+func BenchmarkCheck(b *testing.B) {
+	c := mustCompile(b, covidYAML, KeyFields("geoId", "dateRep"))
+	rows := make([]bson.D, 4096)
+	for i := range rows {
+		rows[i] = covid(date("2020-01-01").AddDate(0, 0, i%300).Format(time.DateOnly), int64(i), 0, fmt.Sprintf("G%d", i/300), "Europe")
+	}
+	b.ReportAllocs()
+	f := c.NewFile()
+	for i := 0; b.Loop(); i++ {
+		if i%len(rows) == 0 {
+			f = c.NewFile()
+		}
+		f.Check(i+1, rows[i%len(rows)])
+	}
+}
