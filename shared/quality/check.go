@@ -345,7 +345,8 @@ func (f *File) keyHash(ch *check) (uint64, bool) {
 		}
 		f.buf = appendKey(f.buf, v, f.c.fields[i].kind)
 	}
-	return contract.SketchHash(f.buf), true
+	// Never 0, which marks "no key" in f.hashes.
+	return nonZero(contract.SketchHash(f.buf)), true
 }
 
 func (f *File) repeats(ch *check, first int) string {

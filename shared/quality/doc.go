@@ -51,8 +51,9 @@
 //     rule.
 //
 // Freshness is checked once per file or window, on the stored rows, so
-// its severity is warn or fail-file (fail-file when not given), and a file
-// with no date at all is not fresh. Uniqueness is checked within one file
+// its severity is warn or fail-file (fail-file when not given); a file
+// whose stored rows hold no date at all is not fresh, one with no rows
+// checked fails nothing. Uniqueness is checked within one file
 // or window, on the stored rows: a quarantined row's key does not make a
 // later row a repeat.
 //
