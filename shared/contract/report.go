@@ -61,6 +61,12 @@ type BatchReport struct {
 	RetryAfter time.Duration `json:"-" bson:"-"`
 	// RetryAfterSeconds is RetryAfter rounded up, as HTTP's Retry-After.
 	RetryAfterSeconds int64 `json:"retry_after_s,omitempty" bson:"-"`
+	// Quality is the data-quality metadata of the file's rows, when its
+	// dataset has quality rules.
+	Quality *Quality `json:"quality,omitempty" bson:"quality,omitempty"`
+	// Warnings are the file-level quality rules of severity warn the file
+	// broke (a freshness rule): the file is stored.
+	Warnings []string `json:"warnings,omitempty" bson:"warnings,omitempty"`
 	// Sinks says, for a dataset with fan-out copies, what each collection
 	// it writes (its sink first) did with the rows.
 	Sinks []SinkReport `json:"sinks,omitempty" bson:"sinks,omitempty"`
@@ -89,6 +95,10 @@ type WindowReport struct {
 	// average duration in milliseconds.
 	Batches     int64   `json:"batches"`
 	AvgIngestMS float64 `json:"avg_ingest_ms"`
+	// Quality is, by dataset, the data-quality metadata of the window's
+	// records of the datasets that have quality rules (each batch checked
+	// on its own, then merged: uniqueness holds within a batch).
+	Quality map[string]Quality `json:"quality,omitempty"`
 }
 
 // SinkReport is what one collection of a dataset did with a file's good

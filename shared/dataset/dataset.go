@@ -9,12 +9,15 @@ package dataset
 
 import (
 	"fmt"
+	"runtime/debug"
 	"slices"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
+	"github.com/mysimbdp/mysimbdp/shared/quality"
 	"github.com/mysimbdp/mysimbdp/shared/records"
 )
 
@@ -29,6 +32,8 @@ type Set struct {
 	Fanout     []Copy
 	// ByKey says whether documents are identified by the business key.
 	ByKey bool
+	// Checker runs the dataset's quality rules; nil without any.
+	Checker *quality.Checker
 }
 
 // Copy is one fan-out collection of a dataset.
@@ -59,6 +64,9 @@ func Compile(p *profile.Profile, db *mongo.Database) (*Sets, error) {
 			Sink:       db.Collection(d.Sink.Collection),
 			Quarantine: db.Collection(d.Sink.Collection + profile.QuarantineSuffix),
 			ByKey:      len(d.Sink.Key) > 0,
+		}
+		if set.Checker, err = d.Checker(); err != nil {
+			return nil, fmt.Errorf("dataset %s: %w", d.Name, err)
 		}
 		for _, f := range d.Fanout {
 			set.Fanout = append(set.Fanout, Copy{Coll: db.Collection(f.Collection), Raw: f.Form == profile.FormRaw})
@@ -127,4 +135,45 @@ func RawDoc(id, source string, line int, raw []byte) bson.D {
 		{Key: "line", Value: line},
 		{Key: "raw", Value: string(raw)},
 	}
+}
+
+// Rejects returns the reason of the violations that quarantine a row
+// (severity reject), joined, and the field of the first; "" when the row
+// is to be stored.
+func Rejects(vs []quality.Violation) (reason, field string) {
+	for _, v := range vs {
+		if v.Severity != quality.Reject {
+			continue
+		}
+		if reason == "" {
+			field = v.Field
+		} else {
+			reason += "; "
+		}
+		reason += v.Reason
+	}
+	return reason, field
+}
+
+// Lineage says where a file's or window's rows came from and which app,
+// in which version, stored them; the caller fills the file's bucket, key
+// and ETag.
+func (s *Set) Lineage(app string) contract.Lineage {
+	return contract.Lineage{Dataset: s.Spec.Name, App: app, AppVersion: AppVersion()}
+}
+
+// AppVersion is the version of the running program: its module version
+// and, when it was built from a repository, the commit.
+func AppVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, kv := range bi.Settings {
+		if kv.Key == "vcs.revision" && len(kv.Value) >= 12 {
+			v += "+" + kv.Value[:12]
+		}
+	}
+	return v
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/dataset"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
+	"github.com/mysimbdp/mysimbdp/shared/quality"
 	"github.com/mysimbdp/mysimbdp/shared/records"
 	"github.com/mysimbdp/mysimbdp/shared/replace"
 	"github.com/mysimbdp/mysimbdp/shared/trust"
@@ -411,17 +412,31 @@ type goodRow struct {
 // sinks. A file-level problem makes rep rejected and is not an error; an
 // error is transient (S3 or MongoDB) and the file should be read again.
 func (b *Batch) read(ctx context.Context, set *dataset.Set, rep *contract.BatchReport) error {
-	opts := minio.GetObjectOptions{}
-	if err := opts.SetMatchETag(rep.ETag); err != nil {
-		return fmt.Errorf("get s3://%s/%s: %w", rep.Bucket, rep.Key, err)
+	// Rules that judge the file as a whole are run over it first, so that
+	// a file they fail stores nothing.
+	if set.Checker != nil && set.Checker.FileLevel() {
+		res, err := b.precheck(ctx, set, rep)
+		if err != nil {
+			return err
+		}
+		if !res.OK() {
+			rep.Status, rep.Error = contract.StatusRejected, res.Reason()+"; no row of the file was stored"
+			b.qualityOf(set, rep, res)
+			return nil
+		}
 	}
-	obj, err := b.s3.GetObject(ctx, rep.Bucket, rep.Key, opts)
+	obj, err := b.open(ctx, rep)
 	if err != nil {
-		return fmt.Errorf("get s3://%s/%s: %w", rep.Bucket, rep.Key, err)
+		return err
 	}
 	defer obj.Close()
 
 	rd := set.Plan.NewReader(obj, rep.Key)
+	var qf *quality.File
+	if set.Checker != nil {
+		qf = set.Checker.NewFile()
+	}
+	var qualityRejected int64
 	w := &fileWriter{b: b, set: set, rep: rep, tally: newSinkTally(set), bad: records.NewBatcher[any](b.policy)}
 	good := records.NewBatcher[goodRow](b.policy)
 	var fileErr error
@@ -437,6 +452,16 @@ func (b *Batch) read(ctx context.Context, set *dataset.Set, rep *contract.BatchR
 			continue
 		}
 		w.unit = rd.Unit()
+		if qf != nil {
+			if reason, field := dataset.Rejects(qf.Check(rec.Line, rec.Doc)); reason != "" {
+				qualityRejected++
+				err := w.quarantine(ctx, quarantined(rep, &records.RowError{Line: rec.Line, Unit: w.unit, Field: field, Reason: reason, Raw: rawOf(rec.Doc)}, rep.StartedAt))
+				if err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		row := goodRow{line: rec.Line, doc: make(bson.D, 0, len(rec.Doc)+1)}
 		id := b.docID(set, rep.Key, rep.ETag, rec)
 		row.doc = append(append(row.doc, bson.E{Key: "_id", Value: id}), rec.Doc...)
@@ -462,8 +487,11 @@ func (b *Batch) read(ctx context.Context, set *dataset.Set, rep *contract.BatchR
 	}
 	st := rd.Stats()
 	main := w.tally.sinks[0]
-	rep.RowsOK = int64(st.Good) - main.RowsRefused
-	rep.RowsRejected = int64(st.Rejected) + main.RowsRefused
+	rep.RowsOK = int64(st.Good) - main.RowsRefused - qualityRejected
+	rep.RowsRejected = int64(st.Rejected) + main.RowsRefused + qualityRejected
+	if qf != nil {
+		b.qualityOf(set, rep, qf.Result(b.clock()))
+	}
 	rep.Bytes = st.Bytes
 	rep.RowsUnchanged, rep.RowsReplaced = main.RowsUnchanged, main.RowsReplaced
 	if len(set.Fanout) > 0 {
@@ -483,6 +511,59 @@ func (b *Batch) read(ctx context.Context, set *dataset.Set, rep *contract.BatchR
 	}
 	return nil
 }
+
+// open gets the version of the object the report names.
+func (b *Batch) open(ctx context.Context, rep *contract.BatchReport) (*minio.Object, error) {
+	opts := minio.GetObjectOptions{}
+	if err := opts.SetMatchETag(rep.ETag); err != nil {
+		return nil, fmt.Errorf("get s3://%s/%s: %w", rep.Bucket, rep.Key, err)
+	}
+	obj, err := b.s3.GetObject(ctx, rep.Bucket, rep.Key, opts)
+	if err != nil {
+		return nil, fmt.Errorf("get s3://%s/%s: %w", rep.Bucket, rep.Key, err)
+	}
+	return obj, nil
+}
+
+// precheck reads the file through its dataset's plan and quality rules,
+// storing nothing, for the rules that judge the whole file. A file-level
+// read problem is left for the reading pass to report.
+func (b *Batch) precheck(ctx context.Context, set *dataset.Set, rep *contract.BatchReport) (quality.Result, error) {
+	obj, err := b.open(ctx, rep)
+	if err != nil {
+		return quality.Result{}, err
+	}
+	defer obj.Close()
+	qf := set.Checker.NewFile()
+	for rec, err := range set.Plan.NewReader(obj, rep.Key).All() {
+		if err != nil {
+			if !isFileLevel(err) {
+				return quality.Result{}, err
+			}
+			break
+		}
+		if rec.Err == nil {
+			qf.Check(rec.Line, rec.Doc)
+		}
+	}
+	return qf.Result(b.clock()), nil
+}
+
+// qualityOf puts a file's quality result in its report: the metadata,
+// with the file's lineage, and the warnings of file-level rules.
+func (b *Batch) qualityOf(set *dataset.Set, rep *contract.BatchReport, res quality.Result) {
+	q := res.Quality
+	q.Lineage = set.Lineage(QualityApp)
+	q.Lineage.Bucket, q.Lineage.Key, q.Lineage.ETag = rep.Bucket, rep.Key, rep.ETag
+	rep.Quality = &q
+	rep.Warnings = nil
+	for _, w := range res.Warned {
+		rep.Warnings = append(rep.Warnings, w.Reason)
+	}
+}
+
+// QualityApp names the platform's batch app in quality lineage.
+const QualityApp = "mysimbdp/batch-ingest"
 
 // sinkTally counts, per collection a dataset writes (its sink first, then
 // its fan-out copies), what became of the file's rows.

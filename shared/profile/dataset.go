@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/shared/quality"
 )
 
 // Dataset is one kind of a tenant's data: where its files and records
@@ -27,7 +28,10 @@ type Dataset struct {
 	// Fanout lists more collections that get every good row of the
 	// dataset, besides sink.collection.
 	Fanout []Fanout `yaml:"fanout"`
-	Apps   Apps     `yaml:"apps"`
+	// Quality lists the dataset's data-quality rules (shared/quality),
+	// on stored field names.
+	Quality []quality.Rule `yaml:"quality"`
+	Apps    Apps           `yaml:"apps"`
 
 	// implicit marks the default dataset of a profile that declares none.
 	implicit bool
@@ -51,7 +55,7 @@ func (p *Profile) AllDatasets() []Dataset {
 	if len(p.Datasets) > 0 {
 		return p.Datasets
 	}
-	return []Dataset{{Name: DefaultDataset, Sink: p.Sink, Wrangling: p.Wrangling, Apps: p.Apps, implicit: true}}
+	return []Dataset{{Name: DefaultDataset, Sink: p.Sink, Wrangling: p.Wrangling, Quality: p.Quality, Apps: p.Apps, implicit: true}}
 }
 
 // Dataset returns the dataset named name.
@@ -157,4 +161,30 @@ func (d Dataset) StoredTypes() map[string]FieldType {
 		delete(out, n)
 	}
 	return out
+}
+
+// Checker compiles the dataset's quality rules; nil when it has none.
+// Distinct counts are kept for the business key's fields.
+func (d Dataset) Checker() (*quality.Checker, error) {
+	if len(d.Quality) == 0 {
+		return nil, nil
+	}
+	kinds := map[string]quality.Kind{}
+	for name, t := range d.StoredTypes() {
+		kinds[name] = kindOf(t)
+	}
+	return quality.Compile(d.Quality, kinds, quality.KeyFields(d.Sink.Key...))
+}
+
+// kindOf is how the quality rules see a field type.
+func kindOf(t FieldType) quality.Kind {
+	switch t {
+	case TypeInt, TypeFloat:
+		return quality.KindNumber
+	case TypeBool:
+		return quality.KindBool
+	case TypeDate, TypeDatetime:
+		return quality.KindTime
+	}
+	return quality.KindString
 }

@@ -22,6 +22,10 @@ datasets:
       dates: {dateRep: d/m/yyyy}
     fanout:
       - {collection: cases_raw, form: raw}
+    quality:
+      - {name: cases_not_negative, field: cases, min: 0, severity: warn}
+      - {name: one_row_per_day, unique: [geoId, dateRep], severity: fail-file, max_share: 0.01}
+      - {name: fresh, freshness: {field: dateRep, max_age: 7d}}
   - name: vaccinations
     sink:
       collection: vaccinations
@@ -40,6 +44,12 @@ func TestDatasets(t *testing.T) {
 	}
 	if ds[0].Fanout[0].Form != FormRaw || ds[0].Sink.UnknownFields != UnknownReject || ds[0].Apps.Batch != AppPlatform {
 		t.Errorf("defaults of a declared dataset: %+v", ds[0])
+	}
+	if c, err := ds[0].Checker(); err != nil || c == nil || !c.FileLevel() {
+		t.Errorf("cases' quality rules: %v, %v", c, err)
+	}
+	if c, err := ds[1].Checker(); err != nil || c != nil {
+		t.Errorf("vaccinations has no rules, got %v, %v", c, err)
 	}
 	if ds[1].Apps.Batch != AppOwn || ds[1].Apps.Stream != AppPlatform {
 		t.Errorf("apps of vaccinations: %+v", ds[1].Apps)
@@ -129,6 +139,9 @@ func TestDatasetProblems(t *testing.T) {
 		{"fanout onto the sink", dataset("a", "c") + "    fanout: [{collection: c}]\n", `datasets[0].fanout[0].collection: collection "c" is written by`},
 		{"an unknown app source", dataset("a", "c") + "    apps: {batch: theirs}\n", `datasets[0].apps.batch: "theirs" is not an app source`},
 		{"paths inside a dataset", dataset("a", "c") + "    wrangling: {drop: [nope]}\n", `datasets[0].wrangling.drop[0]: "nope" is not a stored field`},
+		{"a rule on an unknown field", dataset("a", "c") + "    quality: [{name: r, field: nope, required: true}]\n", `datasets[0].quality: quality rule r: `},
+		{"a range on text", dataset("a", "c") + "    quality: [{name: r, field: id, min: 1}]\n", `datasets[0].quality: quality rule r: min/max needs a number field; id is a string`},
+		{"a bad severity", dataset("a", "c") + "    quality: [{name: r, field: id, required: true, severity: maybe}]\n", `datasets[0].quality[0].severity: "maybe" is not a severity`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -142,6 +155,7 @@ func TestDatasetProblems(t *testing.T) {
 		{"a top-level sink", "sink:\n  collection: c\n", "with datasets, the profile's sink only names the database"},
 		{"top-level wrangling", "wrangling:\n  drop: [id]\n", "with datasets, each dataset has its own wrangling"},
 		{"top-level apps", "apps: {batch: own}\n", "with datasets, each dataset says its own apps"},
+		{"top-level quality", "quality: [{name: r, field: id, required: true}]\n", "with datasets, each dataset has its own quality rules"},
 		{"a dataset in another database", "sink:\n  database: acmedb\n", ""},
 	}
 	for _, tt := range mixed {

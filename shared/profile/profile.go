@@ -1,6 +1,9 @@
 package profile
 
-import "github.com/mysimbdp/mysimbdp/shared/contract"
+import (
+	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/shared/quality"
+)
 
 // Profile is one tenant's profile. Build it with Load or Parse, which apply
 // the defaults and validate; a Profile built in code should be checked with
@@ -17,6 +20,9 @@ type Profile struct {
 	Sink      Sink      `yaml:"sink"`
 	Wrangling Wrangling `yaml:"wrangling"`
 	Apps      Apps      `yaml:"apps"`
+	// Quality lists the data-quality rules of a profile without datasets
+	// (each dataset has its own).
+	Quality []quality.Rule `yaml:"quality"`
 	// Datasets lists the tenant's kinds of data, each with its own
 	// folder, subject, sink, wrangling and apps. Without it the profile's
 	// sink, wrangling and apps are its one dataset (see AllDatasets).

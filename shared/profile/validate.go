@@ -52,7 +52,9 @@ func (p *Profile) validate(skip []string) []error {
 		v.errf("sink.database", "%s", msg)
 	}
 	if len(p.Datasets) == 0 {
+		n := len(v.errs)
 		v.sink("", p.Sink, p.Wrangling)
+		v.quality("", p.AllDatasets()[0], len(v.errs) == n)
 	} else {
 		v.datasets()
 	}
@@ -412,6 +414,9 @@ func (v *validator) datasets() {
 	if p.Sink.Collection != "" || len(p.Sink.Schema) > 0 || len(p.Sink.Key) > 0 {
 		v.errf("sink", "with datasets, the profile's sink only names the database (sink.database); each dataset has its own sink")
 	}
+	if len(p.Quality) > 0 {
+		v.errf("quality", "with datasets, each dataset has its own quality rules")
+	}
 	if len(p.Wrangling.Rename)+len(p.Wrangling.Dates)+len(p.Wrangling.Derive)+len(p.Wrangling.Drop) > 0 {
 		v.errf("wrangling", "with datasets, each dataset has its own wrangling")
 	}
@@ -451,7 +456,9 @@ func (v *validator) datasets() {
 		if d.Sink.Database != "" && d.Sink.Database != p.Sink.Database {
 			v.errf(at+"sink.database", "%q: a dataset writes to the tenant's database (%s); a tenant's functions may write nowhere else", d.Sink.Database, p.Sink.Database)
 		}
+		n := len(v.errs)
 		v.sink(at, d.Sink, d.Wrangling)
+		v.quality(at, d, len(v.errs) == n)
 		claim(at+"sink.collection", d.Sink.Collection)
 		if d.Sink.Collection != "" {
 			claim(at+"sink.collection", d.Sink.Collection+QuarantineSuffix)
@@ -493,4 +500,26 @@ func isDatasetName(s string) bool {
 		}
 	}
 	return true
+}
+
+// quality checks a dataset's quality rules against its stored fields.
+// Only once the sink and wrangling hold: rules on a broken schema would
+// repeat its problems.
+func (v *validator) quality(at string, d Dataset, schemaOK bool) {
+	if len(d.Quality) == 0 || !schemaOK {
+		return
+	}
+	if _, err := d.Checker(); err != nil {
+		for _, e := range unjoin(err) {
+			v.errf(at+"quality", "%s", strings.TrimPrefix(e.Error(), "quality: "))
+		}
+	}
+}
+
+// unjoin splits an errors.Join into its errors.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

@@ -155,6 +155,18 @@ func Compile(rules []Rule, fields map[string]Kind, opts ...Option) (*Checker, er
 }
 
 // known lists the stored fields, for errors.
+// FileLevel reports whether a rule judges the file as a whole (severity
+// fail-file, or a freshness rule): such a file must be read through once
+// before any of its rows is stored, so that a failed file stores nothing.
+func (c *Checker) FileLevel() bool {
+	for _, ch := range c.checks {
+		if ch.severity == FailFile || ch.kind == checkFreshness {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *Checker) known() string {
 	if len(c.fields) == 0 {
 		return "the dataset stores no fields"

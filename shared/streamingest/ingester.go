@@ -15,6 +15,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/dataset"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
+	"github.com/mysimbdp/mysimbdp/shared/quality"
 	"github.com/mysimbdp/mysimbdp/shared/records"
 	"github.com/mysimbdp/mysimbdp/shared/replace"
 	"github.com/mysimbdp/mysimbdp/shared/trust"
@@ -132,8 +133,10 @@ func (in *Ingester) Handle(ctx context.Context, b contract.Batch) (contract.Resp
 		resp.BatchItemFailures = append(resp.BatchItemFailures, contract.ItemFailure{ItemIdentifier: r.ID, Reason: oneLine(reason), Permanent: permanent})
 	}
 	var bytes int64
-	// Each dataset's documents, in the order of the batch.
+	// Each dataset's documents, in the order of the batch, and its
+	// quality checks.
 	docs := map[*dataset.Set]*pending{}
+	checks := map[*dataset.Set]*quality.File{}
 	var order []*dataset.Set
 	for i, r := range b.Records {
 		bytes += int64(len(r.Data))
@@ -154,6 +157,19 @@ func (in *Ingester) Handle(ctx context.Context, b contract.Batch) (contract.Resp
 		if rec.Err != nil {
 			fail(r, rowReason(rec.Err), false)
 			continue
+		}
+		if set.Checker != nil {
+			qf := checks[set]
+			if qf == nil {
+				qf = set.Checker.NewFile()
+				checks[set] = qf
+			}
+			// A record a quality rule rejects would be rejected again:
+			// it goes to the dead letters, the stream's quarantine, now.
+			if reason, _ := dataset.Rejects(qf.Check(i+1, rec.Doc)); reason != "" {
+				fail(r, reason, true)
+				continue
+			}
 		}
 		id := in.docID(set, r, rec)
 		doc := make(bson.D, 0, len(rec.Doc)+1)
@@ -191,7 +207,7 @@ func (in *Ingester) Handle(ctx context.Context, b contract.Batch) (contract.Resp
 			}
 			refused, err := in.write(ctx, coll, batch, byKey)
 			if err != nil {
-				in.reports.add(int64(n), bytes, int64(n), time.Since(start))
+				in.reports.add(int64(n), bytes, int64(n), time.Since(start), nil)
 				in.log.ErrorContext(ctx, "stream batch not stored; it should be redelivered", "records", n, "collection", coll.Name(), "err", err)
 				return contract.Response{}, fmt.Errorf("ingest batch of %d: %w", n, err)
 			}
@@ -202,12 +218,24 @@ func (in *Ingester) Handle(ctx context.Context, b contract.Batch) (contract.Resp
 			}
 		}
 	}
+	var qual map[string]contract.Quality
+	for set, qf := range checks {
+		if qual == nil {
+			qual = map[string]contract.Quality{}
+		}
+		q := qf.Result(time.Now()).Quality
+		q.Lineage = set.Lineage(QualityApp)
+		qual[set.Spec.Name] = q
+	}
 	d := time.Since(start)
-	in.reports.add(int64(n), bytes, int64(len(resp.BatchItemFailures)), d)
+	in.reports.add(int64(n), bytes, int64(len(resp.BatchItemFailures)), d, qual)
 	in.log.DebugContext(ctx, "stream batch ingested", "records", n, "failed", len(resp.BatchItemFailures),
 		"bytes", bytes, "duration_ms", d.Milliseconds())
 	return resp, nil
 }
+
+// QualityApp names the platform's stream app in quality lineage.
+const QualityApp = "mysimbdp/stream-ingest"
 
 // pending holds one dataset's good documents of a batch: typed for its
 // sink and typed copies, raw for raw copies, and the record each is from.

@@ -53,7 +53,7 @@ func newReporter(url, subject, tenant string, window time.Duration, now func() t
 }
 
 // add counts one batch into the current window.
-func (r *reporter) add(messages, bytes, failures int64, took time.Duration) {
+func (r *reporter) add(messages, bytes, failures int64, took time.Duration, qual map[string]contract.Quality) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -69,6 +69,14 @@ func (r *reporter) add(messages, bytes, failures int64, took time.Duration) {
 	r.cur.Failures += failures
 	r.cur.Batches++
 	r.ingest += took
+	for ds, q := range qual {
+		if r.cur.Quality == nil {
+			r.cur.Quality = map[string]contract.Quality{}
+		}
+		w := r.cur.Quality[ds]
+		w.Merge(q)
+		r.cur.Quality[ds] = w
+	}
 }
 
 func (r *reporter) loop() {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -123,13 +124,13 @@ func TestReporterWindows(t *testing.T) {
 	clock := t0
 	r := newReporter("", "s.t", "t", time.Hour, func() time.Time { return clock }, slog.New(slog.DiscardHandler))
 	defer r.close(t.Context())
-	r.add(10, 1000, 1, 10*time.Millisecond)
-	r.add(5, 500, 0, 20*time.Millisecond)
+	r.add(10, 1000, 1, 10*time.Millisecond, nil)
+	r.add(5, 500, 0, 20*time.Millisecond, nil)
 	clock = t0.Add(5 * time.Second)
 	got := r.take()
 	want := contract.WindowReport{Tenant: "t", Kind: contract.KindStream, WindowStart: t0, WindowEnd: clock,
 		Messages: 15, Bytes: 1500, Failures: 1, Batches: 2, AvgIngestMS: 15}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("window\n got %+v\nwant %+v", got, want)
 	}
 	clock = t0.Add(10 * time.Second)
