@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -152,5 +153,57 @@ func TestFanoutRetriesOnlyWhereRefused(t *testing.T) {
 		if !bytes.Equal(after[id], doc) {
 			t.Errorf("the sink's document %s changed on the retry", id)
 		}
+	}
+}
+
+// TestStreamQualityRules: a record a reject rule fails is answered as a
+// permanent failure naming the rule (dead-lettered at once: the stream's
+// quarantine); warn rules count; the window report carries the metadata
+// per dataset.
+func TestStreamQualityRules(t *testing.T) {
+	const tenant = "qstream"
+	p := startPlatform(t)
+	reports := p.subscribe(t, "test.reports."+tenant)
+	prof := tenant1Profile(tenant, "1h") + `quality:
+  - {name: cases_not_negative, field: cases, min: 0}
+  - {name: few_deaths, field: deaths, max: 9, severity: warn}
+`
+	in := p.ingester(t, prof, "MYSIMBDP_REPORT_SUBJECT", "test.reports")
+	const n = 30
+	b := ecdcBatch(tenant, 0, n, 0)
+	resp, err := in.Handle(t.Context(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var negative, manyDeaths int64
+	for i := range n {
+		row := ecdcRow(i, 0)
+		if row["cases"].(int) < 0 {
+			negative++
+		}
+		if row["deaths"].(int) > 9 {
+			manyDeaths++
+		}
+	}
+	if int64(len(resp.BatchItemFailures)) != negative || negative == 0 {
+		t.Fatalf("%d failures, want the %d negative rows", len(resp.BatchItemFailures), negative)
+	}
+	for _, f := range resp.BatchItemFailures {
+		if !f.Permanent || !strings.HasPrefix(f.Reason, "quality rule cases_not_negative: cases is -") {
+			t.Errorf("failure %+v: want permanent, naming the rule", f)
+		}
+	}
+	if got := count(t, p.db.Database(tenant).Collection("covid_daily")); got != n-negative {
+		t.Errorf("%d rows stored, want %d", got, n-negative)
+	}
+	if err := in.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	sum := waitReports(t, reports, n, 10*time.Second)
+	q, ok := sum.Quality["default"]
+	if !ok || q.RowsChecked != n || q.RowsQuarantined != negative ||
+		q.Rules["cases_not_negative"].Failures != negative || q.Rules["few_deaths"].Failures != manyDeaths ||
+		q.Fields["geoId"].Distinct != int64(ecdc.Countries) || q.Lineage.App != "mysimbdp/stream-ingest" || q.Lineage.Dataset != "default" {
+		t.Errorf("window quality %+v, want %d checked, %d quarantined, %d warned", q, n, negative, manyDeaths)
 	}
 }

@@ -282,6 +282,14 @@ func waitReports(t *testing.T, ch <-chan *nats.Msg, messages int64, deadline tim
 			sum.Bytes += rep.Bytes
 			sum.Failures += rep.Failures
 			sum.Batches += rep.Batches
+			for ds, q := range rep.Quality {
+				if sum.Quality == nil {
+					sum.Quality = map[string]contract.Quality{}
+				}
+				w := sum.Quality[ds]
+				w.Merge(q)
+				sum.Quality[ds] = w
+			}
 		case <-timeout:
 			t.Fatalf("after %s: reports sum to %+v, want %d messages", deadline, sum, messages)
 		}
