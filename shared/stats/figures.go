@@ -81,9 +81,12 @@ func (a *acc) figures() Figures {
 type byTenant struct {
 	all     acc
 	tenants map[string]*acc
+	quality qualities
 }
 
-func newByTenant() *byTenant { return &byTenant{tenants: map[string]*acc{}} }
+func newByTenant() *byTenant {
+	return &byTenant{tenants: map[string]*acc{}, quality: qualities{}}
+}
 
 func (b *byTenant) of(tenant string) *acc {
 	a := b.tenants[tenant]
@@ -94,8 +97,19 @@ func (b *byTenant) of(tenant string) *acc {
 	return a
 }
 
-func (b *byTenant) addFile(e *entry)   { b.all.addFile(e); b.of(e.Tenant).addFile(e) }
-func (b *byTenant) addReport(e *entry) { b.all.addReport(e); b.of(e.Tenant).addReport(e) }
+func (b *byTenant) addFile(e *entry) {
+	b.all.addFile(e)
+	b.of(e.Tenant).addFile(e)
+	b.quality.add(e, true)
+}
+
+func (b *byTenant) addReport(e *entry) {
+	b.all.addReport(e)
+	b.of(e.Tenant).addReport(e)
+	if e.Kind == contract.KindStream { // a file's counts once, from stats_files
+		b.quality.add(e, false)
+	}
+}
 
 // names are the tenants seen, sorted.
 func (b *byTenant) names() []string {

@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/shared/profile"
 )
 
 // entry is one stored report, of either kind: a document of
@@ -35,6 +37,9 @@ type entry struct {
 
 	// Both: bytes read from the file, or stream payload bytes.
 	Bytes int64 `bson:"bytes"`
+	// Quality is the data-quality metadata, by dataset: a file's one
+	// dataset, or a stream window's datasets with quality rules.
+	Quality map[string]contract.Quality `bson:"quality,omitempty"`
 
 	// Stream window reports.
 	WindowStart time.Time `bson:"window_start"`
@@ -94,6 +99,9 @@ func decode(rec contract.Record, prefix string, now time.Time) (entry, error) {
 		}
 		e.At, e.File, e.Status, e.StartedAt = r.EndedAt, fileID(r), string(r.Status), r.StartedAt
 		e.Size, e.RowsOK, e.RowsRejected, e.Bytes, e.DurationMS, e.Error = r.Size, r.RowsOK, r.RowsRejected, r.Bytes, r.DurationMS, r.Error
+		if r.Quality != nil {
+			e.Quality = map[string]contract.Quality{cmp.Or(r.Dataset, profile.DefaultDataset): *r.Quality}
+		}
 	case contract.KindStream:
 		var r contract.WindowReport
 		if err := json.Unmarshal(rec.Data, &r); err != nil {
@@ -107,6 +115,7 @@ func decode(rec contract.Record, prefix string, now time.Time) (entry, error) {
 		}
 		e.At, e.WindowStart = r.WindowEnd, r.WindowStart
 		e.Messages, e.Bytes, e.Failures, e.Batches, e.AvgIngestMS = r.Messages, r.Bytes, r.Failures, r.Batches, r.AvgIngestMS
+		e.Quality = r.Quality
 	default:
 		return entry{}, fmt.Errorf("report kind %q is neither %q nor %q", probe.Kind, contract.KindBatch, contract.KindStream)
 	}

@@ -38,6 +38,9 @@ type Summary struct {
 	// Windows are the platform's windows of the range, newest first (at
 	// most 60).
 	Windows []Window `json:"windows"`
+	// Quality is the data quality of each dataset with quality rules
+	// that reported in the range, by tenant and dataset.
+	Quality []DatasetQuality `json:"quality"`
 }
 
 // TenantSummary is one tenant's figures and the decision in force.
@@ -90,7 +93,8 @@ func (s *Service) SummaryOf(ctx context.Context, from time.Time, tenant string) 
 		return Summary{}, fmt.Errorf("stats since %s: %w", from.Format(time.RFC3339), err)
 	}
 	out := Summary{From: from, To: to, Window: s.cfg.Window.String(), All: sum.all.figures(),
-		Tenants: []TenantSummary{}, Decisions: []quota.Decision{}, Windows: []Window{}}
+		Tenants: []TenantSummary{}, Decisions: []quota.Decision{}, Windows: []Window{},
+		Quality: sum.quality.list(tenant)}
 
 	profiles, err := s.profileNames(ctx)
 	if err != nil {
@@ -228,6 +232,7 @@ func (sm Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\n", ts(win.Start), f.Files, f.RowsOK, f.Messages,
 			f.FileFailures+f.StreamFailures, ms(f.FileAvgMS), ms(f.BatchAvgMS))
 	}
+	writeQuality(tw, sm.Quality)
 	return tw.Flush()
 }
 
