@@ -1,6 +1,8 @@
 package profile
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -179,5 +181,36 @@ func TestDatasetProblems(t *testing.T) {
 	_, err = Parse([]byte("tenant: acme\nsink: {database: acme}\ndatasets:\n"+strings.Replace(dataset("a", "c"), "    sink:\n", "    sink:\n      database: other\n", 1)), "x.yaml")
 	if err == nil || !strings.Contains(err.Error(), `datasets[0].sink.database: "other": a dataset writes to the tenant's database (acme)`) {
 		t.Errorf("a dataset naming another database: %v", err)
+	}
+}
+
+// TestReadmeDatasetsExample: the two-dataset profile the README's tenant
+// guide shows is a valid profile, with the rules it describes.
+func TestReadmeDatasetsExample(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "### Datasets, quality rules and dates")
+	if !ok {
+		t.Fatal("README has no section \"Datasets, quality rules and dates\"")
+	}
+	_, block, ok := strings.Cut(section, "```yaml\n")
+	block, _, ok2 := strings.Cut(block, "```")
+	if !ok || !ok2 {
+		t.Fatal("the section has no yaml block")
+	}
+	p, err := Parse([]byte(block), "README.md")
+	if err != nil {
+		t.Fatalf("the README's profile: %v", err)
+	}
+	ds := p.AllDatasets()
+	if len(ds) != 2 || len(ds[0].Quality) != 7 || len(ds[0].Fanout) != 1 || ds[1].Apps.Stream != AppOwn {
+		t.Errorf("the README's profile: %+v", ds)
+	}
+	for _, d := range ds {
+		if _, err := d.Checker(); err != nil {
+			t.Errorf("dataset %s: %v", d.Name, err)
+		}
 	}
 }
