@@ -71,7 +71,7 @@ func TestFromEnv(t *testing.T) {
 					S3Endpoint: "s3:9000", S3AccessKey: "ak", S3SecretKey: "sk", S3Secure: true, S3Region: "eu", S3Bucket: "b",
 					Tenant: "t1", Profile: "tenant: t1", ProfileSecret: "t1-profile", SecretsDir: "/s", Sink: "discard",
 					CheckerFunctions: []string{"t1-a", "t1-b"},
-					StatsWindow: 30 * time.Second, ScaleStabilization: 2 * time.Minute, JSReplicas: 3,
+					StatsWindow:      30 * time.Second, ScaleStabilization: 2 * time.Minute, JSReplicas: 3,
 					SweepInterval: 30 * time.Second, SweepAge: 5 * time.Minute,
 					MetricsAddr: ":9", LogLevel: "debug", ConsoleAddr: ":10", DataDir: "/d", MCBin: "/bin/mc",
 					FunctionS3Endpoint: "fs3", FunctionMongoURI: "fm", FunctionNATSURL: "fn",
