@@ -50,6 +50,10 @@ type FunctionEnv struct {
 	// Registry is where the platform apps' images were pushed (see
 	// Image); empty means their Docker Hub names.
 	Registry string
+	// GatewayURL is the gateway as functions reach it, for a batch app
+	// that invokes its tenant's quality checkers (CheckerEnv); empty:
+	// contract.DefaultClusterGatewayURL.
+	GatewayURL string
 	// CASecret, when the platform's parts serve TLS with a CA of their
 	// own, is the secret holding it (contract.TLSCASecret): every
 	// function gets it, named by contract.EnvTLSCAFile. Empty: the

@@ -2,8 +2,9 @@
 // mysimbdp's parts and tenants' apps: subject, stream, consumer and KV
 // names (names.go), HTTP headers, labels and annotations (names.go), the
 // environment every part is configured by (env.go), the stream batch a
-// stream function is POSTed and its answer (batch.go), and the reports
-// ingest functions publish (report.go).
+// stream function is POSTed and its answer (batch.go), the rows a
+// tenant's own quality checker is POSTed and its rule results
+// (checker.go), and the reports ingest functions publish (report.go).
 //
 // It imports nothing but the standard library, so that every binary — a
 // tenant's own function too — can speak it without linking a database or

@@ -68,7 +68,13 @@ const (
 	// from a Kubernetes Secret; else they read the secret file
 	// InvokeMasterKeySecret.
 	EnvInvokeMasterKey = "MYSIMBDP_INVOKE_MASTER_KEY"
-	EnvSink            = "MYSIMBDP_SINK"
+	// EnvCheckerFunctions lists (comma-separated) the tenant's quality
+	// checker functions that its platform batch app may invoke: for each
+	// checker fn the app is given the secret InvokeKeySecret(fn), the
+	// checker's invocation key, to sign its calls with (shared/checker),
+	// and the gateway's URL as EnvGatewayURL.
+	EnvCheckerFunctions = "MYSIMBDP_CHECKER_FUNCTIONS"
+	EnvSink             = "MYSIMBDP_SINK"
 
 	EnvStatsWindow        = "MYSIMBDP_STATS_WINDOW"
 	EnvScaleStabilization = "MYSIMBDP_SCALE_STABILIZATION"
@@ -198,6 +204,9 @@ type Env struct {
 	InvokeHandlerAuth []string
 	// InvokeMasterKey is the platform's invocation master key, if given.
 	InvokeMasterKey string
+	// CheckerFunctions are the checker functions whose invocation keys the
+	// function was given (EnvCheckerFunctions).
+	CheckerFunctions []string
 
 	StatsWindow time.Duration
 	// ScaleStabilization is zero when unset: the scaler's own default.
@@ -305,6 +314,7 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		InvokeKeySecret:    get(EnvInvokeKeySecret),
 		InvokeHandlerAuth:  methods(get(EnvInvokeHandlerAuth)),
 		InvokeMasterKey:    get(EnvInvokeMasterKey),
+		CheckerFunctions:   list(get(EnvCheckerFunctions)),
 		StatsWindow:        DefaultStatsWindow,
 		ScaleMetricsURL:    get(EnvScaleMetricsURL),
 		SweepInterval:      DefaultSweepInterval,
@@ -382,6 +392,18 @@ func (e Env) Warn(log *slog.Logger) {
 	for _, d := range e.Deprecated {
 		log.Warn("deprecated environment variable; it still works but will go", "variable", d)
 	}
+}
+
+// list splits a comma-separated list, dropping blanks around entries and
+// empty entries.
+func list(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // methods splits a comma-separated list of HTTP methods, upper-cased,

@@ -30,14 +30,14 @@ func TestSignedOnly(t *testing.T) {
 	}
 }
 
-// The repo's stack.yml: stats, scaler and tenant2's app get keys, echo
+// The repo's stack.yml: stats, scaler, tenant2's app and tenant1's checker get keys, echo
 // does not.
 func TestSignedOnlyInTheRepoStack(t *testing.T) {
 	st, err := stack.Load("../../../stack.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]bool{"stats": true, "scaler": true, "tenant2-batch-ingest": true, "echo": false}
+	want := map[string]bool{"stats": true, "scaler": true, "tenant2-batch-ingest": true, "tenant1-checker": true, "echo": false}
 	for name, w := range want {
 		fn, ok := st.Functions[name]
 		if !ok {
