@@ -146,3 +146,15 @@ func WithCheckerKeys(ctx context.Context, gw *gateway.Client, master string, p *
 	}
 	return nil
 }
+
+// ProfileCheckers are the checker functions the datasets of p name whose
+// files the platform's batch app ingests.
+func ProfileCheckers(p *profile.Profile) []string {
+	var names []string
+	for _, d := range p.AllDatasets() {
+		if d.QualityChecker.Function != "" && d.Apps.Batch != profile.AppOwn {
+			names = append(names, d.QualityChecker.Function)
+		}
+	}
+	return names
+}

@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 
@@ -115,6 +116,14 @@ func Deployments(p *profile.Profile, env FunctionEnv) []types.FunctionDeployment
 				"write_timeout": "15m",
 				"exec_timeout":  "15m",
 			}))
+	}
+	if batch {
+		// The profile was validated, so its checkers' names are the
+		// tenant's: CheckerEnv cannot refuse them here.
+		if names, err := CheckerNames(p, ProfileCheckers(p)); err == nil {
+			vars, _ := CheckerEnv(p, env, names)
+			maps.Copy(out[len(out)-1].EnvVars, vars)
+		}
 	}
 	if stream {
 		out = append(out, deployment(p, p.StreamFunction(), Image(env.Registry, StreamImage),

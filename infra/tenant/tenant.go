@@ -160,6 +160,13 @@ func ApplyWith(ctx context.Context, pl Platform, t Loaded, opts ApplyOptions) (R
 	if err := pl.checkUnclaimed(ctx, p, opts.Adopt); err != nil {
 		return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)
 	}
+	checkers, err := CheckerNames(p, ProfileCheckers(p))
+	if err == nil {
+		err = pl.CheckCheckers(ctx, p, checkers)
+	}
+	if err != nil {
+		return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)
+	}
 	creds, created, err := pl.Store.LoadOrCreate(p.Tenant)
 	if err != nil {
 		return res, err
@@ -232,6 +239,11 @@ func ApplyWith(ctx context.Context, pl Platform, t Loaded, opts ApplyOptions) (R
 		(*d.Annotations)[contract.AnnotationCredentialsDigest] = digest(credSecret)
 		if err := WithInvokeKey(ctx, pl.Gateway, pl.InvokeMasterKey, &d); err != nil {
 			return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)
+		}
+		if d.Service == p.BatchFunction() {
+			if err := WithCheckerKeys(ctx, pl.Gateway, pl.InvokeMasterKey, p, &d, checkers); err != nil {
+				return res, fmt.Errorf("apply tenant %s: %w", p.Tenant, err)
+			}
 		}
 		changed, err := deployIfChanged(ctx, pl.Gateway, d)
 		if err != nil {

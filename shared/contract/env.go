@@ -109,6 +109,9 @@ const (
 	EnvFunctionS3Endpoint = "MYSIMBDP_FUNCTION_S3_ENDPOINT"
 	EnvFunctionMongoURI   = "MYSIMBDP_FUNCTION_MONGO_URI"
 	EnvFunctionNATSURL    = "MYSIMBDP_FUNCTION_NATS_URL"
+	// EnvFunctionGatewayURL is the gateway as functions reach it (a
+	// tenant's batch app calls its quality checker there).
+	EnvFunctionGatewayURL = "MYSIMBDP_FUNCTION_GATEWAY_URL"
 	// EnvRegistry is where the platform apps' images are pushed
 	// (registry host and path, e.g. ghcr.io/acme): tenants' functions
 	// run <registry>/batch-ingest:latest rather than Docker Hub's
@@ -230,6 +233,7 @@ type Env struct {
 	MCBin                                                 string
 	Registry                                              string
 	FunctionS3Endpoint, FunctionMongoURI, FunctionNATSURL string
+	FunctionGatewayURL                                    string
 
 	// LambdaRuntimeAPI is set when the binary runs under AWS Lambda;
 	// LambdaFunction is the function's name there.
@@ -329,6 +333,7 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		FunctionS3Endpoint: get(EnvFunctionS3Endpoint),
 		FunctionMongoURI:   get(EnvFunctionMongoURI),
 		FunctionNATSURL:    get(EnvFunctionNATSURL),
+		FunctionGatewayURL: get(EnvFunctionGatewayURL),
 		LambdaRuntimeAPI:   get(EnvAWSLambdaRuntimeAPI),
 		LambdaFunction:     get(EnvAWSLambdaFunction),
 	}

@@ -56,6 +56,10 @@ type Config struct {
 	// memory without the database. Rejected rows, the ingestion record and
 	// the move out of incoming/ still happen. Never set it in a deployment.
 	Sink string
+
+	// Env is the function's whole environment, for the tenant's quality
+	// checkers (shared/checker.ConfigFromEnv).
+	Env contract.Env
 }
 
 // ConfigFromEnv reads the Config from the environment through getenv
@@ -77,6 +81,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		NATSURL:        env.NATSURL,
 		ReportSubject:  env.ReportSubject,
 		Sink:           env.Sink,
+		Env:            env,
 	}
 	var err error
 	if c.Profile, c.ProfileSource, err = profile.FromEnv(env); err != nil {

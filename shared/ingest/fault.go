@@ -12,6 +12,8 @@ import (
 	"github.com/minio/minio-go/v7"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
+
+	"github.com/mysimbdp/mysimbdp/shared/checker"
 )
 
 // How a store call that hit passing trouble (see transient) is tried again
@@ -70,6 +72,8 @@ func unavailable(err error) bool {
 	switch {
 	case err == nil, errors.Is(err, context.Canceled):
 		return false
+	case errors.Is(err, checker.ErrUnavailable): // the tenant's quality checker
+		return true
 	case errors.As(err, new(topology.ServerSelectionError)), errors.As(err, new(topology.ConnectionError)):
 		return true
 	case errors.Is(err, context.DeadlineExceeded): // the attempt's own time ran out

@@ -18,6 +18,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/mysimbdp/mysimbdp/shared/checker"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/dataset"
 	"github.com/mysimbdp/mysimbdp/shared/profile"
@@ -86,6 +87,10 @@ type Batch struct {
 	slots      *mongo.Collection
 	// sets are the tenant's datasets: a file's folder picks its own.
 	sets *dataset.Sets
+	// checkers are the tenant's own quality checkers, by name; a checker
+	// this function cannot call has its reason in checkerErrs.
+	checkers    map[string]*checker.Client
+	checkerErrs map[string]error
 	// replacing runs this process's bulk replaces, one at a time.
 	replacing replace.Runner
 	// discard drops good rows' batches instead of writing them
@@ -147,6 +152,7 @@ func New(cfg Config, opts Options) (*Batch, error) {
 	if b.sets, err = dataset.Compile(prof, sinkDB); err != nil {
 		return nil, err
 	}
+	b.checkers, b.checkerErrs = newCheckers(cfg.Env, b.sets)
 	switch cfg.Sink {
 	case SinkMongo:
 	case SinkDiscard:
@@ -425,6 +431,30 @@ func (b *Batch) read(ctx context.Context, set *dataset.Set, rep *contract.BatchR
 			return nil
 		}
 	}
+	// The tenant's own checker judges the rows before any is stored too.
+	var own *checked
+	if set.Spec.QualityChecker.Function != "" {
+		c, bad, err := b.askChecker(ctx, set, rep)
+		switch {
+		case err != nil:
+			return err
+		case bad != "":
+			rep.Status, rep.Error = contract.StatusRejected, bad
+			return nil
+		}
+		if failed := c.tally.Failed(c.fn); len(failed) > 0 {
+			reasons := make([]string, len(failed))
+			for i, f := range failed {
+				reasons[i] = f.Reason
+			}
+			rep.Status, rep.Error = contract.StatusRejected, strings.Join(reasons, "; ")+"; no row of the file was stored"
+			q := contract.Quality{RowsChecked: c.tally.Rows()}
+			c.into(&q)
+			b.qualityOf(set, rep, quality.Result{Quality: q})
+			return nil
+		}
+		own = c
+	}
 	obj, err := b.open(ctx, rep)
 	if err != nil {
 		return err
@@ -452,15 +482,20 @@ func (b *Batch) read(ctx context.Context, set *dataset.Set, rep *contract.BatchR
 			continue
 		}
 		w.unit = rd.Unit()
+		var reason, field string
 		if qf != nil {
-			if reason, field := dataset.Rejects(qf.Check(rec.Line, rec.Doc)); reason != "" {
-				qualityRejected++
-				err := w.quarantine(ctx, quarantined(rep, &records.RowError{Line: rec.Line, Unit: w.unit, Field: field, Reason: reason, Raw: rawOf(rec.Doc)}, rep.StartedAt))
-				if err != nil {
-					return err
-				}
-				continue
+			reason, field = dataset.Rejects(qf.Check(rec.Line, rec.Doc))
+		}
+		if r := own.rejected(rec.Line); r != "" {
+			reason = strings.TrimPrefix(reason+"; "+r, "; ")
+		}
+		if reason != "" {
+			qualityRejected++
+			err := w.quarantine(ctx, quarantined(rep, &records.RowError{Line: rec.Line, Unit: w.unit, Field: field, Reason: reason, Raw: rawOf(rec.Doc)}, rep.StartedAt))
+			if err != nil {
+				return err
 			}
+			continue
 		}
 		row := goodRow{line: rec.Line, doc: make(bson.D, 0, len(rec.Doc)+1)}
 		id := b.docID(set, rep.Key, rep.ETag, rec)
@@ -489,8 +524,17 @@ func (b *Batch) read(ctx context.Context, set *dataset.Set, rep *contract.BatchR
 	main := w.tally.sinks[0]
 	rep.RowsOK = int64(st.Good) - main.RowsRefused - qualityRejected
 	rep.RowsRejected = int64(st.Rejected) + main.RowsRefused + qualityRejected
-	if qf != nil {
-		b.qualityOf(set, rep, qf.Result(b.clock()))
+	switch {
+	case qf != nil:
+		res := qf.Result(b.clock())
+		if own != nil {
+			own.into(&res.Quality)
+		}
+		b.qualityOf(set, rep, res)
+	case own != nil:
+		q := contract.Quality{RowsChecked: own.tally.Rows(), RowsQuarantined: qualityRejected}
+		own.into(&q)
+		b.qualityOf(set, rep, quality.Result{Quality: q})
 	}
 	rep.Bytes = st.Bytes
 	rep.RowsUnchanged, rep.RowsReplaced = main.RowsUnchanged, main.RowsReplaced

@@ -1,6 +1,8 @@
 package profile
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
@@ -31,7 +33,12 @@ type Dataset struct {
 	// Quality lists the dataset's data-quality rules (shared/quality),
 	// on stored field names.
 	Quality []quality.Rule `yaml:"quality"`
-	Apps    Apps           `yaml:"apps"`
+	// QualityChecker names a function of the tenant's own that checks
+	// the dataset's files too (shared/checker): the platform's batch app
+	// sends it a sample or the whole file before storing a row and treats
+	// its answer like its own rules.
+	QualityChecker QualityChecker `yaml:"quality_checker"`
+	Apps           Apps           `yaml:"apps"`
 
 	// implicit marks the default dataset of a profile that declares none.
 	implicit bool
@@ -55,7 +62,7 @@ func (p *Profile) AllDatasets() []Dataset {
 	if len(p.Datasets) > 0 {
 		return p.Datasets
 	}
-	return []Dataset{{Name: DefaultDataset, Sink: p.Sink, Wrangling: p.Wrangling, Quality: p.Quality, Apps: p.Apps, implicit: true}}
+	return []Dataset{{Name: DefaultDataset, Sink: p.Sink, Wrangling: p.Wrangling, Quality: p.Quality, QualityChecker: p.QualityChecker, Apps: p.Apps, implicit: true}}
 }
 
 // Dataset returns the dataset named name.
@@ -187,4 +194,36 @@ func kindOf(t FieldType) quality.Kind {
 		return quality.KindTime
 	}
 	return quality.KindString
+}
+
+// QualityChecker is a tenant's own quality checker for a dataset.
+type QualityChecker struct {
+	// Function is the checker: a function of the tenant's, named
+	// <tenant>-….
+	Function string `yaml:"function"`
+	// Sample is how many of a file's first rows it is sent; "all" sends
+	// every row (in requests of at most contract.CheckMaxRows). Default
+	// contract.CheckDefaultSample.
+	Sample CheckSample `yaml:"sample"`
+}
+
+// CheckSample is how many rows a checker is sent: a positive count, or
+// All (the whole file).
+type CheckSample int
+
+// AllRows is the CheckSample of "all": the whole file.
+const AllRows CheckSample = -1
+
+// UnmarshalText implements encoding.TextUnmarshaler: a count or "all".
+func (s *CheckSample) UnmarshalText(b []byte) error {
+	if string(b) == "all" {
+		*s = AllRows
+		return nil
+	}
+	n, err := strconv.Atoi(string(b))
+	if err != nil || n < 1 || n > contract.CheckMaxRows {
+		return fmt.Errorf("%q is not a sample (want 1 to %d rows, or all)", b, contract.CheckMaxRows)
+	}
+	*s = CheckSample(n)
+	return nil
 }

@@ -28,6 +28,7 @@ datasets:
       - {name: cases_not_negative, field: cases, min: 0, severity: warn}
       - {name: one_row_per_day, unique: [geoId, dateRep], severity: fail-file, max_share: 0.01}
       - {name: fresh, freshness: {field: dateRep, max_age: 7d}}
+    quality_checker: {function: acme-check, sample: all}
   - name: vaccinations
     sink:
       collection: vaccinations
@@ -49,6 +50,9 @@ func TestDatasets(t *testing.T) {
 	}
 	if c, err := ds[0].Checker(); err != nil || c == nil || !c.FileLevel() {
 		t.Errorf("cases' quality rules: %v, %v", c, err)
+	}
+	if qc := ds[0].QualityChecker; qc.Function != "acme-check" || qc.Sample != AllRows {
+		t.Errorf("cases' checker %+v", qc)
 	}
 	if c, err := ds[1].Checker(); err != nil || c != nil {
 		t.Errorf("vaccinations has no rules, got %v, %v", c, err)
@@ -143,6 +147,9 @@ func TestDatasetProblems(t *testing.T) {
 		{"paths inside a dataset", dataset("a", "c") + "    wrangling: {drop: [nope]}\n", `datasets[0].wrangling.drop[0]: "nope" is not a stored field`},
 		{"a rule on an unknown field", dataset("a", "c") + "    quality: [{name: r, field: nope, required: true}]\n", `datasets[0].quality: quality rule r: `},
 		{"a range on text", dataset("a", "c") + "    quality: [{name: r, field: id, min: 1}]\n", `datasets[0].quality: quality rule r: min/max needs a number field; id is a string`},
+		{"another tenant's checker", dataset("a", "c") + "    quality_checker: {function: other-check}\n", `datasets[0].quality_checker.function: `},
+		{"a checker's sample too big", dataset("a", "c") + "    quality_checker: {function: acme-check, sample: 20000}\n", `datasets[0].quality_checker.sample: "20000" is not a sample (want 1 to 10000 rows, or all)`},
+		{"a checker for an own app", dataset("a", "c") + "    quality_checker: {function: acme-check}\n    apps: {batch: own}\n", `datasets[0].quality_checker: the platform's batch app calls the checker`},
 		{"a bad severity", dataset("a", "c") + "    quality: [{name: r, field: id, required: true, severity: maybe}]\n", `datasets[0].quality[0].severity: "maybe" is not a severity`},
 	}
 	for _, tt := range tests {
@@ -158,6 +165,7 @@ func TestDatasetProblems(t *testing.T) {
 		{"top-level wrangling", "wrangling:\n  drop: [id]\n", "with datasets, each dataset has its own wrangling"},
 		{"top-level apps", "apps: {batch: own}\n", "with datasets, each dataset says its own apps"},
 		{"top-level quality", "quality: [{name: r, field: id, required: true}]\n", "with datasets, each dataset has its own quality rules"},
+		{"top-level checker", "quality_checker: {function: acme-check}\n", "with datasets, each dataset has its own quality rules and checker"},
 		{"a dataset in another database", "sink:\n  database: acmedb\n", ""},
 	}
 	for _, tt := range mixed {

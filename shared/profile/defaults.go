@@ -1,6 +1,10 @@
 package profile
 
-import "time"
+import (
+	"time"
+
+	"github.com/mysimbdp/mysimbdp/shared/contract"
+)
 
 // Defaults returns the profile every tenant starts from: the seed system's
 // limits (10 files per window, 4 GB per file; 500 messages and 400 MB per
@@ -43,6 +47,9 @@ func Defaults() Profile {
 // datasetDefaults gives each declared dataset what Defaults gives the
 // profile's own sink and apps, since a YAML list item starts from zero.
 func (p *Profile) datasetDefaults() {
+	if p.QualityChecker.Function != "" && p.QualityChecker.Sample == 0 {
+		p.QualityChecker.Sample = contract.CheckDefaultSample
+	}
 	for i := range p.Datasets {
 		d := &p.Datasets[i]
 		if d.Sink.UnknownFields == "" {
@@ -53,6 +60,9 @@ func (p *Profile) datasetDefaults() {
 		}
 		if d.Apps.Stream == "" {
 			d.Apps.Stream = AppPlatform
+		}
+		if d.QualityChecker.Function != "" && d.QualityChecker.Sample == 0 {
+			d.QualityChecker.Sample = contract.CheckDefaultSample
 		}
 		for j := range d.Fanout {
 			if d.Fanout[j].Form == "" {

@@ -23,6 +23,9 @@ type Profile struct {
 	// Quality lists the data-quality rules of a profile without datasets
 	// (each dataset has its own).
 	Quality []quality.Rule `yaml:"quality"`
+	// QualityChecker is the tenant's own checker of a profile without
+	// datasets.
+	QualityChecker QualityChecker `yaml:"quality_checker"`
 	// Datasets lists the tenant's kinds of data, each with its own
 	// folder, subject, sink, wrangling and apps. Without it the profile's
 	// sink, wrangling and apps are its one dataset (see AllDatasets).

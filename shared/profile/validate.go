@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
 // Validate checks the profile and returns every problem found, joined.
@@ -55,6 +57,7 @@ func (p *Profile) validate(skip []string) []error {
 		n := len(v.errs)
 		v.sink("", p.Sink, p.Wrangling)
 		v.quality("", p.AllDatasets()[0], len(v.errs) == n)
+		v.checker("", p.AllDatasets()[0])
 	} else {
 		v.datasets()
 	}
@@ -414,8 +417,8 @@ func (v *validator) datasets() {
 	if p.Sink.Collection != "" || len(p.Sink.Schema) > 0 || len(p.Sink.Key) > 0 {
 		v.errf("sink", "with datasets, the profile's sink only names the database (sink.database); each dataset has its own sink")
 	}
-	if len(p.Quality) > 0 {
-		v.errf("quality", "with datasets, each dataset has its own quality rules")
+	if len(p.Quality) > 0 || p.QualityChecker.Function != "" {
+		v.errf("quality", "with datasets, each dataset has its own quality rules and checker")
 	}
 	if len(p.Wrangling.Rename)+len(p.Wrangling.Dates)+len(p.Wrangling.Derive)+len(p.Wrangling.Drop) > 0 {
 		v.errf("wrangling", "with datasets, each dataset has its own wrangling")
@@ -459,6 +462,7 @@ func (v *validator) datasets() {
 		n := len(v.errs)
 		v.sink(at, d.Sink, d.Wrangling)
 		v.quality(at, d, len(v.errs) == n)
+		v.checker(at, d)
 		claim(at+"sink.collection", d.Sink.Collection)
 		if d.Sink.Collection != "" {
 			claim(at+"sink.collection", d.Sink.Collection+QuarantineSuffix)
@@ -522,4 +526,21 @@ func unjoin(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+// checker checks a dataset's own quality checker, if it names one.
+func (v *validator) checker(at string, d Dataset) {
+	c := d.QualityChecker
+	if c.Function == "" {
+		if c.Sample != 0 {
+			v.errf(at+"quality_checker.function", "missing: name the tenant's checker function")
+		}
+		return
+	}
+	if err := contract.CheckerName(v.p.Tenant, c.Function); err != nil {
+		v.errf(at+"quality_checker.function", "%v", err)
+	}
+	if d.Apps.Batch == AppOwn {
+		v.errf(at+"quality_checker", "the platform's batch app calls the checker; this dataset's files go to the tenant's own app")
+	}
 }

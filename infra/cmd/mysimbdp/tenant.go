@@ -63,6 +63,7 @@ type platformFlags struct {
 	natsURL, natsUser, natsPassword string
 	mongoURI                        string
 	fnS3, fnMongo, fnNATS           string
+	fnGateway                       string
 	registry                        string
 	platformDB                      string
 	// invokeMasterKey derives the functions' invocation keys
@@ -91,6 +92,7 @@ func (f *platformFlags) register(fs *flag.FlagSet, env contract.Env) {
 	fs.StringVar(&f.mongoURI, "mongo-uri", env.MongoURI, "MongoDB URI with admin rights (env "+contract.EnvMongoURI+"); default: the local stack's")
 	fs.StringVar(&f.fnS3, "function-s3-endpoint", env.FunctionS3Endpoint, "MinIO host:port as functions reach it (env "+contract.EnvFunctionS3Endpoint+"); default: --s3-endpoint")
 	fs.StringVar(&f.fnMongo, "function-mongo-uri", env.FunctionMongoURI, "MongoDB URI functions use (env "+contract.EnvFunctionMongoURI+"); default: --mongo-uri")
+	fs.StringVar(&f.fnGateway, "function-gateway-url", env.FunctionGatewayURL, "gateway URL as functions reach it, for a tenant's quality checker (env "+contract.EnvFunctionGatewayURL+"); default: the local stack's, else "+contract.DefaultClusterGatewayURL)
 	fs.StringVar(&f.fnNATS, "function-nats-url", env.FunctionNATSURL, "NATS URL with the platform user functions use (env "+contract.EnvFunctionNATSURL+"); default: --nats with --nats-user")
 	fs.StringVar(&f.registry, "registry", env.Registry, "registry the platform apps' images were pushed to, e.g. ghcr.io/acme (env "+contract.EnvRegistry+"); default: Docker Hub's mysimbdp/")
 	f.platformDB = env.PlatformDB
@@ -145,7 +147,10 @@ func (f *platformFlags) platform(ctx context.Context, stderr io.Writer) (tenant.
 	if localErr == nil && f.s3 == local.MinIO && local.MinIOSecure {
 		f.s3Secure = true // the local stack's MinIO serves https
 	}
-	env := tenant.FunctionEnv{S3Endpoint: f.fnS3, S3Secure: f.s3Secure, MongoURI: f.fnMongo, NATSURL: f.fnNATS, Registry: f.registry}
+	env := tenant.FunctionEnv{S3Endpoint: f.fnS3, S3Secure: f.s3Secure, MongoURI: f.fnMongo, NATSURL: f.fnNATS, Registry: f.registry, GatewayURL: f.fnGateway}
+	if env.GatewayURL == "" && localErr == nil {
+		env.GatewayURL = local.Gateway // local functions reach it where the CLI does
+	}
 	if caFile != "" {
 		// The functions trust the same CA, given as a secret (on a
 		// cluster, create it: see README "TLS").

@@ -118,7 +118,7 @@ func (s *Stack) Platform(ctx context.Context, gw *gateway.Client) (tenant.Platfo
 		MCBinary: s.cfg.MCBinary, NATSURL: s.Endpoints.NATS, MongoURI: s.Endpoints.MongoURI,
 		MinIOSecure: s.Endpoints.MinIOSecure, CAFile: s.Endpoints.CAFile,
 		DataDir:     s.cfg.DataDir,
-		FunctionEnv: tenant.FunctionEnv{S3Endpoint: s.Endpoints.MinIO, S3Secure: s.Endpoints.MinIOSecure, MongoURI: s.Endpoints.MongoURI, NATSURL: s.Endpoints.NATS, Registry: registry, CASecret: caSecret(s.Endpoints.CAFile)},
+		FunctionEnv: tenant.FunctionEnv{S3Endpoint: s.Endpoints.MinIO, S3Secure: s.Endpoints.MinIOSecure, MongoURI: s.Endpoints.MongoURI, NATSURL: s.Endpoints.NATS, Registry: registry, CASecret: caSecret(s.Endpoints.CAFile), GatewayURL: s.Endpoints.Gateway},
 	}, gw)
 }
 
