@@ -1,5 +1,7 @@
 package ecdc
 
+import "strings"
+
 // Shape is how a tenant stores ECDC rows: the two demo tenants' ways
 // (tenants/tenant1.yaml and tenants/tenant2.yaml).
 type Shape int
@@ -74,3 +76,20 @@ wrangling:
     - {name: source, op: constant, value: ecdc}
   drop: [day, month, year]
 `
+
+// Dataset is one item of a profile's datasets list (shared/profile's
+// YAML, indented to follow "datasets:") for ECDC data in shape, named
+// name; more holds more of the dataset's keys (fanout:, quality:, apps:),
+// written at the top level of the item without indentation.
+func Dataset(name string, shape Shape, more string) string {
+	body := sourceNamesSink
+	if shape == SnakeCase {
+		body = snakeCaseSink
+	}
+	var b strings.Builder
+	b.WriteString("  - name: " + name + "\n")
+	for _, line := range strings.Split(strings.TrimRight(body+more, "\n"), "\n") {
+		b.WriteString("    " + line + "\n")
+	}
+	return b.String()
+}

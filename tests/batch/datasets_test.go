@@ -22,28 +22,7 @@ import (
 func datasetsProfile(tenant string) string {
 	return "tenant: " + tenant + "\nbatch:\n" + defaultLimits + `
 datasets:
-  - name: cases
-    sink:
-      collection: covid_daily
-      schema:
-        - {name: dateRep, type: date, required: true}
-        - {name: day, type: int, required: true}
-        - {name: month, type: int, required: true}
-        - {name: year, type: int, required: true}
-        - {name: cases, type: int, required: true}
-        - {name: deaths, type: int, required: true}
-        - {name: countriesAndTerritories, type: string, required: true}
-        - {name: geoId, type: string, required: true}
-        - {name: countryterritoryCode, type: string}
-        - {name: popData2019, type: int}
-        - {name: continentExp, type: string, required: true}
-      key: [geoId, dateRep]
-    wrangling:
-      dates: {dateRep: d/m/yyyy}
-    fanout:
-      - {collection: covid_archive, form: raw}
-      - {collection: covid_copy}
-  - name: labtests
+` + ecdc.Dataset("cases", ecdc.SourceNames, "fanout:\n  - {collection: covid_archive, form: raw}\n  - {collection: covid_copy}\n") + `  - name: labtests
     sink:
       collection: lab_tests
       schema:

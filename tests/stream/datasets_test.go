@@ -17,14 +17,7 @@ import (
 // datasetsProfile: ECDC cases (with a typed copy) from the platform's app,
 // lab tests from it too, and vaccinations from the tenant's own app.
 func datasetsProfile(tenant string) string {
-	cases := ecdc.Profile(tenant, ecdc.SourceNames, "")
-	cases = strings.TrimPrefix(cases, "tenant: "+tenant+"\n")
-	cases = strings.ReplaceAll(cases, "\n", "\n    ")
-	return "tenant: " + tenant + `
-datasets:
-  - name: cases
-    ` + strings.TrimSpace(strings.Replace(cases, "wrangling:", "fanout: [{collection: covid_copy}]\n    wrangling:", 1)) + `
-  - name: labtests
+	return "tenant: " + tenant + "\ndatasets:\n" + ecdc.Dataset("cases", ecdc.SourceNames, "fanout: [{collection: covid_copy}]\n") + `  - name: labtests
     sink:
       collection: lab_tests
       schema: [{name: lab, type: string, required: true}, {name: positive, type: int}]
