@@ -190,8 +190,13 @@ func TestTwoDatasetsThroughBothFlows(t *testing.T) {
 		e.waitObject(t, name, "processed/cases/2020-07.csv.report.json", 2*time.Minute)
 		e.waitObject(t, name, "processed/labtests/july.csv.report.json", time.Minute)
 		for _, key := range []string{"incoming/cases/2020-07.csv", "incoming/labtests/july.csv"} {
-			if ok, _ := e.exists(t, name, key); ok {
-				t.Errorf("%s is still in incoming/", key)
+			harness.Until(t, 30*time.Second, key+" gone from incoming/", func() (bool, string) {
+				ok, state := e.exists(t, name, key)
+				return !ok && strings.HasSuffix(state, "not there"), state
+			})
+			moved := "processed/" + strings.TrimPrefix(key, "incoming/")
+			if ok, state := e.exists(t, name, moved); !ok {
+				t.Errorf("%s: %s", moved, state)
 			}
 		}
 		var cases, labs contract.BatchReport
