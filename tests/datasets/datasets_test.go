@@ -86,7 +86,7 @@ type labRow struct {
 	Positive *int64 `json:"positive,omitempty"`
 }
 
-func n(v int64) *int64 { return &v }
+func ptr(v int64) *int64 { return &v }
 
 // TestTwoDatasetsThroughBothFlows: one tenant, two datasets, files and
 // records of each. Every file and record lands in its dataset's
@@ -149,7 +149,7 @@ func TestTwoDatasetsThroughBothFlows(t *testing.T) {
 		publish("ingest."+name+".cases", fmt.Sprintf("cases-%d", i), ecdc.JSON(i))
 	}
 	publish("ingest."+name+".cases", fmt.Sprintf("cases-%d", negative), ecdc.JSON(negative))
-	labRecords := []labRow{{"north", "2020-07-03", n(5)}, {"south", "2020-07-03", n(6)}, {"east", "2020-07-03", n(8)}}
+	labRecords := []labRow{{"north", "2020-07-03", ptr(5)}, {"south", "2020-07-03", ptr(6)}, {"east", "2020-07-03", ptr(8)}}
 	const labRecordsPositive = 19
 	for i, r := range labRecords {
 		b, err := json.Marshal(r)
