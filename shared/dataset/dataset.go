@@ -177,3 +177,12 @@ func AppVersion() string {
 	}
 	return v
 }
+
+// Fields is a stored document as quality rules read it (quality.Doc).
+type Fields bson.D
+
+// Len is the number of fields.
+func (d Fields) Len() int { return len(d) }
+
+// Field is the i-th field's name and value.
+func (d Fields) Field(i int) (string, any) { return d[i].Key, d[i].Value }

@@ -484,7 +484,7 @@ func (b *Batch) read(ctx context.Context, set *dataset.Set, rep *contract.BatchR
 		w.unit = rd.Unit()
 		var reason, field string
 		if qf != nil {
-			reason, field = dataset.Rejects(qf.Check(rec.Line, rec.Doc))
+			reason, field = dataset.Rejects(qf.Check(rec.Line, dataset.Fields(rec.Doc)))
 		}
 		if r := own.rejected(rec.Line); r != "" {
 			reason = strings.TrimPrefix(reason+"; "+r, "; ")
@@ -587,7 +587,7 @@ func (b *Batch) precheck(ctx context.Context, set *dataset.Set, rep *contract.Ba
 			break
 		}
 		if rec.Err == nil {
-			qf.Check(rec.Line, rec.Doc)
+			qf.Check(rec.Line, dataset.Fields(rec.Doc))
 		}
 	}
 	return qf.Result(b.clock()), nil

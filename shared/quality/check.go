@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 )
 
@@ -23,6 +21,14 @@ type Violation struct {
 	// Reason says, for the tenant, what is wrong: "quality rule
 	// cases_not_negative: cases is -3, below the minimum 0".
 	Reason string
+}
+
+// Doc is a stored document as the rules read it: its fields in order.
+// The package takes no database driver, so that what only reads profiles
+// (the connector) links none; shared/dataset adapts bson.D.
+type Doc interface {
+	Len() int
+	Field(i int) (key string, value any)
 }
 
 // File checks the rows of one file or stream window and gathers their
@@ -89,14 +95,15 @@ func (c *Checker) NewFile() *File {
 // and its key does not count for uniqueness (it is not stored). Every
 // check but required passes on a missing value (absent, null or ""):
 // pair a rule with a required rule to ask for the value.
-func (f *File) Check(line int, doc bson.D) []Violation {
+func (f *File) Check(line int, doc Doc) []Violation {
 	c := f.c
 	clear(f.vals)
 	clear(f.has)
-	for _, e := range doc {
+	for k := range doc.Len() {
+		key, value := doc.Field(k)
 		// The first of repeated keys, as a document read back would hold.
-		if i, ok := c.index[e.Key]; ok && !f.has[i] {
-			f.vals[i], f.has[i] = e.Value, true
+		if i, ok := c.index[key]; ok && !f.has[i] {
+			f.vals[i], f.has[i] = value, true
 		}
 	}
 	f.rows++

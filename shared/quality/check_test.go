@@ -172,7 +172,7 @@ func TestRules(t *testing.T) {
 			f := c.NewFile()
 			for i, r := range tc.rows {
 				var got []string
-				for _, v := range f.Check(i+1, r.doc) {
+				for _, v := range f.Check(i+1, bdoc(r.doc)) {
 					got = append(got, v.Reason)
 					if v.Rule != "r" {
 						t.Errorf("row %d: violation of rule %q, want r", i+1, v.Rule)
@@ -204,7 +204,7 @@ func TestCompareDates(t *testing.T) {
 		{date("2020-03-02").Add(90 * time.Minute), date("2020-03-02"), "quality rule ordered: start (2020-03-02T01:30:00Z) is not < end (2020-03-02)"},
 	} {
 		var got string
-		for _, v := range f.Check(1, bson.D{{Key: "start", Value: tc.start}, {Key: "end", Value: tc.end}}) {
+		for _, v := range f.Check(1, bdoc(bson.D{{Key: "start", Value: tc.start}, {Key: "end", Value: tc.end}})) {
 			got = v.Reason
 		}
 		if got != tc.want {
@@ -232,7 +232,7 @@ func TestSeverities(t *testing.T) {
 		{with(covid("2020-03-02", 5, 0, "FR", "Europe"), "geoId", nil), []want{{"has_country", "reject", "geoId"}}},
 	} {
 		var got []want
-		for _, v := range f.Check(i+1, tc.doc) {
+		for _, v := range f.Check(i+1, bdoc(tc.doc)) {
 			got = append(got, want{v.Rule, string(v.Severity), v.Field})
 			if !strings.HasPrefix(v.Reason, "quality rule "+v.Rule+": ") {
 				t.Errorf("row %d: reason %q does not start with its rule", i+1, v.Reason)

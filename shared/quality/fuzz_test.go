@@ -72,7 +72,7 @@ func FuzzCheck(f *testing.F) {
 				}
 				doc = append(doc, bson.E{Key: name, Value: v})
 			}
-			vs := file.Check(row+1, doc)
+			vs := file.Check(row+1, bdoc(doc))
 			violations += int64(len(vs))
 			for _, v := range vs {
 				if v.Severity == Reject {

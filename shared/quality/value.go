@@ -3,26 +3,28 @@ package quality
 import (
 	"encoding/binary"
 	"math"
+	"reflect"
 	"strconv"
 	"time"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // Values are read as the platform stores them (string, int64, float64,
 // bool, time.Time, nil) and as a driver may hand them back (int32,
-// bson.DateTime, bson.Null). A date still stored as an ISO string
+// bson.DateTime). A date still stored as an ISO string
 // ("2020-03-01" or RFC 3339) is read as a date where a date is wanted.
 
 // missing reports whether v holds no value: absent, null or "".
 func missing(v any) bool {
 	switch v := v.(type) {
-	case nil, bson.Null, bson.Undefined:
+	case nil:
 		return true
 	case string:
 		return v == ""
 	}
-	return false
+	// A driver's null types (bson.Null, bson.Undefined: empty structs),
+	// known by shape so that the package links no driver.
+	t := reflect.TypeOf(v)
+	return t.Kind() == reflect.Struct && t.NumField() == 0 && (t.Name() == "Null" || t.Name() == "Undefined")
 }
 
 func asNumber(v any) (float64, bool) {
@@ -59,7 +61,7 @@ func asTime(v any) (time.Time, bool) {
 	switch v := v.(type) {
 	case time.Time:
 		return v, true
-	case bson.DateTime:
+	case interface{ Time() time.Time }: // a driver's date type, e.g. bson.DateTime
 		return v.Time(), true
 	case string:
 		if t, err := time.Parse(time.DateOnly, v); err == nil {
@@ -122,9 +124,14 @@ func typeName(v any) string {
 		return "string"
 	case bool:
 		return "bool"
-	case bson.D, bson.M, map[string]any:
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Map:
 		return "document"
-	case bson.A, []any:
+	case reflect.Slice:
+		if rv.Type().Elem().Kind() == reflect.Struct { // bson.D's key-value pairs
+			return "document"
+		}
 		return "array"
 	}
 	if _, ok := asNumber(v); ok {

@@ -166,7 +166,7 @@ func (in *Ingester) Handle(ctx context.Context, b contract.Batch) (contract.Resp
 			}
 			// A record a quality rule rejects would be rejected again:
 			// it goes to the dead letters, the stream's quarantine, now.
-			if reason, _ := dataset.Rejects(qf.Check(i+1, rec.Doc)); reason != "" {
+			if reason, _ := dataset.Rejects(qf.Check(i+1, dataset.Fields(rec.Doc))); reason != "" {
 				fail(r, reason, true)
 				continue
 			}

@@ -8,16 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"github.com/mysimbdp/mysimbdp/shared/contract"
+	"github.com/mysimbdp/mysimbdp/shared/dataset"
 	"github.com/mysimbdp/mysimbdp/shared/quality"
 	"github.com/mysimbdp/mysimbdp/shared/stats"
 )
 
 // measured is the quality metadata of rows as shared/quality measures it:
 // lab results, some with no count, some negative.
-func measured(t *testing.T, dataset string, labs []string, counts []any) contract.Quality {
+func measured(t *testing.T, ds string, labs []string, counts []any) contract.Quality {
 	t.Helper()
 	c, err := quality.Compile([]quality.Rule{
 		{Name: "count_not_negative", Field: "count", Min: quality.N(0), Severity: quality.Warn},
@@ -28,10 +27,10 @@ func measured(t *testing.T, dataset string, labs []string, counts []any) contrac
 	}
 	f := c.NewFile()
 	for i, lab := range labs {
-		f.Check(i+1, bson.D{{Key: "lab", Value: lab}, {Key: "count", Value: counts[i]}})
+		f.Check(i+1, dataset.Fields{{Key: "lab", Value: lab}, {Key: "count", Value: counts[i]}})
 	}
 	q := f.Result(time.Now()).Quality
-	q.Lineage = contract.Lineage{Dataset: dataset, App: "mysimbdp/batch-ingest", AppVersion: "test"}
+	q.Lineage = contract.Lineage{Dataset: ds, App: "mysimbdp/batch-ingest", AppVersion: "test"}
 	return q
 }
 
