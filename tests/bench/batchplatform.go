@@ -275,9 +275,9 @@ func checkSink(ctx context.Context, sink *mongo.Collection, o PlatformOptions, c
 		if err != nil {
 			return fmt.Errorf("row %d's date: %w", i, err)
 		}
-		// Dates are stored as yyyy-mm-dd text (profile type date); the
-		// _id is the business key's (a lookup by any other field would
-		// scan the collection on FerretDB).
+		// The _id is the business key's, a date in it as its yyyy-mm-dd
+		// text (a lookup by any other field would scan the collection on
+		// FerretDB).
 		id := records.KeyID(platformTenant, geo, d.Format(time.DateOnly))
 		if err := sink.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc); err != nil {
 			return fmt.Errorf("find row %d (%s %s): %w", i, geo, d.Format(time.DateOnly), err)

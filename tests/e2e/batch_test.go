@@ -89,8 +89,8 @@ func TestBatchUploadsLandInEachTenantsDatabase(t *testing.T) {
 	default:
 		t.Errorf("cases stored as %T, want an integer", doc["cases"])
 	}
-	if d, _ := doc["dateRep"].(string); len(d) != 10 || d[4] != '-' {
-		t.Errorf("dateRep stored as %v, want yyyy-mm-dd", doc["dateRep"])
+	if d, ok := doc["dateRep"].(bson.DateTime); !ok || d.Time().UTC().Format(time.TimeOnly) != "00:00:00" {
+		t.Errorf("dateRep stored as %#v, want a BSON date at midnight UTC", doc["dateRep"])
 	}
 	neg, err := tenant1.CountDocuments(ctx, bson.D{{Key: "cases", Value: bson.D{{Key: "$lt", Value: 0}}}})
 	if err != nil || neg == 0 {

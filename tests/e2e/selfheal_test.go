@@ -73,7 +73,8 @@ func (s *rowSum) add(geoID, date string, cases, deaths int64, country string) {
 }
 
 // uploadedSum is the checksum of ecdc rows [from, to) as tenant1's
-// profile stores them (dateRep d/m/yyyy becomes yyyy-mm-dd).
+// profile stores them (dateRep d/m/yyyy becomes a date, summed as
+// yyyy-mm-dd).
 func uploadedSum(t *testing.T, from, to int) rowSum {
 	t.Helper()
 	var s rowSum
@@ -97,16 +98,16 @@ func storedSum(ctx context.Context, c *mongo.Collection) (rowSum, error) {
 	defer cur.Close(ctx)
 	for cur.Next(ctx) {
 		var doc struct {
-			GeoID   string `bson:"geoId"`
-			Date    string `bson:"dateRep"`
-			Cases   int64  `bson:"cases"`
-			Deaths  int64  `bson:"deaths"`
-			Country string `bson:"countriesAndTerritories"`
+			GeoID   string    `bson:"geoId"`
+			Date    time.Time `bson:"dateRep"`
+			Cases   int64     `bson:"cases"`
+			Deaths  int64     `bson:"deaths"`
+			Country string    `bson:"countriesAndTerritories"`
 		}
 		if err := cur.Decode(&doc); err != nil {
 			return s, err
 		}
-		s.add(doc.GeoID, doc.Date, doc.Cases, doc.Deaths, doc.Country)
+		s.add(doc.GeoID, doc.Date.UTC().Format(time.DateOnly), doc.Cases, doc.Deaths, doc.Country)
 	}
 	return s, cur.Err()
 }

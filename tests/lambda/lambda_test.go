@@ -143,8 +143,8 @@ func checkRow(t *testing.T, tenant string, i int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if doc["dateRep"] != day.Format("2006-01-02") { // the profile's date type
-		t.Errorf("row %d: dateRep = %v, want %s", i, doc["dateRep"], day.Format("2006-01-02"))
+	if got, ok := doc["dateRep"].(bson.DateTime); !ok || !got.Time().Equal(day) { // the profile's date type
+		t.Errorf("row %d: dateRep = %#v, want the date %s", i, doc["dateRep"], day.Format("2006-01-02"))
 	}
 }
 
