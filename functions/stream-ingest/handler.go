@@ -32,9 +32,10 @@ import (
 )
 
 // maxBatchBytes bounds the request body. NATS payloads are at most 1 MB by
-// default and base64 adds a third, so this holds a batch of ~90 maximal
-// messages or thousands of ECDC rows; the connector sizes its batches
-// below it.
+// default and base64 adds a third (JSON objects come as they are: the
+// function is deployed with contract.RecordEncodingJSON), so this holds a
+// batch of ~90 maximal messages or thousands of ECDC rows; the connector
+// sizes its batches below it.
 const maxBatchBytes = 128 << 20
 
 // process is the one value that lives as long as the process: Handle's
@@ -97,6 +98,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		fnrun.WriteError(w, http.StatusBadRequest, fmt.Sprintf(`the body is not a batch ({"tenant":..., "records":[...]}): %v`, err))
 		return
+	}
+	for i := range b.Records {
+		// A record sent as raw JSON (contract.RecordEncodingJSON) is
+		// ingested as one sent in base64: Data is its payload.
+		b.Records[i].Data = b.Records[i].Payload()
 	}
 	resp, err := ing.Handle(r.Context(), b)
 	switch {

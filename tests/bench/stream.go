@@ -298,7 +298,9 @@ func (r *StreamRig) Deploy(ctx context.Context, batchSize, inflight int) error {
 		contract.AnnotationBatchSize:   strconv.Itoa(batchSize),
 		contract.AnnotationBatchWindow: streamBatchWindow.String(),
 		contract.AnnotationMaxInflight: strconv.Itoa(inflight),
-		streamDeployedAt:               time.Now().Format(time.RFC3339Nano),
+		// As infra/tenant deploys a tenant's stream-ingest.
+		contract.AnnotationRecordEncoding: contract.RecordEncodingJSON,
+		streamDeployedAt:                  time.Now().Format(time.RFC3339Nano),
 	}
 	d.Annotations = &ann
 	if err := r.Gateway.Deploy(ctx, d); err != nil {
