@@ -439,14 +439,22 @@ func (r *StreamRig) publish(ctx context.Context, run string, from, to int, base 
 	return nil
 }
 
-// waitAcked polls the function's consumer every poll until its ack floor
-// reaches seq, and returns when it first saw it. The connector acks a
-// record only once the function has answered that it is stored, so every
-// record up to the floor is in the database (or dead-lettered, which
-// checkCount catches). Unlike counting, a consumer info costs the
-// database nothing.
+// waitAcked polls the function's consumer until its ack floor reaches
+// seq, and returns when it first saw it. The connector acks a record only
+// once the function has answered that it is stored, so every record up to
+// the floor is in the database (or dead-lettered, which checkCount
+// catches). Unlike counting, a consumer info costs the database nothing,
+// but it is a JetStream API request the server answers in JSON (~15 µs of
+// CPU per record of a 20k run when polled every 5 ms), which the
+// hand-built path has no need of: so polls are spaced by a quarter of the
+// time the records left should take at the pace so far (at most
+// maxAckPoll), and come every poll once the end is near, which keeps the
+// end's resolution.
 func (r *StreamRig) waitAcked(ctx context.Context, seq uint64, poll time.Duration) (time.Time, error) {
-	last, progressed := uint64(0), time.Now()
+	const maxAckPoll = 50 * time.Millisecond
+	start := time.Now()
+	last, progressed := uint64(0), start
+	first, polled := uint64(0), false
 	for {
 		info, err := r.consumer(ctx)
 		if err != nil {
@@ -457,13 +465,21 @@ func (r *StreamRig) waitAcked(ctx context.Context, seq uint64, poll time.Duratio
 		if floor >= seq {
 			return now, nil
 		}
+		if !polled {
+			first, polled = floor, true
+		}
 		if floor != last {
 			last, progressed = floor, now
 		} else if now.Sub(progressed) > streamStall {
 			return time.Time{}, fmt.Errorf("ack floor stuck at sequence %d of %d for %s (%d pending, %d unacknowledged)",
 				floor, seq, streamStall, info.NumPending, info.NumAckPending)
 		}
-		if err := streamSleep(ctx, poll); err != nil {
+		wait := poll
+		if done := floor - first; done > 0 {
+			left := time.Duration(float64(now.Sub(start)) * float64(seq-floor) / float64(done))
+			wait = min(max(left/4, poll), maxAckPoll)
+		}
+		if err := streamSleep(ctx, wait); err != nil {
 			return time.Time{}, err
 		}
 	}
