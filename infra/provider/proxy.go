@@ -129,7 +129,12 @@ func (p *Provider) invoke(w http.ResponseWriter, r *http.Request, fn *function, 
 		if r.ContentLength == 0 {
 			out.Body = http.NoBody
 		}
-		resp, err := p.transport.RoundTrip(out)
+		var resp *http.Response
+		if syncEligible(r) {
+			resp, err = p.roundTripSync(octx, rep, addr, out)
+		} else {
+			resp, err = p.transport.RoundTrip(out)
+		}
 		if err != nil {
 			unwatch()
 			ocancel()
