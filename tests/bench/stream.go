@@ -132,6 +132,8 @@ type StreamRigOptions struct {
 	// MongoURI, when set, is the store instead of an embedded FerretDB: a
 	// real MongoDB, or `mysimbdp ferretdb` on cores of its own.
 	MongoURI string
+	// FunctionEnv is added to the function's environment (e.g. GOGC).
+	FunctionEnv map[string]string
 }
 
 // StartStreamRig builds the stream-ingest function and starts everything
@@ -236,6 +238,9 @@ func StartStreamRig(ctx context.Context, repo, dir string, o StreamRigOptions) (
 	env["MYSIMBDP_PROFILE"] = profileYAML
 	env["MYSIMBDP_MONGO_URI"] = mongoURI
 	env["MYSIMBDP_NATS_URL"] = r.nats.ClientURL()
+	for k, v := range o.FunctionEnv {
+		env[k] = v
+	}
 	base.Service = streamFnName
 	base.EnvVars = env
 	base.Secrets = nil

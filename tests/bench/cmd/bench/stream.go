@@ -36,6 +36,7 @@ func runStream(ctx context.Context, args []string) error {
 	ackWait := fs.Duration("ack-wait", 0, "the connector's AckWait (0: its default, 30s)")
 	mongoURI := fs.String("mongo-uri", "", "the store to measure against (a real MongoDB, or `mysimbdp ferretdb` on cores of its own); default: an embedded FerretDB in this process")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (NATS, FerretDB, provider, connector) during the first end-to-end run to this file")
+	fnEnv := fs.String("fn-env", "", "extra environment of the function, as NAME=value,NAME=value (e.g. GOGC=400)")
 	debug := fs.Bool("vv", false, "log at debug level")
 	verbose := fs.Bool("v", false, "log the connector, provider and servers at info level (-vv: debug, with every batch)")
 	_ = fs.Parse(args)
@@ -83,7 +84,14 @@ func runStream(ctx context.Context, args []string) error {
 		start := time.Now()
 		return func() { fmt.Fprintf(os.Stderr, "  (%s took %.1f s)\n", what, time.Since(start).Seconds()) }
 	}
-	rigOpts := bench.StreamRigOptions{Log: log, AckWait: *ackWait, MongoURI: *mongoURI}
+	rigOpts := bench.StreamRigOptions{Log: log, AckWait: *ackWait, MongoURI: *mongoURI, FunctionEnv: map[string]string{}}
+	for kv := range strings.SplitSeq(*fnEnv, ",") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok && k != "" {
+			rigOpts.FunctionEnv[k] = v
+		} else if strings.TrimSpace(kv) != "" {
+			return fmt.Errorf("-fn-env: %q is not NAME=value", kv)
+		}
+	}
 	if err := streamMain(ctx, *repo, filepath.Join(dir, "main"), rigOpts, &rep, step, streamRuns{
 		n: *n, rounds: *rounds, batch: *batch, inflight: *inflight, rates: rateList, duration: *duration, poll: *poll,
 		sizes: sizeList, curveN: *curveN, cpuProfile: *cpuProfile,
