@@ -59,7 +59,9 @@
 // function the connector keeps one durable pull consumer and, like a
 // Lambda event source mapping, POSTs batches (contract.Batch) of up to
 // com.mysimbdp.batch-size records, waiting up to com.mysimbdp.batch-window
-// after the first; the function answers a contract.Response naming the
+// after the first (each payload base64 in "data", or, for a function
+// annotated com.mysimbdp.record-encoding raw-json, a JSON object payload as
+// is in "json"); the function answers a contract.Response naming the
 // records that failed:
 //
 //   - Records not named are acked; named ones are retried with

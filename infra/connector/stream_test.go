@@ -34,6 +34,10 @@ type streamCall struct {
 	Subjects []string `json:"subjects"`
 	Failed   []string `json:"failed"`
 	Error    string   `json:"error"`
+	// Encodings and Payloads: per record, "json" (raw), "data" (base64)
+	// or "both", and the payload.
+	Encodings []string `json:"encodings"`
+	Payloads  []string `json:"payloads"`
 }
 
 func streamCalls(t *testing.T, dir string) []streamCall {
@@ -473,4 +477,62 @@ func TestStreamRestart(t *testing.T) {
 	waitAcked(t, dir, append(ids, more...), 30*time.Second)
 	e.waitDrained("tenant4", "t4-stream", 10*time.Second)
 	t.Logf("%d records taken before the stop, %d abandoned by a crashed puller", taken, abandoned)
+}
+
+// TestStreamRecordEncoding: a function deployed with record-encoding
+// raw-json gets each payload that is one JSON object as "json", as
+// published; every other payload, and every payload of a function that did
+// not ask (a tenant's own app written for base64), comes as "data".
+func TestStreamRecordEncoding(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.createTenantStream("tenant1")
+	dirJSON := e.deployStream("t1-rawjson", "tenant1", "ingest.tenant1.>",
+		map[string]string{contract.AnnotationRecordEncoding: contract.RecordEncodingJSON}, nil)
+	dirB64 := e.deployStream("t1-base64", "tenant1", "ingest.tenant1.>", nil, nil)
+	dirB64Asked := e.deployStream("t1-base64-asked", "tenant1", "ingest.tenant1.>",
+		map[string]string{contract.AnnotationRecordEncoding: contract.RecordEncodingBase64}, nil)
+	e.runConnector()
+
+	payloads := []struct {
+		data string
+		// asJSON: a raw-json function gets it as "json" (the payload less
+		// the whitespace around it).
+		asJSON bool
+	}{
+		{`{"i":0,"geo":"AF","cases":-20}`, true},
+		{` {"nested":{"a":[1,{"b":null}]},"s":"<é>\u00e9"}` + "\n", true},
+		{`[{"i":2}]`, false},
+		{`"a string"`, false},
+		{`42`, false},
+		{`not json`, false},
+		{`{"cut":`, false},
+		{`{"a":1}{"b":2}`, false},
+		{"\x00\x01{\x7f", false}, // bytes (valid UTF-8: calls.ndjson is JSON)
+	}
+	ids := e.publishRecords("ingest.tenant1.enc", len(payloads), func(i int) string { return payloads[i].data })
+	for _, dir := range []string{dirJSON, dirB64, dirB64Asked} {
+		waitAcked(t, dir, ids, 20*time.Second)
+	}
+
+	for _, tc := range []struct {
+		fn, dir string
+		rawJSON bool
+	}{{"t1-rawjson", dirJSON, true}, {"t1-base64", dirB64, false}, {"t1-base64-asked", dirB64Asked, false}} {
+		got := map[string][2]string{} // id -> encoding, payload
+		for _, c := range streamCalls(t, tc.dir) {
+			for i, id := range c.IDs {
+				got[id] = [2]string{c.Encodings[i], c.Payloads[i]}
+			}
+		}
+		for i, p := range payloads {
+			wantEnc, wantPayload := "data", p.data
+			if tc.rawJSON && p.asJSON {
+				wantEnc, wantPayload = "json", strings.TrimSpace(p.data)
+			}
+			if g := got[ids[i]]; g[0] != wantEnc || g[1] != wantPayload {
+				t.Errorf("%s: record %d came as %s %q, want %s %q", tc.fn, i, g[0], g[1], wantEnc, wantPayload)
+			}
+		}
+	}
 }

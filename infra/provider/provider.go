@@ -196,10 +196,12 @@ type Provider struct {
 
 	seq       atomic.Uint64 // replica ids
 	transport *http.Transport
-	probe     *http.Client
-	bufs      sync.Pool // proxy copy buffers
-	metrics   *metrics
-	handler   http.Handler
+	// dialer opens the synchronous hop's connections (hop.go).
+	dialer  *net.Dialer
+	probe   *http.Client
+	bufs    sync.Pool // proxy copy buffers
+	metrics *metrics
+	handler http.Handler
 
 	// runDir is the replicas' run folder when tenants get OS users of
 	// their own ("" when not: replicas then live in DataDir/replicas).
@@ -263,8 +265,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Provider, error) {
 	// One shared transport with large keep-alive pools: the invocation path
 	// must not dial per request. Compression is left to the function so
 	// bodies pass through untouched.
+	p.dialer = &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	p.transport = &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:         p.dialer.DialContext,
 		MaxIdleConns:        0, // no global cap; per-host cap below
 		MaxIdleConnsPerHost: cfg.MaxIdleConnsPerReplica,
 		IdleConnTimeout:     90 * time.Second,

@@ -27,16 +27,22 @@ const internalHeader = "X-OpenFaaS-Internal"
 // false.
 func (p *Provider) target(w http.ResponseWriter, r *http.Request) (fn *function, nameVar string, ok bool) {
 	nameVar = mux.Vars(r)["name"]
+	fn, ok = p.targetNamed(w, nameVar)
+	return fn, nameVar, ok
+}
+
+// targetNamed is target for a {name}[.{namespace}] already read.
+func (p *Provider) targetNamed(w http.ResponseWriter, nameVar string) (fn *function, ok bool) {
 	name, ns := p.splitName(nameVar)
 	if fn = p.lookup(name, ns); fn == nil {
 		internalError(w, http.StatusNotFound, "function %s not found in namespace %s", name, ns)
-		return nil, nameVar, false
+		return nil, false
 	}
 	if p.closed.Load() {
 		internalError(w, http.StatusServiceUnavailable, "provider is shutting down")
-		return nil, nameVar, false
+		return nil, false
 	}
-	return fn, nameVar, true
+	return fn, true
 }
 
 // MakeProxyHandler invokes functions on /function/{name}[.{namespace}][/path]
@@ -45,21 +51,24 @@ func (p *Provider) target(w http.ResponseWriter, r *http.Request) (fn *function,
 // and, when the function has no ready replica, scales it from zero and
 // holds the request until a replica is ready (bounded by ColdStartTimeout).
 func MakeProxyHandler(p *Provider) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		fn, nameVar, ok := p.target(w, r)
-		if !ok {
-			return
-		}
-		fn.started.Inc()
-		fn.inflight.Inc()
-		start := time.Now()
-		code := p.invoke(w, r, fn, "/function/"+nameVar)
-		fn.inflight.Dec()
-		fn.invocations.Add(1)
-		c := strconv.Itoa(code)
-		p.metrics.invocations.WithLabelValues(fn.metricName, c).Inc()
-		p.metrics.seconds.WithLabelValues(fn.metricName, c).Observe(time.Since(start).Seconds())
+	return func(w http.ResponseWriter, r *http.Request) { p.proxy(w, r, mux.Vars(r)["name"]) }
+}
+
+// proxy invokes the function nameVar ({name}[.{namespace}]) with r.
+func (p *Provider) proxy(w http.ResponseWriter, r *http.Request, nameVar string) {
+	fn, ok := p.targetNamed(w, nameVar)
+	if !ok {
+		return
 	}
+	fn.started.Inc()
+	fn.inflight.Inc()
+	start := time.Now()
+	code := p.invoke(w, r, fn, "/function/"+nameVar)
+	fn.inflight.Dec()
+	fn.invocations.Add(1)
+	c := strconv.Itoa(code)
+	p.metrics.invocations.WithLabelValues(fn.metricName, c).Inc()
+	p.metrics.seconds.WithLabelValues(fn.metricName, c).Observe(time.Since(start).Seconds())
 }
 
 // splitName reads a route's {name}: function names are DNS labels, so
@@ -120,7 +129,12 @@ func (p *Provider) invoke(w http.ResponseWriter, r *http.Request, fn *function, 
 		if r.ContentLength == 0 {
 			out.Body = http.NoBody
 		}
-		resp, err := p.transport.RoundTrip(out)
+		var resp *http.Response
+		if syncEligible(r) {
+			resp, err = p.roundTripSync(octx, rep, addr, out)
+		} else {
+			resp, err = p.transport.RoundTrip(out)
+		}
 		if err != nil {
 			unwatch()
 			ocancel()

@@ -35,6 +35,7 @@ type replica struct {
 	as      *runAs // the OS user the process runs as; nil: the provider's
 
 	addr     atomic.Pointer[string] // host:port of the current process
+	hops     hopPool                // kept-alive connections of the synchronous hop
 	ready    atomic.Bool            // in the balancer's eyes
 	inflight atomic.Int64
 	pid      atomic.Int64
@@ -78,6 +79,7 @@ func (p *Provider) newReplica(fn *function, gen int, spec types.FunctionDeployme
 		as:      as,
 		done:    make(chan struct{}),
 		forced:  make(chan struct{}),
+		hops:    hopPool{max: p.cfg.MaxIdleConnsPerReplica},
 	}
 	if asErr != nil {
 		// Never fall back to the provider's user for a tenant's code: the
@@ -174,6 +176,7 @@ func (r *replica) logAttrs() []any {
 // when it exits unexpectedly.
 func (r *replica) run() {
 	defer close(r.done)
+	defer r.hops.close()
 	defer func() {
 		if err := os.RemoveAll(r.dir); err != nil {
 			r.p.log.Warn("remove replica folder", append(r.logAttrs(), "err", err)...)

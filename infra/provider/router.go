@@ -2,6 +2,7 @@ package provider
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/mux"
 	"github.com/openfaas/faas-provider/auth"
@@ -84,5 +85,44 @@ func (p *Provider) router() http.Handler {
 		r.PathPrefix("/ui/").Handler(sys(p.cfg.Console.ServeHTTP, "/ui/"))
 		r.Handle("/ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
 	}
-	return r
+	return invocations{p: p, rest: r}
+}
+
+// invocations sends /function/{name}[/...] straight to the proxy and
+// everything else to the router: the invocation path is the hot one, and
+// matching it there meant trying a dozen /system routes' patterns first.
+type invocations struct {
+	p    *Provider
+	rest http.Handler
+}
+
+func (h invocations) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if nameVar, ok := invocationName(r.URL.Path); ok {
+		h.p.proxy(w, r, nameVar)
+		return
+	}
+	h.rest.ServeHTTP(w, r)
+}
+
+// invocationName reads {name} of /function/{name}[/...] when the router
+// would route the path as it is: a name of nameExpression's characters,
+// and a clean path (with "//", "/./" or "/../" the router redirects to
+// the cleaned path, so those go to it).
+func invocationName(path string) (string, bool) {
+	rest, ok := strings.CutPrefix(path, "/function/")
+	if !ok || strings.Contains(path, "//") || strings.Contains(path, "/.") {
+		return "", false
+	}
+	name, _, _ := strings.Cut(rest, "/")
+	if name == "" {
+		return "", false
+	}
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return "", false
+		}
+	}
+	return name, true
 }

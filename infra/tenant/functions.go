@@ -132,6 +132,8 @@ func Deployments(p *profile.Profile, env FunctionEnv) []types.FunctionDeployment
 				contract.AnnotationBatchSize:   "100",
 				contract.AnnotationBatchWindow: "20ms",
 				contract.AnnotationMaxInflight: "2",
+				// JSON records as they are, not in base64 (issue 18).
+				contract.AnnotationRecordEncoding: contract.RecordEncodingJSON,
 			},
 			map[string]string{
 				"read_timeout":  "1m",

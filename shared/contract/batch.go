@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"encoding/json"
 	"strconv"
 	"time"
 )
@@ -21,8 +22,25 @@ type Record struct {
 	Subject string              `json:"subject"`
 	Headers map[string][]string `json:"headers"`
 	// Data is the message payload (base64 in JSON): one JSON object.
-	Data        []byte    `json:"data"`
-	PublishedAt time.Time `json:"published_at"`
+	// For a function deployed with AnnotationRecordEncoding
+	// RecordEncodingJSON, a payload that is one JSON object comes as JSON
+	// instead and Data is absent (nil); anything else still comes as Data.
+	Data []byte `json:"data"`
+	// JSON is the payload as it was published (less whitespace around
+	// it), when it is one JSON object
+	// and the function asked for RecordEncodingJSON: no base64 to encode
+	// and decode, no third more bytes.
+	JSON        json.RawMessage `json:"json,omitempty"`
+	PublishedAt time.Time       `json:"published_at"`
+}
+
+// Payload is the record's payload whichever way it came: JSON when set,
+// else Data.
+func (r *Record) Payload() []byte {
+	if len(r.JSON) > 0 {
+		return r.JSON
+	}
+	return r.Data
 }
 
 // RecordID is the id the connector gives a message: the publisher's

@@ -213,6 +213,14 @@ const (
 	AnnotationBatchSize   = "com.mysimbdp.batch-size"
 	AnnotationBatchWindow = "com.mysimbdp.batch-window"
 	AnnotationMaxInflight = "com.mysimbdp.max-inflight"
+	// AnnotationRecordEncoding is how a stream function wants each
+	// record's payload in the batch: RecordEncodingBase64 (the default:
+	// Record.Data, base64 in JSON, any bytes) or RecordEncodingJSON
+	// (Record.JSON, the payload as is, for every payload that is one JSON
+	// object; any other payload still comes as Data).
+	AnnotationRecordEncoding = "com.mysimbdp.record-encoding"
+	RecordEncodingBase64     = "base64"
+	RecordEncodingJSON       = "raw-json"
 	// AnnotationMaxInflightFiles bounds the S3 events (files) one
 	// function is handed at once, whatever its replicas (default
 	// DefaultMaxInflightFiles): the store takes only so many concurrent

@@ -22,7 +22,10 @@
 //
 // id is the message's Nats-Msg-Id when the publisher set one, else
 // <stream>:<stream sequence>. data is one JSON object: one row with the
-// source's field names.
+// source's field names. The function is deployed with
+// com.mysimbdp.record-encoding raw-json, so such a payload comes as
+// "json":{...} (as published) instead of "data"; functions/stream-ingest
+// makes Data the payload either way before Handle.
 //
 // Answer: 200 with {"batchItemFailures":[{"itemIdentifier":"<id>",
 // "reason":"..."}]}; an empty list means every record is stored. The

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -35,6 +36,29 @@ var paths = []struct {
 			code, resp, raw := post(t, srv.URL, b.Tenant, mustJSON(b))
 			if code != http.StatusOK {
 				t.Fatalf("answer %d %s, want 200", code, raw)
+			}
+			return resp
+		}
+	}},
+	// As the connector sends records to a function deployed with
+	// contract.RecordEncodingJSON: JSON object payloads as "json".
+	{"http-raw-json", func(t *testing.T, p *platform, profileYAML string) ingestFunc {
+		srv := p.handler(t, profileYAML)
+		return func(t *testing.T, b contract.Batch) contract.Response {
+			t.Helper()
+			raw := contract.Batch{Tenant: b.Tenant, Records: slices.Clone(b.Records)}
+			for i, r := range raw.Records {
+				if d := bytes.TrimSpace(r.Data); len(d) > 0 && d[0] == '{' && json.Valid(d) {
+					raw.Records[i].JSON, raw.Records[i].Data = d, nil
+				}
+			}
+			body := mustJSON(raw)
+			if !bytes.Contains(body, []byte(`"json":{`)) {
+				t.Fatalf("no record of the batch went as raw JSON: %s", body)
+			}
+			code, resp, answer := post(t, srv.URL, b.Tenant, body)
+			if code != http.StatusOK {
+				t.Fatalf("answer %d %s, want 200", code, answer)
 			}
 			return resp
 		}

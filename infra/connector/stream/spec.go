@@ -131,6 +131,9 @@ type streamSpec struct {
 	batchSize   int
 	batchWindow time.Duration
 	maxInflight int
+	// rawJSON: the function takes JSON object payloads as raw JSON
+	// (contract.AnnotationRecordEncoding).
+	rawJSON bool
 	// replicas is the function's replica count, at least 1, so that a
 	// function scaled to zero still gets a batch, which wakes it.
 	replicas int
@@ -221,6 +224,7 @@ func streamSpecs(fns []types.FunctionStatus, platform []platformStream) (map[str
 		}
 		s.batchSize = intAnnotation(ann, contract.AnnotationBatchSize, DefaultBatchSize, MaxBatchSize, &s.problems)
 		s.maxInflight = intAnnotation(ann, contract.AnnotationMaxInflight, 1, MaxInflightPerReplica, &s.problems)
+		s.rawJSON = recordEncodingJSON(ann, &s.problems)
 		s.batchWindow = DefaultBatchWindow
 		if v, ok := ann[contract.AnnotationBatchWindow]; ok {
 			d, err := time.ParseDuration(strings.TrimSpace(v))

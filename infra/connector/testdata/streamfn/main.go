@@ -1,7 +1,8 @@
 // Command streamfn is the stream function the connector's tests deploy. It
 // decodes the batch with its own copy of the contract's JSON names (so a
 // renamed field fails the tests), appends one JSON line per invocation to
-// $STREAMFN_DIR/calls.ndjson, and answers by the records' data:
+// $STREAMFN_DIR/calls.ndjson, and answers by the records' payloads (data,
+// or json when the connector sent it raw):
 //
 //	"poison"      the record is reported failed ("poison record")
 //	"doomed"      the record is reported failed for good ("no dataset
@@ -29,6 +30,7 @@ type record struct {
 	Subject     string              `json:"subject"`
 	Headers     map[string][]string `json:"headers"`
 	Data        []byte              `json:"data"`
+	JSON        json.RawMessage     `json:"json"`
 	PublishedAt time.Time           `json:"published_at"`
 }
 
@@ -54,6 +56,10 @@ type Call struct {
 	Subjects []string `json:"subjects"`
 	Failed   []string `json:"failed"`
 	Error    string   `json:"error,omitempty"`
+	// Encodings says per record how its payload came: "json" (raw JSON),
+	// "data" (base64) or "both"; Payloads are the payloads.
+	Encodings []string `json:"encodings"`
+	Payloads  []string `json:"payloads"`
 }
 
 func main() {
@@ -85,6 +91,15 @@ func handle(w http.ResponseWriter, r *http.Request) {
 			c.Status, c.Error = 400, "incomplete record "+rec.ID
 		}
 		data := string(rec.Data)
+		enc := "data"
+		switch {
+		case rec.JSON != nil && rec.Data != nil:
+			enc = "both"
+		case rec.JSON != nil:
+			enc, data = "json", string(rec.JSON)
+		}
+		c.Encodings = append(c.Encodings, enc)
+		c.Payloads = append(c.Payloads, data)
 		switch {
 		case strings.Contains(data, "poison"):
 			failures = append(failures, failure{ItemIdentifier: rec.ID, Reason: "poison record"})

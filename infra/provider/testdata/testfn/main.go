@@ -13,6 +13,8 @@
 //	/read?path=X answers file X's content, or 403 and why it could not
 //	/list?path=X answers folder X's entries, or 403 and why it could not
 //	/uid         answers "<uid> <gid> <supplementary groups>"
+//	/remote      answers the caller's address (the provider's end of the connection)
+//	/close       answers "closing" with Connection: close (the connection ends)
 //
 // TESTFN_START_DELAY (a Go duration) delays start-up, to test cold-start
 // bounds.
@@ -97,6 +99,11 @@ func handle(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		fmt.Fprintf(w, "%d %x", n, h.Sum(nil))
+	case "/remote":
+		fmt.Fprint(w, r.RemoteAddr)
+	case "/close":
+		w.Header().Set("Connection", "close")
+		fmt.Fprint(w, "closing")
 	case "/headers":
 		fmt.Fprintf(w, "xff=%s xfh=%s", r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Forwarded-Host"))
 	default:

@@ -14,13 +14,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
+	"strconv"
 	"time"
+
+	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 
 	"github.com/mysimbdp/mysimbdp/tests/bench"
 )
@@ -38,6 +42,8 @@ func main() {
 		err = runStream(ctx, os.Args[2:])
 	case "provider":
 		err = runProvider(ctx, os.Args[2:])
+	case providerLoadCmd:
+		err = runProviderLoad(ctx, os.Args[2:])
 	case "batch":
 		err = runBatch(ctx, os.Args[2:])
 	case "scale":
@@ -58,6 +64,7 @@ func runProvider(ctx context.Context, args []string) error {
 	perRound := fs.Int("n", 2000, "sequential requests per path per round")
 	workers := fs.Int("workers", 8, "concurrent clients for throughput")
 	cold := fs.Int("cold", 10, "cold starts to time")
+	inProcess := fs.Bool("in-process", false, "run the load generator in the provider's process (as before issue 18), not in a process of its own")
 	_ = fs.Parse(args)
 
 	dir, err := os.MkdirTemp("", "mysimbdp-bench-provider")
@@ -71,12 +78,56 @@ func runProvider(ctx context.Context, args []string) error {
 		return err
 	}
 	defer rig.Close(context.Background())
-	rep, err := bench.RunProvider(ctx, rig, *rounds, *perRound, *workers, *cold)
+	load := bench.RunProviderLoad
+	if !*inProcess {
+		load = loadInOwnProcess
+	}
+	rep, err := bench.RunProvider(ctx, rig, load, *rounds, *perRound, *workers, *cold)
+	rep.LoadProcess = !*inProcess
+	rep.Print(os.Stdout)
+	return err
+}
+
+// providerLoadCmd is the hidden command that runs the provider
+// benchmark's load generator, so that it does not share the provider's
+// process: its requests, goroutines and garbage would otherwise be
+// scheduled and collected with the provider's and counted as its latency.
+const providerLoadCmd = "provider-load"
+
+// loadInOwnProcess runs bench.RunProviderLoad in a child process of this
+// executable and reads its rounds back as JSON.
+func loadInOwnProcess(ctx context.Context, directURL, proxiedURL string, rounds, perRound, workers int) ([]bench.ProviderRound, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find this executable for the load generator: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, exe, providerLoadCmd, "-direct", directURL, "-proxied", proxiedURL,
+		"-rounds", strconv.Itoa(rounds), "-n", strconv.Itoa(perRound), "-workers", strconv.Itoa(workers))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("load generator: %w", err)
+	}
+	var res []bench.ProviderRound
+	if err := json.Unmarshal(out, &res); err != nil {
+		return nil, fmt.Errorf("load generator's answer: %w", err)
+	}
+	return res, nil
+}
+
+func runProviderLoad(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet(providerLoadCmd, flag.ExitOnError)
+	direct := fs.String("direct", "", "URL of the replica")
+	proxied := fs.String("proxied", "", "URL of the function via the provider")
+	rounds := fs.Int("rounds", 5, "rounds")
+	perRound := fs.Int("n", 2000, "sequential requests per path per round")
+	workers := fs.Int("workers", 8, "concurrent clients for throughput")
+	_ = fs.Parse(args)
+	res, err := bench.RunProviderLoad(ctx, *direct, *proxied, *rounds, *perRound, *workers)
 	if err != nil {
 		return err
 	}
-	rep.Print(os.Stdout)
-	return nil
+	return json.NewEncoder(os.Stdout).Encode(res)
 }
 
 func runBatch(ctx context.Context, args []string) error {
