@@ -482,12 +482,18 @@ func (b *Batch) read(ctx context.Context, set *dataset.Set, rep *contract.BatchR
 			continue
 		}
 		w.unit = rd.Unit()
+		// The checker's verdict first: a row it rejects is quarantined
+		// whatever the profile's rules say, and their figures must know.
+		ownReason := own.rejected(rec.Line)
 		var reason, field string
-		if qf != nil {
+		switch {
+		case qf != nil && ownReason != "":
+			reason, field = dataset.Rejects(qf.Quarantine(rec.Line, dataset.Fields(rec.Doc)))
+		case qf != nil:
 			reason, field = dataset.Rejects(qf.Check(rec.Line, dataset.Fields(rec.Doc)))
 		}
-		if r := own.rejected(rec.Line); r != "" {
-			reason = strings.TrimPrefix(reason+"; "+r, "; ")
+		if ownReason != "" {
+			reason = strings.TrimPrefix(reason+"; "+ownReason, "; ")
 		}
 		if reason != "" {
 			qualityRejected++

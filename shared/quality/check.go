@@ -95,7 +95,15 @@ func (c *Checker) NewFile() *File {
 // and its key does not count for uniqueness (it is not stored). Every
 // check but required passes on a missing value (absent, null or ""):
 // pair a rule with a required rule to ask for the value.
-func (f *File) Check(line int, doc Doc) []Violation {
+func (f *File) Check(line int, doc Doc) []Violation { return f.check(line, doc, false) }
+
+// Quarantine checks a row that is quarantined whatever the rules say (a
+// tenant's own checker rejected it): its failures count like Check's,
+// but it is counted quarantined, left out of the field metadata and not
+// remembered for uniqueness.
+func (f *File) Quarantine(line int, doc Doc) []Violation { return f.check(line, doc, true) }
+
+func (f *File) check(line int, doc Doc, quarantined bool) []Violation {
 	c := f.c
 	clear(f.vals)
 	clear(f.has)
@@ -108,7 +116,7 @@ func (f *File) Check(line int, doc Doc) []Violation {
 	}
 	f.rows++
 	var out []Violation
-	rejected := false
+	rejected := quarantined
 	fail := func(i int, ch *check, reason string) {
 		f.failures[i]++
 		if ch.severity == Reject {

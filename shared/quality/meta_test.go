@@ -444,3 +444,22 @@ func BenchmarkCheck(b *testing.B) {
 		f.Check(i+1, bdoc(rows[i%len(rows)]))
 	}
 }
+
+// TestQuarantineByAnotherChecker: a row quarantined from outside counts
+// its failures and as quarantined, stays out of the stored rows' figures
+// and does not make a later row a repeat.
+func TestQuarantineByAnotherChecker(t *testing.T) {
+	c := mustCompile(t, covidYAML, KeyFields("geoId", "dateRep"))
+	f := c.NewFile()
+	f.Quarantine(1, bdoc(covid("2020-03-01", -1, 0, "FR", "Europe")))
+	if vs := f.Check(2, bdoc(covid("2020-03-01", 5, 0, "FR", "Europe"))); len(vs) != 0 {
+		t.Errorf("the row after a quarantined one with its key: %v, want no repeat", vs)
+	}
+	q := f.Result(time.Now()).Quality
+	if q.RowsChecked != 2 || q.RowsQuarantined != 1 || q.Fields["geoId"].Present != 1 {
+		t.Errorf("rows checked %d, quarantined %d, geoId present %d; want 2, 1, 1", q.RowsChecked, q.RowsQuarantined, q.Fields["geoId"].Present)
+	}
+	if c := q.Fields["cases"]; c.Min == nil || *c.Min != 5 {
+		t.Errorf("cases min %v, want 5: the quarantined -1 is not a stored value", c.Min)
+	}
+}
