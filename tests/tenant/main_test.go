@@ -8,8 +8,6 @@ package tenant
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +20,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/infra/tenant"
 	"github.com/mysimbdp/mysimbdp/shared/ecdc"
 	"github.com/mysimbdp/mysimbdp/shared/gateway"
+	"github.com/mysimbdp/mysimbdp/tests/harness/localrig"
 )
 
 // env is the platform every test of the package shares: starting one takes
@@ -61,72 +60,12 @@ func platform(t *testing.T) *env {
 	return shared.env
 }
 
-func startPlatform() (_ *env, stop func(), err error) {
-	repo, err := filepath.Abs("../..")
+func startPlatform() (*env, func(), error) {
+	p, stop, err := localrig.Start("tenant")
 	if err != nil {
 		return nil, nil, err
 	}
-	var cleanups []func()
-	stop = func() {
-		for i := len(cleanups) - 1; i >= 0; i-- {
-			cleanups[i]()
-		}
-	}
-	defer func() {
-		if err != nil {
-			stop()
-		}
-	}()
-	tmp, err := os.MkdirTemp("", "mysimbdp-tenant-test")
-	if err != nil {
-		return nil, nil, err
-	}
-	cleanups = append(cleanups, func() { os.RemoveAll(tmp) })
-
-	cli := filepath.Join(tmp, "mysimbdp")
-	build := exec.Command("go", "build", "-o", cli, "./infra/cmd/mysimbdp")
-	build.Dir = repo
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, nil, fmt.Errorf("build mysimbdp: %v\n%s", err, out)
-	}
-
-	e := &env{data: filepath.Join(tmp, "data"), cli: cli, repo: repo}
-	noTenants := filepath.Join(tmp, "no-tenants")
-	if err := os.Mkdir(noTenants, 0o755); err != nil {
-		return nil, nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	e.st, err = localstack.Start(ctx, localstack.Config{
-		DataDir:          e.data,
-		StackFile:        filepath.Join(repo, "stack.yml"),
-		TenantsDir:       noTenants,
-		GatewayAddr:      "127.0.0.1:0",
-		MongoAddr:        "127.0.0.1:0",
-		MinIOAddr:        "127.0.0.1:0",
-		MinIOConsoleAddr: "127.0.0.1:0",
-		ConnectorBackoff: 100 * time.Millisecond,
-	}, log)
-	if err != nil {
-		return nil, nil, fmt.Errorf("start the platform: %w", err)
-	}
-	cleanups = append(cleanups, func() {
-		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		_ = e.st.Stop(sctx)
-	})
-	e.gw, err = gateway.New(e.st.Endpoints.Gateway, e.st.Creds.GatewayUser, e.st.Creds.GatewayPassword)
-	if err != nil {
-		return nil, nil, err
-	}
-	var closePl func()
-	e.pl, closePl, err = e.st.Platform(ctx, e.gw)
-	if err != nil {
-		return nil, nil, err
-	}
-	cleanups = append(cleanups, closePl)
-	return e, stop, nil
+	return &env{st: p.Stack, data: p.Data, gw: p.Gateway, pl: p.Tenants, cli: p.CLI, repo: p.Repo}, stop, nil
 }
 
 // profile writes a tenant's profile in the ECDC source-names shape, with
