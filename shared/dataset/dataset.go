@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"slices"
+	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -48,12 +49,14 @@ type Copy struct {
 type Sets struct {
 	prof *profile.Profile
 	all  []*Set
+	// subjects starts every subject of the tenant's records.
+	subjects string
 }
 
 // Compile compiles every dataset of the profile against the tenant's
 // database db.
 func Compile(p *profile.Profile, db *mongo.Database) (*Sets, error) {
-	s := &Sets{prof: p}
+	s := &Sets{prof: p, subjects: contract.TenantSubjectPrefixOf(p.Tenant)}
 	for _, d := range p.AllDatasets() {
 		plan, err := records.Compile(p.ForDataset(d))
 		if err != nil {
@@ -85,12 +88,19 @@ func (s *Sets) All() []*Set { return s.all }
 
 // OfKey returns the dataset of an object key under incoming/.
 func (s *Sets) OfKey(key string) (*Set, bool) {
+	if s.all[0].Spec.Implicit() { // the one dataset: every key is its
+		return s.all[0], strings.HasPrefix(key, profile.IncomingPrefix)
+	}
 	d, ok := s.prof.DatasetOfKey(key)
 	return s.named(d.Name, ok)
 }
 
-// OfSubject returns the dataset of a record's subject.
+// OfSubject returns the dataset of a record's subject. It runs for every
+// record: a profile without datasets answers without a lookup.
 func (s *Sets) OfSubject(subject string) (*Set, bool) {
+	if s.all[0].Spec.Implicit() {
+		return s.all[0], strings.HasPrefix(subject, s.subjects)
+	}
 	d, ok := s.prof.DatasetOfSubject(subject)
 	return s.named(d.Name, ok)
 }

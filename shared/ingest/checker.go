@@ -9,6 +9,7 @@ import (
 	"github.com/mysimbdp/mysimbdp/shared/checker"
 	"github.com/mysimbdp/mysimbdp/shared/contract"
 	"github.com/mysimbdp/mysimbdp/shared/dataset"
+	"github.com/mysimbdp/mysimbdp/shared/quality"
 )
 
 // checked is what a tenant's own quality checker said of a file: the
@@ -40,28 +41,40 @@ func newCheckers(env contract.Env, sets *dataset.Sets) (map[string]*checker.Clie
 	return clients, errs
 }
 
-// askChecker sends the tenant's checker the file's first rows (its
-// sample) or all of them, in requests of at most contract.CheckMaxRows,
-// before any row is stored. A checker that is unavailable makes the file
-// wait (ErrUnavailable); one that answers outside the contract is the
-// file's rejection reason, returned as bad.
-func (b *Batch) askChecker(ctx context.Context, set *dataset.Set, rep *contract.BatchReport) (c *checked, bad string, err error) {
+// prepass reads the file once before any of its rows is stored, when
+// its dataset has rules that judge the file as a whole (all rows go
+// through them) or a checker of the tenant's (its sample, or all rows in
+// requests of at most contract.CheckMaxRows, go to it). It returns the
+// rules' result (nil without file-level rules) and the checker's verdict
+// (nil without a checker). A checker that is unavailable makes the file
+// wait (the error is checker.ErrUnavailable); one that answers outside
+// the contract is the file's rejection reason, returned as bad.
+func (b *Batch) prepass(ctx context.Context, set *dataset.Set, rep *contract.BatchReport) (res *quality.Result, c *checked, bad string, err error) {
+	var qf *quality.File
+	if set.Checker != nil && set.Checker.FileLevel() {
+		qf = set.Checker.NewFile()
+	}
 	fn := set.Spec.QualityChecker.Function
-	client := b.checkers[fn]
-	if client == nil {
-		return nil, "", fmt.Errorf("quality checker %s: %w", fn, b.checkerErrs[fn])
+	var client *checker.Client
+	if fn != "" {
+		if client = b.checkers[fn]; client == nil {
+			return nil, nil, "", fmt.Errorf("quality checker %s: %w", fn, b.checkerErrs[fn])
+		}
+		c = &checked{fn: fn, rejections: map[int][]checker.Rejection{}}
+	}
+	if qf == nil && c == nil {
+		return nil, nil, "", nil
 	}
 	obj, err := b.open(ctx, rep)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	defer obj.Close()
-	c = &checked{fn: fn, rejections: map[int][]checker.Rejection{}}
-	sample := int(set.Spec.QualityChecker.Sample)
+
+	sample := int(set.Spec.QualityChecker.Sample) // AllRows (-1): every row
 	req := contract.CheckRequest{Tenant: rep.Tenant, Dataset: set.Spec.Name, Bucket: rep.Bucket, Key: rep.Key, ETag: rep.ETag, Sample: sample > 0}
-	sent := 0
 	send := func() error {
-		if len(req.Rows) == 0 {
+		if c == nil || len(req.Rows) == 0 {
 			return nil
 		}
 		ans, err := client.Check(ctx, req)
@@ -77,41 +90,54 @@ func (b *Batch) askChecker(ctx context.Context, set *dataset.Set, rep *contract.
 		req.Rows = req.Rows[:0]
 		return nil
 	}
+	sent := 0
+	var checkErr error
 	for rec, rerr := range set.Plan.NewReader(obj, rep.Key).All() {
 		if rerr != nil {
 			if !isFileLevel(rerr) {
-				return nil, "", rerr
+				return nil, nil, "", rerr
 			}
 			break // the reading pass reports it
 		}
 		if rec.Err != nil {
 			continue
 		}
+		if qf != nil {
+			qf.Check(rec.Line, dataset.Fields(rec.Doc))
+		}
+		if c == nil || checkErr != nil || sent == sample {
+			if qf == nil {
+				break // the checker has its sample and no rule needs the rest
+			}
+			continue
+		}
 		row, err := checker.Row(rec.Line, rec.Doc)
 		if err != nil {
-			return nil, "", fmt.Errorf("quality checker %s: line %d: %w", fn, rec.Line, err)
+			return nil, nil, "", fmt.Errorf("quality checker %s: line %d: %w", fn, rec.Line, err)
 		}
 		req.Rows = append(req.Rows, row)
 		sent++
 		if len(req.Rows) == contract.CheckMaxRows {
-			if err := send(); err != nil {
-				break
-			}
-		}
-		if sample > 0 && sent == sample {
-			break
+			checkErr = send()
 		}
 	}
-	err = send()
+	if checkErr == nil {
+		checkErr = send()
+	}
 	switch {
-	case err == nil:
-		return c, "", nil
-	case errors.Is(err, checker.ErrUnavailable):
-		return nil, "", err // unavailable: the file waits for it
-	case errors.Is(err, checker.ErrBadAnswer), errors.Is(err, checker.ErrTooLarge):
-		return nil, err.Error() + "; no row of the file was stored", nil
+	case checkErr == nil:
+	case errors.Is(checkErr, checker.ErrUnavailable):
+		return nil, nil, "", checkErr // unavailable: the file waits for it
+	case errors.Is(checkErr, checker.ErrBadAnswer), errors.Is(checkErr, checker.ErrTooLarge):
+		return nil, nil, checkErr.Error() + "; no row of the file was stored", nil
+	default:
+		return nil, nil, "", checkErr
 	}
-	return nil, "", err
+	if qf != nil {
+		r := qf.Result(b.clock())
+		res = &r
+	}
+	return res, c, "", nil
 }
 
 // rejected returns the reason the checker's reject rules quarantine a

@@ -418,42 +418,32 @@ type goodRow struct {
 // sinks. A file-level problem makes rep rejected and is not an error; an
 // error is transient (S3 or MongoDB) and the file should be read again.
 func (b *Batch) read(ctx context.Context, set *dataset.Set, rep *contract.BatchReport) error {
-	// Rules that judge the file as a whole are run over it first, so that
-	// a file they fail stores nothing.
-	if set.Checker != nil && set.Checker.FileLevel() {
-		res, err := b.precheck(ctx, set, rep)
-		if err != nil {
-			return err
-		}
-		if !res.OK() {
-			rep.Status, rep.Error = contract.StatusRejected, res.Reason()+"; no row of the file was stored"
-			b.qualityOf(set, rep, res)
-			return nil
-		}
+	// Rules that judge the file as a whole, and the tenant's own checker,
+	// see the rows first, so that a file they fail stores nothing.
+	res, own, bad, err := b.prepass(ctx, set, rep)
+	switch {
+	case err != nil:
+		return err
+	case bad != "":
+		rep.Status, rep.Error = contract.StatusRejected, bad
+		return nil
+	case res != nil && !res.OK():
+		rep.Status, rep.Error = contract.StatusRejected, res.Reason()+"; no row of the file was stored"
+		b.qualityOf(set, rep, *res)
+		return nil
 	}
-	// The tenant's own checker judges the rows before any is stored too.
-	var own *checked
-	if set.Spec.QualityChecker.Function != "" {
-		c, bad, err := b.askChecker(ctx, set, rep)
-		switch {
-		case err != nil:
-			return err
-		case bad != "":
-			rep.Status, rep.Error = contract.StatusRejected, bad
-			return nil
-		}
-		if failed := c.tally.Failed(c.fn); len(failed) > 0 {
+	if own != nil {
+		if failed := own.tally.Failed(own.fn); len(failed) > 0 {
 			reasons := make([]string, len(failed))
 			for i, f := range failed {
 				reasons[i] = f.Reason
 			}
 			rep.Status, rep.Error = contract.StatusRejected, strings.Join(reasons, "; ")+"; no row of the file was stored"
-			q := contract.Quality{RowsChecked: c.tally.Rows()}
-			c.into(&q)
+			q := contract.Quality{RowsChecked: own.tally.Rows()}
+			own.into(&q)
 			b.qualityOf(set, rep, quality.Result{Quality: q})
 			return nil
 		}
-		own = c
 	}
 	obj, err := b.open(ctx, rep)
 	if err != nil {
@@ -573,30 +563,6 @@ func (b *Batch) open(ctx context.Context, rep *contract.BatchReport) (*minio.Obj
 		return nil, fmt.Errorf("get s3://%s/%s: %w", rep.Bucket, rep.Key, err)
 	}
 	return obj, nil
-}
-
-// precheck reads the file through its dataset's plan and quality rules,
-// storing nothing, for the rules that judge the whole file. A file-level
-// read problem is left for the reading pass to report.
-func (b *Batch) precheck(ctx context.Context, set *dataset.Set, rep *contract.BatchReport) (quality.Result, error) {
-	obj, err := b.open(ctx, rep)
-	if err != nil {
-		return quality.Result{}, err
-	}
-	defer obj.Close()
-	qf := set.Checker.NewFile()
-	for rec, err := range set.Plan.NewReader(obj, rep.Key).All() {
-		if err != nil {
-			if !isFileLevel(err) {
-				return quality.Result{}, err
-			}
-			break
-		}
-		if rec.Err == nil {
-			qf.Check(rec.Line, dataset.Fields(rec.Doc))
-		}
-	}
-	return qf.Result(b.clock()), nil
 }
 
 // qualityOf puts a file's quality result in its report: the metadata,

@@ -55,7 +55,10 @@ func TestPlatformAppAsksTheTenantsChecker(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(secrets, contract.InvokeKeySecret(exampleChecker)), key, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	profile := ecdc.Profile("tenant1", ecdc.SourceNames, "quality_checker: {function: "+exampleChecker+", sample: all}\n")
+	// A file-level rule of the profile's too: the rules and the checker
+	// see the file in one reading before any row is stored.
+	profile := ecdc.Profile("tenant1", ecdc.SourceNames, "quality_checker: {function: "+exampleChecker+", sample: all}\n"+
+		"quality: [{name: one_row_per_country_day, unique: [geoId, dateRep], severity: fail-file, max_share: 0.05}]\n")
 	batch := func(gatewayURL string) *ingest.Batch {
 		vars := map[string]string{
 			contract.EnvProfile: profile, contract.EnvS3Endpoint: ms.Endpoint(),
@@ -106,7 +109,8 @@ func TestPlatformAppAsksTheTenantsChecker(t *testing.T) {
 		t.Fatalf("report %s: %d ok, %d rejected (%s); want 58 and 2; %+v", rep.Status, rep.RowsOK, rep.RowsRejected, rep.Error, rep.Quality)
 	}
 	q := rep.Quality
-	if q == nil || q.RowsChecked != 60 || q.Rules[exampleChecker+"/country_not_all_caps"].Failures != 2 ||
+	if q == nil || q.RowsChecked != 60 || q.RowsQuarantined != 2 || q.Rules["one_row_per_country_day"].Severity != "fail-file" ||
+		q.Rules[exampleChecker+"/country_not_all_caps"].Failures != 2 ||
 		q.Rules[exampleChecker+"/cases_within_10x_median"].Failures != 1 || q.Rules[exampleChecker+"/cases_within_10x_median"].Severity != "warn" {
 		t.Errorf("quality %+v, want the checker's two rules counted", q)
 	}
