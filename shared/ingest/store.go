@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -12,7 +11,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/mysimbdp/mysimbdp/shared/contract"
-	"github.com/mysimbdp/mysimbdp/shared/profile"
 	"github.com/mysimbdp/mysimbdp/shared/replace"
 )
 
@@ -151,9 +149,6 @@ type refusal struct {
 // refusals; an error is transient and the whole file is tried again.
 // docs must hold each _id once.
 func (b *Batch) write(ctx context.Context, coll *mongo.Collection, docs []any, byKey bool) (replace.Result, []refusal, error) {
-	if b.discard && !strings.HasSuffix(coll.Name(), profile.QuarantineSuffix) { // benchmarking aid: see Config.Sink
-		return replace.Result{}, nil, nil
-	}
 	// Tried again as a whole on transient trouble: documents the failed
 	// call did store are duplicates the second time, which is harmless.
 	var res replace.Result
