@@ -20,7 +20,7 @@ type checked struct {
 	tally      checker.Tally
 }
 
-// checkers makes a client for each checker the tenant's datasets name.
+// newCheckers makes a client for each checker the tenant's datasets name.
 // A checker that cannot be reached from here (its key not given) is an
 // error for that dataset's files, not for the function: the others go on.
 func newCheckers(env contract.Env, sets *dataset.Sets) (map[string]*checker.Client, map[string]error) {
